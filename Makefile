@@ -1,0 +1,34 @@
+# Fresh machine:  make demo   (set up, then the long-tail demo on the embedded mnist-lt)
+#                 make test   (set up, then the test suite)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.synaug-installed
+
+.PHONY: setup system-deps test demo bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+# torch first: 2.13.0 is the CPU wheel on this machine's disk; any other request pulls CUDA.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,diffusion]'
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(VENV)/bin/synaug demo
+
+bench: setup
+	$(PY) benchmarks/render_throughput.py
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/demo_time.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

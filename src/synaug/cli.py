@@ -1,0 +1,314 @@
+"""`synaug` command line: a thin layer over the library. Each subcommand is one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from synaug.errors import SynaugError
+
+log = logging.getLogger("synaug")
+
+
+def _strategy(text: str):
+    """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}')."""
+    if text.strip().startswith("{"):
+        import yaml
+        raw = yaml.safe_load(text)
+        return {_cell(k): int(v) for k, v in raw.items()}
+    return text
+
+
+def _cell(key):
+    key = str(key)
+    if ":" in key:
+        c, g = key.split(":")
+        return (int(c), int(g))
+    return int(key)
+
+
+# ----------------------------------------------------------------------------- plan / generate
+def cmd_plan(args) -> int:
+    from synaug.workflow import format_cell_table, plan_dataset
+
+    items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance,
+                               strategy=_strategy(args.strategy), seed=args.seed,
+                               template=args.template, modifiers=args.modifiers,
+                               generator=args.generator, use_groups=not args.no_groups)
+    print(f"plan for {args.dataset} (IF={args.imbalance}, strategy={args.strategy}, seed={args.seed})")
+    print(format_cell_table(meta["cells"]))
+    for cell, reason in meta["undrawable"].items():
+        print(f"WARNING: generator '{args.generator}' cannot draw {cell!r}: {reason}")
+    print(f"wrote {len(items)} items to {args.out} (settings: {Path(args.out).with_suffix('.json')})")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from synaug.generators.runner import parse_shard
+    from synaug.workflow import generate_from_plan
+
+    options = {}
+    if args.generator == "diffusion":
+        from synaug.generators.diffusion import options_from_args
+        options = options_from_args(args)
+    shard = parse_shard(args.shard) if args.shard else _distributed_shard()
+    report = generate_from_plan(Path(args.plan), Path(args.out), args.generator,
+                                generator_options=options, batch_size=args.batch_size, shard=shard,
+                                skip_undrawable=args.skip_undrawable, workers=args.workers)
+    print(f"{report.generated} generated, {report.already_done} already done, "
+          f"{len(report.skipped)} skipped -> {report.out_dir}")
+    for name, reason in report.skipped[:10]:
+        print(f"  skipped {name}: {reason}")
+    if report.metadata_written:
+        print(f"metadata: {report.out_dir / 'metadata.csv'}")
+    else:
+        print("metadata.csv is written when every shard has finished")
+    return 0
+
+
+def _distributed_shard() -> tuple[int, int]:
+    """torchrun / accelerate launch set RANK and WORLD_SIZE: each process takes its shard."""
+    import os
+    rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    return (int(rank), int(world)) if rank is not None and world is not None else (0, 1)
+
+
+def add_generator_options(p) -> None:
+    g = p.add_argument_group("diffusion generator (with --generator diffusion)")
+    g.add_argument("--model", help="local path (or hub id with --allow-download) of a diffusers model")
+    g.add_argument("--allow-download", action="store_true", help="let diffusers fetch from the hub")
+    g.add_argument("--steps", type=int, default=30)
+    g.add_argument("--guidance", type=float, default=7.5)
+    g.add_argument("--negative-prompt", default="")
+    g.add_argument("--scheduler", default=None, help="scheduler class name, e.g. DPMSolverMultistepScheduler")
+    g.add_argument("--gen-size", type=int, default=None, help="height=width generated (default: model's)")
+    g.add_argument("--save-size", type=int, default=None, help="side the images are saved at")
+    g.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    g.add_argument("--device", default="auto")
+    g.add_argument("--no-safety-checker", action="store_true")
+    g.add_argument("--max-redraws", type=int, default=3)
+    g.add_argument("--compile", action="store_true", help="torch.compile the UNet")
+    g.add_argument("--img2img", choices=["intra", "inter"], default=None,
+                   help="image-to-image translation baseline: guidance from the same class or any class")
+    g.add_argument("--guidance-data", default=None, help="dataset whose real images guide img2img")
+    g.add_argument("--strength", type=float, default=0.7)
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from synaug import __version__
+
+    parser = argparse.ArgumentParser(prog="synaug", description=(
+        "Fix imbalanced image datasets with synthetic data (SYNAuG): plan, generate, train, evaluate."))
+    parser.add_argument("--version", action="version", version=f"synaug {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
+    p.add_argument("--dataset", default="mnist-lt",
+                   help="mnist-lt, fashion-lt, cifar100-lt:PATH, cifar10-lt:PATH, imagefolder:ROOT, csv:FILE")
+    p.add_argument("--imbalance", type=float, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--strategy", default="uniform",
+                   help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, "
+                        "or a dict of final counts '{\"3\": 400}'")
+    p.add_argument("--seed", type=int, default=0, help="base seed hashed into every image's seed")
+    p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
+    p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
+    p.add_argument("--generator", default="render", help="generator to check drawability against")
+    p.add_argument("--no-groups", action="store_true", help="plan over classes even if the data has groups")
+    p.add_argument("--out", default="plan.csv")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("generate", help="generate the images of a plan (resumable)")
+    p.add_argument("--plan", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--generator", default="render", choices=["render", "diffusion"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
+    p.add_argument("--workers", type=int, default=1, help="processes for CPU generators")
+    p.add_argument("--skip-undrawable", action="store_true",
+                   help="generate the rest when the generator cannot draw some cells (reported)")
+    add_generator_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
+    _add_data_options(p)
+    p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
+    p.add_argument("--method", default="synaug", help="one of: " + ", ".join(_method_names()))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoints")
+    p.add_argument("--config", default=None, help="YAML with training options (the `train:` block or flat)")
+    _add_train_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
+    _add_data_options(p)
+    p.add_argument("--run", required=True, help="run directory written by `synaug train`")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("run", help="plan -> generate -> train -> fine-tune -> evaluate from one YAML config")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", default=None)
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, overrides the config")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="SYNAuG vs baselines on embedded data: table + report.html")
+    p.add_argument("--dataset", default="mnist-lt", help="mnist-lt or fashion-lt")
+    p.add_argument("--imbalance", type=float, default=100)
+    p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: ce,ce-rs,synaug)")
+    p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default 600)")
+    p.add_argument("--out", default=None, help="default runs/demo-<dataset>")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _method_names():
+    from synaug.train.methods import METHODS
+    return sorted(METHODS)
+
+
+def _add_data_options(p) -> None:
+    p.add_argument("--dataset", default="mnist-lt",
+                   help="mnist-lt, fashion-lt, cifar100-lt:PATH, cifar10-lt:PATH, imagefolder:ROOT, csv:FILE")
+    p.add_argument("--imbalance", type=float, default=100)
+    p.add_argument("--many", type=int, default=100, help="Many: more than this many training images")
+    p.add_argument("--few", type=int, default=20, help="Few: fewer than this many training images")
+
+
+def _add_train_options(p) -> None:
+    from synaug.train.config import TrainConfig
+    d = TrainConfig()
+    g = p.add_argument_group("training (override --config)")
+    g.add_argument("--model", default=None, help=f"model (default {d.model})")
+    g.add_argument("--steps", type=int, default=None, help=f"stage-1 steps (default {d.steps})")
+    g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
+    g.add_argument("--lr", type=float, default=None, help=f"(default {d.lr})")
+    g.add_argument("--stage2-steps", type=int, default=None, help=f"(default {d.stage2_steps})")
+    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
+
+
+def _train_overrides(args) -> dict:
+    keys = ("model", "steps", "batch_size", "lr", "stage2_steps", "device")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def cmd_train(args) -> int:
+    import yaml
+    from synaug.data import load_dataset
+    from synaug.data.readers import read_metadata_csv
+    from synaug.train.config import TrainConfig
+    from synaug.train.methods import get_method
+    from synaug.train.pipeline import _write_json, evaluate_model, train_method
+
+    options = {}
+    if args.config:
+        raw = yaml.safe_load(Path(args.config).read_text()) or {}
+        options = raw.get("train", raw)
+    cfg = TrainConfig.from_dict({**options, **_train_overrides(args), "seed": args.seed})
+    try:
+        method = get_method(args.method)
+    except KeyError as exc:
+        raise SynaugError(str(exc.args[0])) from exc
+    splits = load_dataset(args.dataset, imbalance=args.imbalance)
+    synthetic = None
+    if args.synthetic:
+        H, W, C = splits.train.image_shape
+        synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
+                                      size=(H, W), channels=C, synthetic=True)
+    elif method.synthetic:
+        raise SynaugError(f"method {method.name!r} trains on synthetic images: pass --synthetic DIR "
+                          "(made by `synaug plan` + `synaug generate`)")
+    trained = train_method(method, splits, cfg, Path(args.out), synthetic=synthetic, resume=args.resume)
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few)
+    _write_json(Path(args.out) / "metrics.json", metrics)
+    _print_metrics(metrics)
+    return 0
+
+
+def _print_metrics(m: dict) -> None:
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    print(f"All {fmt(m['accuracy'])}  Many {fmt(m['many'])}  Medium {fmt(m['medium'])}  Few {fmt(m['few'])}  "
+          f"Balanced {fmt(m['balanced_accuracy'])}  G-mean {fmt(m['gmean'])}")
+
+
+def cmd_evaluate(args) -> int:
+    from synaug.data import load_dataset
+    from synaug.train.pipeline import _write_json, evaluate_model, load_trained
+
+    splits = load_dataset(args.dataset, imbalance=args.imbalance)
+    H, W, C = splits.train.image_shape
+    run = Path(args.run)
+    if not (run / "config.yaml").is_file():
+        raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
+    trained = load_trained(run, splits.train.num_classes, C, H, device=args.device)
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few)
+    _write_json(run / "metrics.json", metrics)
+    _print_metrics(metrics)
+    return 0
+
+
+def _seeds(text):
+    try:
+        return [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError as exc:
+        raise SynaugError(f"bad --seeds {text!r}; use e.g. 0,1,2") from exc
+
+
+def cmd_run(args) -> int:
+    from synaug.experiments.runner import resolve_config, run_experiment
+
+    overrides = {"out": args.out}
+    if args.seeds:
+        overrides["seeds"] = _seeds(args.seeds)
+    cfg = resolve_config(overrides, args.config)
+    results = run_experiment(cfg)
+    print(results["table"])
+    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from synaug.experiments.runner import resolve_config, run_experiment
+
+    overrides = {"dataset": args.dataset, "imbalance": args.imbalance, "seeds": _seeds(args.seeds),
+                 "out": args.out or f"runs/demo-{args.dataset}"}
+    if args.methods:
+        overrides["methods"] = [m.strip() for m in args.methods.split(",")]
+    if args.steps:
+        overrides["train"] = {"steps": args.steps}
+    try:
+        cfg = resolve_config(overrides)
+    except KeyError as exc:
+        raise SynaugError(str(exc.args[0])) from exc
+    results = run_experiment(cfg, progress=not args.quiet)
+    print()
+    print(f"{cfg['dataset']} IF={cfg['imbalance']}, seeds {cfg['seeds']}: top-1 % at the last step, mean ± std")
+    print(results["table"])
+    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SynaugError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

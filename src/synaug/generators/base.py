@@ -1,0 +1,53 @@
+"""The Generator protocol: plan items in, images out. Backends know nothing of files;
+the runner (`synaug.generators.runner`) owns batching, resume, atomic writes and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+from PIL import Image
+
+from synaug.errors import GenerationError
+from synaug.plan import PlanItem
+
+
+@dataclass
+class Generated:
+    """One image and what the backend wants recorded beside it (e.g. a re-drawn seed)."""
+
+    image: Image.Image
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+
+    def cannot_draw(self, item: PlanItem) -> str | None:
+        """Why this item cannot be drawn, or None when it can."""
+
+    def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
+        """One image per item, deterministic given each item's seed."""
+
+    def describe(self) -> dict:
+        """Settings that determine the output (recorded in metadata and the run fingerprint)."""
+
+
+GENERATORS: dict[str, Callable[..., Generator]] = {}
+
+
+def register_generator(name: str):
+    def wrap(factory):
+        GENERATORS[name] = factory
+        return factory
+    return wrap
+
+
+def make_generator(name: str, **options) -> Generator:
+    # Import backends lazily: the diffusion one pulls in diffusers only when asked for.
+    if name == "diffusion" and name not in GENERATORS:
+        import synaug.generators.diffusion  # noqa: F401
+    if name not in GENERATORS:
+        raise GenerationError(f"unknown generator {name!r}; choose from {sorted(GENERATORS) + ['diffusion']}")
+    return GENERATORS[name](**options)

@@ -1,0 +1,261 @@
+"""The resumable generation runner: plan items -> DIR/<class>/<file>.png + DIR/metadata.csv.
+
+Guarantees:
+- every image is written to a temp name and renamed, so a killed run never leaves half a file;
+- re-running the same command skips finished images and the final folder is byte-identical to an
+  uninterrupted run (images are deterministic per seed; metadata is written once, in plan order);
+- an output folder made from another plan or generator is refused, not silently mixed;
+- `shard=(i, n)` takes every n-th item, so n processes (or torchrun ranks) split one plan and
+  their union equals a single-process run; metadata.csv is written by whichever finishes last.
+
+State lives in DIR/.synaug/: the plan fingerprint (kept) and per-shard journals of finished
+images with what the backend recorded (removed once metadata.csv is complete).
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from io import BytesIO, StringIO
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from synaug.errors import GenerationError
+from synaug.generators.base import Generator
+from synaug.plan import PlanItem
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = ".synaug"
+FINGERPRINT = "plan-fingerprint.json"
+METADATA = "metadata.csv"
+BASE_COLUMNS = ["file_name", "label", "class_name", "group", "group_name", "cell", "prompt",
+                "modifier", "seed", "generator", "synthetic"]
+
+
+@dataclass
+class GenerationReport:
+    out_dir: Path
+    planned: int
+    generated: int = 0
+    already_done: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason)
+    metadata_written: bool = False
+
+
+def fingerprint(items: Sequence[PlanItem], generator: Generator) -> str:
+    h = hashlib.sha256(json.dumps(generator.describe(), sort_keys=True).encode())
+    for it in items:
+        h.update(f"{it.file_name}|{it.label}|{it.group}|{it.modifier}|{it.prompt}|{it.seed}\n".encode())
+    return h.hexdigest()
+
+
+def shard_items(items: Sequence[PlanItem], shard: tuple[int, int]) -> list[PlanItem]:
+    """Every n-th item starting at i: shards are disjoint and their union is the plan."""
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise GenerationError(f"bad shard {i}/{n}: need 0 <= i < n")
+    return list(items[i::n])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError as exc:
+        raise GenerationError(f"bad --shard {text!r}; use i/n, e.g. 0/4") from exc
+    shard_items([], (i, n))
+    return i, n
+
+
+def check_drawable(items: Sequence[PlanItem], generator: Generator) -> dict[str, str]:
+    """{class (or class/group) label: reason} for every cell the generator cannot draw."""
+    reasons: dict[str, str] = {}
+    seen = set()
+    for it in items:
+        key = (it.class_name, it.group_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        reason = generator.cannot_draw(it)
+        if reason:
+            reasons[it.class_name + (f" / {it.group_name}" if it.group_name else "")] = reason
+    return reasons
+
+
+def _write_atomic(path: Path, data: bytes, tag: str) -> None:
+    tmp = path.with_name(f".{path.name}.{tag}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _png_bytes(image) -> bytes:
+    buf = BytesIO()
+    image.save(buf, format="PNG")  # no timestamps or text chunks: same pixels -> same bytes
+    return buf.getvalue()
+
+
+def _render_and_write(generator: Generator, batch: Sequence[PlanItem], out_dir: Path, tag: str) -> list[dict]:
+    """Generate a batch and write each image atomically; return the journal rows."""
+    results = generator.generate(batch)
+    if len(results) != len(batch):
+        raise GenerationError(f"generator returned {len(results)} images for {len(batch)} items")
+    rows = []
+    for item, res in zip(batch, results):
+        path = out_dir / item.file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, _png_bytes(res.image), tag)
+        rows.append({"file_name": item.file_name, "extra": res.extra})
+    return rows
+
+
+_WORKER_GENERATOR: Generator | None = None
+
+
+def _worker_init(generator: Generator) -> None:
+    global _WORKER_GENERATOR
+    _WORKER_GENERATOR = generator
+
+
+def _worker_batch(args) -> list[dict]:
+    batch, out_dir, tag = args
+    return _render_and_write(_WORKER_GENERATOR, batch, out_dir, tag)
+
+
+def _read_journal(path: Path) -> list[dict]:
+    """Valid lines of a journal; a torn last line (killed mid-append) is dropped."""
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return rows
+
+
+def _read_metadata_extras(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {r["file_name"]: {k: v for k, v in r.items() if k not in BASE_COLUMNS and v != ""}
+                for r in csv.DictReader(f)}
+
+
+def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, batch_size: int = 64,
+                   shard: tuple[int, int] = (0, 1), skip_undrawable: bool = False, workers: int = 1,
+                   progress: bool = True) -> GenerationReport:
+    out_dir = Path(out_dir)
+    state = out_dir / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    report = GenerationReport(out_dir=out_dir, planned=len(items))
+
+    undrawable = check_drawable(items, generator)
+    if undrawable and not skip_undrawable:
+        lines = "\n".join(f"  - {k}: {v}" for k, v in undrawable.items())
+        raise GenerationError(f"generator '{generator.name}' cannot draw:\n{lines}\n"
+                              "Pass --skip-undrawable to generate the rest and report these.")
+    if undrawable:
+        bad = set()
+        for it in items:
+            label = it.class_name + (f" / {it.group_name}" if it.group_name else "")
+            if label in undrawable:
+                bad.add(it.file_name)
+                report.skipped.append((it.file_name, undrawable[label]))
+        items = [it for it in items if it.file_name not in bad]
+        log.warning("skipping %d image(s) of undrawable cell(s): %s", len(bad), sorted(undrawable))
+
+    _claim_folder(out_dir, items, generator)
+    mine = shard_items(items, shard)
+    tag = f"{shard[0]}of{shard[1]}"
+    for stale in out_dir.rglob(f".*.{tag}.tmp"):
+        stale.unlink()  # left by a killed run of this shard
+
+    journal = state / f"journal-{tag}.jsonl"
+    done_rows = {r["file_name"]: r for r in _read_journal(journal)}
+    finished_meta = _read_metadata_extras(out_dir / METADATA)
+    done = {f for f in set(done_rows) | set(finished_meta) if (out_dir / f).is_file()}
+    _rewrite_journal(journal, [done_rows[f] for f in done_rows if f in done])
+    todo = [it for it in mine if it.file_name not in done]
+    report.already_done = len(mine) - len(todo)
+
+    batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
+    bar = tqdm(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
+               disable=not progress or not todo)
+    with open(journal, "a") as jf:
+        for rows in _map_batches(generator, batches, out_dir, tag, workers):
+            jf.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+            jf.flush()
+            report.generated += len(rows)
+            bar.update(len(rows))
+    bar.close()
+    report.metadata_written = _finalize(out_dir, items, generator)
+    return report
+
+
+def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dict]]:
+    if workers <= 1 or len(batches) <= 1:
+        for batch in batches:
+            yield _render_and_write(generator, batch, out_dir, tag)
+        return
+    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator,)) as pool:
+        yield from pool.map(_worker_batch, [(b, out_dir, tag) for b in batches])
+
+
+def _rewrite_journal(path: Path, rows: list[dict]) -> None:
+    _write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode(), "rewrite")
+
+
+def _claim_folder(out_dir: Path, items, generator) -> None:
+    """Record which plan this folder belongs to, or refuse if it belongs to another."""
+    fp_path = out_dir / STATE_DIR / FINGERPRINT
+    record = {"fingerprint": fingerprint(items, generator), "generator": generator.describe(),
+              "images": len(items)}
+    if fp_path.is_file():
+        existing = json.loads(fp_path.read_text())
+        if existing.get("fingerprint") != record["fingerprint"]:
+            raise GenerationError(
+                f"{out_dir} holds images from a different plan or generator settings "
+                f"(recorded {existing.get('generator')}, {existing.get('images')} images); "
+                "use a new --out folder or delete this one")
+        return
+    if (out_dir / METADATA).exists() or any(p.suffix == ".png" for p in out_dir.rglob("*.png")):
+        raise GenerationError(f"{out_dir} already has images not made by this plan; use a new --out folder")
+    _write_atomic(fp_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(), "claim")
+
+
+def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator) -> bool:
+    """Write metadata.csv once every planned image exists (under a lock: shards finish in any order)."""
+    state = out_dir / STATE_DIR
+    with open(state / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        extras = _read_metadata_extras(out_dir / METADATA)
+        journals = sorted(state.glob("journal-*.jsonl"))
+        for j in journals:
+            extras.update({r["file_name"]: r.get("extra", {}) for r in _read_journal(j)})
+        if not all(it.file_name in extras and (out_dir / it.file_name).is_file() for it in items):
+            return False
+        extra_cols = sorted({k for e in extras.values() for k in e})
+        buf = []
+        for it in items:
+            row = asdict(it)
+            row.pop("index")
+            row["group"] = "" if it.group is None else it.group
+            row.update(generator=generator.name, synthetic=1, **extras[it.file_name])
+            buf.append(row)
+        text = StringIO()
+        w = csv.DictWriter(text, BASE_COLUMNS + extra_cols, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(buf)
+        _write_atomic(out_dir / METADATA, text.getvalue().encode(), "final")
+        for j in journals:
+            j.unlink()
+        return True

@@ -1,0 +1,213 @@
+"""How many synthetic images each cell needs, and exactly which ones (prompt, modifier, seed).
+
+`plan_counts(counts, strategy)` follows imbalanced-learn's `sampling_strategy` for over-sampling
+("auto" == "not majority", "all", "minority", "not minority", dict of FINAL counts, callable) and
+adds the paper's strategies (workshop paper, Fig. 3):
+- "uniform": fill every cell up to the largest cell;
+- "U-<beta>": fill every cell up to beta; cells above beta get nothing here and `real_cuts`
+  reports how many real images the U-beta setting removes from them;
+- "LT+<alpha>": add alpha images to every cell.
+
+`build_plan` expands the counts into one `PlanItem` per image; `write_plan` / `read_plan` keep
+it as CSV so it can be inspected before any GPU time is spent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Hashable, Mapping, Sequence
+
+from synaug.errors import PlanError
+from synaug.prompts import PromptBank, slug
+
+Cell = Hashable  # a class index, or a (class, group) pair
+Counts = Mapping[Cell, int]
+
+
+# ----------------------------------------------------------------------------- strategies
+def _majority(counts: Counts) -> Cell:
+    return max(counts, key=counts.get)  # first maximum, as imbalanced-learn
+
+
+def _minority(counts: Counts) -> Cell:
+    return min(counts, key=counts.get)
+
+
+def _fill_to_max(counts: Counts, which: Callable[[Counts], set]) -> dict:
+    top = max(counts.values())
+    chosen = which(counts)
+    return {c: (top - n if c in chosen else 0) for c, n in counts.items()}
+
+
+NAMED_STRATEGIES: dict[str, Callable[[Counts], dict]] = {
+    "not majority": lambda c: _fill_to_max(c, lambda k: set(k) - {_majority(k)}),
+    "auto": lambda c: _fill_to_max(c, lambda k: set(k) - {_majority(k)}),
+    "all": lambda c: _fill_to_max(c, set),
+    "uniform": lambda c: _fill_to_max(c, set),
+    "minority": lambda c: _fill_to_max(c, lambda k: {_minority(k)}),
+    "not minority": lambda c: _fill_to_max(c, lambda k: set(k) - {_minority(k)}),
+}
+_U_BETA = re.compile(r"^U-(\d+)$", re.IGNORECASE)
+_LT_ALPHA = re.compile(r"^LT\+(\d+)$", re.IGNORECASE)
+STRATEGY_HELP = ("auto, not majority, all, uniform, minority, not minority, U-<beta>, LT+<alpha>, "
+                 "a dict {cell: final count}, or a callable(counts) -> dict")
+
+
+def plan_counts(counts: Counts, strategy="uniform") -> dict:
+    """{cell: number of synthetic images to add} for `strategy` (see module docstring)."""
+    counts = {c: int(n) for c, n in counts.items()}
+    if not counts:
+        raise PlanError("no cells to plan over (empty dataset?)")
+    if any(n < 0 for n in counts.values()):
+        raise PlanError("cell counts must be non-negative")
+    if callable(strategy):
+        return _from_targets(counts, strategy(dict(counts)))
+    if isinstance(strategy, Mapping):
+        return _from_targets(counts, strategy)
+    if not isinstance(strategy, str):
+        raise PlanError(f"bad strategy {strategy!r}; use {STRATEGY_HELP}")
+    key = strategy.strip()
+    if key.lower() in NAMED_STRATEGIES:
+        return NAMED_STRATEGIES[key.lower()](counts)
+    if m := _U_BETA.match(key):
+        beta = int(m.group(1))
+        return {c: max(beta - n, 0) for c, n in counts.items()}
+    if m := _LT_ALPHA.match(key):
+        alpha = int(m.group(1))
+        return {c: alpha for c in counts}
+    raise PlanError(f"unknown strategy {strategy!r}; use {STRATEGY_HELP}")
+
+
+def _from_targets(counts: Counts, targets: Mapping) -> dict:
+    """Final counts -> numbers to add; as imbalanced-learn, a target below the count is an error."""
+    unknown = [c for c in targets if c not in counts]
+    if unknown:
+        raise PlanError(f"strategy names cell(s) {unknown} that are not in the data")
+    out = {c: 0 for c in counts}
+    for c, target in targets.items():
+        if int(target) < counts[c]:
+            raise PlanError(f"target {target} for cell {c!r} is below its current count {counts[c]}: "
+                            "over-sampling cannot remove images")
+        out[c] = int(target) - counts[c]
+    return out
+
+
+def real_cuts(counts: Counts, strategy) -> dict:
+    """Real images a U-beta setting removes per cell (zeros for every other strategy)."""
+    if isinstance(strategy, str) and (m := _U_BETA.match(strategy.strip())):
+        beta = int(m.group(1))
+        return {c: max(int(n) - beta, 0) for c, n in counts.items()}
+    return {c: 0 for c in counts}
+
+
+# ----------------------------------------------------------------------------- plan items
+@dataclass(frozen=True)
+class PlanItem:
+    """One image to generate. `cell` is "c" or "c:g" (class index, group index)."""
+
+    file_name: str
+    cell: str
+    label: int
+    class_name: str
+    group: int | None
+    group_name: str
+    index: int
+    modifier: str
+    prompt: str
+    seed: int
+
+
+PLAN_COLUMNS = [f.name for f in fields(PlanItem)]
+
+
+def cell_key(cell: Cell) -> str:
+    return f"{cell[0]}:{cell[1]}" if isinstance(cell, tuple) else str(cell)
+
+
+def image_seed(base_seed: int, cell: Cell, index: int) -> int:
+    """A stable per-image seed: hash of (base seed, cell, index), independent of plan order."""
+    digest = hashlib.blake2b(f"{base_seed}|{cell_key(cell)}|{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % (2**32)
+
+
+def build_plan(to_add: Mapping[Cell, int], class_names: Sequence[str], bank: PromptBank,
+               seed: int = 0, group_names: Sequence[str] | None = None) -> list[PlanItem]:
+    """Expand {cell: n} into items; modifiers cycle through the class's bank so each is used evenly."""
+    items = []
+    for cell in sorted(to_add, key=lambda c: c if isinstance(c, tuple) else (c,)):
+        label, group = (cell if isinstance(cell, tuple) else (cell, None))
+        cname = class_names[label]
+        gname = group_names[group] if group is not None else ""
+        stem = slug(cname) if group is None else f"{slug(cname)}_{slug(gname)}"
+        for i in range(int(to_add[cell])):
+            modifier = bank.modifier(cname, i)
+            items.append(PlanItem(
+                file_name=f"{slug(cname)}/{stem}_{i:06d}.png", cell=cell_key(cell), label=int(label),
+                class_name=cname, group=None if group is None else int(group), group_name=gname,
+                index=i, modifier=modifier, prompt=bank.prompt(cname, modifier, gname),
+                seed=image_seed(seed, cell, i)))
+    return items
+
+
+def write_plan(items: Sequence[PlanItem], path, meta: dict | None = None) -> None:
+    """plan.csv (one row per image) and plan.json beside it (settings and per-cell table).
+    Both written to a temp file then renamed, so a killed run never leaves half a plan."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, PLAN_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for it in items:
+            row = asdict(it)
+            row["group"] = "" if it.group is None else it.group
+            w.writerow(row)
+    os.replace(tmp, path)
+    if meta is not None:
+        tmp = plan_meta_path(path).with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, plan_meta_path(path))
+
+
+def plan_meta_path(plan_path) -> Path:
+    return Path(plan_path).with_suffix(".json")
+
+
+def read_plan(path) -> tuple[list[PlanItem], dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"no plan at {path}; make one with `synaug plan`")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(PLAN_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise PlanError(f"{path} is not a synaug plan: missing columns {sorted(missing)}")
+        items = []
+        for n, row in enumerate(reader, start=2):
+            try:
+                items.append(PlanItem(
+                    file_name=row["file_name"], cell=row["cell"], label=int(row["label"]),
+                    class_name=row["class_name"], group=int(row["group"]) if row["group"] else None,
+                    group_name=row["group_name"], index=int(row["index"]), modifier=row["modifier"],
+                    prompt=row["prompt"], seed=int(row["seed"])))
+            except (TypeError, ValueError) as exc:
+                raise PlanError(f"{path} line {n}: malformed row ({exc})") from exc
+    names = [it.file_name for it in items]
+    if len(set(names)) != len(names):
+        raise PlanError(f"{path}: duplicate file names")
+    meta_path = plan_meta_path(path)
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return items, meta
+
+
+def cell_table(counts: Counts, to_add: Mapping, cuts: Mapping, label_of: Callable[[Cell], str]) -> list[dict]:
+    """Rows (cell, name, real, cut, add, final) for printing and plan.json."""
+    return [dict(cell=cell_key(c), name=label_of(c), real=int(n), cut=int(cuts.get(c, 0)),
+                 add=int(to_add.get(c, 0)), final=int(n) - int(cuts.get(c, 0)) + int(to_add.get(c, 0)))
+            for c, n in counts.items()]

@@ -1,0 +1,92 @@
+"""Prompt templates and per-class modifier banks (YAML), with the shipped banks.
+
+The paper prompts Stable Diffusion with "a photo of {modifier} {class}" and 20 modifiers per class
+(CIFAR100-LT). A bank file is YAML:
+
+    template: "a photo of {modifier} {class}"   # optional; {group} is available too
+    default: [ ... ]                            # generic fallback modifiers
+    classes:
+      "T-shirt/top": [ ... ]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from synaug.errors import PlanError
+
+DEFAULT_TEMPLATE = "a photo of {modifier} {class}"
+GENERIC_MODIFIERS = ["a", "a small", "a large", "a centered", "a bright", "a dark",
+                     "a tilted", "a plain", "a detailed", "a simple"]
+
+
+def slug(text: str) -> str:
+    """A file-system-safe name: 'T-shirt/top' -> 't-shirt_top'."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("_").lower()
+    return s or "x"
+
+
+@dataclass
+class PromptBank:
+    template: str = DEFAULT_TEMPLATE
+    default: list[str] = field(default_factory=lambda: list(GENERIC_MODIFIERS))
+    classes: dict[str, list[str]] = field(default_factory=dict)
+
+    def modifiers_for(self, class_name: str) -> list[str]:
+        return self.classes.get(class_name) or self.default
+
+    def modifier(self, class_name: str, index: int) -> str:
+        mods = self.modifiers_for(class_name)
+        return mods[index % len(mods)]
+
+    def prompt(self, class_name: str, modifier: str, group: str = "") -> str:
+        try:
+            text = self.template.format_map({"modifier": modifier, "class": class_name, "group": group})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise PlanError(f"bad prompt template {self.template!r}: {exc} "
+                            "(fields: {modifier}, {class}, {group})") from exc
+        return " ".join(text.split())
+
+
+def load_bank(source: str | Path | None = None, template: str | None = None) -> PromptBank:
+    """A bank from a YAML path, a shipped bank name (e.g. 'mnist-lt'), or the generic fallback."""
+    data = {}
+    if source:
+        path = Path(source)
+        if path.is_file():
+            text = path.read_text()
+        else:
+            shipped = resources.files("synaug") / "banks" / f"{source}.yaml"
+            if not shipped.is_file():
+                raise PlanError(f"no modifier bank {source!r}: not a file and not a shipped bank "
+                                f"({', '.join(shipped_banks())})")
+            text = shipped.read_text()
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise PlanError(f"modifier bank {source}: invalid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PlanError(f"modifier bank {source}: expected a mapping with 'classes'/'default'")
+    bank = PromptBank(
+        template=template or data.get("template") or DEFAULT_TEMPLATE,
+        default=[str(m) for m in data.get("default") or GENERIC_MODIFIERS],
+        classes={str(k): [str(m) for m in v] for k, v in (data.get("classes") or {}).items()},
+    )
+    bank.prompt("x", "y")  # validate the template early
+    return bank
+
+
+def shipped_banks() -> list[str]:
+    return sorted(p.name[:-5] for p in (resources.files("synaug") / "banks").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def bank_for_dataset(dataset: str) -> str | None:
+    """The shipped bank name for a dataset name (e.g. 'mnist-lt'), if any."""
+    name = dataset.partition(":")[0]
+    return name if name in shipped_banks() else None

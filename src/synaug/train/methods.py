@@ -1,0 +1,54 @@
+"""Methods as data: each registry entry plugs a sampler, a loss, a batch transform, whether to
+add synthetic data, and a stage-2 recipe into the one training loop (`synaug.train.loop`).
+No method is an if/else branch anywhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    description: str
+    sampler: str = "shuffle"            # see synaug.train.samplers.SAMPLERS
+    loss: str = "ce"                     # see synaug.train.losses.LOSSES
+    transform: str = "none"              # see synaug.train.mixing.BATCH_TRANSFORMS
+    pairing: str = "random"              # Mixup/CutMix partner: random or domain (real x synthetic)
+    synthetic: bool = False              # train on real + synthetic (uniformized) data
+    stage2: str | None = None            # None, "finetune" (keep the layer) or "retrain" (re-init)
+    options: dict = field(default_factory=dict)
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise KeyError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    return METHODS[name]
+
+
+for _m in [
+    Method("ce", "cross-entropy on the real long-tailed data"),
+    Method("ce-rs", "cross-entropy with class-balanced re-sampling", sampler="class-balanced"),
+    Method("balanced-softmax", "Balanced Softmax loss (Ren et al. 2020)", loss="balanced-softmax"),
+    Method("mixup", "Mixup on the real data only (Zhang et al. 2018)", transform="mixup"),
+    Method("cutmix", "CutMix on the real data only (Yun et al. 2019)", transform="cutmix"),
+    Method("synaug", "SYNAuG: uniformize with synthetic data, domain Mixup, fine-tune last layer",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune"),
+    Method("synaug-retrain", "SYNAuG with the last layer re-initialised in stage 2 (Table 1 d)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="retrain"),
+    Method("synaug-nomixup", "uniformize + fine-tune, no Mixup (ablation)", synthetic=True, stage2="finetune"),
+    Method("uniformize", "uniformize with synthetic data only (Table 1 a/b)", synthetic=True),
+    Method("uniformize-mixup", "uniformize + domain Mixup, no stage 2 (Table 1 c)",
+           transform="mixup", pairing="domain", synthetic=True),
+    Method("synaug-cutmix", "uniformize + CutMix across domains + fine-tune",
+           transform="cutmix", pairing="domain", synthetic=True, stage2="finetune"),
+]:
+    register_method(_m)

@@ -1,0 +1,87 @@
+"""Batch transforms that mix samples and their (soft) labels: none, Mixup, CutMix.
+
+Pairing chooses each sample's partner: "random" (a permutation of the batch, as Zhang et al.)
+or "domain" (SYNAuG's domain Mixup: every real sample is mixed with a synthetic one and every
+synthetic with a real one; a batch with only one domain falls back to random). Randomness comes
+from the generator passed in, never from global state, so runs and resumed runs repeat exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+BATCH_TRANSFORMS: dict[str, Callable[..., "BatchTransform"]] = {}
+
+
+def register_transform(name: str):
+    def wrap(cls):
+        BATCH_TRANSFORMS[name] = cls
+        return cls
+    return wrap
+
+
+def partners(synthetic: torch.Tensor, pairing: str, rng: np.random.Generator) -> torch.Tensor:
+    """Index of each sample's mixing partner."""
+    B = len(synthetic)
+    syn = synthetic.cpu().numpy().astype(bool)
+    if pairing == "domain" and syn.any() and (~syn).any():
+        real_idx, syn_idx = np.where(~syn)[0], np.where(syn)[0]
+        out = np.empty(B, dtype=np.int64)
+        out[~syn] = rng.choice(syn_idx, size=len(real_idx))
+        out[syn] = rng.choice(real_idx, size=len(syn_idx))
+        return torch.from_numpy(out)
+    if pairing not in ("random", "domain"):
+        raise ValueError(f"unknown pairing {pairing!r}; use 'random' or 'domain'")
+    return torch.from_numpy(rng.permutation(B))
+
+
+class BatchTransform:
+    def __call__(self, x, y_soft, synthetic, rng):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@register_transform("none")
+class NoMix(BatchTransform):
+    def __init__(self, **_):
+        pass
+
+    def __call__(self, x, y_soft, synthetic, rng):
+        return x, y_soft
+
+
+@register_transform("mixup")
+class Mixup(BatchTransform):
+    """x = lam * x_i + (1 - lam) * x_j, same for labels; lam ~ Beta(alpha, alpha)."""
+
+    def __init__(self, alpha: float = 1.0, pairing: str = "random", **_):
+        self.alpha, self.pairing = alpha, pairing
+
+    def __call__(self, x, y_soft, synthetic, rng):
+        lam = float(rng.beta(self.alpha, self.alpha)) if self.alpha > 0 else 1.0
+        j = partners(synthetic, self.pairing, rng).to(x.device)
+        return lam * x + (1 - lam) * x[j], lam * y_soft + (1 - lam) * y_soft[j]
+
+
+@register_transform("cutmix")
+class CutMix(BatchTransform):
+    """Paste a random box from the partner; labels mix by the pasted area (Yun et al.)."""
+
+    def __init__(self, alpha: float = 1.0, pairing: str = "random", **_):
+        self.alpha, self.pairing = alpha, pairing
+
+    def __call__(self, x, y_soft, synthetic, rng):
+        lam = float(rng.beta(self.alpha, self.alpha)) if self.alpha > 0 else 1.0
+        j = partners(synthetic, self.pairing, rng).to(x.device)
+        H, W = x.shape[2:]
+        cut = np.sqrt(1.0 - lam)
+        ch, cw = int(H * cut), int(W * cut)
+        cy, cx = int(rng.integers(H)), int(rng.integers(W))
+        y0, y1 = np.clip(cy - ch // 2, 0, H), np.clip(cy + ch // 2, 0, H)
+        x0, x1 = np.clip(cx - cw // 2, 0, W), np.clip(cx + cw // 2, 0, W)
+        x = x.clone()
+        x[:, :, y0:y1, x0:x1] = x[j][:, :, y0:y1, x0:x1]
+        lam = 1.0 - (y1 - y0) * (x1 - x0) / (H * W)
+        return x, lam * y_soft + (1 - lam) * y_soft[j]

@@ -1,0 +1,164 @@
+"""Stage 1 + stage 2 + evaluation of one method on one seed, written to its own run directory:
+config.yaml (resolved), versions.json, log.jsonl, stage1.pt / stage2.pt checkpoints, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.metrics import longtail_metrics
+from synaug.train.augment import Augment, Normalize
+from synaug.train.config import TrainConfig
+from synaug.train.loop import Phase, TensorData, fit, predict, resolve_device
+from synaug.train.losses import LOSSES
+from synaug.train.methods import Method
+from synaug.train.mixing import BATCH_TRANSFORMS
+from synaug.train.models import Classifier, build_model
+from synaug.train.samplers import SAMPLERS
+
+
+def balanced_subset(labels: np.ndarray, per_class: int | None, seed: int,
+                    strata: np.ndarray | None = None) -> np.ndarray:
+    """Indices with the same number of samples from every stratum (class by default);
+    `per_class` None = the smallest stratum's size (every stratum subsampled to it)."""
+    strata = labels if strata is None else strata
+    values, counts = np.unique(strata, return_counts=True)
+    n = int(counts.min()) if per_class is None else min(int(per_class), int(counts.min()))
+    rng = np.random.default_rng([seed, 2])
+    return np.sort(np.concatenate([rng.choice(np.where(strata == v)[0], n, replace=False) for v in values]))
+
+
+def package_versions() -> dict:
+    import importlib.metadata as md
+    out = {"python": platform.python_version()}
+    for pkg in ("synaug", "torch", "numpy", "pillow", "scikit-learn", "diffusers"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+@dataclass
+class TrainedModel:
+    model: Classifier
+    normalize: Normalize
+    device: torch.device
+
+
+def stage1_phase(cfg: TrainConfig) -> Phase:
+    return Phase("stage1", cfg.steps, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov,
+                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma)
+
+
+def stage2_phase(cfg: TrainConfig, n: int) -> Phase:
+    return Phase("stage2", cfg.stage2_steps, min(cfg.stage2_batch_size, n), cfg.stage2_lr, cfg.momentum,
+                 cfg.weight_decay, cfg.nesterov, 0, "cosine")
+
+
+def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_dir: Path,
+                 synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True) -> TrainedModel:
+    """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(
+        {"method": method.name, "train": cfg.to_dict(), "data": splits.info,
+         "synthetic_images": 0 if synthetic is None or not method.synthetic else len(synthetic)},
+        sort_keys=False))
+    _write_json(run_dir / "versions.json", package_versions())
+    if not resume and (run_dir / "log.jsonl").exists():
+        (run_dir / "log.jsonl").unlink()
+
+    device = resolve_device(cfg.device)
+    real = splits.train
+    train_set = real
+    if method.synthetic:
+        if synthetic is None:
+            raise ValueError(f"method {method.name!r} needs synthetic images (run `synaug generate`)")
+        train_set = real.concat(synthetic)
+    H, W, C = real.image_shape
+    torch.manual_seed(cfg.seed)  # model initialisation
+    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=H)
+    model = model.to(device).to(memory_format=torch.channels_last)
+
+    data = TensorData.from_imageset(train_set, device)
+    real_data = TensorData.from_imageset(real, torch.device("cpu")) if isinstance(real.images, np.ndarray) else None
+    normalize = Normalize.fit(real_data.images) if real_data is not None else Normalize([0.5] * C, [0.25] * C)
+    _write_json(run_dir / "normalize.json", normalize.state())
+    augment = Augment(cfg.crop_padding, cfg.flip)
+    sampler = SAMPLERS[method.sampler](n=len(train_set), labels=train_set.labels, cells=train_set.cells(),
+                                       batch_size=cfg.batch_size, seed=cfg.seed)
+    transform = BATCH_TRANSFORMS[method.transform](alpha=cfg.mixup_alpha, pairing=method.pairing)
+    loss_fn = LOSSES[method.loss](class_counts=train_set.class_counts())
+    common = dict(augment=augment, normalize=normalize, num_classes=real.num_classes, seed=cfg.seed,
+                  resume=resume, amp=cfg.amp, progress=progress, log_path=run_dir / "log.jsonl",
+                  checkpoint_every=cfg.checkpoint_every)
+    fit(model, data, stage1_phase(cfg), params=model.parameters(), sampler=sampler, transform=transform,
+        loss_fn=loss_fn, checkpoint=run_dir / "stage1.pt", **common)
+
+    if method.stage2:
+        finetune_last_layer(model, real, cfg, mode=method.stage2, run_dir=run_dir, common=common)
+    return TrainedModel(model, normalize, device)
+
+
+def finetune_last_layer(model: Classifier, real: ImageSet, cfg: TrainConfig, mode: str, run_dir: Path,
+                        common: dict, strata: np.ndarray | None = None) -> np.ndarray:
+    """Stage 2: train only `model.classifier` on a balanced REAL subset; features frozen (eval mode,
+    no gradients). mode "finetune" keeps the stage-1 layer, "retrain" re-initialises it."""
+    if mode not in ("finetune", "retrain"):
+        raise ValueError(f"unknown stage-2 mode {mode!r}; use 'finetune' or 'retrain'")
+    idx = balanced_subset(real.labels, cfg.stage2_per_class, cfg.seed, strata)
+    subset = real.subset(idx)
+    device = next(model.parameters()).device
+    stage2_ckpt = run_dir / "stage2.pt"
+    if mode == "retrain" and not (common.get("resume") and stage2_ckpt.is_file()):
+        torch.manual_seed(cfg.seed + 1)
+        model.classifier.reset_parameters()
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    data = TensorData.from_imageset(subset, device)
+    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=min(cfg.stage2_batch_size, len(subset)),
+                                  seed=cfg.seed + 1)
+    fit(model, data, stage2_phase(cfg, len(subset)), params=model.classifier.parameters(), sampler=sampler,
+        transform=BATCH_TRANSFORMS["none"](), loss_fn=LOSSES["ce"](), train_modules=[model.classifier],
+        checkpoint=stage2_ckpt, **common)
+    for p in model.features.parameters():
+        p.requires_grad_(True)
+    return idx
+
+
+def evaluate_model(trained: TrainedModel, test: ImageSet, train_counts, many: int = 100, few: int = 20,
+                   batch_size: int = 1024) -> dict:
+    data = TensorData.from_imageset(test, trained.device)
+    logits = predict(trained.model, data, trained.normalize, batch_size)
+    pred = logits.argmax(1)
+    metrics = longtail_metrics(test.labels, pred, train_counts, many, few)
+    metrics["predictions"] = pred.tolist()
+    return metrics
+
+
+def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: int,
+                 device: str = "auto") -> TrainedModel:
+    """Rebuild a model from a run directory (its final checkpoint), weights_only=True."""
+    run_dir = Path(run_dir)
+    normalize = Normalize(**json.loads((run_dir / "normalize.json").read_text()))
+    cfg = TrainConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())["train"])
+    dev = resolve_device(device)
+    model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+    ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
+    model.load_state_dict(torch.load(ckpt, map_location=dev, weights_only=True)["model"])
+    return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev)

@@ -1,0 +1,70 @@
+"""Which samples make each batch. A batch is a pure function of (seed, step), so a resumed run
+draws exactly the batches an uninterrupted run would."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+SAMPLERS: dict[str, Callable[..., "Sampler"]] = {}
+
+
+def register_sampler(name: str):
+    def wrap(cls):
+        SAMPLERS[name] = cls
+        return cls
+    return wrap
+
+
+class Sampler:
+    def batch(self, step: int) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@register_sampler("shuffle")
+class ShuffleSampler(Sampler):
+    """Epochs of random permutations, batches taken in order across epoch boundaries."""
+
+    def __init__(self, *, n: int, batch_size: int, seed: int, **_):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            if len(self._perms) > 4:
+                self._perms.clear()
+            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._perms[epoch]
+
+    def batch(self, step: int) -> np.ndarray:
+        pos = np.arange(step * self.batch_size, (step + 1) * self.batch_size)
+        epochs, offsets = pos // self.n, pos % self.n
+        return np.concatenate([self._perm(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
+
+
+class _WeightedSampler(Sampler):
+    """Draw with replacement, each sample with probability proportional to 1 / |its stratum|,
+    so every stratum (class, or class x group cell) is equally likely in expectation."""
+
+    def __init__(self, *, strata: np.ndarray, batch_size: int, seed: int):
+        counts = np.bincount(strata)
+        w = 1.0 / counts[strata]
+        self.p = w / w.sum()
+        self.batch_size, self.seed = batch_size, seed
+
+    def batch(self, step: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, step])
+        return rng.choice(len(self.p), size=self.batch_size, p=self.p)
+
+
+@register_sampler("class-balanced")
+class ClassBalancedSampler(_WeightedSampler):
+    def __init__(self, *, labels: np.ndarray, batch_size: int, seed: int, **_):
+        super().__init__(strata=labels, batch_size=batch_size, seed=seed)
+
+
+@register_sampler("cell-balanced")
+class CellBalancedSampler(_WeightedSampler):
+    def __init__(self, *, cells: np.ndarray, batch_size: int, seed: int, **_):
+        super().__init__(strata=np.unique(cells, return_inverse=True)[1], batch_size=batch_size, seed=seed)

@@ -1,0 +1,70 @@
+"""High-level steps shared by the CLI, `synaug run` and the demos: plan a dataset, generate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synaug.data import load_dataset
+from synaug.data.imageset import ImageSet
+from synaug.generators import make_generator, run_generation
+from synaug.generators.runner import check_drawable
+from synaug.plan import build_plan, cell_table, plan_counts, read_plan, real_cuts, write_plan
+from synaug.prompts import bank_for_dataset, load_bank
+
+
+def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: str | None = None,
+             modifiers: str | None = None, dataset: str = "", generator: str = "render",
+             use_groups: bool = True):
+    """Plan items for `train` plus plan metadata (settings, per-cell table, undrawable cells)."""
+    counts = train.cell_counts() if use_groups else {c: int(n) for c, n in enumerate(train.class_counts())}
+    grouped = use_groups and train.has_groups
+    to_add = plan_counts(counts, strategy)
+    cuts = real_cuts(counts, strategy)
+    bank = load_bank(modifiers or bank_for_dataset(dataset), template)
+    items = build_plan(to_add, train.class_names, bank, seed=seed,
+                       group_names=train.group_names if grouped else None)
+
+    def label_of(cell):
+        if isinstance(cell, tuple):
+            return f"{train.class_names[cell[0]]} / {train.group_names[cell[1]]}"
+        return train.class_names[cell]
+
+    H, W, C = train.image_shape
+    gen = make_generator(generator, **({"size": (H, W), "channels": C} if generator == "render" else {}))
+    meta = dict(dataset=dataset, strategy=str(strategy), seed=seed, template=bank.template,
+                modifiers=modifiers or bank_for_dataset(dataset) or "generic",
+                image_shape=[H, W, C], class_names=train.class_names,
+                group_names=train.group_names if grouped else None, generator=generator,
+                cells=cell_table(counts, to_add, cuts, label_of),
+                undrawable=check_drawable(items, gen), images=len(items))
+    return items, meta
+
+
+def plan_dataset(dataset: str, out: Path, imbalance: float = 100, **options):
+    splits = load_dataset(dataset, imbalance=imbalance)
+    items, meta = plan_for(splits.train, dataset=dataset, **options)
+    meta["dataset_info"] = splits.info
+    write_plan(items, out, meta)
+    return items, meta
+
+
+def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render", *,
+                       generator_options: dict | None = None, **run_options):
+    items, meta = read_plan(plan_path)
+    options = dict(generator_options or {})
+    if generator == "render" and meta.get("image_shape"):
+        H, W, C = meta["image_shape"]
+        options.setdefault("size", (H, W))
+        options.setdefault("channels", C)
+    gen = make_generator(generator, **options)
+    return run_generation(items, gen, out_dir, **run_options)
+
+
+def format_cell_table(rows: list[dict]) -> str:
+    name_w = max(len("cell"), *(len(r["name"]) for r in rows))
+    lines = [f"{'cell':<{name_w}}  {'real':>7} {'cut':>6} {'add':>7} {'final':>7}"]
+    for r in rows:
+        lines.append(f"{r['name']:<{name_w}}  {r['real']:>7} {r['cut']:>6} {r['add']:>7} {r['final']:>7}")
+    tot = {k: sum(r[k] for r in rows) for k in ("real", "cut", "add", "final")}
+    lines.append(f"{'total':<{name_w}}  {tot['real']:>7} {tot['cut']:>6} {tot['add']:>7} {tot['final']:>7}")
+    return "\n".join(lines)
