@@ -117,7 +117,8 @@ class RenderGenerator:
         box = 20.0 / 28.0  # MNIST: digit fitted in a 20x20 box of the 28x28 frame
         mask = self._place(base, style, rng, box, flip=False, ink=INK_BY_WEIGHT[max(-1, min(2, weight))])
         mask = _center_of_mass(mask)
-        return mask * style.brightness * rng.uniform(0.9, 1.0)
+        peak = mask.max()  # MNIST strokes peak at full white: normalise, then apply the modifier's shade
+        return mask / peak * style.brightness * rng.uniform(0.9, 1.0) if peak > 0 else mask
 
     def _emoji(self, class_name: str, style: Style, rng: np.random.Generator) -> np.ndarray:
         options = emoji_styles(class_name)

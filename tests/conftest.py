@@ -1,0 +1,16 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture
+def imagefolder(tmp_path):
+    """root/<class>/*.png with 3 classes of 8x8 grayscale images of known values, one corrupt file."""
+    root = tmp_path / "folder"
+    counts = {"cat": 5, "dog": 3, "emu": 1}
+    for c, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((8, 8), 10 * c + i, dtype=np.uint8), "L").save(root / name / f"{i}.png")
+    (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    return root, counts

@@ -1,0 +1,70 @@
+import csv
+import json
+
+import pytest
+
+from synaug.cli import main
+from synaug.experiments.runner import resolve_config, run_experiment
+
+
+def test_plan_cli_prints_table_and_writes_rows(tmp_path, capsys):
+    assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "100", "--out", str(tmp_path / "plan.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-2].split() == ["total", "988", "0", "3012", "4000"]
+    rows = list(csv.DictReader(open(tmp_path / "plan.csv")))
+    assert len(rows) == 3012 and rows[0]["prompt"].startswith("a photo of a ")
+    meta = json.loads((tmp_path / "plan.json").read_text())
+    assert meta["image_shape"] == [28, 28, 1] and meta["undrawable"] == {}
+
+
+def test_plan_cli_reports_undrawable_fashion_class(tmp_path, capsys):
+    assert main(["plan", "--dataset", "fashion-lt", "--out", str(tmp_path / "p.csv")]) == 0
+    assert "cannot draw 'Pullover'" in capsys.readouterr().out
+    assert main(["generate", "--plan", str(tmp_path / "p.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "--skip-undrawable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["plan", "--dataset", "imagenet-lt"], "unknown dataset 'imagenet-lt'"),
+    (["plan", "--strategy", "most"], "unknown strategy 'most'"),
+    (["plan", "--strategy", '{"3": 1}'], "below its current count"),
+    (["generate", "--plan", "/nonexistent/plan.csv", "--out", "x"], "no plan at"),
+    (["generate", "--plan", "p.csv", "--out", "x", "--shard", "3/2"], "bad shard"),
+    (["demo", "--methods", "magic"], "unknown method 'magic'"),
+])
+def test_bad_input_is_a_clear_error_with_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.csv").write_text("file_name\n")
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_short_end_to_end_run(tmp_path):
+    cfg = resolve_config({"out": str(tmp_path / "demo"), "train": {"steps": 40, "stage2_steps": 40}})
+    results = run_experiment(cfg, progress=False, log=lambda *a: None)
+    saved = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert set(saved["methods"]) == {"ce", "ce-rs", "synaug"}
+    assert saved["train_counts"] == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
+    assert [a + b for a, b in zip(saved["train_counts"], saved["synthetic_counts"])] == [400] * 10
+    for m, r in saved["methods"].items():
+        acc = r["seeds"]["0"]["accuracy"]
+        assert 10.0 < acc <= 100.0 and r["summary"]["accuracy"]["mean"] == acc
+        run = tmp_path / "demo" / "runs" / m / "seed0"
+        assert json.loads((run / "metrics.json").read_text())["accuracy"] == acc
+    assert (tmp_path / "demo" / "runs" / "synaug" / "seed0" / "stage2.pt").is_file()
+    assert not (tmp_path / "demo" / "runs" / "ce" / "seed0" / "stage2.pt").exists()
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "last training step" in page
+    assert "All" in results["table"] and "synaug" in results["table"]
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-lt", "--method", "ce", "--steps", "20", "--out", str(run)]) == 0
+    first = json.loads((run / "metrics.json").read_text())
+    assert main(["evaluate", "--dataset", "mnist-lt", "--run", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] == first["accuracy"]
+    assert main(["train", "--dataset", "mnist-lt", "--method", "synaug", "--out", str(run)]) == 2
+    assert "--synthetic" in capsys.readouterr().err
