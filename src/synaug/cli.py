@@ -59,9 +59,11 @@ def cmd_generate(args) -> int:
                                 generator_options=options, batch_size=args.batch_size, shard=shard,
                                 skip_undrawable=args.skip_undrawable, workers=args.workers)
     print(f"{report.generated} generated, {report.already_done} already done, "
-          f"{len(report.skipped)} skipped -> {report.out_dir}")
+          f"{len(report.skipped)} skipped, {len(report.dropped)} dropped -> {report.out_dir}")
     for name, reason in report.skipped[:10]:
         print(f"  skipped {name}: {reason}")
+    for name, reason in report.dropped[:10]:
+        print(f"  dropped {name}: {reason}")
     if report.metadata_written:
         print(f"metadata: {report.out_dir / 'metadata.csv'}")
     else:

@@ -52,10 +52,14 @@ def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render"
                        generator_options: dict | None = None, **run_options):
     items, meta = read_plan(plan_path)
     options = dict(generator_options or {})
-    if generator == "render" and meta.get("image_shape"):
+    if meta.get("image_shape"):  # save at the target dataset's size and channels
         H, W, C = meta["image_shape"]
-        options.setdefault("size", (H, W))
-        options.setdefault("channels", C)
+        if generator == "render":
+            options.setdefault("size", (H, W))
+            options.setdefault("channels", C)
+        elif generator == "diffusion":
+            options.setdefault("save_size", H)
+            options.setdefault("save_channels", C)
     gen = make_generator(generator, **options)
     return run_generation(items, gen, out_dir, **run_options)
 

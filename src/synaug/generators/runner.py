@@ -47,7 +47,8 @@ class GenerationReport:
     planned: int
     generated: int = 0
     already_done: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason): undrawable cells
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason): generated, not kept
     metadata_written: bool = False
 
 
@@ -110,6 +111,10 @@ def _render_and_write(generator: Generator, batch: Sequence[PlanItem], out_dir: 
         raise GenerationError(f"generator returned {len(results)} images for {len(batch)} items")
     rows = []
     for item, res in zip(batch, results):
+        if res.image is None:  # the backend refused to keep it (e.g. the safety checker flagged it)
+            rows.append({"file_name": item.file_name, "extra": res.extra,
+                         "dropped": str(res.extra.get("dropped", "no image returned"))})
+            continue
         path = out_dir / item.file_name
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(path, _png_bytes(res.image), tag)
@@ -182,7 +187,9 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
     journal = state / f"journal-{tag}.jsonl"
     done_rows = {r["file_name"]: r for r in _read_journal(journal)}
     finished_meta = _read_metadata_extras(out_dir / METADATA)
+    dropped = _read_dropped(state)
     done = {f for f in set(done_rows) | set(finished_meta) if (out_dir / f).is_file()}
+    done |= {f for f, r in done_rows.items() if r.get("dropped")} | set(dropped)
     _rewrite_journal(journal, [done_rows[f] for f in done_rows if f in done])
     todo = [it for it in mine if it.file_name not in done]
     report.already_done = len(mine) - len(todo)
@@ -194,15 +201,29 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
         for rows in _map_batches(generator, batches, out_dir, tag, workers):
             jf.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
             jf.flush()
-            report.generated += len(rows)
+            report.generated += sum(1 for r in rows if not r.get("dropped"))
+            report.dropped += [(r["file_name"], r["dropped"]) for r in rows if r.get("dropped")]
             bar.update(len(rows))
     bar.close()
+    if report.dropped:
+        log.warning("%d image(s) not kept: %s", len(report.dropped), report.dropped[0][1])
     report.metadata_written = _finalize(out_dir, items, generator)
     return report
 
 
+DROPPED = "dropped.csv"
+
+
+def _read_dropped(state: Path) -> dict[str, str]:
+    path = state / DROPPED
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {r["file_name"]: r["reason"] for r in csv.DictReader(f)}
+
+
 def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dict]]:
-    if workers <= 1 or len(batches) <= 1:
+    if workers <= 1 or len(batches) <= 1 or not getattr(generator, "parallel_safe", True):
         for batch in batches:
             yield _render_and_write(generator, batch, out_dir, tag)
         return
@@ -238,14 +259,27 @@ def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator) ->
     with open(state / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         extras = _read_metadata_extras(out_dir / METADATA)
+        dropped = _read_dropped(state)
         journals = sorted(state.glob("journal-*.jsonl"))
         for j in journals:
-            extras.update({r["file_name"]: r.get("extra", {}) for r in _read_journal(j)})
-        if not all(it.file_name in extras and (out_dir / it.file_name).is_file() for it in items):
+            for r in _read_journal(j):
+                if r.get("dropped"):
+                    dropped[r["file_name"]] = r["dropped"]
+                else:
+                    extras[r["file_name"]] = r.get("extra", {})
+        if not all(it.file_name in dropped or (it.file_name in extras and (out_dir / it.file_name).is_file())
+                   for it in items):
             return False
-        extra_cols = sorted({k for e in extras.values() for k in e})
+        kept = [it for it in items if it.file_name not in dropped]
+        extra_cols = sorted({k for it in kept for k in extras[it.file_name]})
+        if dropped:
+            text = StringIO()
+            w = csv.writer(text, lineterminator="\n")
+            w.writerow(["file_name", "reason"])
+            w.writerows(sorted(dropped.items()))
+            _write_atomic(state / DROPPED, text.getvalue().encode(), "final")
         buf = []
-        for it in items:
+        for it in kept:
             row = asdict(it)
             row.pop("index")
             row["group"] = "" if it.group is None else it.group
