@@ -47,3 +47,68 @@ def longtail_metrics(y_true, y_pred, train_counts, many: int = 100, few: int = 2
         vals = acc[classes][present[classes]]
         out[name] = 100.0 * float(vals.mean()) if len(vals) else None
     return out
+
+
+# ----------------------------------------------------------------------------- groups
+def group_accuracy(y_true, y_pred, groups, train_groups=None) -> dict:
+    """Per-group accuracy, `worst` (min over groups), unweighted `mean`, and `mean_weighted`: the
+    per-group test accuracies weighted by the TRAINING group proportions (the "mean accuracy" of
+    Waterbirds papers). Percent. Groups absent from the test set are left out."""
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    ids = np.unique(groups)
+    acc = {int(g): 100.0 * float((y_pred[groups == g] == y_true[groups == g]).mean()) for g in ids}
+    out = {"per_group": acc, "worst": min(acc.values()), "mean": float(np.mean(list(acc.values()))),
+           "accuracy": 100.0 * float((y_true == y_pred).mean())}
+    if train_groups is not None:
+        train_groups = np.asarray(train_groups)
+        w = np.array([(train_groups == g).sum() for g in ids], dtype=float)
+        out["mean_weighted"] = float(np.dot(w / w.sum(), [acc[int(g)] for g in ids])) if w.sum() else None
+    return out
+
+
+def _rate(mask_num, mask_den) -> float:
+    den = mask_den.sum()
+    return float(mask_num[mask_den].mean()) if den else float("nan")
+
+
+def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str = "binary") -> dict:
+    """Fairness gaps, lower is fairer (fractions, as fairlearn; accuracy in percent).
+
+    mode="binary" (labels 0/1, the positive class is 1), equal to fairlearn's:
+      dp = max_a P(h=1|a) - min_a P(h=1|a)                     (demographic_parity_difference)
+      eo = max_a TPR_a - min_a TPR_a                           (equal_opportunity_difference)
+      ed = max(TPR gap, FPR gap) or their mean for agg="mean"  (equalized_odds_difference)
+    mode="per_class" (any number of classes; Jung et al.): for each class y,
+      gap_y = max_a P(h=y|y,a) - min_a P(h=y|y,a); ed = max_y gap_y (worst_case, "_M") or mean ("_A");
+      dp likewise over P(h=c|a) per class c; eo is not defined there.
+    """
+    y_true, y_pred, a = np.asarray(y_true), np.asarray(y_pred), np.asarray(sensitive)
+    if agg not in ("worst_case", "mean"):
+        raise ValueError(f"agg must be 'worst_case' or 'mean', not {agg!r}")
+    groups = np.unique(a)
+    out = {"accuracy": 100.0 * float((y_true == y_pred).mean()), "agg": agg, "mode": mode}
+    if mode == "binary":
+        labels = set(np.unique(y_true)) | set(np.unique(y_pred))
+        if not labels <= {0, 1}:
+            raise ValueError(f"fairness_gaps(mode='binary') needs labels in {{0, 1}}, got {sorted(labels)}; "
+                             "use mode='per_class' for multi-class tasks")
+        sel = [_rate(y_pred == 1, a == g) for g in groups]
+        tpr = [_rate(y_pred == 1, (a == g) & (y_true == 1)) for g in groups]
+        fpr = [_rate(y_pred == 1, (a == g) & (y_true == 0)) for g in groups]
+        gap = lambda v: float(np.nanmax(v) - np.nanmin(v))  # noqa: E731
+        tpr_gap, fpr_gap = gap(tpr), gap(fpr)
+        out.update(dp=gap(sel), eo=tpr_gap, ed=max(tpr_gap, fpr_gap) if agg == "worst_case" else (tpr_gap + fpr_gap) / 2,
+                   tpr=dict(zip(groups.tolist(), tpr)), fpr=dict(zip(groups.tolist(), fpr)),
+                   selection_rate=dict(zip(groups.tolist(), sel)))
+        return out
+    if mode != "per_class":
+        raise ValueError(f"mode must be 'binary' or 'per_class', not {mode!r}")
+    classes = np.unique(y_true)
+    reduce = np.nanmax if agg == "worst_case" else np.nanmean
+    acc_gaps = [float(np.nanmax(v) - np.nanmin(v)) for v in
+                ([_rate(y_pred == c, (a == g) & (y_true == c)) for g in groups] for c in classes)]
+    dp_gaps = [float(np.nanmax(v) - np.nanmin(v)) for v in
+               ([_rate(y_pred == c, a == g) for g in groups] for c in classes)]
+    out.update(dp=float(reduce(dp_gaps)), ed=float(reduce(acc_gaps)), eo=None,
+               per_class_gap=dict(zip(classes.tolist(), acc_gaps)))
+    return out

@@ -3,3 +3,5 @@
 from synaug.data.embedded import DATASETS, load_dataset  # noqa: F401
 from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages  # noqa: F401
 from synaug.data.longtail import longtail_counts, longtail_indices, many_medium_few  # noqa: F401
+from synaug.data import embedded_groups  # noqa: F401,E402  (registers mnist-fair, fashion-spurious)
+from synaug.data import group_readers  # noqa: F401,E402  (registers utkface, waterbirds, celeba)
