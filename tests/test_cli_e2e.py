@@ -45,8 +45,9 @@ def test_short_end_to_end_run(tmp_path):
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert set(saved["methods"]) == {"ce", "ce-rs", "synaug"}
-    assert saved["train_counts"] == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
-    assert [a + b for a, b in zip(saved["train_counts"], saved["synthetic_counts"])] == [400] * 10
+    assert list(saved["train_cells"].values()) == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
+    synthetic = saved["synthetic_cells"]["True"]
+    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [400] * 10
     for m, r in saved["methods"].items():
         acc = r["seeds"]["0"]["accuracy"]
         assert 10.0 < acc <= 100.0 and r["summary"]["accuracy"]["mean"] == acc

@@ -14,22 +14,26 @@ from synaug.train.samplers import SAMPLERS
 
 
 def tiny_splits(n_per_class=(30, 12, 4), size=12, seed=0):
-    """Learnable toy data: class c is a bright square at a class-specific position."""
+    """Learnable toy data: class c is a bright square at a class-specific position; group 0/1 is a
+    dim/bright background (alternating), so every class has both groups."""
     rng = np.random.default_rng(seed)
 
     def make(counts, synthetic=False):
-        imgs, labels = [], []
+        imgs, labels, groups = [], [], []
         for c, n in enumerate(counts):
-            for _ in range(n):
-                img = rng.integers(0, 40, (size, size, 1)).astype(np.uint8)
+            for i in range(n):
+                g = i % 2
+                img = rng.integers(0, 40 + 60 * g, (size, size, 1)).astype(np.uint8)
                 img[2 + 3 * c:5 + 3 * c, 3:9] = 220
                 imgs.append(img)
                 labels.append(c)
-        return ImageSet(np.stack(imgs), np.array(labels), ["a", "b", "c"], synthetic=np.full(len(labels), synthetic))
+                groups.append(g)
+        return ImageSet(np.stack(imgs), np.array(labels), ["a", "b", "c"], groups=np.array(groups),
+                        group_names=["dim", "bright"], synthetic=np.full(len(labels), synthetic))
 
-    train, test = make(n_per_class), make((10, 10, 10))
+    train, val, test = make(n_per_class), make((8, 8, 8)), make((10, 10, 10))
     syn = make(tuple(max(n_per_class) - n for n in n_per_class), synthetic=True)
-    return DatasetSplits(train=train, test=test, info={"dataset": "tiny"}), syn
+    return DatasetSplits(train=train, val=val, test=test, info={"dataset": "tiny"}), syn
 
 
 def tiny_cfg(**kw):
@@ -183,6 +187,7 @@ def test_every_registered_method_trains_and_learns(name, tmp_path):
     assert m["accuracy"] > 50.0, m["accuracy"]  # chance is 33 %
     for f in ("config.yaml", "versions.json", "stage1.pt", "normalize.json", "log.jsonl"):
         assert (tmp_path / name / f).is_file()
+    assert (tmp_path / name / "stage2.pt").is_file() == bool(get_method(name).stage2)
 
 
 def test_lr_schedule_warmup_cosine_step():

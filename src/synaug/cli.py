@@ -160,12 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="SYNAuG vs baselines on embedded data: table + report.html")
-    p.add_argument("--dataset", default="mnist-lt", help="mnist-lt or fashion-lt")
+    p.add_argument("--task", default="longtail", choices=["longtail", "fairness", "spurious"],
+                   help="longtail (mnist-lt), fairness (mnist-fair), spurious (fashion-spurious)")
+    p.add_argument("--dataset", default=None, help="default: the task's embedded dataset "
+                   "(mnist-lt / fashion-lt, mnist-fair, fashion-spurious)")
     p.add_argument("--imbalance", type=float, default=100)
     p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: ce,ce-rs,synaug)")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
     p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default 600)")
-    p.add_argument("--out", default=None, help="default runs/demo-<dataset>")
+    p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -279,8 +282,10 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     from synaug.experiments.runner import resolve_config, run_experiment
 
-    overrides = {"dataset": args.dataset, "imbalance": args.imbalance, "seeds": _seeds(args.seeds),
-                 "out": args.out or f"runs/demo-{args.dataset}"}
+    from synaug.experiments.tasks import task_for
+    dataset = args.dataset or task_for(args.task).dataset
+    overrides = {"task": args.task, "dataset": dataset, "imbalance": args.imbalance, "seeds": _seeds(args.seeds),
+                 "out": args.out or f"runs/demo-{args.task}-{dataset}"}
     if args.methods:
         overrides["methods"] = [m.strip() for m in args.methods.split(",")]
     if args.steps:
@@ -291,7 +296,8 @@ def cmd_demo(args) -> int:
         raise SynaugError(str(exc.args[0])) from exc
     results = run_experiment(cfg, progress=not args.quiet)
     print()
-    print(f"{cfg['dataset']} IF={cfg['imbalance']}, seeds {cfg['seeds']}: top-1 % at the last step, mean ± std")
+    what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
+    print(f"{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     print(results["table"])
     print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
     return 0

@@ -7,6 +7,8 @@ The paper prompts Stable Diffusion with "a photo of {modifier} {class}" and 20 m
     default: [ ... ]                            # generic fallback modifiers
     classes:
       "T-shirt/top": [ ... ]
+    groups:                                     # group phrase bank: group name -> words in the prompt
+      grass: "a grass lawn"
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class PromptBank:
     template: str = DEFAULT_TEMPLATE
     default: list[str] = field(default_factory=lambda: list(GENERIC_MODIFIERS))
     classes: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+
+    def group_phrase(self, group: str) -> str:
+        return self.groups.get(group, group)
 
     def modifiers_for(self, class_name: str) -> list[str]:
         return self.classes.get(class_name) or self.default
@@ -46,7 +52,8 @@ class PromptBank:
 
     def prompt(self, class_name: str, modifier: str, group: str = "") -> str:
         try:
-            text = self.template.format_map({"modifier": modifier, "class": class_name, "group": group})
+            text = self.template.format_map({"modifier": modifier, "class": class_name,
+                                             "group": self.group_phrase(group) if group else ""})
         except (KeyError, IndexError, ValueError) as exc:
             raise PlanError(f"bad prompt template {self.template!r}: {exc} "
                             "(fields: {modifier}, {class}, {group})") from exc
@@ -76,6 +83,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
         template=template or data.get("template") or DEFAULT_TEMPLATE,
         default=[str(m) for m in data.get("default") or GENERIC_MODIFIERS],
         classes={str(k): [str(m) for m in v] for k, v in (data.get("classes") or {}).items()},
+        groups={str(k): str(v) for k, v in (data.get("groups") or {}).items()},
     )
     bank.prompt("x", "y")  # validate the template early
     return bank

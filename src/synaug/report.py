@@ -26,63 +26,74 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def counts_figure(class_names, real_counts, synthetic_counts) -> str:
+def counts_figure(names, real_counts, synthetic_counts, title) -> str:
     plt = _matplotlib()
-    x = np.arange(len(class_names))
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(x)), 3.2))
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(x)), 3.4))
     ax.bar(x, real_counts, label="real", color="#3b6ea8")
     if synthetic_counts is not None:
         ax.bar(x, synthetic_counts, bottom=real_counts, label="synthetic", color="#e39b3c")
-    ax.set_xticks(x, class_names, rotation=45 if max(map(len, class_names)) > 3 else 0, ha="right")
+    ax.set_xticks(x, names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
     ax.set_ylabel("training images")
-    ax.set_title("Class counts before (real) and after uniformization (real + synthetic)")
+    ax.set_title(title)
     ax.legend()
     return _png(fig)
 
 
-def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, seed: int = 0) -> np.ndarray:
-    """One row per class: up to `per_side` real images, a gap, up to `per_side` synthetic ones."""
+def _rows_of(ds: ImageSet, by_cell: bool) -> np.ndarray:
+    return ds.cells() if by_cell and ds.has_groups else ds.labels
+
+
+def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, seed: int = 0) -> tuple[np.ndarray, list]:
+    """One row per cell (class, or class x group when both sets have groups): up to `per_side` real
+    images, a grey gap, up to `per_side` synthetic ones. Returns (grid, row names)."""
     rng = np.random.default_rng(seed)
     H, W, C = real.image_shape
+    by_cell = real.has_groups and (synthetic is None or synthetic.has_groups)
+    if by_cell:
+        G = len(real.group_names)
+        ids = range(real.num_classes * G)
+        names = [f"{real.class_names[c // G]} / {real.group_names[c % G]}" for c in ids]
+    else:
+        ids, names = range(real.num_classes), list(real.class_names)
     rows = []
-    for c in range(real.num_classes):
+    for cell in ids:
         row = []
         for ds in (real, synthetic):
             tiles = np.zeros((per_side, H, W, C), dtype=np.uint8)
             if ds is not None:
-                idx = np.where(ds.labels == c)[0]
+                idx = np.where(_rows_of(ds, by_cell) == cell)[0]
                 if len(idx):
-                    pick = rng.choice(idx, min(per_side, len(idx)), replace=False)
-                    tiles[:len(pick)] = ds.images[np.sort(pick)]
-            row.append(np.concatenate(list(tiles), axis=1))
-            row.append(np.full((H, W // 2, C), 128, dtype=np.uint8))
+                    pick = np.sort(rng.choice(idx, min(per_side, len(idx)), replace=False))
+                    tiles[:len(pick)] = ds.images[pick]
+            row += [np.concatenate(list(tiles), axis=1), np.full((H, W // 2, C), 128, dtype=np.uint8)]
         rows.append(np.concatenate(row[:-1], axis=1))
-    return np.concatenate(rows, axis=0)
+    return np.concatenate(rows, axis=0), names
 
 
 def grid_figure(real: ImageSet, synthetic: ImageSet | None) -> str:
     plt = _matplotlib()
-    grid = sample_grid(real, synthetic)
-    fig, ax = plt.subplots(figsize=(grid.shape[1] / 28 * 0.55, grid.shape[0] / 28 * 0.55))
-    ax.imshow(grid[:, :, 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+    grid, names = sample_grid(real, synthetic)
     H = real.image_shape[0]
-    ax.set_yticks(np.arange(real.num_classes) * H + H / 2, real.class_names)
+    fig, ax = plt.subplots(figsize=(grid.shape[1] / H * 0.55, grid.shape[0] / H * 0.55))
+    ax.imshow(grid[:, :, 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_yticks(np.arange(len(names)) * H + H / 2, names)
     ax.set_xticks([])
-    ax.set_title("Real (left) vs synthetic (right) samples per class")
+    ax.set_title("Real (left) vs synthetic (right) samples")
     return _png(fig)
 
 
-def per_class_figure(class_names, per_method: dict) -> str:
+def accuracy_figure(names, per_method: dict, title: str) -> str:
     plt = _matplotlib()
-    x = np.arange(len(class_names))
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(x)), 3.2))
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(x) * max(1, len(per_method)) / 3), 3.4))
     width = 0.8 / max(1, len(per_method))
     for k, (name, acc) in enumerate(per_method.items()):
         ax.bar(x + (k - (len(per_method) - 1) / 2) * width, acc, width, label=name)
-    ax.set_xticks(x, class_names, rotation=45 if max(map(len, class_names)) > 3 else 0, ha="right")
+    ax.set_xticks(x, names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("Per-class test accuracy (mean over seeds); classes ordered head to tail")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -92,62 +103,75 @@ table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #d
 th:first-child,td:first-child{text-align:left}img{max-width:100%}.note{color:#555;font-size:0.92em}"""
 
 
-def _table(results: dict, keys, labels) -> str:
-    rows = ["<tr><th>method</th>" + "".join(f"<th>{lab}</th>" for lab in labels) + "<th>what it is</th></tr>"]
+def _table(results: dict, task) -> str:
+    rows = ["<tr><th>method</th>" + "".join(f"<th>{lab}</th>" for lab in task.labels) + "<th>what it is</th></tr>"]
     for name, r in results["methods"].items():
         cells = []
-        for k in keys:
-            s = r["summary"][k]
-            cells.append("<td>-</td>" if s["mean"] is None else f"<td>{s['mean']:.2f} ± {s['std']:.2f}</td>")
+        for k, f in zip(task.keys, task.fmt):
+            st = r["summary"][k]
+            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])} ± {f.format(st['std'])}</td>")
         rows.append(f"<tr><td><b>{html.escape(name)}</b></td>{''.join(cells)}"
                     f"<td class=note style='text-align:left'>{html.escape(r['description'])}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
 
 
-def write_longtail_report(results: dict, splits, synthetic: ImageSet | None, path: Path) -> Path:
-    from synaug.experiments.runner import LT_KEYS, LT_LABELS
+SYNAUG_TEXT = ("<li><b>SYNAuG</b>: every cell (class, or class x group) filled with synthetic images up to the "
+               "largest cell, training with Mixup between real and synthetic samples, then only the last "
+               "linear layer fine-tuned on a real subset with the same number of images per cell.</li>")
+
+
+def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
+    from synaug.experiments.tasks import task_for
 
     cfg = results["config"]
-    names = results["class_names"]
+    task = task_for(results["task"])
+    train = splits.train
     th = cfg["thresholds"]
-    seeds = cfg["seeds"]
-    undrawable = results.get("undrawable") or {}
-    body = [
-        f"<h1>synaug: {html.escape(cfg['dataset'])}, imbalance factor {cfg['imbalance']}</h1>",
-        f"<p>Training set: {sum(results['train_counts'])} real images in {len(names)} classes "
-        f"({results['train_counts'][0]} in the largest, {results['train_counts'][-1]} in the smallest); "
-        f"test set: {len(splits.test)} images, balanced. Seeds: {', '.join(map(str, seeds))}. "
-        f"Numbers are top-1 accuracy in percent, mean ± sample standard deviation over seeds "
-        f"(± 0 with one seed), measured at the <b>last training step</b>: nothing is selected on the test set.</p>",
-        _table(results, LT_KEYS, LT_LABELS),
-        "<ul class=note>"
-        "<li><b>All</b>: accuracy over the whole balanced test set.</li>"
-        f"<li><b>Many / Medium / Few</b>: mean per-class test accuracy over classes with more than {th['many']}"
-        f" / {th['few']} to {th['many']} / fewer than {th['few']} real training images (LDAM-DRW convention).</li>"
-        "<li><b>Balanced</b>: mean per-class recall; <b>G-mean</b>: geometric mean of per-class recalls "
-        "(imbalanced-learn's geometric_mean_score).</li>"
-        "<li><b>SYNAuG</b>: every class filled with synthetic images up to the largest class, training with "
-        "Mixup between real and synthetic samples, then only the last linear layer fine-tuned on a real "
-        "subset with the same number of images per class (the smallest class count).</li></ul>",
-    ]
-    if synthetic is not None:
-        body.append(f"<h2>Uniformization</h2><p>{len(synthetic)} synthetic images from the "
+    info = results.get("data", {})
+    body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}"
+            + (f", imbalance factor {cfg['imbalance']}" if task.name == "longtail" else "") + "</h1>"]
+    if info.get("stand_in_for"):
+        body.append(f"<p><b>Embedded stand-in</b> for {html.escape(info['stand_in_for'])}: real images with a "
+                    "group attribute applied by synaug, so the effect of the imbalance is known. Not the real "
+                    "dataset; do not compare its numbers with the paper's.</p>")
+    cells = results["train_cells"]
+    body.append(
+        f"<p>Training set: {len(train)} real images in {len(cells)} cells "
+        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest); test set: "
+        f"{len(splits.test)} images. Seeds: {', '.join(map(str, cfg['seeds']))}. Numbers are mean ± sample "
+        f"standard deviation over seeds (± 0 with one seed), measured at the <b>last training step</b>: nothing "
+        f"is selected on the test set.</p>")
+    body.append(_table(results, task))
+    body.append("<ul class=note>" + task.explain.format(many=th["many"], few=th["few"]) + SYNAUG_TEXT + "</ul>")
+    for use_groups, syn in synthetic.items():
+        by_cell = train.has_groups and use_groups
+        label = "class x group cells" if by_cell else "classes"
+        body.append(f"<h2>Uniformization over {label}</h2><p>{len(syn)} synthetic images from the "
                     f"<code>{html.escape(cfg['generate']['generator'])}</code> generator.</p>")
+        undrawable = results["undrawable"].get(str(use_groups)) or {}
         if undrawable:
-            body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these classes keep only real "
-                        "images): " + "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in undrawable.items())
-                        + "</p>")
-        body.append(f"<img src='{counts_figure(names, results['train_counts'], results['synthetic_counts'])}'>")
-        body.append(f"<img src='{grid_figure(splits.train, synthetic)}'>")
-        if cfg["generate"]["generator"] == "render":
-            body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image "
-                        "model: it draws classes from fonts and emoji that ship in Debian packages. Its domain gap "
-                        "to real photos differs from Stable Diffusion's; read these numbers as a test of the "
-                        "pipeline on real data, not as a reproduction of the paper's figures.</p>")
-    body.append(f"<h2>Per-class accuracy</h2><img src='"
-                f"{per_class_figure(names, {m: r['per_class_mean'] for m, r in results['methods'].items()})}'>")
-    body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: "
-                f"<code>config.yaml</code>; per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
+            body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these keep only real images): "
+                        + "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in undrawable.items()) + "</p>")
+        names = list(results["train_cells"]) if by_cell else list(train.class_names)
+        real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
+        syn_counts = list(results["synthetic_cells"][str(use_groups)].values())
+        body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, f'Training images per {label[:-1]}: real and synthetic')}'>")
+        body.append(f"<img src='{grid_figure(train if by_cell else train.without_groups(), syn)}'>")
+    if synthetic and cfg["generate"]["generator"] == "render":
+        body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image model: it "
+                    "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
+                    "differs from Stable Diffusion's; read these numbers as a test of the pipeline on real data, not "
+                    "as a reproduction of the paper's figures.</p>")
+    if train.has_groups:
+        per = {m: list(r["per_cell_mean"].values()) for m, r in results["methods"].items()}
+        names = list(next(iter(results["methods"].values()))["per_cell_mean"])
+        body.append(f"<h2>Accuracy per class x group cell</h2><img src='{accuracy_figure(names, per, 'Test accuracy per cell (mean over seeds)')}'>")
+    else:
+        per = {m: r["per_class_mean"] for m, r in results["methods"].items()}
+        body.append(f"<h2>Per-class accuracy</h2><img src='"
+                    f"{accuracy_figure(train.class_names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")
+    body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
+                "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(f"<!doctype html><meta charset=utf-8><title>synaug report</title><style>{CSS}</style>"

@@ -30,14 +30,28 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
         return train.class_names[cell]
 
     H, W, C = train.image_shape
-    gen = make_generator(generator, **({"size": (H, W), "channels": C} if generator == "render" else {}))
+    gen_options = generator_options_for(train, generator, grouped)
+    gen = make_generator(generator, **gen_options)
     meta = dict(dataset=dataset, strategy=str(strategy), seed=seed, template=bank.template,
                 modifiers=modifiers or bank_for_dataset(dataset) or "generic",
                 image_shape=[H, W, C], class_names=train.class_names,
                 group_names=train.group_names if grouped else None, generator=generator,
+                generator_options={k: v for k, v in gen_options.items() if k == "unspecified_groups"},
                 cells=cell_table(counts, to_add, cuts, label_of),
                 undrawable=check_drawable(items, gen), images=len(items))
     return items, meta
+
+
+def generator_options_for(train: ImageSet, generator: str, grouped: bool) -> dict:
+    """Options that make a generator's output fit the dataset: size and channels for `render`,
+    and, for a class-only plan of grouped data, the groups it may draw when a prompt names none."""
+    H, W, C = train.image_shape
+    options = {}
+    if generator == "render":
+        options.update(size=(H, W), channels=C)
+        if train.has_groups and not grouped:
+            options["unspecified_groups"] = list(train.group_names)
+    return options
 
 
 def plan_dataset(dataset: str, out: Path, imbalance: float = 100, **options):
@@ -51,7 +65,7 @@ def plan_dataset(dataset: str, out: Path, imbalance: float = 100, **options):
 def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render", *,
                        generator_options: dict | None = None, **run_options):
     items, meta = read_plan(plan_path)
-    options = dict(generator_options or {})
+    options = {**meta.get("generator_options", {}), **(generator_options or {})}
     if meta.get("image_shape"):  # save at the target dataset's size and channels
         H, W, C = meta["image_shape"]
         if generator == "render":

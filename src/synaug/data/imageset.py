@@ -132,6 +132,10 @@ class ImageSet:
             name=self.name,
         )
 
+    def without_groups(self) -> "ImageSet":
+        """The same images and labels with the group attribute removed (cells become classes)."""
+        return ImageSet(self.images, self.labels, list(self.class_names), synthetic=self.synthetic, name=self.name)
+
     def concat(self, other: "ImageSet") -> "ImageSet":
         """Append `other` (e.g. synthetic images); class (and group) names must agree."""
         if other.class_names != self.class_names:

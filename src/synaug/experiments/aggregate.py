@@ -21,15 +21,16 @@ def summarize(per_seed: dict, keys) -> dict:
     return out
 
 
-def format_table(summary: dict, keys, labels=None, method_descriptions=None) -> str:
+def format_table(summary: dict, keys, labels=None, fmt=None) -> str:
+    """One row per method, 'mean ± std' per column (std over seeds; 0 with one seed)."""
     labels = labels or keys
+    fmt = fmt or ["{:.2f}"] * len(keys)
+    cells_of = {m: [("-" if st[k]["mean"] is None else f"{f.format(st[k]['mean'])} ± {f.format(st[k]['std'])}")
+                    for k, f in zip(keys, fmt)] for m, st in summary.items()}
+    widths = [max(len(lab), *(len(c[i]) for c in cells_of.values())) for i, lab in enumerate(labels)]
     name_w = max(8, *(len(m) for m in summary))
-    head = f"{'method':<{name_w}}  " + "  ".join(f"{lab:>14}" for lab in labels)
+    head = f"{'method':<{name_w}}  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths))
     lines = [head, "-" * len(head)]
-    for method, stats in summary.items():
-        cells = []
-        for k in keys:
-            m, s = stats[k]["mean"], stats[k]["std"]
-            cells.append(f"{'-':>14}" if m is None else f"{m:>7.2f} ± {s:<5.2f}")
-        lines.append(f"{method:<{name_w}}  " + "  ".join(cells))
+    for method, cells in cells_of.items():
+        lines.append(f"{method:<{name_w}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
     return "\n".join(lines)

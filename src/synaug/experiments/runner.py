@@ -1,14 +1,15 @@
 """plan -> generate -> train -> fine-tune -> evaluate for several methods and seeds, from one config.
 
 Used by `synaug run --config FILE` and `synaug demo`. Synthetic images are generated once per
-experiment (the plan's seed is part of the config) and shared by every method and training seed.
-Metrics are those of the LAST training step: no epoch or step is selected on the test set.
+experiment (the plan's seed is part of the config) and shared by every method and training seed:
+one folder for plans over cells (class, or class x group) and, for methods that must not use the
+group attribute, one for plans over classes. Metrics are those of the LAST training step: no step is
+selected on the test set (DFR tunes its C on the validation split, as published).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -18,33 +19,32 @@ import yaml
 from synaug.data import load_dataset
 from synaug.data.readers import read_metadata_csv
 from synaug.experiments.aggregate import format_table, summarize
+from synaug.experiments.tasks import task_for
 from synaug.generators import make_generator, run_generation
 from synaug.plan import write_plan
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
 from synaug.train.pipeline import _write_json, evaluate_model, train_method
-from synaug.workflow import format_cell_table, plan_for
+from synaug.workflow import format_cell_table, generator_options_for, plan_for
 
-LT_KEYS = ["accuracy", "many", "medium", "few", "balanced_accuracy", "gmean"]
-LT_LABELS = ["All", "Many", "Medium", "Few", "Balanced", "G-mean"]
-
-DEFAULT_CONFIG = {
+BASE_CONFIG = {
     "task": "longtail",
-    "dataset": "mnist-lt",
+    "dataset": None,          # default: the task's embedded dataset
     "imbalance": 100,
-    "methods": ["ce", "ce-rs", "synaug"],
+    "methods": None,          # default: the task's methods
     "seeds": [0],
     "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None},
-    "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True},
+    "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20},
-    "out": "runs/demo",
+    "out": None,
 }
 
 
 def resolve_config(overrides: dict | None = None, path: str | Path | None = None) -> dict:
-    """DEFAULT_CONFIG, updated by a YAML file, updated by explicit overrides (nested dicts merge)."""
-    cfg = copy.deepcopy(DEFAULT_CONFIG)
+    """BASE_CONFIG, updated by a YAML file, updated by explicit overrides (nested dicts merge);
+    then the task's defaults fill what is still unset."""
+    cfg = copy.deepcopy(BASE_CONFIG)
     layers = []
     if path:
         layers.append(yaml.safe_load(Path(path).read_text()) or {})
@@ -56,6 +56,10 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
                 cfg[k] = {**cfg[k], **v}
             elif v is not None:
                 cfg[k] = v
+    task = task_for(cfg["task"])
+    cfg["dataset"] = cfg["dataset"] or task.dataset
+    cfg["methods"] = list(cfg["methods"] or task.methods)
+    cfg["out"] = cfg["out"] or f"runs/{cfg['task']}-{cfg['dataset'].partition(':')[0]}"
     TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
     for m in cfg["methods"]:
         get_method(m)
@@ -67,65 +71,101 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.time()
+    task = task_for(cfg["task"])
     splits = load_dataset(cfg["dataset"], imbalance=cfg["imbalance"])
     train = splits.train
-    log(f"{cfg['dataset']}: {len(train)} train images {train.class_counts().tolist()}, {len(splits.test)} test")
+    log(f"{cfg['dataset']}: {len(train)} train images, cells {list(train.cell_counts().values())}, "
+        f"{len(splits.test)} test" + (f", {len(splits.val)} val" if splits.val is not None else ""))
 
     methods = [get_method(m) for m in cfg["methods"]]
-    synthetic, plan_meta, skipped = None, None, []
-    if any(m.synthetic for m in methods):
-        synthetic, plan_meta, skipped = _uniformize(cfg, splits, out, progress, log)
+    synthetic, plans = {}, {}
+    for use_groups in sorted({m.use_groups for m in methods if m.synthetic}, reverse=True):
+        synthetic[use_groups], plans[use_groups] = _uniformize(cfg, splits, out, use_groups, progress, log)
 
-    thresholds = cfg["thresholds"]
-    counts = train.class_counts()
-    results = {"config": cfg, "data": splits.info, "class_names": train.class_names,
-               "train_counts": counts.tolist(),
-               "synthetic_counts": (np.bincount(synthetic.labels, minlength=train.num_classes).tolist()
-                                    if synthetic is not None else None),
-               "undrawable": plan_meta["undrawable"] if plan_meta else {},
-               "skipped_images": len(skipped), "selection": "last training step (no test-set selection)",
-               "methods": {}}
+    th = cfg["thresholds"]
+    results = {"config": cfg, "task": task.name, "data": splits.info, "class_names": train.class_names,
+               "group_names": train.group_names, "train_cells": {_cell_name(train, c): n for c, n in
+                                                                 train.cell_counts().items()},
+               "synthetic_cells": {str(k): _synthetic_cells(train, v) for k, v in synthetic.items()},
+               "undrawable": {str(k): p["undrawable"] for k, p in plans.items()},
+               "selection": "last training step (no test-set selection)", "methods": {}}
     for method in methods:
         per_seed = {}
         for seed in cfg["seeds"]:
             tcfg = TrainConfig.from_dict({**cfg["train"], "seed": int(seed)})
             run_dir = out / "runs" / method.name / f"seed{seed}"
             t = time.time()
-            trained = train_method(method, splits, tcfg, run_dir, synthetic=synthetic, progress=progress)
-            metrics = evaluate_model(trained, splits.test, counts, thresholds["many"], thresholds["few"])
+            trained = train_method(method, splits, tcfg, run_dir, synthetic=synthetic.get(method.use_groups),
+                                   progress=progress)
+            metrics = evaluate_model(trained, splits.test, train.class_counts(), th["many"], th["few"],
+                                     train_cells=train.cells())
             metrics["train_seconds"] = time.time() - t
             _write_json(run_dir / "metrics.json", metrics)
             metrics.pop("predictions")
             per_seed[str(seed)] = metrics
-            log(f"  {method.name:<16} seed {seed}: All {metrics['accuracy']:.2f}  Many {metrics['many']:.2f}  "
-                f"Medium {metrics['medium']:.2f}  Few {metrics['few']:.2f}  ({metrics['train_seconds']:.0f}s)")
-        results["methods"][method.name] = {
-            "description": method.description, "seeds": per_seed,
-            "summary": summarize(per_seed, LT_KEYS)}
-        results["methods"][method.name]["per_class_mean"] = np.nanmean(
-            np.array([[np.nan if a is None else a for a in r["per_class"]] for r in per_seed.values()]), 0).tolist()
+            shown = "  ".join(f"{lab} {_fmt(f, metrics.get(k))}" for k, lab, f in zip(task.keys, task.labels, task.fmt))
+            log(f"  {method.name:<17} seed {seed}: {shown}  ({metrics['train_seconds']:.0f}s)")
+        results["methods"][method.name] = {"description": method.description, "seeds": per_seed,
+                                           "summary": summarize(per_seed, task.keys)}
+        results["methods"][method.name]["per_class_mean"] = _mean_of(per_seed, "per_class")
+        if train.has_groups:
+            results["methods"][method.name]["per_cell_mean"] = _mean_dict(per_seed, "per_cell")
     results["seconds"] = time.time() - t0
-    _write_json(out / "results.json", results)
-    table = format_table({m: r["summary"] for m, r in results["methods"].items()}, LT_KEYS, LT_LABELS)
+    table = format_table({m: r["summary"] for m, r in results["methods"].items()}, task.keys, task.labels, task.fmt)
     results["table"] = table
+    _write_json(out / "results.json", results)
     (out / "results.txt").write_text(table + "\n")
-    from synaug.report import write_longtail_report
-    write_longtail_report(results, splits, synthetic, out / "report.html")
+    from synaug.report import write_report
+    write_report(results, splits, synthetic, out / "report.html")
     return results
 
 
-def _uniformize(cfg, splits, out: Path, progress: bool, log):
+def _fmt(f, v):
+    return "-" if v is None else f.format(v)
+
+
+def _cell_name(ds, cell) -> str:
+    if isinstance(cell, tuple):
+        return f"{ds.class_names[cell[0]]} / {ds.group_names[cell[1]]}"
+    return ds.class_names[cell]
+
+
+def _synthetic_cells(train, syn) -> dict:
+    if syn.has_groups:
+        return {_cell_name(train, c): n for c, n in syn.cell_counts().items()}
+    counts = syn.class_counts()
+    return {train.class_names[c]: int(counts[c]) for c in range(train.num_classes)}
+
+
+def _mean_of(per_seed: dict, key: str) -> list:
+    arr = np.array([[np.nan if a is None else a for a in r[key]] for r in per_seed.values()], dtype=float)
+    return np.nanmean(arr, 0).tolist()
+
+
+def _mean_dict(per_seed: dict, key: str) -> dict:
+    names = list(next(iter(per_seed.values()))[key])
+    return {n: float(np.mean([r[key][n] for r in per_seed.values()])) for n in names}
+
+
+def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log):
+    """Plan and generate the synthetic images (once; a re-run reuses them), then read them back."""
     p, g = cfg["plan"], cfg["generate"]
-    items, meta = plan_for(splits.train, dataset=cfg["dataset"], generator=g["generator"], **p)
-    write_plan(items, out / "plan.csv", meta)
+    grouped = use_groups and splits.train.has_groups
+    name = "synthetic" if grouped or not splits.train.has_groups else "synthetic-classes"
+    items, meta = plan_for(splits.train, dataset=cfg["dataset"], generator=g["generator"], use_groups=use_groups, **p)
+    write_plan(items, out / f"plan-{name}.csv", meta)
+    log(f"plan over {'class x group cells' if grouped else 'classes'}:")
     log(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         log(f"NOTE: generator cannot draw {cell!r}: {reason}")
-    H, W, C = splits.train.image_shape
-    gen = make_generator(g["generator"], **({"size": (H, W), "channels": C} if g["generator"] == "render" else {}))
-    report = run_generation(items, gen, out / "synthetic", batch_size=g["batch_size"], workers=g["workers"],
+    options = {**generator_options_for(splits.train, g["generator"], grouped), **(g.get("options") or {})}
+    gen = make_generator(g["generator"], **options)
+    report = run_generation(items, gen, out / name, batch_size=g["batch_size"], workers=g["workers"],
                             skip_undrawable=g["skip_undrawable"], progress=progress)
-    log(f"synthetic: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped")
-    synthetic = read_metadata_csv(out / "synthetic", class_names=splits.train.class_names,
-                                  size=(H, W), channels=C, synthetic=True)
-    return synthetic, meta, report.skipped
+    log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
+        f"{len(report.dropped)} dropped")
+    H, W, C = splits.train.image_shape
+    syn = read_metadata_csv(out / name, class_names=splits.train.class_names,
+                            group_names=splits.train.group_names if grouped else None,
+                            size=(H, W), channels=C, synthetic=True)
+    return syn, meta

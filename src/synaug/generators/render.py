@@ -11,6 +11,7 @@ so an image depends only on (class, modifier, seed, output size).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import grey_dilation, map_coordinates
 
+from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
 from synaug.generators.base import Generated, register_generator
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
 from synaug.plan import PlanItem
@@ -65,49 +67,84 @@ def style_for(modifier: str) -> Style:
     return style
 
 
-def glyph_char(class_name: str) -> str | None:
-    """Classes named by one letter or digit ('7', 'digit 7', 'A') are drawn as glyphs."""
+def glyph_chars(class_name: str) -> list[str] | None:
+    """Classes named by one letter or digit ('7', 'digit 7', 'A') or a range of them ('digit 0-4')
+    are drawn as glyphs; anything else as an object."""
     token = class_name.strip().split()[-1] if class_name.strip() else ""
-    return token if len(token) == 1 and token.isalnum() else None
+    if len(token) == 1 and token.isalnum():
+        return [token]
+    m = re.fullmatch(r"([0-9A-Za-z])-([0-9A-Za-z])", token)
+    if m and m.group(1) < m.group(2):
+        return [chr(c) for c in range(ord(m.group(1)), ord(m.group(2)) + 1)]
+    return None
 
 
 @register_generator("render")
 class RenderGenerator:
     name = "render"
 
-    def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1):
+    def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1,
+                 unspecified_groups: Sequence[str] = ()):
         self.size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
         self.channels = int(channels)
         if self.channels not in (1, 3):
             raise ValueError("channels must be 1 or 3")
+        # items whose prompt names no group get one of these, drawn by seed (as a text-to-image
+        # model fills in attributes a prompt leaves open); recorded as `drawn_group`
+        self.unspecified_groups = list(unspecified_groups)
 
     def describe(self) -> dict:
-        return {"generator": self.name, "size": list(self.size), "channels": self.channels}
+        return {"generator": self.name, "size": list(self.size), "channels": self.channels,
+                "unspecified_groups": self.unspecified_groups}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
-        char = glyph_char(item.class_name)
-        if char is not None:
-            return None if fonts_with(char) else f"no installed font has a glyph for {char!r}"
-        if not emoji_styles(item.class_name):
+        chars = glyph_chars(item.class_name)
+        if chars is not None:
+            missing = [c for c in chars if not fonts_with(c)]
+            if missing:
+                return f"no installed font has a glyph for {missing}"
+        elif not emoji_styles(item.class_name):
             return (f"no emoji for class {item.class_name!r} in any installed source "
                     "(Noto Color Emoji, Symbola, EmojiOne, emojify); add a synonym or skip the class")
+        for group in [item.group_name] if item.group_name else self.unspecified_groups:
+            if not (is_colour(group) or group in TEXTURES):
+                return (f"the renderer cannot draw group {group!r}: it draws colour names (tints) "
+                        f"and the backgrounds {TEXTURES}")
         return None
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
-        return [Generated(self.render(item)) for item in items]
+        out = []
+        for item in items:
+            group = item.group_name or self._unspecified_group(item)
+            extra = {"drawn_group": group} if group and not item.group_name else {}
+            out.append(Generated(self.render(item, group), extra))
+        return out
+
+    def _unspecified_group(self, item: PlanItem) -> str:
+        if not self.unspecified_groups:
+            return ""
+        rng = np.random.default_rng([item.seed, 3])
+        return self.unspecified_groups[int(rng.integers(len(self.unspecified_groups)))]
 
     # ------------------------------------------------------------------ drawing
-    def render(self, item: PlanItem) -> Image.Image:
+    def render(self, item: PlanItem, group: str | None = None) -> Image.Image:
         rng = np.random.default_rng(item.seed)
         style = style_for(item.modifier)
-        char = glyph_char(item.class_name)
-        if char is not None:
-            mask = self._glyph(char, style, rng)
+        group = item.group_name if group is None else group
+        chars = glyph_chars(item.class_name)
+        if chars is not None:
+            mask = self._glyph(chars[int(rng.integers(len(chars)))] if len(chars) > 1 else chars[0], style, rng)
         else:
             mask = self._emoji(item.class_name, style, rng)
+        if group in TEXTURES:  # the object over a real background texture, as the dataset composes it
+            mask = composite((np.clip(mask, 0, 1) * 255)[None, :, :, None],
+                             background_patches(group, 1, self.size[0], rng))[0, :, :, 0] / 255.0
         out = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
         if self.channels == 3:
-            return Image.fromarray(np.repeat(out[:, :, None], 3, axis=2), "RGB")
+            rgb = np.repeat(out[:, :, None], 3, axis=2)
+            if group and is_colour(group):
+                rgb = apply_tint(rgb[:, :, :1], group)
+            return Image.fromarray(rgb, "RGB")
         return Image.fromarray(out, "L")
 
     def _glyph(self, char: str, style: Style, rng: np.random.Generator) -> np.ndarray:

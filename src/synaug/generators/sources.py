@@ -34,6 +34,8 @@ SYNONYMS: dict[str, list[str]] = {
     "ankle boot": ["womans boots", "hiking boot"],
     "boot": ["womans boots", "hiking boot"],
     "sandal": ["womans sandal", "thong sandal"],
+    "footwear": ["athletic shoe", "womans sandal", "womans boots", "hiking boot", "mans shoe"],
+    "shoe": ["athletic shoe", "mans shoe"],
     "coat": ["coat", "lab coat"],
     "automobile": ["automobile", "oncoming automobile"], "car": ["automobile"],
     "airplane": ["airplane"], "plane": ["airplane"], "bird": ["bird"], "cat": ["cat"],

@@ -26,6 +26,8 @@ class TrainConfig:
     stage2_lr: float = 0.01
     stage2_batch_size: int = 128
     stage2_per_class: int | None = None  # samples per class; None = smallest class count
+    dro_step_size: float = 0.01    # Group DRO: q_g <- q_g * exp(step * loss_g)
+    dfr_refits: int = 20           # DFR: logistic regressions averaged for the final layer
     seed: int = 0
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     amp: bool = True                 # mixed precision on CUDA (ignored on CPU)

@@ -38,6 +38,7 @@ class TensorData:
     images: torch.Tensor | LazyImages
     labels: torch.Tensor
     synthetic: torch.Tensor
+    cells: torch.Tensor  # dense cell id per sample: the label, or label * G + group
     device: torch.device
 
     @classmethod
@@ -46,8 +47,8 @@ class TensorData:
         if not isinstance(images, LazyImages):
             # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed.
             images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(device)
-        return cls(images, torch.from_numpy(ds.labels).to(device),
-                   torch.from_numpy(ds.synthetic).to(device), device)
+        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic).to(device),
+                   torch.from_numpy(np.asarray(ds.cells(), dtype=np.int64)).to(device), device)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -121,6 +122,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
         state = torch.load(checkpoint, map_location=data.device, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if "loss" in state and hasattr(loss_fn, "load_state_dict"):
+            loss_fn.load_state_dict(state["loss"])
         start = int(state["step"])
     model.eval()
     for m in (train_modules if train_modules is not None else [model]):
@@ -142,7 +145,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
         for g in opt.param_groups:
             g["lr"] = lr
         with cast:
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(x), y, cells=data.cells[idx])
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -159,7 +162,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
                 log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
         done = step + 1
         if checkpoint is not None and (done % checkpoint_every == 0 or done == phase.steps):
-            save_checkpoint(checkpoint, model, opt, done)
+            extra = {"loss": loss_fn.state_dict()} if hasattr(loss_fn, "state_dict") else {}
+            save_checkpoint(checkpoint, model, opt, done, **extra)
     if log_file:
         log_file.close()
     bar.close()

@@ -1,5 +1,7 @@
 """Losses on logits and soft targets (rows sum to one; hard labels are one-hot rows), so every
-loss works under Mixup/CutMix. Baselines add entries here (Balanced Softmax, LDAM, ...)."""
+loss works under Mixup/CutMix. The loop also passes the batch's cells (class, or class x group),
+which group-aware losses use. A loss with state (Group DRO's weights) exposes state_dict /
+load_state_dict and is checkpointed with the model."""
 
 from __future__ import annotations
 
@@ -19,8 +21,13 @@ def register_loss(name: str):
 
 
 class Loss:
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor, cells=None) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy against soft targets."""
+    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
 
 
 @register_loss("ce")
@@ -28,8 +35,8 @@ class CrossEntropy(Loss):
     def __init__(self, **_):
         pass
 
-    def __call__(self, logits, targets):
-        return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+    def __call__(self, logits, targets, cells=None):
+        return soft_cross_entropy(logits, targets).mean()
 
 
 @register_loss("balanced-softmax")
@@ -40,6 +47,32 @@ class BalancedSoftmax(Loss):
         counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1)
         self.log_prior = (counts / counts.sum()).log()
 
-    def __call__(self, logits, targets):
-        adjusted = logits.float() + self.log_prior.to(logits.device)
-        return -(targets * F.log_softmax(adjusted, dim=1)).sum(dim=1).mean()
+    def __call__(self, logits, targets, cells=None):
+        return soft_cross_entropy(logits.float() + self.log_prior.to(logits.device), targets).mean()
+
+
+@register_loss("group-dro")
+class GroupDRO(Loss):
+    """Sagawa et al. 2020 (online Group DRO): q_g <- q_g * exp(step * loss_g), renormalised;
+    loss = sum_g q_g * loss_g over the groups (cells) present in the batch."""
+
+    def __init__(self, *, num_cells: int, step_size: float = 0.01, **_):
+        self.step_size = step_size
+        self.q = torch.full((num_cells,), 1.0 / num_cells)
+
+    def __call__(self, logits, targets, cells=None):
+        if cells is None:
+            raise ValueError("Group DRO needs the batch's cells (groups)")
+        per_sample = soft_cross_entropy(logits, targets)
+        n = len(self.q)
+        counts = torch.bincount(cells, minlength=n).float()
+        group_loss = torch.zeros(n, device=logits.device).index_add(0, cells, per_sample) / counts.clamp_min(1)
+        q = self.q.to(logits.device) * torch.exp(self.step_size * group_loss.detach())
+        self.q = (q / q.sum()).detach().cpu()
+        return (self.q.to(logits.device) * group_loss).sum()
+
+    def state_dict(self) -> dict:
+        return {"q": self.q.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.q = state["q"].clone()

@@ -16,7 +16,8 @@ class Method:
     transform: str = "none"              # see synaug.train.mixing.BATCH_TRANSFORMS
     pairing: str = "random"              # Mixup/CutMix partner: random or domain (real x synthetic)
     synthetic: bool = False              # train on real + synthetic (uniformized) data
-    stage2: str | None = None            # None, "finetune" (keep the layer) or "retrain" (re-init)
+    stage2: str | None = None            # None, "finetune" (keep the layer), "retrain" (re-init), "dfr"
+    use_groups: bool = True              # plan and balance over class x group cells when data has groups
     options: dict = field(default_factory=dict)
 
 
@@ -50,5 +51,15 @@ for _m in [
            transform="mixup", pairing="domain", synthetic=True),
     Method("synaug-cutmix", "uniformize + CutMix across domains + fine-tune",
            transform="cutmix", pairing="domain", synthetic=True, stage2="finetune"),
+    # group robustness and fairness (cells = class x group)
+    Method("erm", "empirical risk minimisation (plain cross-entropy)"),
+    Method("rs", "group-balanced re-sampling: every class x group cell equally likely", sampler="cell-balanced"),
+    Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells", loss="group-dro"),
+    Method("dfr", "DFR (Kirichenko et al.): ERM features, last layer re-fit on group-balanced validation data",
+           stage2="dfr"),
+    Method("synaug-dfr", "uniformize cells + domain Mixup, then DFR on the validation data",
+           transform="mixup", pairing="domain", synthetic=True, stage2="dfr"),
+    Method("synaug-classes", "SYNAuG balancing classes only, without the sensitive attribute (Table 3d)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune", use_groups=False),
 ]:
     register_method(_m)

@@ -17,7 +17,7 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.metrics import longtail_metrics
 from synaug.train.augment import Augment, Normalize
 from synaug.train.config import TrainConfig
-from synaug.train.loop import Phase, TensorData, fit, predict, resolve_device
+from synaug.train.loop import Phase, TensorData, fit, predict, resolve_device, save_checkpoint
 from synaug.train.losses import LOSSES
 from synaug.train.methods import Method
 from synaug.train.mixing import BATCH_TRANSFORMS
@@ -84,12 +84,13 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         (run_dir / "log.jsonl").unlink()
 
     device = resolve_device(cfg.device)
-    real = splits.train
+    # a method that must not use the group attribute never sees it: cells become classes
+    real = splits.train if method.use_groups else splits.train.without_groups()
     train_set = real
     if method.synthetic:
         if synthetic is None:
             raise ValueError(f"method {method.name!r} needs synthetic images (run `synaug generate`)")
-        train_set = real.concat(synthetic)
+        train_set = real.concat(synthetic if method.use_groups else synthetic.without_groups())
     H, W, C = real.image_shape
     torch.manual_seed(cfg.seed)  # model initialisation
     model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=H)
@@ -103,16 +104,37 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     sampler = SAMPLERS[method.sampler](n=len(train_set), labels=train_set.labels, cells=train_set.cells(),
                                        batch_size=cfg.batch_size, seed=cfg.seed)
     transform = BATCH_TRANSFORMS[method.transform](alpha=cfg.mixup_alpha, pairing=method.pairing)
-    loss_fn = LOSSES[method.loss](class_counts=train_set.class_counts())
+    loss_fn = LOSSES[method.loss](class_counts=train_set.class_counts(), step_size=cfg.dro_step_size,
+                                  num_cells=real.num_classes * (len(real.group_names) if real.has_groups else 1))
     common = dict(augment=augment, normalize=normalize, num_classes=real.num_classes, seed=cfg.seed,
                   resume=resume, amp=cfg.amp, progress=progress, log_path=run_dir / "log.jsonl",
                   checkpoint_every=cfg.checkpoint_every)
     fit(model, data, stage1_phase(cfg), params=model.parameters(), sampler=sampler, transform=transform,
         loss_fn=loss_fn, checkpoint=run_dir / "stage1.pt", **common)
 
-    if method.stage2:
-        finetune_last_layer(model, real, cfg, mode=method.stage2, run_dir=run_dir, common=common)
+    if method.stage2 == "dfr":
+        info = dfr_last_layer(model, normalize, real, splits.val, cfg, device)
+        save_checkpoint(run_dir / "stage2.pt", model, None, 0, dfr_C=float(info["C"]))
+        _write_json(run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
+    elif method.stage2:
+        finetune_last_layer(model, real, cfg, mode=method.stage2, run_dir=run_dir, common=common,
+                            strata=real.cells())
     return TrainedModel(model, normalize, device)
+
+
+def dfr_last_layer(model: Classifier, normalize: Normalize, train: ImageSet, val: ImageSet | None,
+                   cfg: TrainConfig, device) -> dict:
+    """Stage 2 of DFR: re-fit the last layer on group-balanced validation embeddings."""
+    from synaug.train.dfr import apply_linear, fit_dfr
+
+    if val is None or not val.has_groups:
+        raise ValueError("DFR needs a validation split with group labels (e.g. Waterbirds split 1)")
+    emb = lambda ds: predict(model, TensorData.from_imageset(ds, device), normalize,  # noqa: E731
+                             cfg.eval_batch_size, features=True)
+    info = fit_dfr(emb(train), emb(val), val.labels, val.cells(), train.num_classes, seed=cfg.seed,
+                   n_refits=cfg.dfr_refits)
+    apply_linear(model.classifier, info["weight"], info["bias"])
+    return info
 
 
 def finetune_last_layer(model: Classifier, real: ImageSet, cfg: TrainConfig, mode: str, run_dir: Path,
@@ -142,13 +164,36 @@ def finetune_last_layer(model: Classifier, real: ImageSet, cfg: TrainConfig, mod
 
 
 def evaluate_model(trained: TrainedModel, test: ImageSet, train_counts, many: int = 100, few: int = 20,
-                   batch_size: int = 1024) -> dict:
+                   batch_size: int = 1024, train_cells=None) -> dict:
+    """Every metric that applies: long-tail metrics always; with groups, per-cell accuracy (worst,
+    mean, mean weighted by `train_cells` proportions) and, for a binary label, the fairness gaps
+    with the group as the sensitive attribute."""
     data = TensorData.from_imageset(test, trained.device)
     logits = predict(trained.model, data, trained.normalize, batch_size)
     pred = logits.argmax(1)
     metrics = longtail_metrics(test.labels, pred, train_counts, many, few)
+    if test.has_groups:
+        metrics.update(group_metrics(test, pred, train_cells))
     metrics["predictions"] = pred.tolist()
     return metrics
+
+
+def group_metrics(test: ImageSet, pred: np.ndarray, train_cells=None) -> dict:
+    from synaug.metrics import fairness_gaps, group_accuracy
+
+    G = len(test.group_names)
+    cells = group_accuracy(test.labels, pred, test.cells(), train_cells)
+    out = {"worst_group": cells["worst"], "mean_group": cells["mean"],
+           "mean_weighted": cells.get("mean_weighted"),
+           "per_cell": {f"{test.class_names[c // G]} / {test.group_names[c % G]}": a
+                        for c, a in cells["per_group"].items()},
+           "per_group": {test.group_names[g]: a for g, a in
+                         group_accuracy(test.labels, pred, test.groups)["per_group"].items()}}
+    if test.num_classes == 2:
+        gaps = fairness_gaps(test.labels, pred, test.groups)
+        out.update(dp=gaps["dp"], eo=gaps["eo"], ed=gaps["ed"],
+                   ed_mean=fairness_gaps(test.labels, pred, test.groups, agg="mean")["ed"])
+    return out
 
 
 def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: int,
