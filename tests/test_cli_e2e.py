@@ -69,3 +69,26 @@ def test_train_then_evaluate_cli(tmp_path, capsys):
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == first["accuracy"]
     assert main(["train", "--dataset", "mnist-lt", "--method", "synaug", "--out", str(run)]) == 2
     assert "--synthetic" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task,keys", [("fairness", ("dp", "eo", "ed")), ("spurious", ("worst_group", "mean_weighted"))])
+def test_short_group_task_runs(task, keys, tmp_path):
+    from synaug.experiments.tasks import TASKS
+
+    methods = {"fairness": ["erm", "synaug-classes"], "spurious": ["group-dro", "synaug-dfr"]}[task]
+    cfg = resolve_config({"task": task, "methods": methods, "out": str(tmp_path / task),
+                          "train": {"steps": 20, "stage2_steps": 10, "dfr_refits": 2}})
+    results = run_experiment(cfg, progress=False, log=lambda *a: None)
+    assert cfg["dataset"] == TASKS[task].dataset
+    for m in methods:
+        metrics = results["methods"][m]["seeds"]["0"]
+        assert all(metrics[k] is not None for k in keys)
+        assert len(metrics["per_cell"]) == (8 if task == "fairness" else 4)
+    page = (tmp_path / task / "report.html").read_text()
+    assert "Embedded stand-in" in page and "per class x group cell" in page
+    if task == "fairness":  # the class-only variant plans over classes in its own folder
+        assert (tmp_path / task / "synthetic-classes" / "metadata.csv").is_file()
+        assert not (tmp_path / task / "synthetic" / "metadata.csv").exists()
+    else:
+        assert (tmp_path / task / "runs" / "synaug-dfr" / "seed0" / "dfr.json").is_file()

@@ -27,9 +27,10 @@ def l1_logistic(C: float):
     from sklearn.linear_model import LogisticRegression
 
     major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
+    # liblinear shuffles coordinates with random_state: fix it, or DFR is not reproducible
     if (major, minor) >= (1, 8):
-        return LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear")
-    return LogisticRegression(penalty="l1", C=C, solver="liblinear")
+        return LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", random_state=0)
+    return LogisticRegression(penalty="l1", C=C, solver="liblinear", random_state=0)
 
 
 def fit_linear(c: float, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
