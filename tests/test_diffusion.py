@@ -192,7 +192,7 @@ def test_missing_model_is_local_only_and_clear(tmp_path):
     with pytest.raises(GenerationError, match="local-only"):
         DiffusionGenerator(model=str(tmp_path / "nope")).pipeline()
     with pytest.raises(GenerationError, match="needs --model"):
-        DiffusionGenerator()
+        DiffusionGenerator().pipeline()
 
 
 def test_missing_extra_says_what_to_install(monkeypatch):

@@ -109,3 +109,24 @@ def test_cifar10_str_keys_chw_order(tmp_path):
     assert len(ds) == 10 and ds.class_names[3] == "n3"
     assert ds.images.shape == (10, 32, 32, 3)
     assert ds.images[0, 5, 5].tolist() == [200, 0, 0] and ds.images[1, 5, 5].tolist() == [0, 0, 100]
+
+
+def test_metadata_csv_group_column_option_and_cell_plan(tmp_path, capsys):
+    from synaug.cli import main
+
+    rows = []
+    for i, (label, skin, split) in enumerate([("cat", "dark", "train"), ("cat", "light", "train"),
+                                              ("cat", "light", "train"), ("dog", "dark", "train"),
+                                              ("dog", "light", "test"), ("cat", "dark", "test")]):
+        Image.fromarray(np.full((6, 6), i * 9, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append({"file_name": f"{i}.png", "label": label, "tone": skin, "split": split})
+    _write_csv(tmp_path / "metadata.csv", rows)
+    ds = read_metadata_csv(tmp_path, split="train", group_column="tone")
+    assert ds.group_names == ["dark", "light"] and ds.groups.tolist() == [0, 1, 1, 0]
+    with pytest.raises(DatasetError, match="no group column 'race'"):
+        read_metadata_csv(tmp_path, group_column="race")
+    out = tmp_path / "plan.csv"
+    assert main(["plan", "--dataset", f"csv:{tmp_path / 'metadata.csv'}", "--group-column", "tone",
+                 "--generator", "diffusion", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "dog / light" in text and text.splitlines()[-2].split() == ["total", "4", "0", "4", "8"]

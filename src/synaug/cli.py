@@ -34,7 +34,8 @@ def _cell(key):
 def cmd_plan(args) -> int:
     from synaug.workflow import format_cell_table, plan_dataset
 
-    items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance,
+    dataset_options = {"group_column": args.group_column} if args.group_column else {}
+    items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance, dataset_options=dataset_options,
                                strategy=_strategy(args.strategy), seed=args.seed,
                                template=args.template, modifiers=args.modifiers,
                                generator=args.generator, use_groups=not args.no_groups)
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
     p.add_argument("--generator", default="render", help="generator to check drawability against")
+    p.add_argument("--group-column", default=None,
+                   help="csv datasets: the metadata column holding the group (default 'group'); "
+                        "with groups, the plan is over (class, group) cells")
     p.add_argument("--no-groups", action="store_true", help="plan over classes even if the data has groups")
     p.add_argument("--out", default="plan.csv")
     p.set_defaults(func=cmd_plan)

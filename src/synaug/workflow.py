@@ -54,8 +54,8 @@ def generator_options_for(train: ImageSet, generator: str, grouped: bool) -> dic
     return options
 
 
-def plan_dataset(dataset: str, out: Path, imbalance: float = 100, **options):
-    splits = load_dataset(dataset, imbalance=imbalance)
+def plan_dataset(dataset: str, out: Path, imbalance: float = 100, dataset_options: dict | None = None, **options):
+    splits = load_dataset(dataset, imbalance=imbalance, **(dataset_options or {}))
     items, meta = plan_for(splits.train, dataset=dataset, **options)
     meta["dataset_info"] = splits.info
     write_plan(items, out, meta)

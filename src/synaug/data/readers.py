@@ -100,9 +100,10 @@ def read_imagefolder(root, size=None, channels=None, strict: bool = False,
 def read_metadata_csv(path, class_names: Sequence[str] | None = None,
                       group_names: Sequence[str] | None = None, split: str | None = None,
                       size=None, channels=None, strict: bool = False,
-                      synthetic: bool | None = None) -> ImageSet:
+                      synthetic: bool | None = None, group_column: str = "group") -> ImageSet:
     """Hugging Face imagefolder convention: metadata.csv with `file_name`, `label` and optional
     `class_name`, `group`, `group_name`, `split`, `synthetic`; file names relative to the CSV.
+    `group_column` names the column holding the group (sensitive attribute, place, ...).
 
     Labels may be integers or class names. Pass `class_names` to map onto an existing label space
     (e.g. synthetic images onto the real dataset); unknown classes are an error.
@@ -129,9 +130,13 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
     names = _label_space([r.get("class_name") or r["label"] for r in rows], class_names, path, "class")
     labels = [_label_of(r, "label", "class_name", names, path) for r in rows]
     groups = gnames = None
-    if "group" in rows[0] and any(r["group"] not in ("", None) for r in rows):
-        gnames = _label_space([r.get("group_name") or r["group"] for r in rows], group_names, path, "group")
-        groups = [_label_of(r, "group", "group_name", gnames, path) for r in rows]
+    if group_column != "group" and group_column not in rows[0]:
+        raise DatasetError(f"{path} has no group column {group_column!r} (has {list(rows[0])})")
+    if group_column in rows[0] and any(r[group_column] not in ("", None) for r in rows):
+        name_col = "group_name" if group_column == "group" else None
+        gnames = _label_space([(name_col and r.get(name_col)) or r[group_column] for r in rows], group_names,
+                              path, "group")
+        groups = [_label_of(r, group_column, name_col, gnames, path) for r in rows]
     paths = [path.parent / r["file_name"] for r in rows]
     images, kept, skipped = _images_from_paths(paths, size, channels, strict)
     if images is None:
@@ -157,7 +162,7 @@ def _label_space(values, given, path, what) -> list[str]:
 
 
 def _label_of(row, id_col, name_col, names, path) -> int:
-    name = row.get(name_col)
+    name = row.get(name_col) if name_col else None
     if name:
         if name not in names:
             raise DatasetError(f"{path}: unknown {id_col} {name!r}; known: {names}")

@@ -49,9 +49,6 @@ class DiffusionGenerator:
                  dtype: str = "auto", device: str = "auto", safety_checker: bool = True,
                  max_redraws: int = 3, compile: bool = False, img2img: str | None = None,
                  guidance_images=None, strength: float = 0.7, pipeline=None):
-        if model is None and pipeline is None:
-            raise GenerationError("the diffusion generator needs --model PATH (a local diffusers model folder, "
-                                  "or a hub id together with --allow-download)")
         if img2img not in (None, "intra", "inter"):
             raise GenerationError(f"img2img must be 'intra' or 'inter', not {img2img!r}")
         if img2img and guidance_images is None:
@@ -124,6 +121,9 @@ class DiffusionGenerator:
         return getattr(torch, DTYPES[name])
 
     def _load(self):
+        if self.model is None:
+            raise GenerationError("the diffusion generator needs --model PATH (a local diffusers model folder, "
+                                  "or a hub id together with --allow-download)")
         diffusers = require("diffusers", "diffusion", "The diffusion generator")
         device = self._device()
         kwargs = dict(dtype=self._dtype(device), local_files_only=not self.allow_download)
