@@ -163,7 +163,12 @@ class RenderGenerator:
         base = emoji_base(source, cp)
         mask = self._place(base, replace(style, elastic=style.elastic * 0.5), rng, 0.93, flip=True, ink=0.0)
         mask = _texture(mask, style.texture, rng)
-        return mask * style.brightness * rng.uniform(0.8, 1.0)
+        # Fashion-MNIST objects are bright whatever their colour: scale the object's own bright end
+        # (95th percentile of its ink) to the modifier's shade, as glyphs are scaled to their peak
+        ink = mask[mask > 0.05]
+        peak = np.percentile(ink, 95) if ink.size else 0.0
+        scale = style.brightness * rng.uniform(0.8, 1.0) / peak if peak > 0 else 1.0
+        return np.clip(mask * scale, 0.0, 1.0)
 
     def _place(self, base: np.ndarray, style: Style, rng, box: float, flip: bool, ink: float) -> np.ndarray:
         """Affine-map the base into the frame at 2x resolution, distort, thicken strokes until
