@@ -92,3 +92,21 @@ def test_short_group_task_runs(task, keys, tmp_path):
         assert not (tmp_path / task / "synthetic" / "metadata.csv").exists()
     else:
         assert (tmp_path / task / "runs" / "synaug-dfr" / "seed0" / "dfr.json").is_file()
+
+
+@pytest.mark.slow
+def test_run_from_one_yaml_config(tmp_path, capsys):
+    import torch
+
+    config = tmp_path / "exp.yaml"
+    config.write_text("task: longtail\ndataset: mnist-lt\nimbalance: 50\nmethods: [ce, synaug-retrain]\n"
+                      "seeds: [0, 1]\ntrain: {steps: 15, stage2_steps: 5}\n"
+                      f"out: {tmp_path / 'exp'}\n")
+    assert main(["run", "--config", str(config)]) == 0
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert results["config"]["imbalance"] == 50 and sorted(results["methods"]["ce"]["seeds"]) == ["0", "1"]
+    accs = [results["methods"]["ce"]["seeds"][s]["accuracy"] for s in ("0", "1")]
+    assert results["methods"]["ce"]["summary"]["accuracy"]["mean"] == pytest.approx(sum(accs) / 2)
+    ckpt = torch.load(tmp_path / "exp" / "runs" / "ce" / "seed1" / "stage1.pt", weights_only=True)
+    assert ckpt["step"] == 15 and ckpt["config"]["seed"] == 1 and ckpt["method"] == "ce"
+    assert "synaug-retrain" in capsys.readouterr().out

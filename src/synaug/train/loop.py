@@ -108,7 +108,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
         sampler, augment: Callable, normalize: Callable, transform: Callable, loss_fn: Callable,
         num_classes: int, seed: int, train_modules: Iterable[nn.Module] | None = None,
         checkpoint: Path | None = None, checkpoint_every: int = 200, resume: bool = False,
-        amp: bool = True, progress: bool = True, log_path: Path | None = None) -> dict:
+        amp: bool = True, progress: bool = True, log_path: Path | None = None,
+        checkpoint_meta: dict | None = None) -> dict:
     """Optimise `params` for `phase.steps` steps; returns {"final_loss", "steps_run"}.
 
     `train_modules` are put in train mode (default: the whole model); everything else stays in
@@ -162,7 +163,9 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
                 log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
         done = step + 1
         if checkpoint is not None and (done % checkpoint_every == 0 or done == phase.steps):
-            extra = {"loss": loss_fn.state_dict()} if hasattr(loss_fn, "state_dict") else {}
+            extra = dict(checkpoint_meta or {})
+            if hasattr(loss_fn, "state_dict"):
+                extra["loss"] = loss_fn.state_dict()
             save_checkpoint(checkpoint, model, opt, done, **extra)
     if log_file:
         log_file.close()

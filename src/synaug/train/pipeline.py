@@ -108,7 +108,8 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
                                   num_cells=real.num_classes * (len(real.group_names) if real.has_groups else 1))
     common = dict(augment=augment, normalize=normalize, num_classes=real.num_classes, seed=cfg.seed,
                   resume=resume, amp=cfg.amp, progress=progress, log_path=run_dir / "log.jsonl",
-                  checkpoint_every=cfg.checkpoint_every)
+                  checkpoint_every=cfg.checkpoint_every,
+                  checkpoint_meta={"config": cfg.to_dict(), "method": method.name})
     fit(model, data, stage1_phase(cfg), params=model.parameters(), sampler=sampler, transform=transform,
         loss_fn=loss_fn, checkpoint=run_dir / "stage1.pt", **common)
 
