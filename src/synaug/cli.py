@@ -221,10 +221,7 @@ def cmd_train(args) -> int:
         raw = yaml.safe_load(Path(args.config).read_text()) or {}
         options = raw.get("train", raw)
     cfg = TrainConfig.from_dict({**options, **_train_overrides(args), "seed": args.seed})
-    try:
-        method = get_method(args.method)
-    except KeyError as exc:
-        raise SynaugError(str(exc.args[0])) from exc
+    method = get_method(args.method)
     splits = load_dataset(args.dataset, imbalance=args.imbalance)
     synthetic = None
     if args.synthetic:
@@ -294,10 +291,7 @@ def cmd_demo(args) -> int:
         overrides["methods"] = [m.strip() for m in args.methods.split(",")]
     if args.steps:
         overrides["train"] = {"steps": args.steps}
-    try:
-        cfg = resolve_config(overrides)
-    except KeyError as exc:
-        raise SynaugError(str(exc.args[0])) from exc
+    cfg = resolve_config(overrides)
     results = run_experiment(cfg, progress=not args.quiet)
     print()
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""

@@ -13,14 +13,13 @@ from __future__ import annotations
 import gzip
 import importlib.util
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.longtail import longtail_indices
 from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
+from synaug.registry import Registry
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -28,14 +27,8 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 MNIST_CLASSES = [str(d) for d in range(10)]
 SPLIT_SEED = 0  # fixed: part of the dataset's definition, independent of training seeds
 
-DATASETS: dict[str, Callable[..., DatasetSplits]] = {}
-
-
-def register_dataset(name: str):
-    def wrap(fn):
-        DATASETS[name] = fn
-        return fn
-    return wrap
+DATASETS = Registry("dataset")
+register_dataset = DATASETS.register
 
 
 def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:

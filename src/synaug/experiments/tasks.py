@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synaug.registry import UnknownName
+
 
 @dataclass(frozen=True)
 class Task:
@@ -51,5 +53,5 @@ TASKS = {
 
 def task_for(name: str) -> Task:
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
+        raise UnknownName(f"unknown task {name!r}; choose from {sorted(TASKS)}")
     return TASKS[name]

@@ -4,12 +4,13 @@ the runner (`synaug.generators.runner`) owns batching, resume, atomic writes and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 from PIL import Image
 
 from synaug.errors import GenerationError
 from synaug.plan import PlanItem
+from synaug.registry import Registry
 
 
 @dataclass
@@ -34,14 +35,8 @@ class Generator(Protocol):
         """Settings that determine the output (recorded in metadata and the run fingerprint)."""
 
 
-GENERATORS: dict[str, Callable[..., Generator]] = {}
-
-
-def register_generator(name: str):
-    def wrap(factory):
-        GENERATORS[name] = factory
-        return factory
-    return wrap
+GENERATORS = Registry("generator")
+register_generator = GENERATORS.register
 
 
 def make_generator(name: str, **options) -> Generator:

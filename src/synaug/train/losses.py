@@ -5,19 +5,12 @@ load_state_dict and is checkpointed with the model."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
+from synaug.registry import Registry
 
-LOSSES: dict[str, Callable[..., "Loss"]] = {}
-
-
-def register_loss(name: str):
-    def wrap(cls):
-        LOSSES[name] = cls
-        return cls
-    return wrap
+LOSSES = Registry("loss")
+register_loss = LOSSES.register
 
 
 class Loss:

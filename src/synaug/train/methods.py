@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from synaug.registry import UnknownName
+
 
 @dataclass(frozen=True)
 class Method:
@@ -31,7 +33,7 @@ def register_method(method: Method) -> Method:
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+        raise UnknownName(f"unknown method {name!r}; choose from {sorted(METHODS)}")
     return METHODS[name]
 
 

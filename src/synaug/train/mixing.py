@@ -8,19 +8,12 @@ from the generator passed in, never from global state, so runs and resumed runs 
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
+from synaug.registry import Registry
 
-BATCH_TRANSFORMS: dict[str, Callable[..., "BatchTransform"]] = {}
-
-
-def register_transform(name: str):
-    def wrap(cls):
-        BATCH_TRANSFORMS[name] = cls
-        return cls
-    return wrap
+BATCH_TRANSFORMS = Registry("batch transform")
+register_transform = BATCH_TRANSFORMS.register
 
 
 def partners(synthetic: torch.Tensor, pairing: str, rng: np.random.Generator) -> torch.Tensor:
@@ -52,29 +45,32 @@ class NoMix(BatchTransform):
         return x, y_soft
 
 
-@register_transform("mixup")
-class Mixup(BatchTransform):
-    """x = lam * x_i + (1 - lam) * x_j, same for labels; lam ~ Beta(alpha, alpha)."""
+class _PairMix(BatchTransform):
+    """Shared by Mixup and CutMix: lam ~ Beta(alpha, alpha) and a partner for every sample."""
 
     def __init__(self, alpha: float = 1.0, pairing: str = "random", **_):
         self.alpha, self.pairing = alpha, pairing
 
-    def __call__(self, x, y_soft, synthetic, rng):
+    def draw(self, synthetic, rng, device) -> tuple[float, torch.Tensor]:
         lam = float(rng.beta(self.alpha, self.alpha)) if self.alpha > 0 else 1.0
-        j = partners(synthetic, self.pairing, rng).to(x.device)
+        return lam, partners(synthetic, self.pairing, rng).to(device)
+
+
+@register_transform("mixup")
+class Mixup(_PairMix):
+    """x = lam * x_i + (1 - lam) * x_j, same for labels."""
+
+    def __call__(self, x, y_soft, synthetic, rng):
+        lam, j = self.draw(synthetic, rng, x.device)
         return lam * x + (1 - lam) * x[j], lam * y_soft + (1 - lam) * y_soft[j]
 
 
 @register_transform("cutmix")
-class CutMix(BatchTransform):
+class CutMix(_PairMix):
     """Paste a random box from the partner; labels mix by the pasted area (Yun et al.)."""
 
-    def __init__(self, alpha: float = 1.0, pairing: str = "random", **_):
-        self.alpha, self.pairing = alpha, pairing
-
     def __call__(self, x, y_soft, synthetic, rng):
-        lam = float(rng.beta(self.alpha, self.alpha)) if self.alpha > 0 else 1.0
-        j = partners(synthetic, self.pairing, rng).to(x.device)
+        lam, j = self.draw(synthetic, rng, x.device)
         H, W = x.shape[2:]
         cut = np.sqrt(1.0 - lam)
         ch, cw = int(H * cut), int(W * cut)

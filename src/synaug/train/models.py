@@ -3,25 +3,16 @@ so stage 2 can freeze the features and fine-tune (or re-train) only the classifi
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+from synaug.registry import Registry
 
-MODELS: dict[str, Callable[..., "Classifier"]] = {}
-
-
-def register_model(name: str):
-    def wrap(fn):
-        MODELS[name] = fn
-        return fn
-    return wrap
+MODELS = Registry("model")
+register_model = MODELS.register
 
 
 def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32) -> "Classifier":
-    if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
 
 

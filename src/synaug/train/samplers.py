@@ -3,18 +3,11 @@ draws exactly the batches an uninterrupted run would."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
+from synaug.registry import Registry
 
-SAMPLERS: dict[str, Callable[..., "Sampler"]] = {}
-
-
-def register_sampler(name: str):
-    def wrap(cls):
-        SAMPLERS[name] = cls
-        return cls
-    return wrap
+SAMPLERS = Registry("sampler")
+register_sampler = SAMPLERS.register
 
 
 class Sampler:
