@@ -143,17 +143,21 @@ def imagefolder(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_o
 @register_dataset("csv")
 def metadata_csv(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
     """A metadata.csv with a `split` column: train / val / test (or 0 / 1 / 2 as Waterbirds)."""
+    import csv
+
     csv_path = _need_path(path)
+    csv_path = csv_path / "metadata.csv" if csv_path.is_dir() else csv_path
+    if not csv_path.is_file():
+        raise DatasetError(f"no metadata file at {csv_path}")
+    with open(csv_path, newline="") as f:
+        present = {row.get("split") for row in csv.DictReader(f)}
     splits = {}
     for name, alias in (("train", "0"), ("val", "1"), ("test", "2")):
-        for value in (name, alias):
-            try:
-                splits[name] = read_metadata_csv(csv_path, split=value, **read_options)
-                break
-            except DatasetError as exc:
-                if "has no rows with split" not in str(exc):
-                    raise
+        value = name if name in present else alias if alias in present else None
+        if value is not None:
+            splits[name] = read_metadata_csv(csv_path, split=value, **read_options)
     if "train" not in splits or "test" not in splits:
-        raise DatasetError(f"{csv_path}: need rows with split train/test (or 0/2)")
+        raise DatasetError(f"{csv_path}: need a 'split' column with train and test rows (or 0 and 2); "
+                           f"found {sorted(v for v in present if v)}")
     return DatasetSplits(train=splits["train"], test=splits["test"], val=splits.get("val"),
                          info=dict(dataset="csv", source=str(csv_path)))
