@@ -71,6 +71,16 @@ def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, s
     return np.concatenate(rows, axis=0), names
 
 
+def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3) -> Path:
+    """The real | synthetic grid as a plain PNG (rows = cells), for a quick look outside the report."""
+    from PIL import Image
+
+    grid, _ = sample_grid(real, synthetic)
+    img = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    img.resize((img.width * zoom, img.height * zoom), Image.NEAREST).save(path)
+    return Path(path)
+
+
 def grid_figure(real: ImageSet, synthetic: ImageSet | None) -> str:
     plt = _matplotlib()
     grid, names = sample_grid(real, synthetic)
@@ -156,7 +166,12 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
         real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
         syn_counts = list(results["synthetic_cells"][str(use_groups)].values())
         body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, f'Training images per {label[:-1]}: real and synthetic')}'>")
-        body.append(f"<img src='{grid_figure(train if by_cell else train.without_groups(), syn)}'>")
+        real_rows = train if by_cell else train.without_groups()
+        grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
+        save_grid_png(real_rows, syn, Path(path).parent / grid_name)
+        body.append(f"<img src='{grid_figure(real_rows, syn)}'><p class=note>Also saved as "
+                    f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
+                    f"{'cell' if by_cell else 'class'}.</p>")
     if synthetic and cfg["generate"]["generator"] == "render":
         body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image model: it "
                     "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
