@@ -11,7 +11,7 @@ def test_plan_cli_prints_table_and_writes_rows(tmp_path, capsys):
     assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "100", "--out", str(tmp_path / "plan.csv")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-2].split() == ["total", "988", "0", "3012", "4000"]
-    rows = list(csv.DictReader(open(tmp_path / "plan.csv")))
+    rows = list(csv.DictReader((tmp_path / "plan.csv").read_text().splitlines()))
     assert len(rows) == 3012 and rows[0]["prompt"].startswith("a photo of a ")
     meta = json.loads((tmp_path / "plan.json").read_text())
     assert meta["image_shape"] == [28, 28, 1] and meta["undrawable"] == {}

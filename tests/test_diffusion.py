@@ -40,7 +40,7 @@ def digest(root):
 
 
 def rows(folder):
-    return list(csv.DictReader(open(Path(folder) / "metadata.csv")))
+    return list(csv.DictReader((Path(folder) / "metadata.csv").read_text().splitlines()))
 
 
 def test_plan_to_images_to_metadata(tiny_model, tmp_path):
@@ -129,7 +129,7 @@ def test_always_flagged_image_is_dropped_and_reported(tiny_model, tmp_path):
     assert len(report.dropped) == 1 and "safety checker 3 times" in report.dropped[0][1]
     assert report.metadata_written and len(rows(tmp_path / "o")) == 1
     assert not (tmp_path / "o" / items[0].file_name).exists()
-    dropped = list(csv.DictReader(open(tmp_path / "o" / ".synaug" / "dropped.csv")))
+    dropped = list(csv.DictReader((tmp_path / "o" / ".synaug" / "dropped.csv").read_text().splitlines()))
     assert dropped[0]["file_name"] == items[0].file_name
     again = run_generation(items, gen, tmp_path / "o", batch_size=2, progress=False)
     assert again.generated == 0 and again.already_done == 2  # not redrawn on re-runs

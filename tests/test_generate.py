@@ -60,7 +60,7 @@ def test_generate_writes_images_and_metadata(tmp_path):
     report = run_generation(items, RenderGenerator(), tmp_path / "out", batch_size=7, progress=False)
     assert report.generated == 30 and report.metadata_written
     import csv
-    rows = list(csv.DictReader(open(tmp_path / "out" / "metadata.csv")))
+    rows = list(csv.DictReader((tmp_path / "out" / "metadata.csv").read_text().splitlines()))
     assert [r["file_name"] for r in rows] == [it.file_name for it in items]
     assert rows[0]["seed"] == str(items[0].seed) and rows[0]["prompt"] == items[0].prompt
     assert rows[0]["generator"] == "render" and rows[0]["synthetic"] == "1"

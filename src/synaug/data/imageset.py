@@ -52,7 +52,7 @@ class LazyImages:
             return load_image(self.paths[int(idx)], self.size, self.channels)
         return np.stack([load_image(self.paths[int(i)], self.size, self.channels) for i in idx])
 
-    def take(self, idx: np.ndarray) -> "LazyImages":
+    def take(self, idx: np.ndarray) -> LazyImages:
         return LazyImages([self.paths[int(i)] for i in idx], self.size, self.channels)
 
 
@@ -119,7 +119,7 @@ class ImageSet:
         flat = np.bincount(self.cells(), minlength=self.num_classes * G)
         return {(c, g): int(flat[c * G + g]) for c in range(self.num_classes) for g in range(G)}
 
-    def subset(self, idx) -> "ImageSet":
+    def subset(self, idx) -> ImageSet:
         idx = np.asarray(idx, dtype=np.int64)
         images = self.images.take(idx) if isinstance(self.images, LazyImages) else self.images[idx]
         return ImageSet(
@@ -132,11 +132,11 @@ class ImageSet:
             name=self.name,
         )
 
-    def without_groups(self) -> "ImageSet":
+    def without_groups(self) -> ImageSet:
         """The same images and labels with the group attribute removed (cells become classes)."""
         return ImageSet(self.images, self.labels, list(self.class_names), synthetic=self.synthetic, name=self.name)
 
-    def concat(self, other: "ImageSet") -> "ImageSet":
+    def concat(self, other: ImageSet) -> ImageSet:
         """Append `other` (e.g. synthetic images); class (and group) names must agree."""
         if other.class_names != self.class_names:
             raise ValueError(f"class names differ: {self.class_names} vs {other.class_names}")

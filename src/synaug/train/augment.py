@@ -39,7 +39,7 @@ class Normalize:
         self.std = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
     @classmethod
-    def fit(cls, images_uint8: torch.Tensor) -> "Normalize":
+    def fit(cls, images_uint8: torch.Tensor) -> Normalize:
         x = images_uint8.float() / 255.0
         return cls(x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
 

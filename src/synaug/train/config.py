@@ -35,7 +35,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -42,7 +42,7 @@ class TensorData:
     device: torch.device
 
     @classmethod
-    def from_imageset(cls, ds: ImageSet, device: torch.device) -> "TensorData":
+    def from_imageset(cls, ds: ImageSet, device: torch.device) -> TensorData:
         images = ds.images
         if not isinstance(images, LazyImages):
             # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed.
@@ -133,42 +133,40 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     eye = torch.eye(num_classes, device=data.device)
     bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,
                disable=not progress, leave=False)
-    log_file = open(log_path, "a") if log_path else None
     running = None
-    for step in bar:
-        rng, gen = step_generators(seed, step)
-        idx = torch.as_tensor(sampler.batch(step), device=data.device)
-        x = normalize(augment(data.batch_images(idx), gen))
-        y = eye[data.labels[idx]]
-        x, y = transform(x, y, data.synthetic[idx], rng)
-        x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
-        lr = phase.lr_at(step)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        with cast:
-            loss = loss_fn(model(x), y, cells=data.cells[idx])
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
-        value = float(loss.detach())
-        running = value if running is None else 0.95 * running + 0.05 * value
-        if step % 20 == 0 or step == phase.steps - 1:
-            bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.4f}")
-            if log_file:
-                log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
-        done = step + 1
-        if checkpoint is not None and (done % checkpoint_every == 0 or done == phase.steps):
-            extra = dict(checkpoint_meta or {})
-            if hasattr(loss_fn, "state_dict"):
-                extra["loss"] = loss_fn.state_dict()
-            save_checkpoint(checkpoint, model, opt, done, **extra)
-    if log_file:
-        log_file.close()
+    with open(log_path, "a") if log_path else nullcontext() as log_file:
+        for step in bar:
+            rng, gen = step_generators(seed, step)
+            idx = torch.as_tensor(sampler.batch(step), device=data.device)
+            x = normalize(augment(data.batch_images(idx), gen))
+            y = eye[data.labels[idx]]
+            x, y = transform(x, y, data.synthetic[idx], rng)
+            x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+            lr = phase.lr_at(step)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with cast:
+                loss = loss_fn(model(x), y, cells=data.cells[idx])
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            value = float(loss.detach())
+            running = value if running is None else 0.95 * running + 0.05 * value
+            if step % 20 == 0 or step == phase.steps - 1:
+                bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.4f}")
+                if log_file:
+                    log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
+            done = step + 1
+            if checkpoint is not None and (done % checkpoint_every == 0 or done == phase.steps):
+                extra = dict(checkpoint_meta or {})
+                if hasattr(loss_fn, "state_dict"):
+                    extra["loss"] = loss_fn.state_dict()
+                save_checkpoint(checkpoint, model, opt, done, **extra)
     bar.close()
     model.eval()
     return {"final_loss": running, "steps_run": phase.steps - start}

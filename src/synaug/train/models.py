@@ -12,7 +12,7 @@ MODELS = Registry("model")
 register_model = MODELS.register
 
 
-def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32) -> "Classifier":
+def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32) -> Classifier:
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
 
 
