@@ -65,7 +65,8 @@ def plan_dataset(dataset: str, out: Path, imbalance: float = 100, dataset_option
 def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render", *,
                        generator_options: dict | None = None, **run_options):
     items, meta = read_plan(plan_path)
-    options = {**meta.get("generator_options", {}), **(generator_options or {})}
+    planned = meta.get("generator_options", {}) if meta.get("generator") == generator else {}
+    options = {**planned, **(generator_options or {})}
     if meta.get("image_shape"):  # save at the target dataset's size and channels
         H, W, C = meta["image_shape"]
         if generator == "render":

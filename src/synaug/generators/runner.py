@@ -196,7 +196,7 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
 
     batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
     bar = tqdm(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
-               disable=not progress or not todo)
+               disable=None if progress and todo else True)  # None: bars on a terminal only
     with open(journal, "a") as jf:
         for rows in _map_batches(generator, batches, out_dir, tag, workers):
             jf.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

@@ -132,7 +132,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     cast, scaler = autocast_for(data.device, amp)
     eye = torch.eye(num_classes, device=data.device)
     bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,
-               disable=not progress, leave=False)
+               disable=None if progress else True, leave=False)  # None: bars on a terminal only
     running = None
     with open(log_path, "a") if log_path else nullcontext() as log_file:
         for step in bar:

@@ -63,5 +63,7 @@ for _m in [
            transform="mixup", pairing="domain", synthetic=True, stage2="dfr"),
     Method("synaug-classes", "SYNAuG balancing classes only, without the sensitive attribute (Table 3d)",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", use_groups=False),
+    Method("synaug-classes-random", "synaug-classes with Mixup partners drawn at random, not across domains",
+           transform="mixup", pairing="random", synthetic=True, stage2="finetune", use_groups=False),
 ]:
     register_method(_m)
