@@ -202,3 +202,14 @@ def test_step_generators_are_a_function_of_seed_and_step():
     a, b = step_generators(1, 7), step_generators(1, 7)
     assert a[0].random() == b[0].random()
     assert torch.equal(torch.rand(3, generator=a[1]), torch.rand(3, generator=b[1]))
+
+
+def test_stage2_data_is_train_or_validation():
+    from synaug.train.pipeline import stage2_set
+
+    splits, _ = tiny_splits()
+    assert stage2_set(get_method("synaug"), splits, splits.train) is splits.train
+    assert stage2_set(get_method("synaug-ft-val"), splits, splits.train) is splits.val
+    no_val = DatasetSplits(train=splits.train, test=splits.test)
+    with pytest.raises(ValueError, match="validation split"):
+        stage2_set(get_method("synaug-ft-val"), no_val, splits.train)

@@ -41,7 +41,7 @@ TASKS = {
         "<li><b>Worst cell</b>: the lowest accuracy over class x group cells (%).</li>"),
     "spurious": Task(
         "spurious", "fashion-spurious",
-        ("erm", "rs", "group-dro", "dfr", "uniformize-mixup", "synaug", "synaug-dfr"),
+        ("erm", "group-dro", "dfr", "uniformize-mixup", "synaug", "synaug-dfr", "synaug-ft-val"),
         ("worst_group", "mean_group", "mean_weighted", "accuracy"),
         ("Worst group", "Mean", "Mean (train-weighted)", "Accuracy"), ("{:.2f}",) * 4,
         "<li><b>Worst group</b>: the lowest test accuracy over the class x place groups (%).</li>"

@@ -19,6 +19,7 @@ class Method:
     pairing: str = "random"              # Mixup/CutMix partner: random or domain (real x synthetic)
     synthetic: bool = False              # train on real + synthetic (uniformized) data
     stage2: str | None = None            # None, "finetune" (keep the layer), "retrain" (re-init), "dfr"
+    stage2_data: str = "train"           # stage-2 subset from the real "train" split, or "val" (Table 4)
     use_groups: bool = True              # plan and balance over class x group cells when data has groups
     options: dict = field(default_factory=dict)
 
@@ -59,8 +60,11 @@ for _m in [
     Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells", loss="group-dro"),
     Method("dfr", "DFR (Kirichenko et al.): ERM features, last layer re-fit on group-balanced validation data",
            stage2="dfr"),
-    Method("synaug-dfr", "uniformize cells + domain Mixup, then DFR on the validation data",
+    Method("synaug-dfr", "SYNAuG (re-train), Table 4: uniformize cells + domain Mixup, then DFR on validation data",
            transform="mixup", pairing="domain", synthetic=True, stage2="dfr"),
+    Method("synaug-ft-val", "SYNAuG (fine-tuning), Table 4: uniformize cells + domain Mixup, then the last layer "
+           "fine-tuned on cell-balanced validation data (DFR's data)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune", stage2_data="val"),
     Method("synaug-classes", "SYNAuG balancing classes only, without the sensitive attribute (Table 3d)",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", use_groups=False),
     Method("synaug-classes-random", "synaug-classes with Mixup partners drawn at random, not across domains",

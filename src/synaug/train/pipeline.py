@@ -118,9 +118,21 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         save_checkpoint(run_dir / "stage2.pt", model, None, 0, dfr_C=float(info["C"]))
         _write_json(run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
     elif method.stage2:
-        finetune_last_layer(model, real, cfg, mode=method.stage2, run_dir=run_dir, common=common,
-                            strata=real.cells())
+        tuning = stage2_set(method, splits, real)
+        finetune_last_layer(model, tuning, cfg, mode=method.stage2, run_dir=run_dir, common=common,
+                            strata=tuning.cells())
     return TrainedModel(model, normalize, device)
+
+
+def stage2_set(method: Method, splits: DatasetSplits, real: ImageSet) -> ImageSet:
+    """The real images stage 2 balances and trains on: the training split, or validation (Table 4)."""
+    if method.stage2_data == "train":
+        return real
+    if method.stage2_data == "val":
+        if splits.val is None:
+            raise ValueError(f"method {method.name!r} fine-tunes on a validation split, and this dataset has none")
+        return splits.val if method.use_groups else splits.val.without_groups()
+    raise ValueError(f"unknown stage-2 data {method.stage2_data!r}; use 'train' or 'val'")
 
 
 def dfr_last_layer(model: Classifier, normalize: Normalize, train: ImageSet, val: ImageSet | None,
