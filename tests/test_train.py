@@ -213,3 +213,30 @@ def test_stage2_data_is_train_or_validation():
     no_val = DatasetSplits(train=splits.train, test=splits.test)
     with pytest.raises(ValueError, match="validation split"):
         stage2_set(get_method("synaug-ft-val"), no_val, splits.train)
+
+
+def test_large_images_stream_from_disk_through_the_same_loop(tmp_path):
+    """Images above 64 px stay on disk (LazyImages) and are decoded per batch by the same loop."""
+    from PIL import Image
+
+    from synaug.data import load_dataset
+    from synaug.data.imageset import LazyImages
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", (12, 4)), ("test", (5, 5))):
+        for c, count in enumerate(n):
+            folder = tmp_path / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                img = rng.integers(0, 60, (72, 72, 3)).astype(np.uint8)
+                if c == 0:
+                    img[30:40, 10:62] = 230  # a horizontal bar
+                else:
+                    img[10:62, 30:40] = 230  # a vertical bar
+                Image.fromarray(img).save(folder / f"{i}.png")
+    splits = load_dataset(f"imagefolder:{tmp_path}")
+    assert isinstance(splits.train.images, LazyImages) and splits.train.image_shape == (72, 72, 3)
+    trained = train_method(get_method("ce-rs"), splits, tiny_cfg(steps=25, batch_size=8, lr=0.02),
+                           tmp_path / "run", progress=False)
+    m = evaluate_model(trained, splits.test, splits.train.class_counts())
+    assert m["accuracy"] > 60 and len(m["predictions"]) == 10

@@ -60,6 +60,17 @@ class TrainedModel:
     device: torch.device
 
 
+def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
+    """Real training images (uint8 NCHW) to fit the normalisation on: all of an in-memory set, a fixed
+    sample of at most `limit` images of one streamed from disk."""
+    if isinstance(real.images, np.ndarray):
+        images = real.images
+    else:
+        pick = np.sort(np.random.default_rng(0).choice(len(real), min(limit, len(real)), replace=False))
+        images = real.images[pick]
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+
+
 def stage1_phase(cfg: TrainConfig) -> Phase:
     return Phase("stage1", cfg.steps, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov,
                  cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma)
@@ -97,8 +108,7 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     model = model.to(device).to(memory_format=torch.channels_last)
 
     data = TensorData.from_imageset(train_set, device)
-    real_data = TensorData.from_imageset(real, torch.device("cpu")) if isinstance(real.images, np.ndarray) else None
-    normalize = Normalize.fit(real_data.images) if real_data is not None else Normalize([0.5] * C, [0.25] * C)
+    normalize = Normalize.fit(_normalisation_sample(real))
     _write_json(run_dir / "normalize.json", normalize.state())
     augment = Augment(cfg.crop_padding, cfg.flip)
     sampler = SAMPLERS[method.sampler](n=len(train_set), labels=train_set.labels, cells=train_set.cells(),
