@@ -11,6 +11,9 @@ from synaug.errors import SynaugError
 
 log = logging.getLogger("synaug")
 
+DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
+                "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR")
+
 
 def _strategy(text: str):
     """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}')."""
@@ -111,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
     p.add_argument("--dataset", default="mnist-lt",
-                   help="mnist-lt, fashion-lt, cifar100-lt:PATH, cifar10-lt:PATH, imagefolder:ROOT, csv:FILE")
+                   help=DATASET_HELP)
     p.add_argument("--imbalance", type=float, default=100, help="long-tail factor IF (LT datasets)")
     p.add_argument("--strategy", default="uniform",
                    help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, "
@@ -184,7 +187,7 @@ def _method_names():
 
 def _add_data_options(p) -> None:
     p.add_argument("--dataset", default="mnist-lt",
-                   help="mnist-lt, fashion-lt, cifar100-lt:PATH, cifar10-lt:PATH, imagefolder:ROOT, csv:FILE")
+                   help=DATASET_HELP)
     p.add_argument("--imbalance", type=float, default=100)
     p.add_argument("--many", type=int, default=100, help="Many: more than this many training images")
     p.add_argument("--few", type=int, default=20, help="Few: fewer than this many training images")
