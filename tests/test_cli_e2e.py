@@ -112,3 +112,20 @@ def test_run_from_one_yaml_config(tmp_path, capsys):
     ckpt = torch.load(tmp_path / "exp" / "runs" / "ce" / "seed1" / "stage1.pt", weights_only=True)
     assert ckpt["step"] == 15 and ckpt["config"]["seed"] == 1 and ckpt["method"] == "ce"
     assert "synaug-retrain" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_step_by_step_cli_on_groups(tmp_path, capsys):
+    """plan -> generate -> train on a grouped dataset: cells planned, groups carried to training."""
+    plan = tmp_path / "plan.csv"
+    assert main(["plan", "--dataset", "fashion-spurious", "--strategy", "LT+5", "--out", str(plan)]) == 0
+    assert main(["generate", "--plan", str(plan), "--out", str(tmp_path / "syn")]) == 0
+    rows = list(csv.DictReader((tmp_path / "syn" / "metadata.csv").read_text().splitlines()))
+    assert len(rows) == 20 and {r["group_name"] for r in rows} == {"grass", "brick"}
+    capsys.readouterr()
+    assert main(["train", "--dataset", "fashion-spurious", "--synthetic", str(tmp_path / "syn"), "--method", "rs",
+                 "--steps", "5", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "Worst group" in out and "DP" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["mean_weighted"] is not None and len(metrics["per_cell"]) == 4

@@ -229,12 +229,14 @@ def cmd_train(args) -> int:
     if args.synthetic:
         H, W, C = splits.train.image_shape
         synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
-                                      size=(H, W), channels=C, synthetic=True)
+                                      group_names=splits.train.group_names, size=(H, W), channels=C,
+                                      synthetic=True)
     elif method.synthetic:
         raise SynaugError(f"method {method.name!r} trains on synthetic images: pass --synthetic DIR "
                           "(made by `synaug plan` + `synaug generate`)")
     trained = train_method(method, splits, cfg, Path(args.out), synthetic=synthetic, resume=args.resume)
-    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few)
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
+                             train_cells=splits.train.cells())
     _write_json(Path(args.out) / "metrics.json", metrics)
     _print_metrics(metrics)
     return 0
@@ -244,6 +246,11 @@ def _print_metrics(m: dict) -> None:
     fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     print(f"All {fmt(m['accuracy'])}  Many {fmt(m['many'])}  Medium {fmt(m['medium'])}  Few {fmt(m['few'])}  "
           f"Balanced {fmt(m['balanced_accuracy'])}  G-mean {fmt(m['gmean'])}")
+    if "worst_group" in m:
+        print(f"Worst group {fmt(m['worst_group'])}  Mean {fmt(m['mean_group'])}  "
+              f"Mean (train-weighted) {fmt(m['mean_weighted'])}")
+    if "dp" in m:
+        print(f"DP {m['dp']:.4f}  EO {m['eo']:.4f}  ED {m['ed']:.4f}")
 
 
 def cmd_evaluate(args) -> int:
@@ -256,7 +263,8 @@ def cmd_evaluate(args) -> int:
     if not (run / "config.yaml").is_file():
         raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
     trained = load_trained(run, splits.train.num_classes, C, H, device=args.device)
-    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few)
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
+                             train_cells=splits.train.cells())
     _write_json(run / "metrics.json", metrics)
     _print_metrics(metrics)
     return 0
