@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 STATE_DIR = ".synaug"
 FINGERPRINT = "plan-fingerprint.json"
 METADATA = "metadata.csv"
+DROPPED = "dropped.csv"
 BASE_COLUMNS = ["file_name", "label", "class_name", "group", "group_name", "cell", "prompt",
                 "modifier", "seed", "generator", "synthetic"]
 
@@ -76,18 +77,23 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def cell_label(item: PlanItem) -> str:
+    return item.class_name + (f" / {item.group_name}" if item.group_name else "")
+
+
 def check_drawable(items: Sequence[PlanItem], generator: Generator) -> dict[str, str]:
-    """{class (or class/group) label: reason} for every cell the generator cannot draw."""
+    """{cell label ("class" or "class / group"): reason} for every cell the generator cannot draw
+    (asked once per cell: a backend's answer depends on the class and group only)."""
     reasons: dict[str, str] = {}
     seen = set()
     for it in items:
-        key = (it.class_name, it.group_name)
-        if key in seen:
+        label = cell_label(it)
+        if label in seen:
             continue
-        seen.add(key)
+        seen.add(label)
         reason = generator.cannot_draw(it)
         if reason:
-            reasons[it.class_name + (f" / {it.group_name}" if it.group_name else "")] = reason
+            reasons[label] = reason
     return reasons
 
 
@@ -169,14 +175,9 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
         raise GenerationError(f"generator '{generator.name}' cannot draw:\n{lines}\n"
                               "Pass --skip-undrawable to generate the rest and report these.")
     if undrawable:
-        bad = set()
-        for it in items:
-            label = it.class_name + (f" / {it.group_name}" if it.group_name else "")
-            if label in undrawable:
-                bad.add(it.file_name)
-                report.skipped.append((it.file_name, undrawable[label]))
-        items = [it for it in items if it.file_name not in bad]
-        log.warning("skipping %d image(s) of undrawable cell(s): %s", len(bad), sorted(undrawable))
+        report.skipped = [(it.file_name, undrawable[cell_label(it)]) for it in items if cell_label(it) in undrawable]
+        items = [it for it in items if cell_label(it) not in undrawable]
+        log.warning("skipping %d image(s) of undrawable cell(s): %s", len(report.skipped), sorted(undrawable))
 
     _claim_folder(out_dir, items, generator)
     mine = shard_items(items, shard)
@@ -210,8 +211,6 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
     report.metadata_written = _finalize(out_dir, items, generator)
     return report
 
-
-DROPPED = "dropped.csv"
 
 
 def _read_dropped(state: Path) -> dict[str, str]:
