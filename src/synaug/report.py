@@ -109,8 +109,9 @@ def accuracy_figure(names, per_method: dict, title: str) -> str:
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
-th:first-child,td:first-child{text-align:left}img{max-width:100%}.note{color:#555;font-size:0.92em}"""
+table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,th:last-child{text-align:left}td.note{white-space:normal}
+img{max-width:100%}.note{color:#555;font-size:0.92em}"""
 
 
 def _table(results: dict, task) -> str:
