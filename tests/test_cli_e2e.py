@@ -129,3 +129,37 @@ def test_step_by_step_cli_on_groups(tmp_path, capsys):
     assert "Worst group" in out and "DP" in out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["mean_weighted"] is not None and len(metrics["per_cell"]) == 4
+
+
+@pytest.mark.slow
+def test_cifar10_lt_rgb_pipeline_with_resnet32(tmp_path):
+    """CIFAR python pickles -> LDAM long tail -> RGB 32x32 emoji uniformization -> ResNet-32 with flips."""
+    import pickle
+
+    import numpy as np
+
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    for i in range(1, 6):
+        labels = np.repeat(np.arange(10), 4)
+        with open(root / f"data_batch_{i}", "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 255, (40, 3072), dtype=np.uint8), b"labels": labels.tolist()}, f)
+    with open(root / "test_batch", "wb") as f:
+        pickle.dump({b"data": rng.integers(0, 255, (30, 3072), dtype=np.uint8),
+                     b"labels": np.repeat(np.arange(10), 3).tolist()}, f)
+    with open(root / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [n.encode() for n in names]}, f)
+    cfg = resolve_config({"dataset": f"cifar10-lt:{tmp_path}", "imbalance": 10, "methods": ["synaug"],
+                          "generate": {"skip_undrawable": False},
+                          "train": {"model": "resnet32", "steps": 4, "batch_size": 16, "flip": True,
+                                    "crop_padding": 4, "stage2_steps": 2},
+                          "out": str(tmp_path / "out")})
+    results = run_experiment(cfg, progress=False, log=lambda *a: None)
+    counts = [int(20 * 0.1 ** (c / 9)) for c in range(10)]  # n_max = 200 / 10 images, IF 10
+    assert list(results["train_cells"].values()) == counts
+    assert list(results["synthetic_cells"]["True"].values()) == [20 - n for n in counts]
+    from PIL import Image
+    first = sorted((tmp_path / "out" / "synthetic" / "truck").glob("*.png"))[0]
+    assert Image.open(first).mode == "RGB" and Image.open(first).size == (32, 32)
