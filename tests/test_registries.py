@@ -48,3 +48,22 @@ def test_unknown_registry_names_are_clear_user_errors():
         SAMPLERS["nope"]
     with pytest.raises(KeyError, match="unknown model 'vit'"):  # still a KeyError for code
         build_model("vit", in_channels=1, num_classes=2)
+
+
+def test_effective_number_weights_and_deferred_reweighting():
+    from synaug.train.losses import effective_number_weights
+
+    counts = [400, 40, 4]
+    beta = 0.9999
+    raw = [(1 - beta) / (1 - beta ** n) for n in counts]
+    expected = torch.tensor(raw) / sum(raw) * 3
+    assert torch.allclose(effective_number_weights(counts, beta), expected.float())
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
+    targets = torch.eye(3)
+    per = -(targets * torch.log_softmax(logits, 1)).sum(1)
+    drw = LOSSES["drw-ce"](class_counts=counts)
+    drw.set_progress(0.5)
+    assert torch.allclose(drw(logits, targets), per.mean())  # before 80 %: plain CE
+    drw.set_progress(0.85)
+    w = expected.float()
+    assert torch.allclose(drw(logits, targets), (w * per).sum() / w.sum())

@@ -145,6 +145,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
             lr = phase.lr_at(step)
             for g in opt.param_groups:
                 g["lr"] = lr
+            if hasattr(loss_fn, "set_progress"):  # schedules inside a loss (DRW) follow the step
+                loss_fn.set_progress(step / phase.steps)
             with cast:
                 loss = loss_fn(model(x), y, cells=data.cells[idx])
             opt.zero_grad(set_to_none=True)

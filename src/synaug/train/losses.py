@@ -44,6 +44,42 @@ class BalancedSoftmax(Loss):
         return soft_cross_entropy(logits.float() + self.log_prior.to(logits.device), targets).mean()
 
 
+def effective_number_weights(class_counts, beta: float = 0.9999) -> torch.Tensor:
+    """Class-balanced weights of Cui et al. 2019: w_c = (1 - beta) / (1 - beta^n_c), scaled to sum to C
+    (the weights LDAM-DRW's DRW phase uses)."""
+    counts = torch.as_tensor(class_counts, dtype=torch.float64).clamp_min(1)
+    w = (1 - beta) / (1 - beta ** counts)
+    return (w / w.sum() * len(counts)).float()
+
+
+@register_loss("reweighted-ce")
+class ReweightedCE(Loss):
+    """Cross-entropy with class-balanced weights (effective number), from the start, or deferred to the
+    last part of training (DRW, Cao et al. 2019: plain CE until `drw_start` of the steps, then weighted).
+    A sample's weight is its target row's weighted mass, so Mixup rows mix their classes' weights."""
+
+    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.0, **_):
+        self.weights = effective_number_weights(class_counts, beta)
+        self.drw_start = drw_start
+        self.active = drw_start <= 0.0
+
+    def set_progress(self, fraction: float) -> None:
+        self.active = fraction >= self.drw_start
+
+    def __call__(self, logits, targets, cells=None):
+        per_sample = soft_cross_entropy(logits, targets)
+        if not self.active:
+            return per_sample.mean()
+        w = targets.float() @ self.weights.to(logits.device)
+        return (w * per_sample).sum() / w.sum()
+
+
+@register_loss("drw-ce")
+class DeferredReweightedCE(ReweightedCE):
+    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.8, **_):
+        super().__init__(class_counts=class_counts, beta=beta, drw_start=drw_start)
+
+
 @register_loss("group-dro")
 class GroupDRO(Loss):
     """Sagawa et al. 2020 (online Group DRO): q_g <- q_g * exp(step * loss_g), renormalised;
