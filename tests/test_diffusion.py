@@ -18,6 +18,7 @@ from synaug.plan import build_plan, write_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers import DiesAfter  # noqa: E402
 from tiny_sd import build_tiny_pipeline  # noqa: E402
 
 
@@ -73,24 +74,11 @@ def test_same_seed_alone_and_in_a_batch(tiny_model):
     assert np.abs(np.asarray(batch[0].image, dtype=float) - b).max() > 1.0  # other seeds differ
 
 
-class DiesAfter(DiffusionGenerator):
-    def __init__(self, batches, **kw):
-        super().__init__(**kw)
-        self.left = batches
-
-    def generate(self, items):
-        if self.left == 0:
-            raise RuntimeError("killed")
-        self.left -= 1
-        return super().generate(items)
-
-
 def test_resume_after_a_kill(tiny_model, tmp_path):
     items = plan(3)
     run_generation(items, make(tiny_model), tmp_path / "full", batch_size=2, progress=False)
     with pytest.raises(RuntimeError):
-        run_generation(items, DiesAfter(1, model=str(tiny_model), steps=2, gen_size=32, save_size=16),
-                       tmp_path / "resumed", batch_size=2, progress=False)
+        run_generation(items, DiesAfter(make(tiny_model), 1), tmp_path / "resumed", batch_size=2, progress=False)
     report = run_generation(items, make(tiny_model), tmp_path / "resumed", batch_size=2, progress=False)
     assert report.already_done == 2 and report.generated == 4
     assert digest(tmp_path / "resumed") == digest(tmp_path / "full")

@@ -16,6 +16,8 @@ from synaug.generators.render import RenderGenerator
 from synaug.plan import PlanItem, build_plan, write_plan
 from synaug.prompts import load_bank
 
+from helpers import DiesAfter
+
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
@@ -72,25 +74,11 @@ def test_generate_writes_images_and_metadata(tmp_path):
     assert again.generated == 0 and again.already_done == 30 and tree_digest(tmp_path / "out") == before
 
 
-class FailingGenerator(RenderGenerator):
-    """Dies after `ok_batches` batches, as a crash mid-run would."""
-
-    def __init__(self, ok_batches):
-        super().__init__()
-        self.left = ok_batches
-
-    def generate(self, items):
-        if self.left == 0:
-            raise RuntimeError("simulated crash")
-        self.left -= 1
-        return super().generate(items)
-
-
 def test_crash_then_resume_equals_uninterrupted(tmp_path):
     items = digit_plan(5)
     run_generation(items, RenderGenerator(), tmp_path / "full", batch_size=8, progress=False)
     with pytest.raises(RuntimeError):
-        run_generation(items, FailingGenerator(3), tmp_path / "resumed", batch_size=8, progress=False)
+        run_generation(items, DiesAfter(RenderGenerator(), 3), tmp_path / "resumed", batch_size=8, progress=False)
     assert not (tmp_path / "resumed" / "metadata.csv").exists()
     # a torn temp file and a torn journal line, as a kill during a write leaves them
     stray = tmp_path / "resumed" / "9" / ".9_000004.png.0of1.tmp"
