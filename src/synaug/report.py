@@ -50,12 +50,8 @@ def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, s
     rng = np.random.default_rng(seed)
     H, W, C = real.image_shape
     by_cell = real.has_groups and (synthetic is None or synthetic.has_groups)
-    if by_cell:
-        G = len(real.group_names)
-        ids = range(real.num_classes * G)
-        names = [f"{real.class_names[c // G]} / {real.group_names[c % G]}" for c in ids]
-    else:
-        ids, names = range(real.num_classes), list(real.class_names)
+    names = real.cell_names() if by_cell else list(real.class_names)
+    ids = range(len(names))
     rows = []
     for cell in ids:
         row = []

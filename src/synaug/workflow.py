@@ -24,11 +24,7 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
     items = build_plan(to_add, train.class_names, bank, seed=seed,
                        group_names=train.group_names if grouped else None)
 
-    def label_of(cell):
-        if isinstance(cell, tuple):
-            return f"{train.class_names[cell[0]]} / {train.group_names[cell[1]]}"
-        return train.class_names[cell]
-
+    names = dict(zip(counts, train.cell_names() if grouped else train.class_names))
     H, W, C = train.image_shape
     gen_options = generator_options_for(train, generator, grouped)
     gen = make_generator(generator, **gen_options)
@@ -37,7 +33,7 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
                 image_shape=[H, W, C], class_names=train.class_names,
                 group_names=train.group_names if grouped else None, generator=generator,
                 generator_options={k: v for k, v in gen_options.items() if k == "unspecified_groups"},
-                cells=cell_table(counts, to_add, cuts, label_of),
+                cells=cell_table(counts, to_add, cuts, names.__getitem__),
                 undrawable=check_drawable(items, gen), images=len(items))
     return items, meta
 

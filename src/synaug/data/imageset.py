@@ -110,6 +110,13 @@ class ImageSet:
             return self.labels
         return self.labels * len(self.group_names) + self.groups
 
+    def cell_names(self) -> list[str]:
+        """Readable name of every cell, indexed by the ids of `cells()`: the class name, or
+        "class / group"."""
+        if self.groups is None:
+            return list(self.class_names)
+        return [f"{c} / {g}" for c in self.class_names for g in self.group_names]
+
     def cell_counts(self) -> dict:
         """{cell: count} over every possible cell (zeros included): class or (class, group)."""
         if self.groups is None:

@@ -84,8 +84,8 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
 
     th = cfg["thresholds"]
     results = {"config": cfg, "task": task.name, "data": splits.info, "class_names": train.class_names,
-               "group_names": train.group_names, "train_cells": {_cell_name(train, c): n for c, n in
-                                                                 train.cell_counts().items()},
+               "group_names": train.group_names,
+               "train_cells": dict(zip(train.cell_names(), train.cell_counts().values())),
                "synthetic_cells": {str(k): _synthetic_cells(train, v) for k, v in synthetic.items()},
                "undrawable": {str(k): p["undrawable"] for k, p in plans.items()},
                "selection": "last training step (no test-set selection)", "methods": {}}
@@ -124,17 +124,11 @@ def _fmt(f, v):
     return "-" if v is None else f.format(v)
 
 
-def _cell_name(ds, cell) -> str:
-    if isinstance(cell, tuple):
-        return f"{ds.class_names[cell[0]]} / {ds.group_names[cell[1]]}"
-    return ds.class_names[cell]
-
-
 def _synthetic_cells(train, syn) -> dict:
+    """Synthetic images per cell (per class for a class-only plan), named as the real cells."""
     if syn.has_groups:
-        return {_cell_name(train, c): n for c, n in syn.cell_counts().items()}
-    counts = syn.class_counts()
-    return {train.class_names[c]: int(counts[c]) for c in range(train.num_classes)}
+        return dict(zip(train.cell_names(), syn.cell_counts().values()))
+    return dict(zip(train.class_names, syn.class_counts().tolist()))
 
 
 def _mean_of(per_seed: dict, key: str) -> list:

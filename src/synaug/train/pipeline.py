@@ -204,12 +204,11 @@ def evaluate_model(trained: TrainedModel, test: ImageSet, train_counts, many: in
 def group_metrics(test: ImageSet, pred: np.ndarray, train_cells=None) -> dict:
     from synaug.metrics import fairness_gaps, group_accuracy
 
-    G = len(test.group_names)
     cells = group_accuracy(test.labels, pred, test.cells(), train_cells)
+    names = test.cell_names()
     out = {"worst_group": cells["worst"], "mean_group": cells["mean"],
            "mean_weighted": cells.get("mean_weighted"),
-           "per_cell": {f"{test.class_names[c // G]} / {test.group_names[c % G]}": a
-                        for c, a in cells["per_group"].items()},
+           "per_cell": {names[c]: a for c, a in cells["per_group"].items()},
            "per_group": {test.group_names[g]: a for g, a in
                          group_accuracy(test.labels, pred, test.groups)["per_group"].items()}}
     if test.num_classes == 2:
