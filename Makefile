@@ -11,11 +11,12 @@ setup: system-deps $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# torch first: 2.13.0 is the CPU wheel on this machine's disk; any other request pulls CUDA.
+# torch first: the 2.14.1 + torchvision 0.29.1 pair lies on this machine's disk (a CUDA build that runs on
+# the CPU); any other request downloads several GB.
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e '.[test,diffusion]'
 	touch $(STAMP)
 
