@@ -103,6 +103,33 @@ def add_generator_options(p) -> None:
     g.add_argument("--strength", type=float, default=0.7)
 
 
+def cmd_cache(args) -> int:
+    from synaug.data import load_dataset
+    from synaug.data.readers import read_metadata_csv
+    from synaug.train.config import TrainConfig
+    from synaug.workflow import decode_to_cache
+
+    cfg = TrainConfig(image_size=args.size, cache_dir=args.cache_dir, cache_workers=args.workers)
+    splits = load_dataset(args.dataset, imbalance=args.imbalance)
+    synthetic = None
+    if args.synthetic:
+        synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
+                                      group_names=splits.train.group_names, size=(args.size, args.size),
+                                      channels=splits.train.image_shape[2], synthetic=True)
+    cached, sets = decode_to_cache(splits, {"synthetic": synthetic}, cfg, args.dataset, Path(args.cache_dir))
+    if cached is splits:
+        print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
+        return 0
+    for name, ds in (("train", cached.train), ("val", cached.val), ("test", cached.test), ("synthetic", sets["synthetic"])):
+        if ds is not None:
+            folders = sorted({Path(getattr(src, "filename", "") or "").parent.name for src in ds.images.sources})
+            print(f"{name:<9} {len(ds):>7} images at {args.size}px  {len(ds.skipped)} skipped  {', '.join(folders)}")
+            for path, reason in ds.skipped:
+                print(f"  skipped {path}: {reason}")
+    print(f"cache: {args.cache_dir}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from synaug import __version__
@@ -142,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate the rest when the generator cannot draw some cells (reported)")
     add_generator_options(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("cache", help="decode an on-disk dataset once into the memory-mapped training cache")
+    _add_data_options(p)
+    p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
+    p.add_argument("--size", type=int, required=True, help="side (px) images are decoded and resized to")
+    p.add_argument("--cache-dir", required=True, help="cache folder; pass the same as `train --cache-dir` "
+                   "(train's default is RUN/cache)")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes")
+    p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
     _add_data_options(p)
@@ -203,11 +239,20 @@ def _add_train_options(p) -> None:
     g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
     g.add_argument("--lr", type=float, default=None, help=f"(default {d.lr})")
     g.add_argument("--stage2-steps", type=int, default=None, help=f"(default {d.stage2_steps})")
-    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto)")
+    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun "
+                   "each process takes its LOCAL_RANK GPU)")
+    g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
+                   "torchvision/timm key names); the classifier is sized for this task")
+    g.add_argument("--image-size", type=int, default=None, help="side of the decoded image cache for "
+                   "on-disk datasets (default: the reader's size)")
+    g.add_argument("--crop-size", type=int, default=None, help="training crop / centre-crop evaluation side")
+    g.add_argument("--augment", default=None, help="pad-crop, random-resized-crop or none")
+    g.add_argument("--cache-dir", default=None, help="image cache folder (default RUN/cache)")
 
 
 def _train_overrides(args) -> dict:
-    keys = ("model", "steps", "batch_size", "lr", "stage2_steps", "device")
+    keys = ("model", "steps", "batch_size", "lr", "stage2_steps", "device", "pretrained", "image_size",
+            "crop_size", "augment", "cache_dir")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -217,7 +262,7 @@ def cmd_train(args) -> int:
     from synaug.data.readers import read_metadata_csv
     from synaug.train.config import TrainConfig
     from synaug.train.methods import get_method
-    from synaug.train.pipeline import _write_json, evaluate_model, train_method
+    from synaug.workflow import decode_to_cache, train_and_evaluate, training_side
 
     options = {}
     if args.config:
@@ -228,18 +273,18 @@ def cmd_train(args) -> int:
     splits = load_dataset(args.dataset, imbalance=args.imbalance)
     synthetic = None
     if args.synthetic:
-        H, W, C = splits.train.image_shape
+        side, C = training_side(splits, cfg), splits.train.image_shape[2]
         synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
-                                      group_names=splits.train.group_names, size=(H, W), channels=C,
+                                      group_names=splits.train.group_names, size=(side, side), channels=C,
                                       synthetic=True)
     elif method.synthetic:
         raise SynaugError(f"method {method.name!r} trains on synthetic images: pass --synthetic DIR "
                           "(made by `synaug plan` + `synaug generate`)")
-    trained = train_method(method, splits, cfg, Path(args.out), synthetic=synthetic, resume=args.resume)
-    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
-                             train_cells=splits.train.cells())
-    _write_json(Path(args.out) / "metrics.json", metrics)
-    _print_metrics(metrics)
+    splits, sets = decode_to_cache(splits, {"train": synthetic}, cfg, args.dataset, Path(args.out))
+    metrics = train_and_evaluate(method, splits, cfg, Path(args.out), synthetic=sets["train"],
+                                 many=args.many, few=args.few, resume=args.resume)
+    if metrics is not None:  # rank 0 under torchrun
+        _print_metrics(metrics)
     return 0
 
 
@@ -255,18 +300,23 @@ def _print_metrics(m: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    import yaml
     from synaug.data import load_dataset
-    from synaug.train.pipeline import _write_json, evaluate_model, load_trained
+    from synaug.fileio import write_json
+    from synaug.train.config import TrainConfig
+    from synaug.train.pipeline import evaluate_model, load_trained
+    from synaug.workflow import decode_to_cache, training_side
 
-    splits = load_dataset(args.dataset, imbalance=args.imbalance)
-    H, W, C = splits.train.image_shape
     run = Path(args.run)
     if not (run / "config.yaml").is_file():
         raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
-    trained = load_trained(run, splits.train.num_classes, C, H, device=args.device)
+    cfg = TrainConfig.from_dict(yaml.safe_load((run / "config.yaml").read_text())["train"])
+    splits, _ = decode_to_cache(load_dataset(args.dataset, imbalance=args.imbalance), {}, cfg, args.dataset, run)
+    trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
+                           device=args.device)
     metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
                              train_cells=splits.train.cells())
-    _write_json(run / "metrics.json", metrics)
+    write_json(run / "metrics.json", metrics)
     _print_metrics(metrics)
     return 0
 

@@ -1,11 +1,22 @@
-"""High-level steps shared by the CLI, `synaug run` and the demos: plan a dataset, generate."""
+"""High-level steps shared by the CLI, `synaug run` and the demos: plan a dataset, generate,
+decode large images into the cache, train and evaluate one method."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
+import numpy as np
 from pathlib import Path
 
 from synaug.data import load_dataset
-from synaug.data.imageset import ImageSet
+from synaug.data.cache import cached_imageset
+from synaug.data.imageset import CachedImages, DatasetSplits, ImageSet, LazyImages
+from synaug.fileio import write_json
+from synaug.train import distributed
+from synaug.train.config import TrainConfig
+from synaug.train.methods import Method
+from synaug.train.pipeline import evaluate_model, train_method
 from synaug.generators import make_generator, run_generation
 from synaug.generators.runner import check_drawable
 from synaug.plan import build_plan, cell_table, plan_counts, read_plan, real_cuts, write_plan
@@ -83,3 +94,48 @@ def format_cell_table(rows: list[dict]) -> str:
     tot = {k: sum(r[k] for r in rows) for k in ("real", "cut", "add", "final")}
     lines.append(f"{'total':<{name_w}}  {tot['real']:>7} {tot['cut']:>6} {tot['add']:>7} {tot['final']:>7}")
     return "\n".join(lines)
+
+
+def training_side(splits: DatasetSplits, cfg: TrainConfig) -> int:
+    """The side, in px, images are trained at: `cfg.image_size`, else the real training images'."""
+    return int(cfg.image_size or splits.train.image_shape[0])
+
+
+def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, name: str, default_dir: Path,
+                    progress: bool = True) -> tuple[DatasetSplits, dict]:
+    """Every split (and synthetic set) read from disk as `LazyImages`, decoded once into the image
+    cache at the training side; in-memory sets pass through (a small synthetic set beside a cached
+    real one is viewed as a cache, so the two concatenate). `synthetic` maps any key to an ImageSet
+    (or None) and comes back with the same keys."""
+    if not isinstance(splits.train.images, LazyImages):
+        return splits, synthetic
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else Path(default_dir) / "cache"
+    size = training_side(splits, cfg)
+    base = name.replace(":", "-").replace("/", "_")[-40:]
+    cache = lambda ds, part: None if ds is None else _as_cached(cached_imageset(  # noqa: E731
+        ds, size, cache_dir, f"{base}-{part}", cfg.cache_workers, progress))
+    splits = replace(splits, train=cache(splits.train, "train"), test=cache(splits.test, "test"),
+                     val=cache(splits.val, "val"))
+    return splits, {k: cache(v, f"synthetic-{k}") for k, v in synthetic.items()}
+
+
+def _as_cached(ds: ImageSet) -> ImageSet:
+    if isinstance(ds.images, np.ndarray):
+        ds.images = CachedImages.of(ds.images)
+    return ds
+
+
+def train_and_evaluate(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_dir: Path, *,
+                       synthetic: ImageSet | None = None, many: int = 100, few: int = 20,
+                       resume: bool = False, progress: bool = True) -> dict | None:
+    """Stage 1 + stage 2 of `method`, then test metrics written to RUN/metrics.json. Under torchrun
+    every rank trains and rank 0 alone evaluates and writes (other ranks return None)."""
+    t = time.time()
+    trained = train_method(method, splits, cfg, Path(run_dir), synthetic=synthetic, resume=resume, progress=progress)
+    if not distributed.current().is_main:
+        return None
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), many, few,
+                             train_cells=splits.train.cells())
+    metrics["train_seconds"] = time.time() - t
+    write_json(Path(run_dir) / "metrics.json", metrics)
+    return metrics

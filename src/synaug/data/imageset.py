@@ -1,8 +1,9 @@
 """The one dataset type every stage reads: images + labels + optional groups + synthetic flag.
 
 Small images (<= 64 px) live in memory as one uint8 array of shape (N, H, W, C) so training can
-index batches and augment them as tensors. Larger images stay on disk and are decoded on demand
-by `LazyImages`, which supports the same fancy indexing.
+index batches and augment them as tensors. Larger images are read as `LazyImages` (decoded on
+demand) and, before training, decoded once into a memory-mapped cache (`CachedImages`, see
+`synaug.data.cache`); all three support the same fancy indexing.
 """
 
 from __future__ import annotations
@@ -56,6 +57,49 @@ class LazyImages:
         return LazyImages([self.paths[int(i)] for i in idx], self.size, self.channels)
 
 
+class CachedImages:
+    """Array-like view of rows of one or more memory-mapped uint8 caches (`synaug.data.cache`):
+    row i is row `rows[i]` of `sources[source_of[i]]`. Concatenating real and synthetic caches
+    copies no pixels."""
+
+    def __init__(self, sources: list[np.ndarray], source_of: np.ndarray, rows: np.ndarray):
+        self.sources = list(sources)
+        self.source_of = np.asarray(source_of, dtype=np.int64)
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+    @classmethod
+    def of(cls, array: np.ndarray, rows: np.ndarray | None = None) -> CachedImages:
+        rows = np.arange(len(array)) if rows is None else rows
+        return cls([array], np.zeros(len(rows), dtype=np.int64), rows)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.rows), *self.sources[0].shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index) -> np.ndarray:
+        idx = np.arange(len(self.rows))[index]
+        if np.ndim(idx) == 0:
+            return np.asarray(self.sources[self.source_of[idx]][self.rows[idx]])
+        out = np.empty((len(idx), *self.shape[1:]), dtype=np.uint8)
+        for s, src in enumerate(self.sources):
+            mask = self.source_of[idx] == s
+            if mask.any():
+                out[mask] = src[self.rows[idx[mask]]]
+        return out
+
+    def take(self, idx: np.ndarray) -> CachedImages:
+        idx = np.asarray(idx, dtype=np.int64)
+        return CachedImages(self.sources, self.source_of[idx], self.rows[idx])
+
+    def concat(self, other: CachedImages) -> CachedImages:
+        return CachedImages(self.sources + other.sources,
+                            np.concatenate([self.source_of, other.source_of + len(self.sources)]),
+                            np.concatenate([self.rows, other.rows]))
+
+
 @dataclass
 class ImageSet:
     """Images with class labels, optional group labels and a per-sample synthetic flag.
@@ -64,7 +108,7 @@ class ImageSet:
     `cells()` returns them so the planner need not know which problem it is solving.
     """
 
-    images: np.ndarray | LazyImages
+    images: np.ndarray | LazyImages | CachedImages
     labels: np.ndarray
     class_names: list[str]
     groups: np.ndarray | None = None
@@ -128,7 +172,7 @@ class ImageSet:
 
     def subset(self, idx) -> ImageSet:
         idx = np.asarray(idx, dtype=np.int64)
-        images = self.images.take(idx) if isinstance(self.images, LazyImages) else self.images[idx]
+        images = self.images[idx] if isinstance(self.images, np.ndarray) else self.images.take(idx)
         return ImageSet(
             images=images,
             labels=self.labels[idx],
@@ -151,12 +195,10 @@ class ImageSet:
             raise ValueError("one set has groups and the other has none")
         if self.groups is not None and other.group_names != self.group_names:
             raise ValueError(f"group names differ: {self.group_names} vs {other.group_names}")
-        if isinstance(self.images, LazyImages) or isinstance(other.images, LazyImages):
-            raise ValueError("concatenate in-memory image sets only")
         if self.image_shape != other.image_shape:
             raise ValueError(f"image shapes differ: {self.image_shape} vs {other.image_shape}")
         return ImageSet(
-            images=np.concatenate([self.images, other.images]),
+            images=_concat_images(self.images, other.images),
             labels=np.concatenate([self.labels, other.labels]),
             class_names=list(self.class_names),
             groups=None if self.groups is None else np.concatenate([self.groups, other.groups]),
@@ -164,6 +206,15 @@ class ImageSet:
             synthetic=np.concatenate([self.synthetic, other.synthetic]),
             name=self.name,
         )
+
+
+def _concat_images(a, b):
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.concatenate([a, b])
+    if isinstance(a, CachedImages) and isinstance(b, CachedImages):
+        return a.concat(b)
+    raise ValueError("concatenate two in-memory or two cached image sets (decode on-disk images into a "
+                     "cache first: synaug.data.cache.cached_imageset)")
 
 
 @dataclass

@@ -24,8 +24,10 @@ from synaug.generators import make_generator, run_generation
 from synaug.plan import write_plan
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
-from synaug.train.pipeline import _write_json, evaluate_model, train_method
-from synaug.workflow import format_cell_table, generator_options_for, plan_for
+from synaug.fileio import write_json
+from synaug.train import distributed
+from synaug.workflow import (decode_to_cache, format_cell_table, generator_options_for, plan_for,
+                             train_and_evaluate, training_side)
 
 BASE_CONFIG = {
     "task": "longtail",
@@ -66,10 +68,15 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     return cfg
 
 
-def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
+def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
+    """Every method and seed of `cfg`; under torchrun every rank trains and rank 0 alone evaluates,
+    writes and returns the results (other ranks return None)."""
+    d = distributed.current()
+    log = log if d.is_main else (lambda *a, **k: None)
     out = Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.time()
     task = task_for(cfg["task"])
     splits = load_dataset(cfg["dataset"], imbalance=cfg["imbalance"])
@@ -78,9 +85,13 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
         f"{len(splits.test)} test" + (f", {len(splits.val)} val" if splits.val is not None else ""))
 
     methods = [get_method(m) for m in cfg["methods"]]
+    train_cfg = TrainConfig.from_dict(cfg["train"])
     synthetic, plans = {}, {}
     for use_groups in sorted({m.use_groups for m in methods if m.synthetic}, reverse=True):
-        synthetic[use_groups], plans[use_groups] = _uniformize(cfg, splits, out, use_groups, progress, log)
+        synthetic[use_groups], plans[use_groups] = _uniformize(cfg, splits, out, use_groups, progress, log,
+                                                               side=training_side(splits, train_cfg))
+    splits, synthetic = decode_to_cache(splits, synthetic, train_cfg, cfg["dataset"], out, progress and d.is_main)
+    train = splits.train
 
     th = cfg["thresholds"]
     results = {"config": cfg, "task": task.name, "data": splits.info, "class_names": train.class_names,
@@ -94,13 +105,10 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
         for seed in cfg["seeds"]:
             tcfg = TrainConfig.from_dict({**cfg["train"], "seed": int(seed)})
             run_dir = out / "runs" / method.name / f"seed{seed}"
-            t = time.time()
-            trained = train_method(method, splits, tcfg, run_dir, synthetic=synthetic.get(method.use_groups),
-                                   progress=progress)
-            metrics = evaluate_model(trained, splits.test, train.class_counts(), th["many"], th["few"],
-                                     train_cells=train.cells())
-            metrics["train_seconds"] = time.time() - t
-            _write_json(run_dir / "metrics.json", metrics)
+            metrics = train_and_evaluate(method, splits, tcfg, run_dir, synthetic=synthetic.get(method.use_groups),
+                                         many=th["many"], few=th["few"], progress=progress)
+            if metrics is None:  # not rank 0
+                continue
             metrics.pop("predictions")
             per_seed[str(seed)] = metrics
             shown = "  ".join(f"{lab} {_fmt(f, metrics.get(k))}" for k, lab, f in zip(task.keys, task.labels, task.fmt))
@@ -110,10 +118,12 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
         results["methods"][method.name]["per_class_mean"] = _mean_of(per_seed, "per_class")
         if train.has_groups:
             results["methods"][method.name]["per_cell_mean"] = _mean_dict(per_seed, "per_cell")
+    if not d.is_main:
+        return None
     results["seconds"] = time.time() - t0
     table = format_table({m: r["summary"] for m, r in results["methods"].items()}, task.keys, task.labels, task.fmt)
     results["table"] = table
-    _write_json(out / "results.json", results)
+    write_json(out / "results.json", results)
     (out / "results.txt").write_text(table + "\n")
     from synaug.report import write_report
     write_report(results, splits, synthetic, out / "report.html")
@@ -141,13 +151,16 @@ def _mean_dict(per_seed: dict, key: str) -> dict:
     return {n: float(np.mean([r[key][n] for r in per_seed.values()])) for n in names}
 
 
-def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log):
-    """Plan and generate the synthetic images (once; a re-run reuses them), then read them back."""
+def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log, side: int):
+    """Plan and generate the synthetic images (once; a re-run reuses them), then read them back at
+    the training side. Under torchrun each rank generates its shard of the plan."""
+    d = distributed.current()
     p, g = cfg["plan"], cfg["generate"]
     grouped = use_groups and splits.train.has_groups
     name = "synthetic" if grouped or not splits.train.has_groups else "synthetic-classes"
     items, meta = plan_for(splits.train, dataset=cfg["dataset"], generator=g["generator"], use_groups=use_groups, **p)
-    write_plan(items, out / f"plan-{name}.csv", meta)
+    if d.is_main:
+        write_plan(items, out / f"plan-{name}.csv", meta)
     log(f"plan over {'class x group cells' if grouped else 'classes'}:")
     log(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
@@ -155,11 +168,12 @@ def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log):
     options = {**generator_options_for(splits.train, g["generator"], grouped), **(g.get("options") or {})}
     gen = make_generator(g["generator"], **options)
     report = run_generation(items, gen, out / name, batch_size=g["batch_size"], workers=g["workers"],
-                            skip_undrawable=g["skip_undrawable"], progress=progress)
+                            skip_undrawable=g["skip_undrawable"], progress=progress and d.is_main,
+                            shard=(d.rank, d.world))
+    distributed.barrier(d)  # every shard is written (and metadata.csv with it) before anyone reads
     log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
         f"{len(report.dropped)} dropped")
-    H, W, C = splits.train.image_shape
     syn = read_metadata_csv(out / name, class_names=splits.train.class_names,
                             group_names=splits.train.group_names if grouped else None,
-                            size=(H, W), channels=C, synthetic=True)
+                            size=(side, side), channels=splits.train.image_shape[2], synthetic=True)
     return syn, meta

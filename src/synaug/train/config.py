@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass
 class TrainConfig:
-    model: str = "small-cnn"
+    model: str = "small-cnn"         # registered model or any torchvision classifier (resnet50, ...)
+    pretrained: str | None = None    # local ImageNet checkpoint for the backbone (.pth / .safetensors)
+    optimizer: str = "sgd"           # sgd | adam | adamw
     steps: int = 800                 # optimiser steps of stage 1
     batch_size: int = 128
     lr: float = 0.05                 # peak learning rate (SGD)
@@ -19,8 +21,16 @@ class TrainConfig:
     milestones: tuple = (0.8, 0.9)   # step schedule: fractions of `steps` where lr *= gamma
     gamma: float = 0.1
     mixup_alpha: float = 1.0         # Beta(alpha, alpha) for Mixup / CutMix
-    crop_padding: int = 2            # pixels of zero padding for random crops
+    augment: str = "pad-crop"        # pad-crop (CIFAR) | random-resized-crop (ImageNet) | none
+    crop_padding: int = 2            # pad-crop: pixels of zero padding for random crops
+    rrc_scale: tuple = (0.08, 1.0)   # random-resized-crop: area fraction range
     flip: bool = False               # horizontal flips (off for digits)
+    normalize: str = "fit"           # fit (real training data statistics) | imagenet (pretrained backbones)
+    # large images: decoded once into a memory-mapped cache at `image_size` px, trained at `crop_size`
+    image_size: int | None = None    # cache side in px (None: the size the dataset reader chose)
+    crop_size: int | None = None     # training crop and centre-crop evaluation side (None: image_size)
+    cache_dir: str | None = None     # where caches live (None: <output folder>/cache)
+    cache_workers: int = 2           # processes decoding the cache
     # stage 2: last layer on a class-balanced real subset
     stage2_steps: int = 200
     stage2_lr: float = 0.01
@@ -41,11 +51,13 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
         d = dict(d)
-        if "milestones" in d:
-            d["milestones"] = tuple(d["milestones"])
+        for key in ("milestones", "rrc_scale"):
+            if key in d:
+                d[key] = tuple(d[key])
         return cls(**d)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["milestones"] = list(self.milestones)
+        d["rrc_scale"] = list(self.rrc_scale)
         return d

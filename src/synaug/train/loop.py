@@ -1,9 +1,11 @@
 """THE training loop. Stage 1 (whole network) and stage 2 (last layer only) are two calls of
 `fit` with different parts plugged in; methods never fork it.
 
-Data stay on the device as one uint8 tensor; each step indexes a batch, augments it as a tensor,
-mixes it, and takes one SGD step. Every random draw of step s comes from generators seeded by
-(seed, s), so a run resumed from a checkpoint repeats an uninterrupted run exactly.
+Each step takes the sampler's batch (this process's slice of it under torchrun), gets its uint8
+images on the device (indexed from a device tensor, or gathered from the host cache by a prefetch
+thread), augments them as one tensor, mixes them, and takes one optimiser step. Every random draw
+of step s comes from generators seeded by (seed, s), so a run resumed from a checkpoint repeats an
+uninterrupted run exactly.
 """
 
 from __future__ import annotations
@@ -21,43 +23,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from synaug.data.imageset import ImageSet, LazyImages
+from synaug.train import distributed
+from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
+from synaug.train.distributed import device_for
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@dataclass
-class TensorData:
-    """An ImageSet as device tensors (images uint8 NCHW, channels-last memory) or, for images too
-    large to hold, a lazy view decoded per batch."""
-
-    images: torch.Tensor | LazyImages
-    labels: torch.Tensor
-    synthetic: torch.Tensor
-    cells: torch.Tensor  # dense cell id per sample: the label, or label * G + group
-    device: torch.device
-
-    @classmethod
-    def from_imageset(cls, ds: ImageSet, device: torch.device) -> TensorData:
-        images = ds.images
-        if not isinstance(images, LazyImages):
-            # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed.
-            images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(device)
-        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic).to(device),
-                   torch.from_numpy(np.asarray(ds.cells(), dtype=np.int64)).to(device), device)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def batch_images(self, idx: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.images, LazyImages):
-            arr = self.images[idx.cpu().numpy()]
-            return torch.from_numpy(arr).permute(0, 3, 1, 2).to(self.device)
-        return self.images[idx]
+    return device_for(name, distributed.from_env())
 
 
 @dataclass
@@ -75,6 +47,7 @@ class Phase:
     schedule: str = "cosine"
     milestones: tuple = (0.8, 0.9)
     gamma: float = 0.1
+    optimizer: str = "sgd"
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -89,10 +62,20 @@ class Phase:
         raise ValueError(f"unknown schedule {self.schedule!r}")
 
 
-def step_generators(seed: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
+def step_generators(seed: int, step: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
+    """The step's generators: `rng` (batch transforms; the same on every rank) and `gen` (per-image
+    augmentation; each rank augments its own slice, so ranks > 0 draw from their own stream)."""
     rng = np.random.default_rng([seed, step])
-    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    return rng, gen
+    gen_seed = int(rng.integers(2**62)) if rank == 0 else int(np.random.default_rng([seed, step, rank]).integers(2**62))
+    return rng, torch.Generator().manual_seed(gen_seed)
+
+
+OPTIMIZERS = {
+    "sgd": lambda params, p: torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
+                                             nesterov=p.nesterov and p.momentum > 0),
+    "adam": lambda params, p: torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay),
+    "adamw": lambda params, p: torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay),
+}
 
 
 def autocast_for(device: torch.device, enabled: bool):
@@ -113,32 +96,27 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     """Optimise `params` for `phase.steps` steps; returns {"final_loss", "steps_run"}.
 
     `train_modules` are put in train mode (default: the whole model); everything else stays in
-    eval mode, so frozen BatchNorm statistics do not move during last-layer fine-tuning.
+    eval mode, so frozen BatchNorm statistics do not move during last-layer fine-tuning. Under
+    torchrun the model trains as DistributedDataParallel on this rank's slice of every batch.
     """
+    d = distributed.current()
     params = list(params)
-    opt = torch.optim.SGD(params, lr=phase.lr, momentum=phase.momentum,
-                          weight_decay=phase.weight_decay, nesterov=phase.nesterov and phase.momentum > 0)
-    start = 0
-    if resume and checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=data.device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if "loss" in state and hasattr(loss_fn, "load_state_dict"):
-            loss_fn.load_state_dict(state["loss"])
-        start = int(state["step"])
+    opt = OPTIMIZERS[phase.optimizer](params, phase)
+    start = _resume(checkpoint, model, opt, loss_fn, data.device) if resume else 0
     model.eval()
     for m in (train_modules if train_modules is not None else [model]):
         m.train()
+    net = distributed.wrap(model, d, data.device)
     cast, scaler = autocast_for(data.device, amp)
     eye = torch.eye(num_classes, device=data.device)
     bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,
-               disable=None if progress else True, leave=False)  # None: bars on a terminal only
+               disable=None if progress and d.is_main else True, leave=False)  # None: bars on a terminal only
+    batches = data.batches(distributed.local_slice(sampler.batch(step), d) for step in range(start, phase.steps))
     running = None
-    with open(log_path, "a") if log_path else nullcontext() as log_file:
-        for step in bar:
-            rng, gen = step_generators(seed, step)
-            idx = torch.as_tensor(sampler.batch(step), device=data.device)
-            x = normalize(augment(data.batch_images(idx), gen))
+    with open(log_path, "a") if log_path and d.is_main else nullcontext() as log_file:
+        for step, (idx, images) in zip(bar, batches):
+            rng, gen = step_generators(seed, step, d.rank)
+            x = normalize(augment(images, gen))
             y = eye[data.labels[idx]]
             x, y = transform(x, y, data.synthetic[idx], rng)
             x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
@@ -148,7 +126,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
             if hasattr(loss_fn, "set_progress"):  # schedules inside a loss (DRW) follow the step
                 loss_fn.set_progress(step / phase.steps)
             with cast:
-                loss = loss_fn(model(x), y, cells=data.cells[idx])
+                loss = loss_fn(net(x), y, cells=data.cells[idx])
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -164,14 +142,28 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
                 if log_file:
                     log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
             done = step + 1
-            if checkpoint is not None and (done % checkpoint_every == 0 or done == phase.steps):
+            if checkpoint is not None and d.is_main and (done % checkpoint_every == 0 or done == phase.steps):
                 extra = dict(checkpoint_meta or {})
                 if hasattr(loss_fn, "state_dict"):
                     extra["loss"] = loss_fn.state_dict()
                 save_checkpoint(checkpoint, model, opt, done, **extra)
+    batches.close()  # stops a prefetch thread that ran ahead
     bar.close()
     model.eval()
+    distributed.barrier(d)  # rank 0's checkpoint is on disk before anyone reads it
     return {"final_loss": running, "steps_run": phase.steps - start}
+
+
+def _resume(checkpoint: Path | None, model: nn.Module, opt, loss_fn, device) -> int:
+    """Load a checkpoint written by `fit` (model, optimiser, loss state); the step to continue from."""
+    if checkpoint is None or not checkpoint.is_file():
+        return 0
+    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if "loss" in state and hasattr(loss_fn, "load_state_dict"):
+        loss_fn.load_state_dict(state["loss"])
+    return int(state["step"])
 
 
 def save_checkpoint(path: Path, model: nn.Module, opt, step: int, **extra) -> None:
@@ -185,13 +177,13 @@ def save_checkpoint(path: Path, model: nn.Module, opt, step: int, **extra) -> No
 
 @torch.no_grad()
 def predict(model: nn.Module, data: TensorData, normalize: Callable, batch_size: int = 1024,
-            features: bool = False) -> np.ndarray:
-    """Logits (or penultimate features) for every sample, in order, without augmentation."""
+            features: bool = False, view: Callable = lambda x: x) -> np.ndarray:
+    """Logits (or penultimate features) for every sample, in order, of the evaluation `view` of the
+    images (e.g. a centre crop) without random augmentation."""
     model.eval()
     out = []
     head = model.features if features else model
-    for start in range(0, len(data), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(data)), device=data.device)
-        x = normalize(data.batch_images(idx)).contiguous(memory_format=torch.channels_last)
+    for _, images in data.in_order(batch_size):
+        x = normalize(view(images)).contiguous(memory_format=torch.channels_last)
         out.append(head(x).float().cpu())
-    return torch.cat(out).numpy()
+    return torch.cat(out).numpy() if out else np.zeros((0, model.feature_dim if features else 0), np.float32)

@@ -1,5 +1,9 @@
 """Models by name. Every model is a `Classifier`: a feature extractor and one last linear layer,
-so stage 2 can freeze the features and fine-tune (or re-train) only the classifier."""
+so stage 2 can freeze the features and fine-tune (or re-train) only the classifier.
+
+ResNet-18/50 and every other torchvision classifier are torchvision's own code (so users' ImageNet
+checkpoints load as they are, see `synaug.train.pretrained`); the CIFAR ResNet-32 (torchvision has
+none) and the small CNN are ours; `timm:<name>` takes a timm model when timm is installed."""
 
 from __future__ import annotations
 
@@ -13,7 +17,19 @@ register_model = MODELS.register
 
 
 def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32) -> Classifier:
+    """A registered model, `timm:<name>`, or any torchvision classifier by its torchvision name."""
+    if name not in MODELS:
+        if name.startswith("timm:"):
+            return timm_classifier(name[5:], in_channels, num_classes, image_size)
+        if name in _torchvision_names():
+            return torchvision_classifier(name, in_channels, num_classes, image_size)
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+
+
+def _torchvision_names() -> set[str]:
+    import torchvision
+
+    return set(torchvision.models.list_models(module=torchvision.models))
 
 
 class Classifier(nn.Module):
@@ -22,6 +38,7 @@ class Classifier(nn.Module):
         self.features = features
         self.classifier = nn.Linear(feature_dim, num_classes)
         self.feature_dim = feature_dim
+        self.head_keys: tuple[str, ...] = ()  # the original head's keys in a backbone checkpoint
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -87,44 +104,63 @@ def resnet32(in_channels: int, num_classes: int, image_size: int = 32) -> Classi
     return Classifier(features, 64, num_classes)
 
 
-# ----------------------------------------------------------------------------- ResNet-18 / 50
-class Bottleneck(nn.Module):
-    expansion = 4
-
-    def __init__(self, cin: int, planes: int, stride: int = 1):
-        super().__init__()
-        out = planes * 4
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
-            nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
-            nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out))
-        self.shortcut = nn.Identity() if stride == 1 and cin == out else nn.Sequential(
-            nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-
-    def forward(self, x):
-        return F.relu(self.body(x) + self.shortcut(x), inplace=True)
+# ----------------------------------------------------------------------------- torchvision / timm
+def _last_linear(net: nn.Module) -> tuple[str, nn.Linear]:
+    """The classification head of a torchvision classifier: its last nn.Linear (fc, classifier[-1],
+    heads.head, ...)."""
+    linears = [(name, m) for name, m in net.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(net).__name__} has no linear classification head")
+    return linears[-1]
 
 
-def _resnet(block, depths, in_channels: int, num_classes: int, image_size: int) -> Classifier:
-    """torchvision-shaped ResNet; small inputs (<= 64 px) get the CIFAR stem (3x3, no max-pool)."""
+def _adapt_stem(net: nn.Module, in_channels: int, image_size: int) -> None:
+    """ResNets on small images (<= 64 px) get the CIFAR stem (3x3 stride-1 conv, no max-pool), and
+    any input channel count: the stem convolution is rebuilt when it differs from RGB."""
+    conv = getattr(net, "conv1", None)
+    if not isinstance(conv, nn.Conv2d):
+        if in_channels != 3:
+            raise ValueError(f"{type(net).__name__}: only RGB input is supported (got {in_channels} channels)")
+        return
     if image_size <= 64:
-        stem = conv_bn(in_channels, 64)
-    else:
-        stem = [nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, 2, 1)]
-    layers, cin = list(stem), 64
-    for i, (planes, n) in enumerate(zip((64, 128, 256, 512), depths)):
-        for k in range(n):
-            layers.append(block(cin, planes, 2 if (k == 0 and i > 0) else 1))
-            cin = planes * block.expansion
-    return Classifier(nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), cin, num_classes)
+        net.conv1 = nn.Conv2d(in_channels, conv.out_channels, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+    elif in_channels != conv.in_channels:
+        net.conv1 = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=False)
+
+
+def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
+    """torchvision's own model `name` (random weights), its head split off as our `classifier`, so
+    ImageNet checkpoints load into `features` with torchvision's key names (`conv1.weight`, ...)."""
+    import torchvision
+
+    net = torchvision.models.get_model(name, weights=None)
+    _adapt_stem(net, in_channels, image_size)
+    head_name, head = _last_linear(net)
+    net.set_submodule(head_name, nn.Identity())
+    model = Classifier(net, head.in_features, num_classes)
+    model.head_keys = (f"{head_name}.weight", f"{head_name}.bias")
+    return model
+
+
+def timm_classifier(name: str, in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
+    """A timm model (`pip install timm`) without its head (`num_classes=0` gives pooled features)."""
+    from synaug.errors import require
+
+    timm = require("timm", "timm", f"model 'timm:{name}'")
+    net = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_channels)
+    model = Classifier(net, net.num_features, num_classes)
+    model.head_keys = tuple(f"{net.default_cfg.get('classifier', 'head')}.{p}" for p in ("weight", "bias"))
+    return model
 
 
 @register_model("resnet18")
-def resnet18(in_channels: int, num_classes: int, image_size: int = 32) -> Classifier:
-    return _resnet(BasicBlock, (2, 2, 2, 2), in_channels, num_classes, image_size)
+def resnet18(in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
+    """torchvision ResNet-18 (CIFAR stem on images <= 64 px)."""
+    return torchvision_classifier("resnet18", in_channels, num_classes, image_size)
 
 
 @register_model("resnet50")
 def resnet50(in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
-    return _resnet(Bottleneck, (3, 4, 6, 3), in_channels, num_classes, image_size)
+    """torchvision ResNet-50 v1.5 (CIFAR stem on images <= 64 px)."""
+    return torchvision_classifier("resnet50", in_channels, num_classes, image_size)

@@ -4,7 +4,6 @@ config.yaml (resolved), versions.json, log.jsonl, stage1.pt / stage2.pt checkpoi
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,16 @@ import yaml
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.metrics import longtail_metrics
-from synaug.train.augment import Augment, Normalize
+from synaug.fileio import write_json
+from synaug.train import distributed
+from synaug.train.augment import Normalize, build_augment, center_crop
 from synaug.train.config import TrainConfig
 from synaug.train.loop import Phase, TensorData, fit, predict, resolve_device, save_checkpoint
 from synaug.train.losses import LOSSES
 from synaug.train.methods import Method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
+from synaug.train.pretrained import load_backbone
 from synaug.train.samplers import SAMPLERS
 
 
@@ -47,22 +49,24 @@ def package_versions() -> dict:
     return out
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 @dataclass
 class TrainedModel:
     model: Classifier
     normalize: Normalize
     device: torch.device
+    crop_size: int | None = None  # evaluation view: the central crop_size x crop_size window
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        return center_crop(x, self.crop_size)
+
+
+def fit_normalize(cfg: TrainConfig, real: ImageSet) -> Normalize:
+    return Normalize.imagenet() if cfg.normalize == "imagenet" else Normalize.fit(_normalisation_sample(real))
 
 
 def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
     """Real training images (uint8 NCHW) to fit the normalisation on: all of an in-memory set, a fixed
-    sample of at most `limit` images of one streamed from disk."""
+    sample of at most `limit` images of one cached or streamed from disk."""
     if isinstance(real.images, np.ndarray):
         images = real.images
     else:
@@ -73,26 +77,45 @@ def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
 
 def stage1_phase(cfg: TrainConfig) -> Phase:
     return Phase("stage1", cfg.steps, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov,
-                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma)
+                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma, cfg.optimizer)
+
+
+def stage2_batch_size(cfg: TrainConfig, n: int) -> int:
+    """At most the subset's size, and a multiple of the number of processes under torchrun."""
+    world = distributed.from_env().world
+    return max(world, min(cfg.stage2_batch_size, n) // world * world)
 
 
 def stage2_phase(cfg: TrainConfig, n: int) -> Phase:
-    return Phase("stage2", cfg.stage2_steps, min(cfg.stage2_batch_size, n), cfg.stage2_lr, cfg.momentum,
-                 cfg.weight_decay, cfg.nesterov, 0, "cosine")
+    return Phase("stage2", cfg.stage2_steps, stage2_batch_size(cfg, n), cfg.stage2_lr, cfg.momentum,
+                 cfg.weight_decay, cfg.nesterov, 0, "cosine", optimizer=cfg.optimizer)
+
+
+def build_classifier(cfg: TrainConfig, real: ImageSet, device: torch.device) -> Classifier:
+    """The configured model for `real`'s classes and image geometry, its backbone loaded from
+    `cfg.pretrained` when given; initialised from the run's seed."""
+    H, W, C = real.image_shape
+    torch.manual_seed(cfg.seed)  # model initialisation
+    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=cfg.crop_size or H)
+    if cfg.pretrained:
+        load_backbone(model, Path(cfg.pretrained))
+    return model.to(device).to(memory_format=torch.channels_last)
 
 
 def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_dir: Path,
                  synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True) -> TrainedModel:
     """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(
-        {"method": method.name, "train": cfg.to_dict(), "data": splits.info,
-         "synthetic_images": 0 if synthetic is None or not method.synthetic else len(synthetic)},
-        sort_keys=False))
-    _write_json(run_dir / "versions.json", package_versions())
-    if not resume and (run_dir / "log.jsonl").exists():
-        (run_dir / "log.jsonl").unlink()
+    is_main = distributed.current().is_main
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(
+            {"method": method.name, "train": cfg.to_dict(), "data": splits.info,
+             "synthetic_images": 0 if synthetic is None or not method.synthetic else len(synthetic)},
+            sort_keys=False))
+        write_json(run_dir / "versions.json", package_versions())
+        if not resume and (run_dir / "log.jsonl").exists():
+            (run_dir / "log.jsonl").unlink()
 
     device = resolve_device(cfg.device)
     # a method that must not use the group attribute never sees it: cells become classes
@@ -102,15 +125,12 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         if synthetic is None:
             raise ValueError(f"method {method.name!r} needs synthetic images (run `synaug generate`)")
         train_set = real.concat(synthetic if method.use_groups else synthetic.without_groups())
-    H, W, C = real.image_shape
-    torch.manual_seed(cfg.seed)  # model initialisation
-    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=H)
-    model = model.to(device).to(memory_format=torch.channels_last)
-
+    model = build_classifier(cfg, real, device)
     data = TensorData.from_imageset(train_set, device)
-    normalize = Normalize.fit(_normalisation_sample(real))
-    _write_json(run_dir / "normalize.json", normalize.state())
-    augment = Augment(cfg.crop_padding, cfg.flip)
+    normalize = fit_normalize(cfg, real)
+    if is_main:
+        write_json(run_dir / "normalize.json", normalize.state())
+    augment = build_augment(cfg, real.image_shape[0])
     sampler = SAMPLERS[method.sampler](n=len(train_set), labels=train_set.labels, cells=train_set.cells(),
                                        batch_size=cfg.batch_size, seed=cfg.seed)
     transform = BATCH_TRANSFORMS[method.transform](alpha=cfg.mixup_alpha, pairing=method.pairing)
@@ -125,13 +145,15 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
 
     if method.stage2 == "dfr":
         info = dfr_last_layer(model, normalize, real, splits.val, cfg, device)
-        save_checkpoint(run_dir / "stage2.pt", model, None, 0, dfr_C=float(info["C"]))
-        _write_json(run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
+        if is_main:
+            save_checkpoint(run_dir / "stage2.pt", model, None, 0, dfr_C=float(info["C"]))
+            write_json(run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
     elif method.stage2:
         tuning = stage2_set(method, splits, real)
         finetune_last_layer(model, tuning, cfg, mode=method.stage2, run_dir=run_dir, common=common,
                             strata=tuning.cells())
-    return TrainedModel(model, normalize, device)
+    distributed.broadcast_module(model, distributed.current())  # every rank ends with rank 0's model
+    return TrainedModel(model, normalize, device, cfg.crop_size)
 
 
 def stage2_set(method: Method, splits: DatasetSplits, real: ImageSet) -> ImageSet:
@@ -153,7 +175,7 @@ def dfr_last_layer(model: Classifier, normalize: Normalize, train: ImageSet, val
     if val is None or not val.has_groups:
         raise ValueError("DFR needs a validation split with group labels (e.g. Waterbirds split 1)")
     emb = lambda ds: predict(model, TensorData.from_imageset(ds, device), normalize,  # noqa: E731
-                             cfg.eval_batch_size, features=True)
+                             cfg.eval_batch_size, features=True, view=lambda x: center_crop(x, cfg.crop_size))
     info = fit_dfr(emb(train), emb(val), val.labels, val.cells(), train.num_classes, seed=cfg.seed,
                    n_refits=cfg.dfr_refits)
     apply_linear(model.classifier, info["weight"], info["bias"])
@@ -176,7 +198,7 @@ def finetune_last_layer(model: Classifier, real: ImageSet, cfg: TrainConfig, mod
     for p in model.features.parameters():
         p.requires_grad_(False)
     data = TensorData.from_imageset(subset, device)
-    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=min(cfg.stage2_batch_size, len(subset)),
+    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=stage2_batch_size(cfg, len(subset)),
                                   seed=cfg.seed + 1)
     fit(model, data, stage2_phase(cfg, len(subset)), params=model.classifier.parameters(), sampler=sampler,
         transform=BATCH_TRANSFORMS["none"](), loss_fn=LOSSES["ce"](), train_modules=[model.classifier],
@@ -192,7 +214,7 @@ def evaluate_model(trained: TrainedModel, test: ImageSet, train_counts, many: in
     mean, mean weighted by `train_cells` proportions) and, for a binary label, the fairness gaps
     with the group as the sensitive attribute."""
     data = TensorData.from_imageset(test, trained.device)
-    logits = predict(trained.model, data, trained.normalize, batch_size)
+    logits = predict(trained.model, data, trained.normalize, batch_size, view=trained.view)
     pred = logits.argmax(1)
     metrics = longtail_metrics(test.labels, pred, train_counts, many, few)
     if test.has_groups:
@@ -225,7 +247,8 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     normalize = Normalize(**json.loads((run_dir / "normalize.json").read_text()))
     cfg = TrainConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())["train"])
     dev = resolve_device(device)
-    model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+    model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes,
+                        image_size=cfg.crop_size or image_size)
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
     model.load_state_dict(torch.load(ckpt, map_location=dev, weights_only=True)["model"])
-    return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev)
+    return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev, cfg.crop_size)

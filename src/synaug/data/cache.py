@@ -1,0 +1,212 @@
+"""Decoded image cache: decode every image of a split once, resized to the training resolution,
+into one memory-mapped uint8 array, then train from it many times (FFCV's idea with NumPy).
+
+A cache is a folder `<cache_dir>/<name>-<size>px-<fingerprint>/`:
+
+- `images.npy`  (N, S, S, C) uint8, row i = source image i (rows of unreadable images stay zero)
+- `valid.npy`   (N,) bool, False where the image could not be decoded
+- `manifest.json`  written last: the fingerprint of the sources (paths, sizes, mtimes), the size,
+  channels and the skipped images with their reason. A cache without it is not finished and is
+  never read.
+
+Building is resumable like generation: rows are decoded in chunks by worker processes that write
+straight into `images.npy.partial`; a journal records finished chunks (with their skips). A run
+killed mid-way and started again skips the journalled chunks and ends with a byte-identical cache.
+Sources that changed (a file added, removed, rewritten) give another fingerprint, hence another
+cache folder: a stale cache is never silently reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from synaug.data.imageset import CachedImages, ImageSet, LazyImages, load_image
+from synaug.errors import DatasetError
+from synaug.fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
+# torchvision 0.29 announces that TorchCodec will take over image decoding; its decoders still are
+# the fastest installed here (libjpeg-turbo, libpng) and the field's own, so we keep them quietly.
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
+                        category=DeprecationWarning)
+
+CACHE_FORMAT = 1
+CHUNK = 256  # images per work unit: large enough to amortise process hand-off, small enough to resume
+
+
+def source_fingerprint(paths: Sequence[Path], size: int, channels: int) -> str:
+    """sha256 of every source's path, byte size and modification time, plus the target geometry."""
+    h = hashlib.sha256(f"synaug-cache/{CACHE_FORMAT}/{size}/{channels}\n".encode())
+    for p in paths:
+        try:
+            st = os.stat(p)
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{p}|missing\n".encode())
+    return h.hexdigest()
+
+
+def decode_resized(path: Path, size: int, channels: int) -> np.ndarray:
+    """One image as uint8 (size, size, channels): torchvision's decoders for JPEG/PNG/WebP (16-bit
+    PNGs scaled to 8 bits), PIL for the other formats; bilinear resize with antialiasing."""
+    import torchvision.io as tio
+    from torchvision.transforms.v2 import functional as TF
+
+    try:
+        mode = tio.ImageReadMode.GRAY if channels == 1 else tio.ImageReadMode.RGB
+        img = tio.decode_image(tio.read_file(str(path)), mode=mode)
+        if img.dtype == torch.uint16:
+            img = (img.to(torch.int32) // 257).to(torch.uint8)
+    except RuntimeError:  # a format torchvision does not decode (GIF frames, BMP, TIFF...): PIL
+        img = torch.from_numpy(load_image(Path(path), None, channels)).permute(2, 0, 1)
+    if img.shape[-2:] != (size, size):
+        img = TF.resize(img, [size, size], antialias=True)
+    return img.permute(1, 2, 0).contiguous().numpy()
+
+
+def _decode_chunk(task) -> list[tuple[int, str, str]]:
+    """Worker: decode rows [start, stop) into the partial array; return [(row, path, reason)] skipped."""
+    partial, paths, start, size, channels = task
+    torch.set_num_threads(1)  # parallelism comes from the processes
+    out = np.load(partial, mmap_mode="r+")
+    skipped = []
+    for row, path in enumerate(paths, start):
+        try:
+            out[row] = decode_resized(Path(path), size, channels)
+        except (OSError, RuntimeError, ValueError) as exc:
+            skipped.append((row, str(path), f"unreadable image: {exc.__class__.__name__}: {exc}"))
+    out.flush()
+    del out
+    return skipped
+
+
+@dataclass
+class ImageCache:
+    """A finished cache folder."""
+
+    folder: Path
+    images: np.ndarray  # memory-mapped (N, S, S, C) uint8
+    valid: np.ndarray
+    skipped: list[tuple[str, str]]
+
+    @classmethod
+    def open(cls, folder: Path) -> ImageCache:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        return cls(folder, np.load(folder / "images.npy", mmap_mode="r"), np.load(folder / "valid.npy"),
+                   [tuple(s) for s in manifest["skipped"]])
+
+
+def cache_folder(cache_dir: Path, name: str, paths: Sequence[Path], size: int, channels: int) -> Path:
+    key = source_fingerprint(paths, size, channels)[:16]
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return Path(cache_dir) / f"{safe}-{size}px-{key}"
+
+
+def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path, name: str = "images",
+                workers: int = 1, progress: bool = True) -> ImageCache:
+    """Decode `paths` into a cache (or reuse the finished cache of the same sources); resumable."""
+    paths = [Path(p) for p in paths]
+    folder = cache_folder(cache_dir, name, paths, size, channels)
+    if (folder / "manifest.json").is_file():
+        return ImageCache.open(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"cannot create the image cache folder {folder}: {exc}") from exc
+    partial = folder / "images.npy.partial"
+    journal = folder / "journal.jsonl"
+    shape = (len(paths), size, size, channels)
+    if not partial.is_file() or not journal.is_file():
+        tmp = folder / "images.npy.creating"
+        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
+        os.replace(tmp, partial)
+        journal.write_text("")
+    done = _read_journal(journal)
+    chunks = [(start, min(start + CHUNK, len(paths))) for start in range(0, len(paths), CHUNK)]
+    todo = [c for c in chunks if c[0] not in done]
+    tasks = [(str(partial), [str(p) for p in paths[a:b]], a, size, channels) for a, b in todo]
+    bar = tqdm(total=len(paths), initial=len(paths) - sum(b - a for a, b in todo),
+               desc=f"cache {name} {size}px", unit="img", disable=None if progress else True)
+    with open(journal, "a") as log_file:
+        for (a, b), skipped in zip(todo, _map(tasks, workers)):
+            log_file.write(json.dumps({"chunk": a, "skipped": skipped}) + "\n")
+            log_file.flush()
+            done[a] = skipped
+            bar.update(b - a)
+    bar.close()
+    return _finish(folder, partial, journal, paths, done, size, channels)
+
+
+def _map(tasks: list, workers: int):
+    if workers <= 1 or len(tasks) <= 1:
+        yield from map(_decode_chunk, tasks)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from pool.map(_decode_chunk, tasks)
+
+
+def _read_journal(journal: Path) -> dict[int, list]:
+    done = {}
+    for line in journal.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a kill: that chunk is simply redone
+            continue
+        done[int(entry["chunk"])] = [tuple(s) for s in entry["skipped"]]
+    return done
+
+
+def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size: int, channels: int) -> ImageCache:
+    skipped_rows = sorted((tuple(s) for chunk in done.values() for s in chunk), key=lambda s: s[0])
+    valid = np.ones(len(paths), dtype=bool)
+    valid[[int(s[0]) for s in skipped_rows]] = False
+    tmp = folder / "valid.npy.tmp"
+    with open(tmp, "wb") as f:
+        np.save(f, valid)
+    os.replace(tmp, folder / "valid.npy")
+    os.replace(partial, folder / "images.npy")
+    skipped = [(path, reason) for _, path, reason in skipped_rows]
+    manifest = {"format": CACHE_FORMAT, "fingerprint": source_fingerprint(paths, size, channels),
+                "shape": [len(paths), size, size, channels], "size": size, "channels": channels,
+                "valid": int(valid.sum()), "skipped": skipped}
+    atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    journal.unlink()
+    if skipped:
+        log.warning("image cache %s: skipped %d unreadable image(s): %s", folder.name, len(skipped),
+                    "; ".join(f"{p} ({r})" for p, r in skipped))
+    return ImageCache.open(folder)
+
+
+def cached_imageset(ds: ImageSet, size: int | None, cache_dir: Path, name: str, workers: int = 1,
+                    progress: bool = True) -> ImageSet:
+    """`ds` with its on-disk images replaced by a decoded cache at `size` px (default: the size the
+    reader chose). In-memory sets are returned as they are. Unreadable images are dropped from the
+    set and listed in its `skipped`, exactly as the readers do."""
+    if not isinstance(ds.images, LazyImages):
+        return ds
+    size = int(size or ds.images.size[0])
+    cache = build_cache(ds.images.paths, size, ds.images.channels, cache_dir, name, workers, progress)
+    keep = np.flatnonzero(cache.valid)
+    cached = ds.subset(keep)  # labels, groups, synthetic flags of the readable images
+    cached.images = CachedImages.of(cache.images, keep)
+    cached.skipped = list(ds.skipped) + cache.skipped
+    return cached
+
+
+def cache_images_readonly(array: np.ndarray) -> torch.Tensor:
+    """A torch view of a read-only memory map (torch warns about non-writable arrays; we never write)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)

@@ -1,0 +1,95 @@
+"""Several processes through PyTorch's own engine: `torchrun --nproc_per_node N -m synaug.cli ...`.
+
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; we join the process group (nccl on CUDA, gloo on CPU)
+and wrap the model in DistributedDataParallel. Every rank draws the same global batch from the
+sampler (a pure function of seed and step) and trains on its own contiguous slice of it, so N
+processes see exactly the batches one process would; DDP averages the gradients. Rank 0 alone
+writes logs, checkpoints and metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from synaug.errors import SynaugError
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def from_env() -> Dist:
+    """The process's place in a torchrun job (one process alone when not launched by torchrun)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def current() -> Dist:
+    """This process's place, joining the process group on first use when torchrun started several."""
+    d = from_env()
+    if d.active and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(d.local_rank)
+        dist.init_process_group(backend)
+    return d
+
+
+def device_for(name: str, d: Dist) -> torch.device:
+    """`auto` is this rank's GPU (LOCAL_RANK) when there are GPUs, else the CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if d.active and device.type == "cuda" and device.index is None:
+        device = torch.device(f"cuda:{d.local_rank}")
+    return device
+
+
+def local_slice(idx: np.ndarray, d: Dist) -> np.ndarray:
+    """This rank's contiguous share of a global batch; the shares are disjoint and their union is
+    the batch, in order."""
+    if len(idx) % d.world:
+        raise SynaugError(f"batch size {len(idx)} does not split evenly over {d.world} processes; "
+                          f"use a multiple of {d.world}")
+    per = len(idx) // d.world
+    return idx[d.rank * per:(d.rank + 1) * per]
+
+
+def wrap(model: nn.Module, d: Dist, device: torch.device) -> nn.Module:
+    """DDP over the parameters that require gradients (all of them in stage 1, the last layer in
+    stage 2); the plain module when alone."""
+    if not d.active:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+
+
+def barrier(d: Dist) -> None:
+    if d.active:
+        dist.barrier()
+
+
+def broadcast_module(module: nn.Module, d: Dist) -> None:
+    """Make every rank hold rank 0's parameters and buffers (after steps each rank ran alone)."""
+    if not d.active:
+        return
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0)
