@@ -48,8 +48,10 @@ class Augment:
 class RandomResizedCrop:
     """torchvision's RandomResizedCrop for a batch: per image, up to 10 tries of an area fraction in
     `scale` and a log-uniform aspect ratio in `ratio`; the first box that fits is cut and resized to
-    `size` x `size` by `torchvision.ops.roi_align` (bilinear, 2x2 samples per output pixel); images
-    with no fitting try use the whole image. Returns float pixels in [0, 255]."""
+    `size` x `size` by `torchvision.ops.roi_align` (bilinear samples at the centres of ceil(box/size)
+    sub-cells per output pixel, averaged: exact at scale 1, an area average when shrinking, like an
+    antialiased resize); images with no fitting try use the whole image. Returns float pixels in
+    [0, 255]."""
 
     size: int
     scale: tuple = (0.08, 1.0)
@@ -82,7 +84,7 @@ class RandomResizedCrop:
         boxes = self.boxes(B, H, W, gen).to(x.device)
         rois = torch.cat([torch.arange(B, device=x.device, dtype=boxes.dtype)[:, None], boxes], dim=1)
         # aligned=True: box corners are pixel edges, so a full-image box maps exactly onto the image
-        out = roi_align(x.float(), rois, (self.size, self.size), spatial_scale=1.0, sampling_ratio=2,
+        out = roi_align(x.float(), rois, (self.size, self.size), spatial_scale=1.0, sampling_ratio=-1,
                         aligned=True)
         return random_flip(out, gen) if self.flip else out
 
