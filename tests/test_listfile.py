@@ -58,7 +58,8 @@ def test_missing_and_unreadable_files_are_skipped_and_listed(tmp_path):
     lines = info["train"].read_text().split("\n")
     gone, broken = root / lines[0].split()[0], root / lines[6].split()[0]  # class 0 and class 1
     gone.unlink()
-    broken.write_bytes(broken.read_bytes()[:300])  # truncated JPEG
+    data = broken.read_bytes()
+    broken.write_bytes(data[:len(data) * 2 // 3])  # truncated JPEG: the header is intact
     s = load_dataset(f"imagenet100-lt:{root}", size=8)
     assert s.train.class_counts().tolist() == [4, 2]
     assert dict(s.train.skipped) == {str(gone): "missing file", str(broken): dict(s.train.skipped)[str(broken)]}
@@ -78,7 +79,8 @@ def test_missing_and_unreadable_files_are_skipped_and_listed(tmp_path):
     ("../other/n02869837/a.JPEG 0", "leaves the ImageNet root"),
     ("train/../../n02869837/a.JPEG 0", "leaves the ImageNet root"),
     ("train/n01749939/a.JPEG 0", "label 0 is folder n01749939, but"),   # label 0 is n02869837 elsewhere
-    ("train/n02869837/a.JPEG 1", "folder n02869837 has label 1, but"),
+    ("train/n02869837/a.JPEG 1", "label 1 is folder n02869837, but"),
+    ("train/n02869837/a.JPEG 2", "folder n02869837 has label 2, but"),  # one folder, two labels
 ])
 def test_malformed_lines_are_clear_errors(tmp_path, line, message):
     info = write_imagenet_lt(tmp_path, counts=(2, 2))
