@@ -5,3 +5,4 @@ from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages  # noqa: F4
 from synaug.data.longtail import longtail_counts, longtail_indices, many_medium_few  # noqa: F401
 from synaug.data import embedded_groups  # noqa: F401,E402  (registers mnist-fair, fashion-spurious)
 from synaug.data import group_readers  # noqa: F401,E402  (registers utkface, waterbirds, celeba)
+from synaug.data import listfile  # noqa: F401,E402  (registers imagenet-lt, imagenet100-lt list files)
