@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from synaug.data import load_dataset
+from synaug.data.imageset import ImageSet
 from synaug.data.readers import read_metadata_csv
 from synaug.experiments.aggregate import format_table, summarize
 from synaug.experiments.tasks import task_for
@@ -173,7 +174,13 @@ def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log, s
     distributed.barrier(d)  # every shard is written (and metadata.csv with it) before anyone reads
     log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
         f"{len(report.dropped)} dropped")
-    syn = read_metadata_csv(out / name, class_names=splits.train.class_names,
-                            group_names=splits.train.group_names if grouped else None,
-                            size=(side, side), channels=splits.train.image_shape[2], synthetic=True)
+    train = splits.train
+    if not items:  # already uniform: nothing to add
+        C = train.image_shape[2]
+        return ImageSet(np.zeros((0, side, side, C), np.uint8), np.zeros(0, np.int64), list(train.class_names),
+                        groups=np.zeros(0, np.int64) if grouped else None,
+                        group_names=train.group_names if grouped else None, synthetic=np.ones(0, bool)), meta
+    syn = read_metadata_csv(out / name, class_names=train.class_names,
+                            group_names=train.group_names if grouped else None,
+                            size=(side, side), channels=train.image_shape[2], synthetic=True)
     return syn, meta

@@ -91,12 +91,18 @@ def stage2_phase(cfg: TrainConfig, n: int) -> Phase:
                  cfg.weight_decay, cfg.nesterov, 0, "cosine", optimizer=cfg.optimizer)
 
 
+def stem_size(cfg: TrainConfig, side: int) -> int:
+    """The input side the model's stem is chosen for: the training crop, except that a pretrained
+    backbone keeps the ImageNet stem its weights were trained with, whatever the images' size."""
+    return 224 if cfg.pretrained else (cfg.crop_size or side)
+
+
 def build_classifier(cfg: TrainConfig, real: ImageSet, device: torch.device) -> Classifier:
     """The configured model for `real`'s classes and image geometry, its backbone loaded from
     `cfg.pretrained` when given; initialised from the run's seed."""
     H, W, C = real.image_shape
     torch.manual_seed(cfg.seed)  # model initialisation
-    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=cfg.crop_size or H)
+    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=stem_size(cfg, H))
     if cfg.pretrained:
         load_backbone(model, Path(cfg.pretrained))
     return model.to(device).to(memory_format=torch.channels_last)
@@ -248,7 +254,7 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     cfg = TrainConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())["train"])
     dev = resolve_device(device)
     model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes,
-                        image_size=cfg.crop_size or image_size)
+                        image_size=stem_size(cfg, image_size))
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
     model.load_state_dict(torch.load(ckpt, map_location=dev, weights_only=True)["model"])
     return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev, cfg.crop_size)
