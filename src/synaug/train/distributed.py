@@ -78,7 +78,7 @@ def wrap(model: nn.Module, d: Dist, device: torch.device) -> nn.Module:
     if not d.active:
         return model
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def barrier(d: Dist) -> None:
@@ -86,10 +86,13 @@ def barrier(d: Dist) -> None:
         dist.barrier()
 
 
-def broadcast_module(module: nn.Module, d: Dist) -> None:
-    """Make every rank hold rank 0's parameters and buffers (after steps each rank ran alone)."""
+def broadcast_module(module: nn.Module, d: Dist, buffers_only: bool = False) -> None:
+    """Make every rank hold rank 0's parameters and buffers: after work each rank did alone (a DFR
+    fit), or, for buffers, after the last training step (DDP syncs BatchNorm statistics from rank 0
+    at each forward, and the last forward then updates each rank's own)."""
     if not d.active:
         return
+    tensors = list(module.buffers()) + ([] if buffers_only else list(module.parameters()))
     with torch.no_grad():
-        for t in list(module.parameters()) + list(module.buffers()):
+        for t in tensors:
             dist.broadcast(t.data, src=0)

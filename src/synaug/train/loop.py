@@ -150,6 +150,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     batches.close()  # stops a prefetch thread that ran ahead
     bar.close()
     model.eval()
+    distributed.broadcast_module(model, d, buffers_only=True)
     distributed.barrier(d)  # rank 0's checkpoint is on disk before anyone reads it
     return {"final_loss": running, "steps_run": phase.steps - start}
 

@@ -151,6 +151,7 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
 
     if method.stage2 == "dfr":
         info = dfr_last_layer(model, normalize, real, splits.val, cfg, device)
+        distributed.broadcast_module(model.classifier, distributed.current())  # one fit for every rank
         if is_main:
             save_checkpoint(run_dir / "stage2.pt", model, None, 0, dfr_C=float(info["C"]))
             write_json(run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
@@ -158,7 +159,6 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         tuning = stage2_set(method, splits, real)
         finetune_last_layer(model, tuning, cfg, mode=method.stage2, run_dir=run_dir, common=common,
                             strata=tuning.cells())
-    distributed.broadcast_module(model, distributed.current())  # every rank ends with rank 0's model
     return TrainedModel(model, normalize, device, cfg.crop_size)
 
 
