@@ -3,6 +3,7 @@ through the library's one path and saves what this rank ended with (weights, the
 trained on, the metrics where it is rank 0) under OUT."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def main(out: Path, method: str) -> None:
     slice_of = distributed.local_slice
     distributed.local_slice = lambda idx, dd: seen.append(slice_of(idx, dd).tolist()) or slice_of(idx, dd)
     cfg = TrainConfig(steps=30, batch_size=16, lr=0.05, warmup_steps=3, stage2_steps=10, stage2_batch_size=8,
-                      checkpoint_every=10, seed=1, device="cpu")
+                      checkpoint_every=10, seed=1, device=os.environ.get("SYNAUG_TEST_DEVICE", "cpu"))
     splits, synthetic = tiny_splits()
     trained = train_method(get_method(method), splits, cfg, out / "run", synthetic=synthetic, progress=False)
     torch.save({"slices": seen, "model": trained.model.state_dict()}, out / f"rank{d.rank}-of-{d.world}.pt")
