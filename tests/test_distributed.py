@@ -27,7 +27,8 @@ def test_rank_slices_are_disjoint_and_make_up_the_batch(world):
 
 
 def run_worker(out: Path, method: str, nproc: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path),
+           "SYNAUG_DIST_BACKEND": "gloo"}  # CPU processes, also on a machine with a GPU
     cmd = [sys.executable, str(WORKER), str(out), method]
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),

@@ -41,21 +41,33 @@ def from_env() -> Dist:
     return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def gpu_per_process() -> bool:
+    """Whether every process of this machine can have its own GPU (LOCAL_WORLD_SIZE of them)."""
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return torch.cuda.is_available() and torch.cuda.device_count() >= local_world
+
+
+def backend() -> str:
+    """nccl when every process has a GPU, else gloo; SYNAUG_DIST_BACKEND overrides (e.g. gloo for
+    CPU training on a GPU machine)."""
+    return os.environ.get("SYNAUG_DIST_BACKEND") or ("nccl" if gpu_per_process() else "gloo")
+
+
 def current() -> Dist:
     """This process's place, joining the process group on first use when torchrun started several."""
     d = from_env()
     if d.active and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
+        name = backend()
+        if name == "nccl":
             torch.cuda.set_device(d.local_rank)
-        dist.init_process_group(backend)
+        dist.init_process_group(name)
     return d
 
 
 def device_for(name: str, d: Dist) -> torch.device:
-    """`auto` is this rank's GPU (LOCAL_RANK) when there are GPUs, else the CPU."""
+    """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU."""
     if name == "auto":
-        return torch.device(f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu")
+        return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")
     device = torch.device(name)
     if d.active and device.type == "cuda" and device.index is None:
         device = torch.device(f"cuda:{d.local_rank}")
