@@ -178,3 +178,40 @@ def test_cache_cli_builds_the_cache_and_lists_skips(tmp_path, capsys):
     manifests = sorted((tmp_path / "cache").glob("*/manifest.json"))
     assert len(manifests) == 2
     assert {json.loads(m.read_text())["shape"][1] for m in manifests} == {72}
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_from_the_cache_with_the_imagenet_recipe_equals_uninterrupted(tmp_path, monkeypatch):
+    """Killed after a stage-1 checkpoint while the prefetch thread runs ahead, then resumed: the same
+    weights as a run never killed (random-resized crops and flips keep their per-step seeds)."""
+    import synaug.train.loop as loop
+    from synaug.data.imageset import DatasetSplits
+    from synaug.train.config import TrainConfig
+    from synaug.train.methods import get_method
+    from synaug.train.pipeline import train_method
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 255, (48, 20, 20, 3), dtype=np.uint8))
+    labels = np.repeat([0, 1], 24)
+    ds = ImageSet(CachedImages.of(np.load(tmp_path / "x.npy", mmap_mode="r")), labels, ["a", "b"])
+    cfg = TrainConfig(steps=10, batch_size=8, warmup_steps=1, stage2_steps=0, checkpoint_every=4, device="cpu",
+                      augment="random-resized-crop", crop_size=16, flip=True, rrc_scale=(0.3, 1.0))
+    method = get_method("ce")
+    full = train_method(method, DatasetSplits(ds, ds), cfg, tmp_path / "full", progress=False)
+    original = loop.save_checkpoint
+
+    def save_then_die(path, model, opt, step, **extra):
+        original(path, model, opt, step, **extra)
+        if step == 4:
+            raise Killed
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        train_method(method, DatasetSplits(ds, ds), cfg, tmp_path / "part", progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    resumed = train_method(method, DatasetSplits(ds, ds), cfg, tmp_path / "part", resume=True, progress=False)
+    for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
