@@ -13,7 +13,8 @@ from synaug.errors import SynaugError
 log = logging.getLogger("synaug")
 
 DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
-                "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR")
+                "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR, "
+                "imagenet100-lt:ROOT (SDCLR list files; imagenet-lt:ROOT for ImageNet-LT)")
 
 
 def _strategy(text: str):

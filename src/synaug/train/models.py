@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from synaug.errors import require
 from synaug.registry import Registry
 
 MODELS = Registry("model")
@@ -145,8 +147,6 @@ def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_
 
 def timm_classifier(name: str, in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
     """A timm model (`pip install timm`) without its head (`num_classes=0` gives pooled features)."""
-    from synaug.errors import require
-
     timm = require("timm", "timm", f"model 'timm:{name}'")
     net = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_channels)
     model = Classifier(net, net.num_features, num_classes)
