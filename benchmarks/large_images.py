@@ -13,7 +13,7 @@ CUDA mode (`--cuda`): ResNet-50 at 224 px, bf16 autocast, channels-last, SGD:
   synaug:  `synaug.train.loop.fit` from the cache (prefetch thread, pinned host batches, copy
            without blocking, random-resized crop + flip + normalise on the GPU, CE).
 
-    python benchmarks/large_images.py [--n 3000] [--dir /work/bench-large] [--cuda] [--steps 60]
+    python benchmarks/large_images.py [--n 3000] [--dir /work/bench-large] [--cuda [--compile]] [--steps 60]
 """
 
 from __future__ import annotations
@@ -105,12 +105,13 @@ def cuda_mode(args, paths):
 
     m = model().train()
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    net = torch.compile(m) if args.compile else m
     x = torch.randn(args.batch, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 100, (args.batch,), device=device)
 
     def step():
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = torch.nn.functional.cross_entropy(m(x), y)
+            loss = torch.nn.functional.cross_entropy(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -122,7 +123,8 @@ def cuda_mode(args, paths):
         step()
     torch.cuda.synchronize()
     ceiling = args.steps * args.batch / (time.perf_counter() - t)
-    print(f"ceiling: ResNet-50 fwd+bwd bf16, pre-made batch   {ceiling:8.0f} img/s")
+    print(f"ceiling: ResNet-50 fwd+bwd bf16{' compiled' if args.compile else ''}, pre-made batch "
+          f"{ceiling:8.0f} img/s")
 
     data = TensorData.from_imageset(ds, device)
     m2 = model()
@@ -130,10 +132,10 @@ def cuda_mode(args, paths):
               transform=BATCH_TRANSFORMS["none"](), loss_fn=LOSSES["ce"](), num_classes=100, seed=0,
               progress=False, amp=True)
     sampler = SAMPLERS["shuffle"](n=len(ds), batch_size=args.batch, seed=0)
-    fit(m2, data, Phase("warm", 10, args.batch, 0.01), sampler=sampler, **kw)
+    fit(m2, data, Phase("warm", 10, args.batch, 0.01, compile=args.compile), sampler=sampler, **kw)
     torch.cuda.synchronize()
     t = time.perf_counter()
-    fit(m2, data, Phase("timed", args.steps, args.batch, 0.01), sampler=sampler, **kw)
+    fit(m2, data, Phase("timed", args.steps, args.batch, 0.01, compile=args.compile), sampler=sampler, **kw)
     torch.cuda.synchronize()
     ours = args.steps * args.batch / (time.perf_counter() - t)
     print(f"synaug fit from the cache (RRC on GPU)           {ours:8.0f} img/s = {100 * ours / ceiling:.0f} % of ceiling")
@@ -150,6 +152,7 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--dir", type=Path, default=Path("/work/bench-large"))
     p.add_argument("--cuda", action="store_true")
+    p.add_argument("--compile", action="store_true", help="CUDA mode: torch.compile the model (both runs)")
     args = p.parse_args()
     paths = make_photos(args.dir / "photos", args.n)
     print(f"{len(paths)} images in {args.dir / 'photos'}, batch {args.batch}, torch {torch.__version__}, "

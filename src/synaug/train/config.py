@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     amp: bool = True                 # mixed precision on CUDA (ignored on CPU)
+    compile: bool = False            # torch.compile the model for stage 1 (CUDA; minutes of compiling)
     checkpoint_every: int = 200      # steps between checkpoints
     eval_batch_size: int = 1024
 

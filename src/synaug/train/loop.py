@@ -48,6 +48,7 @@ class Phase:
     milestones: tuple = (0.8, 0.9)
     gamma: float = 0.1
     optimizer: str = "sgd"
+    compile: bool = False
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -107,6 +108,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     for m in (train_modules if train_modules is not None else [model]):
         m.train()
     net = distributed.wrap(model, d, data.device)
+    net = torch.compile(net) if phase.compile else net  # the module itself is saved: no compiled-name keys
     cast, scaler = autocast_for(data.device, amp)
     eye = torch.eye(num_classes, device=data.device)
     bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,

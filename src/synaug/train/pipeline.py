@@ -77,7 +77,7 @@ def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
 
 def stage1_phase(cfg: TrainConfig) -> Phase:
     return Phase("stage1", cfg.steps, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov,
-                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma, cfg.optimizer)
+                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma, cfg.optimizer, cfg.compile)
 
 
 def stage2_batch_size(cfg: TrainConfig, n: int) -> int:
