@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from synaug.data.imageset import ImageSet, LazyImages
+from synaug.errors import TrainingError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -158,6 +159,9 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
                 loss.backward()
                 opt.step()
             value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingError(f"{phase.name} step {step}: the loss is {value}; training stopped (the last "
+                                    "checkpoint is kept). Lower --lr, or check the data for broken images")
             running = value if running is None else 0.95 * running + 0.05 * value
             if step % 20 == 0 or step == phase.steps - 1:
                 bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.4f}")

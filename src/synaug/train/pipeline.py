@@ -22,7 +22,10 @@ from synaug.train.losses import LOSSES
 from synaug.train.methods import Method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
+from synaug.train.rundir import load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
+from synaug.errors import RunFolderError
+from synaug.validate import check_train_config
 
 
 def balanced_subset(labels: np.ndarray, per_class: int | None, seed: int,
@@ -85,7 +88,9 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
                  synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True) -> TrainedModel:
     """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_train_config(cfg)
+    start_run(run_dir, manifest_for(method.name, splits.info, cfg.to_dict(),
+                                    0 if synthetic is None or not method.synthetic else len(synthetic)), resume)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(
         {"method": method.name, "train": cfg.to_dict(), "data": splits.info,
          "synthetic_images": 0 if synthetic is None or not method.synthetic else len(synthetic)},
@@ -227,5 +232,9 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     dev = resolve_device(device)
     model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes, image_size=image_size)
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
-    model.load_state_dict(torch.load(ckpt, map_location=dev, weights_only=True)["model"])
+    try:
+        model.load_state_dict(load_checkpoint(ckpt, dev)["model"])
+    except RuntimeError as exc:  # shapes differ: another dataset's classes or channels
+        raise RunFolderError(f"{ckpt} does not fit this dataset ({num_classes} classes, {in_channels} channel(s)): "
+                             f"{str(exc).splitlines()[0][:200]}") from exc
     return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev)
