@@ -166,9 +166,9 @@ def confined(root: Path, name: str) -> Path:
 
 
 # ----------------------------------------------------------------------------- training config
-_POSITIVE_INT = ("steps", "batch_size", "stage2_steps", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
+_POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
                  "dfr_refits")
-_NONNEG_INT = ("warmup_steps", "crop_padding", "seed")
+_NONNEG_INT = ("stage2_steps", "warmup_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
 _POSITIVE_FLOAT = ("lr", "stage2_lr", "mixup_alpha")
 _NONNEG_FLOAT = ("momentum", "weight_decay", "gamma", "dro_step_size")
 
