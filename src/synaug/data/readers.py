@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import logging
 import pickle
 import struct
@@ -187,15 +188,18 @@ def read_csv_rows(path: Path) -> tuple[list[dict], list[str]]:
     """Rows and columns of a user's CSV: UTF-8 (an Excel BOM is fine); binary or other encodings
     are a clear error."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            columns = list(reader.fieldnames or [])
+        text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path} is not a UTF-8 CSV ({exc.reason} at byte {exc.start}); "
                            "save it as CSV UTF-8") from exc
+    if "\x00" in text:
+        raise DatasetError(f"{path} is not a readable CSV: it is a binary file (NUL bytes)")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
     except csv.Error as exc:
-        raise DatasetError(f"{path} is not a readable CSV (binary?): {exc}") from exc
+        raise DatasetError(f"{path} is not a readable CSV: {exc}") from exc
     if any(None in r for r in rows):
         n = next(i for i, r in enumerate(rows) if None in r) + 2
         raise DatasetError(f"{path} line {n}: more fields than the header has columns")
