@@ -114,6 +114,20 @@ def utkface(t: Path) -> str:
     return f"utkface:{root}"
 
 
+def waterbirds(t: Path) -> str:
+    root = t / "wb"
+    lines = ["img_id,img_filename,y,split,place"]
+    for k in range(24):
+        y, place, split = k % 2, (k // 2) % 2, (k // 4) % 3
+        rgb = np.random.default_rng(k).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+        (root / "birds").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb).save(root / "birds" / f"{k}.jpg")
+        lines.append(f"{k},birds/{k}.jpg,{y},{split},{place}")
+    lines.append("99,birds/gone.jpg,0,0,0")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return f"waterbirds:{root}"
+
+
 def bank(t: Path, text: str) -> str:
     (t / "bank.yaml").write_text(text)
     return str(t / "bank.yaml")
@@ -285,6 +299,20 @@ CASES = [
     Case("overwrite-clears-the-old-run", _after(trained_run, lambda t: ((t / "out/run/stage2.pt").write_bytes(b"old"),
                                                                        trained_run(t, "ce-rs") + ["--overwrite"])[-1]),
          OK, "All", lambda t, o, e: (not (t / "out/run/stage2.pt").exists()) or pytest.fail("stale stage2.pt")),
+    Case("resume-with-another-dataset", _after(trained_run, lambda t: ["train", "--dataset", folder(t, name="data2"),
+         "--method", "ce", "--out", str(t / "out/run"), "--resume", *TRAIN]), ERROR, "holds a different run (dataset"),
+    Case("resume-from-a-truncated-checkpoint", _after(trained_run, lambda t: (
+         (t / "out/run/stage1.pt").write_bytes((t / "out/run/stage1.pt").read_bytes()[:100]),
+         trained_run(t) + ["--resume"])[-1]), ERROR, "is unreadable (truncated"),
+    Case("evaluate-with-another-imbalance", _after(lambda t: ["train", "--dataset", "mnist-lt", "--method", "ce", "--out",
+         str(t / "out/run"), *TRAIN], lambda t: ["evaluate", "--run", str(t / "out/run"), "--imbalance", "10",
+         "--device", "cpu"]), ERROR, "was trained with --imbalance 100"),
+    Case("evaluate-same-csv-named-two-ways", _after(lambda t: ["train", "--dataset", f"csv:{t / 'tab'}", "--method",
+         "ce", "--out", str(t / "out/run"), *TRAIN] if table(t, rows()) else None,
+         lambda t: ["evaluate", "--run", str(t / "out/run"), "--dataset", f"csv:{t / 'tab/metadata.csv'}",
+                    "--device", "cpu"]), OK, "All"),
+    Case("evaluate-damaged-run-config", _after(trained_run, lambda t: ((t / "out/run/config.yaml").write_text("[1, 2"),
+         ["evaluate", "--run", str(t / "out/run"), "--device", "cpu"])[-1]), ERROR, "is not valid YAML"),
     Case("evaluate-takes-the-runs-dataset", _after(trained_run, lambda t: ["evaluate", "--run", str(t / "out/run"),
          "--device", "cpu"]), OK, "All"),
     Case("evaluate-on-another-dataset", _after(trained_run, lambda t: ["evaluate", "--run", str(t / "out/run"),
@@ -295,6 +323,8 @@ CASES = [
     Case("utkface-truncated-images-skipped", lambda t: ["plan", "--dataset", utkface(t), "--out",
          str(t / "out/plan.csv")], SKIP, "31_0_1_20170110000000998.jpg.chip.jpg",
          lambda t, o, e: ("30_1_2_20170110000000999" in e) or pytest.fail("first skipped file not named")),
+    Case("waterbirds-missing-image-skipped", lambda t: ["plan", "--dataset", waterbirds(t), "--out",
+         str(t / "out/plan.csv")], SKIP, "gone.jpg"),
     Case("strategy-dict-count-not-a-number", lambda t: ["plan", "--strategy", '{"0": "lots"}', "--out",
          str(t / "out/plan.csv")], ERROR, "must be an integer >= 0"),
     Case("strategy-dict-bad-cell", lambda t: ["plan", "--strategy", '{"zero": 400}', "--out", str(t / "out/plan.csv")],

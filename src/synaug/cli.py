@@ -54,9 +54,9 @@ def cmd_generate(args) -> int:
                                 skip_undrawable=args.skip_undrawable, workers=args.workers)
     print(f"{report.generated} generated, {report.already_done} already done, "
           f"{len(report.skipped)} skipped, {len(report.dropped)} dropped -> {report.out_dir}")
-    for name, reason in report.skipped:
+    for name, reason in report.skipped[:10]:
         print(f"  skipped {name}: {reason}")
-    for name, reason in report.dropped:
+    for name, reason in report.dropped[:10]:
         print(f"  dropped {name}: {reason}")
     if report.metadata_written:
         print(f"metadata: {report.out_dir / 'metadata.csv'}")
@@ -269,6 +269,8 @@ def cmd_evaluate(args) -> int:
     run = Path(args.run)
     if not (run / "config.yaml").is_file():
         raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
+    if not isinstance(load_yaml(run / "config.yaml", "run config").get("train"), dict):
+        raise SynaugError(f"{run / 'config.yaml'} has no 'train' block: not written by `synaug train`")
     dataset, imbalance = dataset_of_run(run, args.dataset, args.imbalance)
     splits = load_dataset(dataset, imbalance=imbalance)
     H, W, C = splits.train.image_shape

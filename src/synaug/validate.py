@@ -123,6 +123,20 @@ def load_yaml(path, what: str) -> dict:
     return data
 
 
+def dataset_spec(spec: str | None) -> str | None:
+    """A dataset spec in one canonical form: 'csv:data/' -> 'csv:/abs/data/metadata.csv', so the same
+    dataset compares equal from any folder (run manifests record this form)."""
+    if not spec:
+        return spec
+    name, _, path = spec.partition(":")
+    if not path:
+        return name
+    p = Path(path).expanduser().resolve()
+    if name == "csv" and p.is_dir():
+        p = p / "metadata.csv"
+    return f"{name}:{p}"
+
+
 def check_out_dir(path, option: str = "--out") -> Path:
     """An output folder: may not exist yet, must not be a file."""
     path = Path(path)

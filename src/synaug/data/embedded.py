@@ -22,6 +22,7 @@ from synaug.data.longtail import longtail_indices
 from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
 from synaug.registry import Registry
+from synaug.validate import dataset_spec
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -58,7 +59,7 @@ def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options)
         raise DatasetError(f"{spec}: the training split has {present} class(es) with images; a classifier "
                            "needs at least 2 (there is nothing to balance)")
     # what made the splits, for run manifests (`synaug evaluate --run` finds its dataset here)
-    splits.info = {**splits.info, "spec": name + (f":{Path(path).resolve()}" if path else "")}
+    splits.info = {**splits.info, "spec": dataset_spec(spec)}
     return splits
 
 

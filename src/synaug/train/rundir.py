@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from synaug.errors import RunFolderError
+from synaug.validate import dataset_spec
 
 MANIFEST = "run.json"
 RUN_FILES = ("run.json", "config.yaml")  # either marks a folder as a synaug run
@@ -33,16 +34,8 @@ def config_hash(cfg_dict: dict) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def normalize_spec(spec: str | None) -> str | None:
-    """'csv:data/m.csv' -> 'csv:/abs/data/m.csv', so the same dataset compares equal from any folder."""
-    if not spec:
-        return spec
-    name, _, path = spec.partition(":")
-    return name + (f":{Path(path).resolve()}" if path else "")
-
-
 def manifest_for(method: str, info: dict, cfg_dict: dict, synthetic: int) -> dict:
-    return {"method": method, "dataset": normalize_spec(info.get("spec") or info.get("dataset")),
+    return {"method": method, "dataset": dataset_spec(info.get("spec") or info.get("dataset")),
             "imbalance": info.get("imbalance"), "synthetic_images": synthetic, "config_hash": config_hash(cfg_dict),
             "seed": cfg_dict.get("seed")}
 
@@ -161,7 +154,7 @@ def dataset_of_run(run_dir: Path, dataset: str | None, imbalance: float | None) 
         if dataset is None:
             raise RunFolderError(f"{run_dir} has no {MANIFEST} (made by an older synaug): pass --dataset")
         return dataset, 100 if imbalance is None else imbalance
-    if dataset is not None and normalize_spec(dataset) != held.get("dataset"):
+    if dataset is not None and dataset_spec(dataset) != held.get("dataset"):
         raise RunFolderError(f"{run_dir} was trained on {held.get('dataset')!r}, not {dataset!r}: evaluating it on "
                              "another dataset is refused (leave out --dataset to use the run's)")
     run_if = held.get("imbalance")
