@@ -154,17 +154,17 @@ def die_with_parent(parent: int | None) -> None:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):  # no prctl: the polling thread below still works
             pass
-    if parent is not None and os.getppid() != parent:
+    watched = os.getppid() if parent is None else parent  # None: started by a fork server, watch it
+    if os.getppid() != watched:
         os._exit(1)  # the parent died before the line above took effect
 
     def watch():
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent:
+            if os.getppid() != watched:
                 os._exit(1)
 
-    if parent is not None:
-        threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker_batch(args) -> list[dict]:
@@ -272,7 +272,9 @@ def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dic
         for batch in batches:
             yield _render_and_write(generator, batch, out_dir, tag)
         return
-    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator, os.getpid())) as pool:
+    import multiprocessing
+    parent = os.getpid() if multiprocessing.get_start_method() == "fork" else None
+    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator, parent)) as pool:
         yield from pool.map(_worker_batch, [(b, out_dir, tag) for b in batches])
 
 
