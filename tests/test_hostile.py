@@ -331,6 +331,9 @@ CASES = [
          ERROR, "bad cell 'zero'"),
     Case("strategy-dict-bad-yaml", lambda t: ["plan", "--strategy", '{"0": [', "--out", str(t / "out/plan.csv")],
          ERROR, "not a valid JSON/YAML dict"),
+    Case("run-config-strategy-counts-not-numbers", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
+         "methods: [synaug]\nplan: {strategy: {0: lots}}\n"), "--out", str(t / "out")], ERROR,
+         "final counts must be integers >= 0"),
     Case("binary-csv", lambda t: ((t / "bin").mkdir(), (t / "bin" / "metadata.csv").write_bytes(b"file_name,label\x00\x01"
          b"\n\x00\x00x,1\n"), ["plan", "--dataset", f"csv:{t / 'bin'}", "--out", str(t / "out/plan.csv")])[-1],
          ERROR, "not a readable CSV"),

@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import numbers
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -88,6 +89,11 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
 
 def _from_targets(counts: Counts, targets: Mapping) -> dict:
     """Final counts -> numbers to add; as imbalanced-learn, a target below the count is an error."""
+    if not isinstance(targets, Mapping):
+        raise PlanError(f"a strategy must give {{cell: final count}}, got {targets!r}")
+    bad = {c: t for c, t in targets.items() if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0}
+    if bad:
+        raise PlanError(f"final counts must be integers >= 0, got {bad}")
     unknown = [c for c in targets if c not in counts]
     if unknown:
         raise PlanError(f"strategy names cell(s) {unknown} that are not in the data")
