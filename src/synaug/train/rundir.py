@@ -138,6 +138,8 @@ def trim_log(log_path: Path, steps: dict) -> None:
             row = json.loads(line)
         except json.JSONDecodeError:
             break  # torn by the kill
+        if not isinstance(row, dict):
+            break
         done = steps.get(row.get("phase"), -1)
         if done is None or (done != -1 and int(row.get("step", 0)) >= done):
             continue
