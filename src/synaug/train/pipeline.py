@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.errors import RunFolderError
 from synaug.metrics import longtail_metrics
 from synaug.train.augment import Augment, Normalize
 from synaug.train.config import TrainConfig
@@ -24,7 +25,6 @@ from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
 from synaug.train.rundir import load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
-from synaug.errors import RunFolderError
 from synaug.validate import check_train_config
 
 
