@@ -31,7 +31,7 @@ def test_plan_cli_reports_undrawable_fashion_class(tmp_path, capsys):
     (["generate", "--plan", "/nonexistent/plan.csv", "--out", "x"], "no plan at"),
     (["generate", "--plan", "p.csv", "--out", "x", "--shard", "3/2"], "bad shard"),
     (["demo", "--methods", "magic"], "unknown method 'magic'"),
-    (["train", "--method", "ce", "--model", "nope", "--steps", "1", "--out", "r"], "unknown model 'nope'"),
+    (["train", "--dataset", "mnist-lt", "--method", "ce", "--model", "nope", "--steps", "1", "--out", "r"], "unknown model 'nope'"),
     (["plan", "--dataset", "csv:/no/such.csv"], "no metadata file"),
 ])
 def test_bad_input_is_a_clear_error_with_exit_2(argv, message, capsys, tmp_path, monkeypatch):

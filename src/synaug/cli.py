@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
 from pathlib import Path
 
-from synaug.errors import SynaugError
+from synaug.errors import ConfigError, SynaugError
+from synaug.validate import (check_out_dir, check_out_file, finite_float, imbalance_factor, load_yaml, nonneg_int,
+                             parse_strategy, positive_float, positive_int, probability)
 
 log = logging.getLogger("synaug")
 
@@ -17,30 +20,16 @@ DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; y
                 "imagenet100-lt:ROOT (SDCLR list files; imagenet-lt:ROOT for ImageNet-LT)")
 
 
-def _strategy(text: str):
-    """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}')."""
-    if text.strip().startswith("{"):
-        import yaml
-        raw = yaml.safe_load(text)
-        return {_cell(k): int(v) for k, v in raw.items()}
-    return text
-
-
-def _cell(key):
-    key = str(key)
-    if ":" in key:
-        c, g = key.split(":")
-        return (int(c), int(g))
-    return int(key)
-
-
 # ----------------------------------------------------------------------------- plan / generate
 def cmd_plan(args) -> int:
     from synaug.workflow import format_cell_table, plan_dataset
 
     dataset_options = {"group_column": args.group_column} if args.group_column else {}
+    if args.group_column and not args.dataset.startswith("csv:"):
+        raise ConfigError("--group-column applies to csv:FILE datasets only")
+    check_out_file(args.out)
     items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance, dataset_options=dataset_options,
-                               strategy=_strategy(args.strategy), seed=args.seed,
+                               strategy=parse_strategy(args.strategy), seed=args.seed,
                                template=args.template, modifiers=args.modifiers,
                                generator=args.generator, use_groups=not args.no_groups)
     print(f"plan for {args.dataset} (IF={args.imbalance}, strategy={args.strategy}, seed={args.seed})")
@@ -60,6 +49,7 @@ def cmd_generate(args) -> int:
         from synaug.generators.diffusion import options_from_args
         options = options_from_args(args)
     shard = parse_shard(args.shard) if args.shard else _distributed_shard()
+    check_out_dir(args.out)
     report = generate_from_plan(Path(args.plan), Path(args.out), args.generator,
                                 generator_options=options, batch_size=args.batch_size, shard=shard,
                                 skip_undrawable=args.skip_undrawable, workers=args.workers)
@@ -87,21 +77,21 @@ def add_generator_options(p) -> None:
     g = p.add_argument_group("diffusion generator (with --generator diffusion)")
     g.add_argument("--model", help="local path (or hub id with --allow-download) of a diffusers model")
     g.add_argument("--allow-download", action="store_true", help="let diffusers fetch from the hub")
-    g.add_argument("--steps", type=int, default=30)
-    g.add_argument("--guidance", type=float, default=7.5)
+    g.add_argument("--steps", type=positive_int, default=30)
+    g.add_argument("--guidance", type=finite_float, default=7.5)
     g.add_argument("--negative-prompt", default="")
     g.add_argument("--scheduler", default=None, help="scheduler class name, e.g. DPMSolverMultistepScheduler")
-    g.add_argument("--gen-size", type=int, default=None, help="height=width generated (default: model's)")
-    g.add_argument("--save-size", type=int, default=None, help="side the images are saved at")
+    g.add_argument("--gen-size", type=positive_int, default=None, help="height=width generated (default: model's)")
+    g.add_argument("--save-size", type=positive_int, default=None, help="side the images are saved at")
     g.add_argument("--dtype", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     g.add_argument("--device", default="auto")
     g.add_argument("--no-safety-checker", action="store_true")
-    g.add_argument("--max-redraws", type=int, default=3)
+    g.add_argument("--max-redraws", type=nonneg_int, default=3)
     g.add_argument("--compile", action="store_true", help="torch.compile the UNet")
     g.add_argument("--img2img", choices=["intra", "inter"], default=None,
                    help="image-to-image translation baseline: guidance from the same class or any class")
     g.add_argument("--guidance-data", default=None, help="dataset whose real images guide img2img")
-    g.add_argument("--strength", type=float, default=0.7)
+    g.add_argument("--strength", type=probability, default=0.7)
 
 
 def cmd_cache(args) -> int:
@@ -144,11 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
     p.add_argument("--dataset", default="mnist-lt",
                    help=DATASET_HELP)
-    p.add_argument("--imbalance", type=float, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
     p.add_argument("--strategy", default="uniform",
                    help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, "
                         "or a dict of final counts '{\"3\": 400}'")
-    p.add_argument("--seed", type=int, default=0, help="base seed hashed into every image's seed")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="base seed hashed into every image's seed")
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
     p.add_argument("--generator", default="render", help="generator to check drawability against")
@@ -163,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--generator", default="render", choices=["render", "diffusion"])
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
-    p.add_argument("--workers", type=int, default=1, help="processes for CPU generators")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
     p.add_argument("--skip-undrawable", action="store_true",
                    help="generate the rest when the generator cannot draw some cells (reported)")
     add_generator_options(p)
@@ -181,18 +171,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
-    _add_data_options(p)
+    _add_data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
     p.add_argument("--method", default="synaug", help="one of: " + ", ".join(_method_names()))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoints")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--out", required=True, help="run directory: new or empty (it records method, dataset and "
+                   "config in run.json)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoints (same "
+                     "method, dataset and config, else refused)")
+    how.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start afresh")
     p.add_argument("--config", default=None, help="YAML with training options (the `train:` block or flat)")
     _add_train_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
-    _add_data_options(p)
+    _add_data_options(p, from_run=True)
     p.add_argument("--run", required=True, help="run directory written by `synaug train`")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
@@ -208,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longtail (mnist-lt), fairness (mnist-fair), spurious (fashion-spurious)")
     p.add_argument("--dataset", default=None, help="default: the task's embedded dataset "
                    "(mnist-lt / fashion-lt, mnist-fair, fashion-spurious)")
-    p.add_argument("--imbalance", type=float, default=100)
+    p.add_argument("--imbalance", type=imbalance_factor, default=100)
     p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
-    p.add_argument("--steps", type=int, default=None, help="stage-1 steps (default 600)")
+    p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
@@ -223,12 +217,16 @@ def _method_names():
     return sorted(METHODS)
 
 
-def _add_data_options(p) -> None:
-    p.add_argument("--dataset", default="mnist-lt",
-                   help=DATASET_HELP)
-    p.add_argument("--imbalance", type=float, default=100)
-    p.add_argument("--many", type=int, default=100, help="Many: more than this many training images")
-    p.add_argument("--few", type=int, default=20, help="Few: fewer than this many training images")
+def _add_data_options(p, required: bool = False, from_run: bool = False) -> None:
+    if from_run:
+        p.add_argument("--dataset", default=None, help="default: the dataset the run was trained on (its "
+                       "run.json); a different one is refused. " + DATASET_HELP)
+        p.add_argument("--imbalance", type=imbalance_factor, default=None, help="default: the run's")
+    else:
+        p.add_argument("--dataset", required=required, help="(required) " + DATASET_HELP)
+        p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--many", type=nonneg_int, default=100, help="Many: more than this many training images")
+    p.add_argument("--few", type=nonneg_int, default=20, help="Few: fewer than this many training images")
 
 
 def _add_train_options(p) -> None:
@@ -236,17 +234,17 @@ def _add_train_options(p) -> None:
     d = TrainConfig()
     g = p.add_argument_group("training (override --config)")
     g.add_argument("--model", default=None, help=f"model (default {d.model})")
-    g.add_argument("--steps", type=int, default=None, help=f"stage-1 steps (default {d.steps})")
-    g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
-    g.add_argument("--lr", type=float, default=None, help=f"(default {d.lr})")
-    g.add_argument("--stage2-steps", type=int, default=None, help=f"(default {d.stage2_steps})")
+    g.add_argument("--steps", type=positive_int, default=None, help=f"stage-1 steps (default {d.steps})")
+    g.add_argument("--batch-size", type=positive_int, default=None, help=f"(default {d.batch_size})")
+    g.add_argument("--lr", type=positive_float, default=None, help=f"(default {d.lr})")
+    g.add_argument("--stage2-steps", type=positive_int, default=None, help=f"(default {d.stage2_steps})")
     g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun "
                    "each process takes its LOCAL_RANK GPU)")
     g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
                    "torchvision/timm key names); the classifier is sized for this task")
-    g.add_argument("--image-size", type=int, default=None, help="side of the decoded image cache for "
+    g.add_argument("--image-size", type=positive_int, default=None, help="side of the decoded image cache for "
                    "on-disk datasets (default: the reader's size)")
-    g.add_argument("--crop-size", type=int, default=None, help="training crop / centre-crop evaluation side")
+    g.add_argument("--crop-size", type=positive_int, default=None, help="training crop / centre-crop evaluation side")
     g.add_argument("--augment", default=None, help="pad-crop, random-resized-crop or none")
     g.add_argument("--cache-dir", default=None, help="image cache folder (default RUN/cache)")
 
@@ -258,19 +256,28 @@ def _train_overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    import yaml
     from synaug.data import load_dataset
     from synaug.data.readers import read_metadata_csv
     from synaug.train.config import TrainConfig
     from synaug.train.methods import get_method
+    from synaug.train import distributed
+    from synaug.train.rundir import prepare_run_dir
+    from synaug.validate import check_train_config
     from synaug.workflow import decode_to_cache, train_and_evaluate, training_side
 
     options = {}
     if args.config:
-        raw = yaml.safe_load(Path(args.config).read_text()) or {}
+        raw = load_yaml(args.config, "--config")
         options = raw.get("train", raw)
-    cfg = TrainConfig.from_dict({**options, **_train_overrides(args), "seed": args.seed})
+        if not isinstance(options, dict):
+            raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
+    try:
+        cfg = TrainConfig.from_dict({**options, **_train_overrides(args), "seed": args.seed})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    check_train_config(cfg)
     method = get_method(args.method)
+    check_out_dir(args.out)
     splits = load_dataset(args.dataset, imbalance=args.imbalance)
     synthetic = None
     if args.synthetic:
@@ -281,6 +288,10 @@ def cmd_train(args) -> int:
     elif method.synthetic:
         raise SynaugError(f"method {method.name!r} trains on synthetic images: pass --synthetic DIR "
                           "(made by `synaug plan` + `synaug generate`)")
+    d = distributed.current()
+    if d.is_main:
+        prepare_run_dir(Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    distributed.barrier(d)
     splits, sets = decode_to_cache(splits, {"train": synthetic}, cfg, args.dataset, Path(args.out))
     metrics = train_and_evaluate(method, splits, cfg, Path(args.out), synthetic=sets["train"],
                                  many=args.many, few=args.few, resume=args.resume)
@@ -306,13 +317,18 @@ def cmd_evaluate(args) -> int:
     from synaug.fileio import write_json
     from synaug.train.config import TrainConfig
     from synaug.train.pipeline import evaluate_model, load_trained
+    from synaug.train.rundir import dataset_of_run
     from synaug.workflow import decode_to_cache, training_side
 
     run = Path(args.run)
     if not (run / "config.yaml").is_file():
         raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
-    cfg = TrainConfig.from_dict(yaml.safe_load((run / "config.yaml").read_text())["train"])
-    splits, _ = decode_to_cache(load_dataset(args.dataset, imbalance=args.imbalance), {}, cfg, args.dataset, run)
+    run_config = load_yaml(run / "config.yaml", "run config")
+    if not isinstance(run_config.get("train"), dict):
+        raise SynaugError(f"{run / 'config.yaml'} has no 'train' block: not written by `synaug train`")
+    cfg = TrainConfig.from_dict(run_config["train"])
+    dataset, imbalance = dataset_of_run(run, args.dataset, args.imbalance)
+    splits, _ = decode_to_cache(load_dataset(dataset, imbalance=imbalance), {}, cfg, dataset, run)
     trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
                            device=args.device)
     metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
@@ -324,9 +340,12 @@ def cmd_evaluate(args) -> int:
 
 def _seeds(text):
     try:
-        return [int(s) for s in str(text).split(",") if s.strip()]
+        seeds = [int(s) for s in str(text).split(",") if s.strip()]
     except ValueError as exc:
         raise SynaugError(f"bad --seeds {text!r}; use e.g. 0,1,2") from exc
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise SynaugError(f"bad --seeds {text!r}: give distinct seeds >= 0, e.g. 0,1,2")
+    return seeds
 
 
 def cmd_run(args) -> int:
@@ -335,6 +354,9 @@ def cmd_run(args) -> int:
     overrides = {"out": args.out}
     if args.seeds:
         overrides["seeds"] = _seeds(args.seeds)
+    load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
+    if args.out:
+        check_out_dir(args.out)
     cfg = resolve_config(overrides, args.config)
     results = run_experiment(cfg)
     print(results["table"])
@@ -354,6 +376,7 @@ def cmd_demo(args) -> int:
     if args.steps:
         overrides["train"] = {"steps": args.steps}
     cfg = resolve_config(overrides)
+    check_out_dir(cfg["out"])
     results = run_experiment(cfg, progress=not args.quiet)
     print()
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
@@ -379,6 +402,13 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.filename is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise  # not about a user's file, folder or disk: a bug, keep the traceback
+        # a read-only or full disk, a missing folder, a file where a folder is needed
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,18 @@ class GenerationError(SynaugError):
     """A generator cannot draw what the plan asks, or an output folder conflicts with the plan."""
 
 
+class ConfigError(SynaugError):
+    """A command-line option or configuration value is out of range or malformed."""
+
+
+class RunFolderError(SynaugError):
+    """A run folder belongs to another run, is not empty, or its checkpoints are unreadable."""
+
+
+class TrainingError(SynaugError):
+    """Training cannot go on (e.g. the loss is no longer a finite number)."""
+
+
 class MissingDependencyError(SynaugError):
     """An optional extra is needed for this feature."""
 

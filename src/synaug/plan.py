@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import numbers
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import Callable, Hashable, Mapping, Sequence
 
 from synaug.errors import PlanError
-from synaug.prompts import PromptBank, slug
+from synaug.prompts import PromptBank, unique_slugs
+from synaug.validate import check_relative_name, read_text
 
 Cell = Hashable  # a class index, or a (class, group) pair
 Counts = Mapping[Cell, int]
@@ -86,6 +89,11 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
 
 def _from_targets(counts: Counts, targets: Mapping) -> dict:
     """Final counts -> numbers to add; as imbalanced-learn, a target below the count is an error."""
+    if not isinstance(targets, Mapping):
+        raise PlanError(f"a strategy must give {{cell: final count}}, got {targets!r}")
+    bad = {c: t for c, t in targets.items() if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0}
+    if bad:
+        raise PlanError(f"final counts must be integers >= 0, got {bad}")
     unknown = [c for c in targets if c not in counts]
     if unknown:
         raise PlanError(f"strategy names cell(s) {unknown} that are not in the data")
@@ -140,15 +148,17 @@ def build_plan(to_add: Mapping[Cell, int], class_names: Sequence[str], bank: Pro
                seed: int = 0, group_names: Sequence[str] | None = None) -> list[PlanItem]:
     """Expand {cell: n} into items; modifiers cycle through the class's bank so each is used evenly."""
     items = []
+    cslugs = unique_slugs(class_names)
+    gslugs = unique_slugs(group_names or [])
     for cell in sorted(to_add, key=lambda c: c if isinstance(c, tuple) else (c,)):
         label, group = (cell if isinstance(cell, tuple) else (cell, None))
         cname = class_names[label]
         gname = group_names[group] if group is not None else ""
-        stem = slug(cname) if group is None else f"{slug(cname)}_{slug(gname)}"
+        stem = cslugs[label] if group is None else f"{cslugs[label]}_{gslugs[group]}"
         for i in range(int(to_add[cell])):
             modifier = bank.modifier(cname, i)
             items.append(PlanItem(
-                file_name=f"{slug(cname)}/{stem}_{i:06d}.png", cell=cell_key(cell), label=int(label),
+                file_name=f"{cslugs[label]}/{stem}_{i:06d}.png", cell=cell_key(cell), label=int(label),
                 class_name=cname, group=None if group is None else int(group), group_name=gname,
                 index=i, modifier=modifier, prompt=bank.prompt(cname, modifier, gname),
                 seed=image_seed(seed, cell, i)))
@@ -183,27 +193,50 @@ def read_plan(path) -> tuple[list[PlanItem], dict]:
     path = Path(path)
     if not path.is_file():
         raise PlanError(f"no plan at {path}; make one with `synaug plan`")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
+    try:
+        reader = csv.DictReader(io.StringIO(read_text(path, "plan"), newline=""))
         missing = set(PLAN_COLUMNS) - set(reader.fieldnames or [])
-        if missing:
-            raise PlanError(f"{path} is not a synaug plan: missing columns {sorted(missing)}")
-        items = []
-        for n, row in enumerate(reader, start=2):
-            try:
-                items.append(PlanItem(
-                    file_name=row["file_name"], cell=row["cell"], label=int(row["label"]),
-                    class_name=row["class_name"], group=int(row["group"]) if row["group"] else None,
-                    group_name=row["group_name"], index=int(row["index"]), modifier=row["modifier"],
-                    prompt=row["prompt"], seed=int(row["seed"])))
-            except (TypeError, ValueError) as exc:
-                raise PlanError(f"{path} line {n}: malformed row ({exc})") from exc
-    names = [it.file_name for it in items]
-    if len(set(names)) != len(names):
-        raise PlanError(f"{path}: duplicate file names")
+        rows = list(reader)
+    except csv.Error as exc:
+        raise PlanError(f"{path} is not a readable CSV plan: {exc}") from exc
+    if missing:
+        raise PlanError(f"{path} is not a synaug plan: missing columns {sorted(missing)}")
+    items = []
+    for n, row in enumerate(rows, start=2):
+        try:
+            items.append(PlanItem(
+                file_name=row["file_name"], cell=row["cell"], label=int(row["label"]),
+                class_name=row["class_name"], group=int(row["group"]) if row["group"] else None,
+                group_name=row["group_name"], index=int(row["index"]), modifier=row["modifier"],
+                prompt=row["prompt"], seed=int(row["seed"])))
+        except (TypeError, ValueError) as exc:
+            raise PlanError(f"{path} line {n}: malformed row ({exc})") from exc
+        try:
+            check_relative_name(items[-1].file_name)
+            if items[-1].seed < 0 or items[-1].label < 0 or items[-1].index < 0:
+                raise PlanError("label, index and seed must be >= 0")
+        except PlanError as exc:
+            raise PlanError(f"{path} line {n}: {exc}") from None
+    check_unique_names(items, path)
     meta_path = plan_meta_path(path)
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    try:
+        meta = json.loads(read_text(meta_path, "plan settings")) if meta_path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{meta_path} is not valid JSON ({exc}); delete it or re-run `synaug plan`") from exc
+    if not isinstance(meta, dict):
+        raise PlanError(f"{meta_path} is not a plan settings file (expected a JSON object)")
     return items, meta
+
+
+def check_unique_names(items: Sequence[PlanItem], where="plan") -> None:
+    """Two items may not write the same file (case-insensitively: some file systems fold case)."""
+    seen = {}
+    for it in items:
+        key = it.file_name.lower()
+        if key in seen:
+            raise PlanError(f"{where}: duplicate file_name {it.file_name!r} (and {seen[key]!r}): "
+                            "two images would write one file")
+        seen[key] = it.file_name
 
 
 def cell_table(counts: Counts, to_add: Mapping, cuts: Mapping, label_of: Callable[[Cell], str]) -> list[dict]:

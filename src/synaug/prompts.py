@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from synaug.errors import PlanError
+from synaug.validate import read_text
 
 DEFAULT_TEMPLATE = "a photo of {modifier} {class}"
 GENERIC_MODIFIERS = ["a", "a small", "a large", "a centered", "a bright", "a dark",
@@ -28,9 +29,17 @@ GENERIC_MODIFIERS = ["a", "a small", "a large", "a centered", "a bright", "a dar
 
 
 def slug(text: str) -> str:
-    """A file-system-safe name: 'T-shirt/top' -> 't-shirt_top'."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("_").lower()
+    """A file-system-safe name: 'T-shirt/top' -> 't-shirt_top'. Letters of every script are kept
+    (not reduced to ASCII, so 'Äpfel' and 'Öl' stay apart); never hidden or '..'."""
+    s = re.sub(r"[^\w.-]+", "_", text.strip()).strip("_").lower().lstrip(".")
     return s or "x"
+
+
+def unique_slugs(names) -> list[str]:
+    """slug() of every name, made distinct: names whose slugs collide ('Cat' and 'cat', 'T-shirt/top'
+    and 'T-shirt top') get their index appended, so two classes never share a folder or file."""
+    slugs = [slug(n) for n in names]
+    return [s if slugs.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(slugs)]
 
 
 @dataclass
@@ -66,7 +75,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
     if source:
         path = Path(source)
         if path.is_file():
-            text = path.read_text()
+            text = read_text(path, "modifier bank")
         else:
             shipped = resources.files("synaug") / "banks" / f"{source}.yaml"
             if not shipped.is_file():
@@ -79,14 +88,52 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
             raise PlanError(f"modifier bank {source}: invalid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise PlanError(f"modifier bank {source}: expected a mapping with 'classes'/'default'")
+    _check_bank(data, source)
     bank = PromptBank(
         template=template or data.get("template") or DEFAULT_TEMPLATE,
         default=[str(m) for m in data.get("default") or GENERIC_MODIFIERS],
         classes={str(k): [str(m) for m in v] for k, v in (data.get("classes") or {}).items()},
         groups={str(k): str(v) for k, v in (data.get("groups") or {}).items()},
     )
-    bank.prompt("x", "y")  # validate the template early
+    check_template(bank.template)
     return bank
+
+
+def check_template(template) -> None:
+    """A template must be text that names the class: a prompt without it draws no particular class."""
+    import string
+    if not isinstance(template, str):
+        raise PlanError(f"prompt template must be text, got {template!r}")
+    PromptBank(template=template).prompt("x", "y")  # unknown fields, unbalanced braces
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise PlanError(f"bad prompt template {template!r}: {exc} (fields: {{modifier}}, {{class}}, {{group}})") from exc
+    if "class" not in fields:
+        raise PlanError(f"prompt template {template!r} has no {{class}}: every prompt would leave the class out "
+                        "(e.g. \"a photo of {modifier} {class}\")")
+
+
+def _check_bank(data: dict, source) -> None:
+    """`default` and every class entry are lists of modifiers; `groups` maps names to phrases."""
+    def modifiers(value, where):
+        if not isinstance(value, list) or not value or not all(isinstance(m, (str, int, float)) for m in value):
+            raise PlanError(f"modifier bank {source}: {where} must be a non-empty list of modifiers "
+                            f"(e.g. [a small, a large]), got {value!r}")
+
+    unknown = sorted(set(data) - {"template", "default", "classes", "groups"})
+    if unknown:
+        raise PlanError(f"modifier bank {source}: unknown key(s) {unknown}; known: template, default, classes, groups")
+    if data.get("default") is not None:
+        modifiers(data["default"], "'default'")
+    classes = data.get("classes") or {}
+    if not isinstance(classes, dict):
+        raise PlanError(f"modifier bank {source}: 'classes' must map class names to lists, got {classes!r}")
+    for name, value in classes.items():
+        modifiers(value, f"class {name!r}")
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict) or not all(isinstance(v, str) for v in groups.values()):
+        raise PlanError(f"modifier bank {source}: 'groups' must map group names to phrases, got {groups!r}")
 
 
 def shipped_banks() -> list[str]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import inspect
+import math
 from pathlib import Path
 import numpy as np
 
@@ -20,6 +22,7 @@ from synaug.data.longtail import longtail_indices
 from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
 from synaug.registry import Registry
+from synaug.validate import dataset_spec
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -39,9 +42,25 @@ def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options)
                            "(path-based ones take NAME:PATH)")
     fn = DATASETS[name]
     kwargs = dict(imbalance=imbalance, lt_seed=lt_seed, **options)
+    params = inspect.signature(fn).parameters
+    if path and "path" not in params:
+        raise DatasetError(f"dataset {name!r} is embedded and takes no path; use --dataset {name}")
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    unknown = sorted(k for k in options if k not in params and not takes_any)
+    if unknown:
+        raise DatasetError(f"dataset {name!r} has no option(s) {unknown}")
+    if imbalance is None or not (math.isfinite(imbalance) and imbalance >= 1):
+        raise DatasetError(f"the imbalance factor is n_max / n_min and must be >= 1, got {imbalance}")
     if path:
         kwargs["path"] = path
-    return fn(**kwargs)
+    splits = fn(**kwargs)
+    present = int((splits.train.class_counts() > 0).sum())
+    if present < 2:
+        raise DatasetError(f"{spec}: the training split has {present} class(es) with images; a classifier "
+                           "needs at least 2 (there is nothing to balance)")
+    # what made the splits, for run manifests (`synaug evaluate --run` finds its dataset here)
+    splits.info = {**splits.info, "spec": dataset_spec(spec)}
+    return splits
 
 
 def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
@@ -143,19 +162,27 @@ def imagefolder(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_o
 @register_dataset("csv")
 def metadata_csv(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
     """A metadata.csv with a `split` column: train / val / test (or 0 / 1 / 2 as Waterbirds)."""
-    import csv
+    from synaug.data.readers import read_csv_rows
 
     csv_path = _need_path(path)
     csv_path = csv_path / "metadata.csv" if csv_path.is_dir() else csv_path
     if not csv_path.is_file():
         raise DatasetError(f"no metadata file at {csv_path}")
-    with open(csv_path, newline="") as f:
-        present = {row.get("split") for row in csv.DictReader(f)}
+    present = {row.get("split") for row in read_csv_rows(csv_path)[0]}
     splits = {}
     for name, alias in (("train", "0"), ("val", "1"), ("test", "2")):
         value = name if name in present else alias if alias in present else None
-        if value is not None:
+        if value is not None and "train" in splits:
+            # one label space for the dataset, fixed by the training split and applied to every split
+            t = splits["train"]
+            opts = dict(read_options, class_names=read_options.get("class_names") or t.class_names,
+                        group_names=read_options.get("group_names") or t.group_names,
+                        size=t.image_shape[:2], channels=t.image_shape[2])
+            splits[name] = read_metadata_csv(csv_path, split=value, **opts)
+        elif value is not None:
             splits[name] = read_metadata_csv(csv_path, split=value, **read_options)
+        if name == "train" and "train" not in splits:
+            break
     if "train" not in splits or "test" not in splits:
         raise DatasetError(f"{csv_path}: need a 'split' column with train and test rows (or 0 and 2); "
                            f"found {sorted(v for v in present if v)}")

@@ -4,7 +4,6 @@ decoded per batch at `size` (they are 178-256 px); labels and groups come from n
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from pathlib import Path
@@ -13,7 +12,9 @@ import numpy as np
 
 from synaug.data.embedded import register_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages
+from synaug.data.readers import log_skipped, read_csv_rows, readable
 from synaug.errors import DatasetError
+from synaug.validate import read_text
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ def read_utkface(root, size: int = 64, target: str = "gender", group: str = "rac
         paths.append(p)
         labels.append(values[target])
         groups.append(values[group])
-    if skipped:
-        log.warning("UTKFace: skipped %d malformed name(s), e.g. %s", len(skipped), Path(skipped[0][0]).name)
+    kept, unreadable = readable(paths, size)  # a truncated image is listed here, not a crash in training
+    paths, labels, groups = ([v[i] for i in kept] for v in (paths, labels, groups))
+    skipped += unreadable
+    log_skipped(skipped)
     if not paths:
         raise DatasetError(f"{root}: no UTKFace images ({len(skipped)} malformed names)")
     names = {"gender": UTK_GENDERS, "race": keep_races}
@@ -104,11 +107,16 @@ def waterbirds(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int
     meta = root / "metadata.csv" if root.is_dir() else root
     if not meta.is_file():
         raise DatasetError(f"no Waterbirds metadata.csv at {meta}")
-    with open(meta, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows, columns = read_csv_rows(meta)
     need = {"img_filename", "y", "split", "place"}
-    if not rows or not need <= set(rows[0]):
+    if not rows or not need <= set(columns):
         raise DatasetError(f"{meta}: expected columns {sorted(need)}")
+    for n, r in enumerate(rows, start=2):
+        if r["y"] not in ("0", "1") or r["place"] not in ("0", "1"):
+            raise DatasetError(f"{meta} line {n}: y and place must be 0 or 1, got {r['y']!r}, {r['place']!r}")
+    kept, skipped = readable([meta.parent / r["img_filename"] for r in rows], size)
+    log_skipped(skipped)
+    rows = [rows[i] for i in kept]
     splits = {}
     for split_id, name in (("0", "train"), ("1", "val"), ("2", "test")):
         part = [r for r in rows if r["split"] == split_id]
@@ -118,7 +126,8 @@ def waterbirds(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int
                                 np.array([int(r["y"]) for r in part]), WATERBIRDS_CLASSES,
                                 groups=np.array([int(r["place"]) for r in part]), group_names=WATERBIRDS_PLACES,
                                 name="waterbirds")
-    return DatasetSplits(**splits, info=dict(dataset="waterbirds", source=str(meta)))
+    splits["train"].skipped = skipped
+    return DatasetSplits(**splits, info=dict(dataset="waterbirds", source=str(meta), skipped=len(skipped)))
 
 
 @register_dataset("celeba")
@@ -132,7 +141,9 @@ def celeba(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int = 6
     for f in (attr_file, part_file):
         if not f.is_file():
             raise DatasetError(f"CelebA file {f} not found")
-    lines = attr_file.read_text().splitlines()
+    lines = read_text(attr_file, "CelebA file").splitlines()
+    if len(lines) < 2:
+        raise DatasetError(f"{attr_file}: expected a count line and a line of attribute names")
     names = lines[1].split()
     for attr in (target, confounder):
         if attr not in names:
@@ -143,11 +154,18 @@ def celeba(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int = 6
         if len(parts) != len(names) + 1:
             raise DatasetError(f"{attr_file}: malformed line {line[:60]!r}")
         attrs[parts[0]] = dict(zip(names, (int(v) for v in parts[1:])))
-    partition = dict(line.split() for line in part_file.read_text().splitlines() if line.strip())
+    pairs = [line.split() for line in read_text(part_file, "CelebA file").splitlines() if line.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise DatasetError(f"{part_file}: expected lines 'file split'")
+    partition = dict(pairs)
     image_dir = root / "img_align_celeba"
+    names_sorted = sorted(partition)
+    kept, skipped = readable([image_dir / f for f in names_sorted], size)
+    log_skipped(skipped)
+    ok = {names_sorted[i] for i in kept}
     splits = {}
     for split_id, name in (("0", "train"), ("1", "val"), ("2", "test")):
-        files = sorted(f for f, s in partition.items() if s == split_id)
+        files = sorted(f for f, s in partition.items() if s == split_id and f in ok)
         missing = [f for f in files if f not in attrs]
         if missing:
             raise DatasetError(f"{part_file}: {len(missing)} file(s) without attributes, e.g. {missing[0]}")

@@ -18,14 +18,50 @@ from PIL import Image
 IN_MEMORY_MAX_SIDE = 64
 
 
+GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """Any PIL mode as "L" or "RGB", documented per mode:
+    - 16-bit and 32-bit integer gray ("I;16*", "I"): SCALED to 0..255 (v * 255 / 65535, rounded), as
+      a 16-bit PNG stores 0..65535; "I" images whose values all fit in 0..255 are kept as they are.
+      Float ("F"): values in [0, 1] are scaled by 255, others clipped to 0..255.
+    - with transparency ("RGBA", "LA", "PA", palette with a transparent colour): composited onto a
+      BLACK background (transparent pixels become black, half-transparent ones are darkened).
+    - palette ("P"): its colours; "1": 0 / 255; "CMYK", "YCbCr", "LAB", "HSV": Pillow's conversion
+      to RGB."""
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        return img
+    if mode.startswith("I") or mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "F":
+            arr = arr * 255.0 if arr.size and arr.min() >= 0 and arr.max() <= 1 else arr
+        elif mode.startswith("I;16") or (arr.size and (arr.max() > 255 or arr.min() < 0)):
+            arr = arr * (255.0 / 65535.0)
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
+    if mode == "P" or mode == "PA":
+        img = img.convert("RGBA")
+    elif mode == "1":
+        return img.convert("L")
+    if mode in ("LA", "La"):
+        arr = np.asarray(img.convert("LA"), dtype=np.float64)
+        return Image.fromarray(np.rint(arr[..., 0] * arr[..., 1] / 255.0).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "RGBa"):
+        arr = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        return Image.fromarray(np.rint(arr[..., :3] * arr[..., 3:] / 255.0).astype(np.uint8), "RGB")
+    return img.convert("RGB")
+
+
 def load_image(path: Path, size: tuple[int, int] | None = None, channels: int | None = None) -> np.ndarray:
-    """Decode one image as uint8 (H, W, C), optionally resized and converted to 1 or 3 channels."""
+    """Decode one image as uint8 (H, W, C), optionally resized and converted to 1 or 3 channels.
+    Every mode is first brought to 8-bit "L" or "RGB" as `_to_8bit` documents (16-bit scaled, not
+    clipped; transparency composited onto black)."""
     with Image.open(path) as img:
         img.load()
+        img = _to_8bit(img)
         if channels is not None:
             img = img.convert("L" if channels == 1 else "RGB")
-        elif img.mode not in ("L", "RGB"):
-            img = img.convert("RGB")
         if size is not None and img.size != (size[1], size[0]):
             img = img.resize((size[1], size[0]), Image.BILINEAR)
         arr = np.asarray(img, dtype=np.uint8)

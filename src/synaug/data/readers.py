@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import logging
 import pickle
 import struct
@@ -18,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from synaug.data.imageset import IN_MEMORY_MAX_SIDE, ImageSet, LazyImages, load_image
+from synaug.data.imageset import GRAY_MODES, IN_MEMORY_MAX_SIDE, ImageSet, LazyImages, load_image
 from synaug.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,30 @@ def _probe(path: Path) -> tuple[tuple[int, int], str]:
     with Image.open(path) as img:
         img.load()  # verify() misses truncated data; a full decode does not
         return (img.size[1], img.size[0]), img.mode
+
+
+def log_skipped(skipped: list[tuple[str, str]]) -> None:
+    """Name every skipped file (not just the first), one per line."""
+    if skipped:
+        log.warning("skipped %d file(s):\n%s", len(skipped), "\n".join(f"  {p}: {r}" for p, r in skipped))
+
+
+def readable(paths: Sequence[Path], size: int | None = None) -> tuple[list[int], list[tuple[str, str]]]:
+    """For lazily read datasets: positions of the files that decode fully, and (path, reason) for the
+    others, checked up front so a truncated file is listed here instead of crashing training.
+    JPEGs are decoded at reduced scale (`draft`), which still reads the whole stream."""
+    kept, skipped = [], []
+    for i, p in enumerate(paths):
+        try:
+            with Image.open(p) as img:
+                if size:
+                    img.draft(img.mode, (size, size))
+                img.load()
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+            skipped.append((str(p), f"unreadable image: {exc.__class__.__name__}: {exc}"))
+            continue
+        kept.append(i)
+    return kept, skipped
 
 
 def _images_from_paths(paths: list[Path], size, channels, strict: bool):
@@ -49,14 +74,13 @@ def _images_from_paths(paths: list[Path], size, channels, strict: bool):
         kept.append(i)
         shapes.append(shape)
         modes.append(mode)
-    if skipped:
-        log.warning("skipped %d unreadable image(s); first: %s (%s)", len(skipped), *skipped[0])
+    log_skipped(skipped)
     if not kept:
         return None, kept, skipped
     if size is None:
         size = max(set(shapes), key=shapes.count)  # the most common size
     if channels is None:
-        channels = 1 if all(m in ("L", "1", "I;16", "I") for m in modes) else 3
+        channels = 1 if all(m in GRAY_MODES for m in modes) else 3
     kept_paths = [paths[i] for i in kept]
     if max(size) <= IN_MEMORY_MAX_SIDE:
         images = np.stack([load_image(p, size, channels) for p in kept_paths])
@@ -113,13 +137,18 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
         path = path / "metadata.csv"
     if not path.is_file():
         raise DatasetError(f"no metadata file at {path}")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise DatasetError(f"{path} has no rows")
+    rows, columns = read_csv_rows(path)
     for col in ("file_name", "label"):
-        if col not in rows[0]:
-            raise DatasetError(f"{path} lacks the required column '{col}' (has {list(rows[0])})")
+        if col not in columns:
+            raise DatasetError(f"{path} lacks the required column '{col}' (has {columns})")
+    if not rows:
+        if class_names is not None and size is not None and channels is not None:
+            # e.g. the synthetic folder of an already balanced dataset: nothing was planned
+            return ImageSet(np.zeros((0, *size, channels), np.uint8), np.zeros(0, np.int64), list(class_names),
+                            groups=None if group_names is None else np.zeros(0, np.int64), group_names=group_names,
+                            synthetic=np.full(0, bool(synthetic)), name=path.parent.name)
+        raise DatasetError(f"{path} has no rows")
+    _check_rows(rows, path)
     if split is not None:
         if "split" not in rows[0]:
             raise DatasetError(f"{path} has no 'split' column to select split={split!r}")
@@ -128,7 +157,7 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
             raise DatasetError(f"{path} has no rows with split={split!r}")
 
     names = _label_space([r.get("class_name") or r["label"] for r in rows], class_names, path, "class")
-    labels = [_label_of(r, "label", "class_name", names, path) for r in rows]
+    labels = [_label_of(r, "label", "class_name", names, path, class_names is not None) for r in rows]
     groups = gnames = None
     if group_column != "group" and group_column not in rows[0]:
         raise DatasetError(f"{path} has no group column {group_column!r} (has {list(rows[0])})")
@@ -136,7 +165,7 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
         name_col = "group_name" if group_column == "group" else None
         gnames = _label_space([(name_col and r.get(name_col)) or r[group_column] for r in rows], group_names,
                               path, "group")
-        groups = [_label_of(r, group_column, name_col, gnames, path) for r in rows]
+        groups = [_label_of(r, group_column, name_col, gnames, path, group_names is not None) for r in rows]
     paths = [path.parent / r["file_name"] for r in rows]
     images, kept, skipped = _images_from_paths(paths, size, channels, strict)
     if images is None:
@@ -152,33 +181,92 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
     return ds
 
 
+MISSING_VALUES = {"", "nan", "none", "null", "na", "n/a", "<na>"}
+
+
+def read_csv_rows(path: Path) -> tuple[list[dict], list[str]]:
+    """Rows and columns of a user's CSV: UTF-8 (an Excel BOM is fine); binary or other encodings
+    are a clear error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not a UTF-8 CSV ({exc.reason} at byte {exc.start}); "
+                           "save it as CSV UTF-8") from exc
+    if "\x00" in text:
+        raise DatasetError(f"{path} is not a readable CSV: it is a binary file (NUL bytes)")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise DatasetError(f"{path} is not a readable CSV: {exc}") from exc
+    if any(None in r for r in rows):
+        n = next(i for i, r in enumerate(rows) if None in r) + 2
+        raise DatasetError(f"{path} line {n}: more fields than the header has columns")
+    return rows, columns
+
+
+def _check_rows(rows: list[dict], path: Path) -> None:
+    """Every row names a file once and has a label: no duplicates, no missing values."""
+    seen = {}
+    for n, r in enumerate(rows, start=2):
+        name = (r.get("file_name") or "").strip()
+        if not name:
+            raise DatasetError(f"{path} line {n}: empty file_name")
+        if name in seen:
+            raise DatasetError(f"{path} line {n}: duplicate file_name {name!r} (also on line {seen[name]}); "
+                               "each image must be listed once")
+        seen[name] = n
+        label = r.get("class_name") or r.get("label") or ""
+        if label.strip().lower() in MISSING_VALUES:
+            raise DatasetError(f"{path} line {n}: missing label {label!r} for {name!r}; "
+                               "give every row a label (or remove the row)")
+
+
 def _label_space(values, given, path, what) -> list[str]:
+    """Class (or group) names: `given` (the training split's, or a declared list), else from the
+    values: integers must be 0..K-1 with every one present (a gap is most likely a typo), names
+    are sorted."""
     if given is not None:
         return list(given)
     values = set(values)
     if all(v.lstrip("-").isdigit() for v in values):
-        return [str(i) for i in range(max(int(v) for v in values) + 1)]
+        ints = sorted(int(v) for v in values)
+        if ints[0] < 0:
+            raise DatasetError(f"{path}: negative {what} label {ints[0]}; integer labels are 0..K-1")
+        gaps = sorted(set(range(ints[-1] + 1)) - set(ints))
+        if gaps:
+            raise DatasetError(f"{path}: {what} labels are integers up to {ints[-1]} but {gaps} never occur: "
+                               f"a typo? integer labels must be 0..K-1 with every {what} present "
+                               "(or use class names)")
+        return [str(i) for i in range(ints[-1] + 1)]
     return sorted(values)
 
 
-def _label_of(row, id_col, name_col, names, path) -> int:
+def _label_of(row, id_col, name_col, names, path, fixed: bool = False) -> int:
+    where = " (the label space is fixed by the training split)" if fixed else ""
     name = row.get(name_col) if name_col else None
     if name:
         if name not in names:
-            raise DatasetError(f"{path}: unknown {id_col} {name!r}; known: {names}")
+            raise DatasetError(f"{path}: unknown {id_col} {name!r}{where}; known: {names}")
         return names.index(name)
     value = row[id_col]
     if value in names:
         return names.index(value)
     if value.lstrip("-").isdigit() and 0 <= int(value) < len(names):
         return int(value)
-    raise DatasetError(f"{path}: unknown {id_col} {value!r}; known: {names}")
+    raise DatasetError(f"{path}: unknown {id_col} {value!r}{where}; known: {names}")
 
 
 # ----------------------------------------------------------------------------- CIFAR
 def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as f:
-        d = pickle.load(f, encoding="bytes")
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise DatasetError(f"{path} is not a readable CIFAR pickle ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(d, dict):
+        raise DatasetError(f"{path} is not a CIFAR pickle (no dict inside)")
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
 
 

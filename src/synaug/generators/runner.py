@@ -28,9 +28,10 @@ from typing import Iterable, Sequence
 
 from tqdm.auto import tqdm
 
-from synaug.errors import GenerationError
+from synaug.errors import GenerationError, PlanError
 from synaug.generators.base import Generator
-from synaug.plan import PlanItem
+from synaug.plan import PlanItem, check_unique_names
+from synaug.validate import check_out_dir, check_relative_name, confined
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,39 @@ def _render_and_write(generator: Generator, batch: Sequence[PlanItem], out_dir: 
 _WORKER_GENERATOR: Generator | None = None
 
 
-def _worker_init(generator: Generator) -> None:
+def _worker_init(generator: Generator, parent: int | None = None) -> None:
     global _WORKER_GENERATOR
+    die_with_parent(parent)
     _WORKER_GENERATOR = generator
+
+
+def die_with_parent(parent: int | None) -> None:
+    """A worker must not outlive the process that started it (SIGKILL gives the parent no chance to
+    clean up): on Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG);
+    elsewhere a daemon thread polls the parent's pid."""
+    import signal
+    import sys
+    import threading
+    import time
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):  # no prctl: the polling thread below still works
+            pass
+    watched = os.getppid() if parent is None else parent  # None: started by a fork server, watch it
+    if os.getppid() != watched:
+        os._exit(1)  # the parent died before the line above took effect
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != watched:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker_batch(args) -> list[dict]:
@@ -165,6 +196,9 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
                    shard: tuple[int, int] = (0, 1), skip_undrawable: bool = False, workers: int = 1,
                    progress: bool = True) -> GenerationReport:
     out_dir = Path(out_dir)
+    check_plan_paths(items, out_dir)  # before anything is written
+    if batch_size < 1 or workers < 1:
+        raise GenerationError(f"batch_size and workers must be >= 1, got {batch_size} and {workers}")
     state = out_dir / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
     report = GenerationReport(out_dir=out_dir, planned=len(items))
@@ -213,6 +247,18 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
 
 
 
+def check_plan_paths(items: Sequence[PlanItem], out_dir: Path) -> None:
+    """Every file the plan names is a relative .png inside `out_dir` (symlinks resolved), once."""
+    check_out_dir(out_dir)
+    check_unique_names(items, "plan")
+    for it in items:
+        try:
+            check_relative_name(it.file_name)
+            confined(out_dir, it.file_name)
+        except PlanError as exc:
+            raise GenerationError(f"refusing to write outside {out_dir}: {exc}") from None
+
+
 def _read_dropped(state: Path) -> dict[str, str]:
     path = state / DROPPED
     if not path.is_file():
@@ -226,7 +272,9 @@ def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dic
         for batch in batches:
             yield _render_and_write(generator, batch, out_dir, tag)
         return
-    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator,)) as pool:
+    import multiprocessing
+    parent = os.getpid() if multiprocessing.get_start_method() == "fork" else None
+    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator, parent)) as pool:
         yield from pool.map(_worker_batch, [(b, out_dir, tag) for b in batches])
 
 

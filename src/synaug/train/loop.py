@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from synaug.train import distributed
 from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
 from synaug.train.distributed import device_for
+from synaug.errors import TrainingError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -138,6 +139,9 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
                 loss.backward()
                 opt.step()
             value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingError(f"{phase.name} step {step}: the loss is {value}; training stopped (the last "
+                                    "checkpoint is kept). Lower --lr, or check the data for broken images")
             running = value if running is None else 0.95 * running + 0.05 * value
             if step % 20 == 0 or step == phase.steps - 1:
                 bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.4f}")

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.errors import RunFolderError
 from synaug.metrics import longtail_metrics
 from synaug.fileio import write_json
 from synaug.train import distributed
@@ -24,7 +25,9 @@ from synaug.train.methods import Method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
 from synaug.train.pretrained import load_backbone
+from synaug.train.rundir import load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
+from synaug.validate import check_train_config
 
 
 def balanced_subset(labels: np.ndarray, per_class: int | None, seed: int,
@@ -113,8 +116,10 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
     run_dir = Path(run_dir)
     is_main = distributed.current().is_main
+    check_train_config(cfg)
     if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        start_run(run_dir, manifest_for(method.name, splits.info, cfg.to_dict(),
+                                        0 if synthetic is None or not method.synthetic else len(synthetic)), resume)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(
             {"method": method.name, "train": cfg.to_dict(), "data": splits.info,
              "synthetic_images": 0 if synthetic is None or not method.synthetic else len(synthetic)},
@@ -122,6 +127,7 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         write_json(run_dir / "versions.json", package_versions())
         if not resume and (run_dir / "log.jsonl").exists():
             (run_dir / "log.jsonl").unlink()
+    distributed.barrier(distributed.current())  # the run folder is checked and ready for every rank
 
     device = resolve_device(cfg.device)
     # a method that must not use the group attribute never sees it: cells become classes
@@ -256,5 +262,9 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes,
                         image_size=stem_size(cfg, image_size))
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
-    model.load_state_dict(torch.load(ckpt, map_location=dev, weights_only=True)["model"])
+    try:
+        model.load_state_dict(load_checkpoint(ckpt, dev)["model"])
+    except RuntimeError as exc:  # shapes differ: another dataset's classes or channels
+        raise RunFolderError(f"{ckpt} does not fit this dataset ({num_classes} classes, {in_channels} channel(s)): "
+                             f"{str(exc).splitlines()[0][:200]}") from exc
     return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev, cfg.crop_size)

@@ -1,0 +1,165 @@
+"""Run folders carry what made them. `RUN/run.json` records the method, the dataset (spec and
+imbalance), the synthetic images and a hash of the training config, so that:
+- `synaug train` into a folder that already holds something is refused unless `--resume` (same
+  run: checked against run.json) or `--overwrite` (the old run is deleted first);
+- a resumed run continues only the run that made its checkpoints, its unreadable checkpoints are a
+  clear error, and its log keeps exactly the lines of the steps the checkpoints hold, so the
+  resumed log reads as an uninterrupted one;
+- `synaug evaluate --run RUN` finds its dataset without `--dataset`, and refuses a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+from synaug.errors import RunFolderError
+from synaug.validate import dataset_spec
+
+MANIFEST = "run.json"
+RUN_FILES = ("run.json", "config.yaml")  # either marks a folder as a synaug run
+# produced by a run; removed when a run starts afresh, so nothing of an earlier run is scored
+ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.jsonl", "metrics.json", "dfr.json",
+             "normalize.json")
+# options that do not change what is learned
+NOT_HASHED = ("device", "eval_batch_size", "checkpoint_every")
+
+
+def config_hash(cfg_dict: dict) -> str:
+    kept = {k: v for k, v in cfg_dict.items() if k not in NOT_HASHED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def manifest_for(method: str, info: dict, cfg_dict: dict, synthetic: int) -> dict:
+    return {"method": method, "dataset": dataset_spec(info.get("spec") or info.get("dataset")),
+            "imbalance": info.get("imbalance"), "synthetic_images": synthetic, "config_hash": config_hash(cfg_dict),
+            "seed": cfg_dict.get("seed")}
+
+
+def read_manifest(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path} is damaged ({exc}); use --overwrite or a new --out") from exc
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path} is damaged (not a JSON object); use --overwrite or a new --out")
+    return data
+
+
+def _is_run(run_dir: Path) -> bool:
+    return any((run_dir / f).is_file() for f in RUN_FILES)
+
+
+def prepare_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
+    """The CLI's policy for `--out`: new or empty; or `--resume` (checked later against run.json);
+    or `--overwrite`, which deletes a synaug run (never a folder that is not one)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"--out {run_dir} is a file, not a run folder")
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    if resume:
+        if not (run_dir / MANIFEST).is_file():
+            raise RunFolderError(f"{run_dir} has no {MANIFEST} (not a synaug run, or made by an older synaug): "
+                                 "cannot check it is the same run; use --overwrite or a new --out")
+        return
+    if not overwrite:
+        held = read_manifest(run_dir) if (run_dir / MANIFEST).is_file() else None
+        what = f" (method {held.get('method')}, dataset {held.get('dataset')})" if held else ""
+        raise RunFolderError(f"{run_dir} is not empty{what}: pass --resume to continue that run, --overwrite to "
+                             "delete it and start afresh, or choose another --out")
+    if not _is_run(run_dir):
+        raise RunFolderError(f"{run_dir} is not empty and is not a synaug run folder (no run.json or config.yaml): "
+                             "--overwrite deletes run folders only; choose another --out")
+    for p in run_dir.iterdir():
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def start_run(run_dir: Path, manifest: dict, resume: bool) -> None:
+    """Called by `train_method` before anything else is written to `run_dir`."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    held = read_manifest(run_dir)
+    if resume and held is not None:
+        diff = {k: (held.get(k), v) for k, v in manifest.items() if held.get(k) != v}
+        if diff:
+            lines = "; ".join(f"{k}: folder has {a!r}, this command {b!r}" for k, (a, b) in diff.items())
+            raise RunFolderError(f"--resume refused: {run_dir} holds a different run ({lines}); "
+                                 "use the same options, --overwrite, or a new --out")
+        steps = {phase: checkpoint_step(run_dir / f"{phase}.pt") for phase in ("stage1", "stage2")}
+        trim_log(run_dir / "log.jsonl", steps)
+    else:
+        if resume:  # a killed run of an older synaug, or the folder was emptied
+            for name in ARTEFACTS:
+                if (run_dir / name).is_file() and name.endswith(".pt"):
+                    raise RunFolderError(f"{run_dir} has checkpoints but no {MANIFEST}: cannot check they belong "
+                                         "to this run; use --overwrite or a new --out")
+        for name in ARTEFACTS:
+            if (run_dir / name).is_file():
+                (run_dir / name).unlink()
+    tmp = run_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, run_dir / MANIFEST)
+
+
+def load_checkpoint(path: Path, device="cpu") -> dict:
+    """torch.load(weights_only=True), with a clear error for a truncated or foreign file."""
+    import torch
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        raise RunFolderError(f"checkpoint {path} is unreadable (truncated or not a synaug checkpoint: "
+                             f"{str(exc).splitlines()[0][:200]}); delete it to restart that stage, or use "
+                             "--overwrite") from exc
+    if not isinstance(state, dict) or "model" not in state or "step" not in state:
+        raise RunFolderError(f"checkpoint {path} is not a synaug checkpoint (no model/step)")
+    return state
+
+
+def checkpoint_step(path: Path) -> int | None:
+    return int(load_checkpoint(path)["step"]) if path.is_file() else None
+
+
+def trim_log(log_path: Path, steps: dict) -> None:
+    """Keep the log lines of the steps the checkpoints hold (a resumed phase re-runs and re-logs the
+    rest) and drop a torn last line, so appending on resume gives the uninterrupted log."""
+    if not log_path.is_file():
+        return
+    kept = []
+    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            break  # torn by the kill
+        if not isinstance(row, dict):
+            break
+        done = steps.get(row.get("phase"), -1)
+        if done is None or (done != -1 and int(row.get("step", 0)) >= done):
+            continue
+        kept.append(line + "\n")
+    tmp = log_path.with_name(log_path.name + ".tmp")
+    tmp.write_text("".join(kept))
+    os.replace(tmp, log_path)
+
+
+def dataset_of_run(run_dir: Path, dataset: str | None, imbalance: float | None) -> tuple[str, float]:
+    """The dataset to evaluate a run on: the run's own (run.json); an explicit different one is refused."""
+    held = read_manifest(run_dir)
+    if held is None:
+        if dataset is None:
+            raise RunFolderError(f"{run_dir} has no {MANIFEST} (made by an older synaug): pass --dataset")
+        return dataset, 100 if imbalance is None else imbalance
+    if dataset is not None and dataset_spec(dataset) != held.get("dataset"):
+        raise RunFolderError(f"{run_dir} was trained on {held.get('dataset')!r}, not {dataset!r}: evaluating it on "
+                             "another dataset is refused (leave out --dataset to use the run's)")
+    run_if = held.get("imbalance")
+    if imbalance is not None and run_if is not None and float(imbalance) != float(run_if):
+        raise RunFolderError(f"{run_dir} was trained with --imbalance {run_if}, not {imbalance}")
+    return held.get("dataset"), (run_if if run_if is not None else (100 if imbalance is None else imbalance))

@@ -1,0 +1,223 @@
+"""The boundary where user input becomes typed values: numeric options, strategies, text and YAML
+files, training configs, output folders and plan file names. Every user mistake found here is a
+`SynaugError` (the CLI prints `error: ...` and exits 2); past this boundary a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path, PurePosixPath
+
+from synaug.errors import ConfigError, PlanError
+
+
+# ----------------------------------------------------------------------------- argparse types
+def _number(text: str, kind):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    return _number(text, float)
+
+
+def imbalance_factor(text: str) -> float:
+    """IF = n_max / n_min: a finite number >= 1 (1 = balanced)."""
+    value = _number(text, float)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"the imbalance factor is n_max / n_min and must be >= 1, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------- strategies
+def parse_strategy(text: str):
+    """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}', '{"3:1": 50}')."""
+    if not text.strip().startswith("{"):
+        return text
+    import yaml
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError(f"strategy {text!r} is not a valid JSON/YAML dict: {exc}") from exc
+    if not isinstance(raw, dict) or not raw:
+        raise PlanError(f"strategy {text!r}: expected a non-empty dict {{cell: final count}}")
+    out = {}
+    for key, value in raw.items():
+        cell = _cell(key, text)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PlanError(f"strategy {text!r}: the final count of cell {key!r} must be an integer >= 0, "
+                            f"got {value!r}")
+        out[cell] = value
+    return out
+
+
+def _cell(key, text):
+    parts = str(key).split(":")
+    if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+        raise PlanError(f"strategy {text!r}: bad cell {key!r}; use a class index '3' or 'class:group' '3:1'")
+    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+
+
+# ----------------------------------------------------------------------------- files
+def read_text(path, what: str) -> str:
+    """A user's text file as str (UTF-8, a BOM allowed), or a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} not found" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def load_yaml(path, what: str) -> dict:
+    """A YAML mapping from a user's file (empty file -> {}), or a clear error."""
+    import yaml
+    text = read_text(path, what)
+    if "\x00" in text:
+        raise ConfigError(f"{what} {path} is a binary file, not YAML")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must be a YAML mapping (key: value), not a {type(data).__name__}")
+    return data
+
+
+def dataset_spec(spec: str | None) -> str | None:
+    """A dataset spec in one canonical form: 'csv:data/' -> 'csv:/abs/data/metadata.csv', so the same
+    dataset compares equal from any folder (run manifests record this form)."""
+    if not spec:
+        return spec
+    name, _, path = spec.partition(":")
+    if not path:
+        return name
+    p = Path(path).expanduser().resolve()
+    if name == "csv" and p.is_dir():
+        p = p / "metadata.csv"
+    return f"{name}:{p}"
+
+
+def check_out_dir(path, option: str = "--out") -> Path:
+    """An output folder: may not exist yet, must not be a file."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError(f"{option} {path}: {p} is a file, not a folder")
+            break
+    return path
+
+
+def check_out_file(path, option: str = "--out") -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; name a file, e.g. {path / 'plan.csv'}")
+    check_out_dir(path.parent, option)
+    return path
+
+
+def check_relative_name(name: str) -> str:
+    """A file name from a plan: relative, inside its folder, not one of the folder's own files."""
+    if not name or "\\" in name or "\x00" in name:
+        raise PlanError(f"bad file_name {name!r}: empty, or with a backslash or NUL")
+    p = PurePosixPath(name)
+    if p.is_absolute() or name.startswith("~"):
+        raise PlanError(f"bad file_name {name!r}: absolute paths are not allowed (names are relative to --out)")
+    if any(part in ("..", ".", "") or part.startswith(".") for part in name.split("/")):
+        raise PlanError(f"bad file_name {name!r}: '..', '.' and hidden components are not allowed")
+    if name in ("metadata.csv",) or p.suffix.lower() != ".png":
+        raise PlanError(f"bad file_name {name!r}: generated images are .png files (metadata.csv is reserved)")
+    return name
+
+
+def confined(root: Path, name: str) -> Path:
+    """root / name, resolved (symlinks followed) and checked to stay inside root."""
+    root = Path(root).resolve()
+    target = (root / name).resolve()
+    if target != root and root not in target.parents:
+        raise PlanError(f"file_name {name!r} leads outside the output folder {root} (via a symlink?)")
+    return target
+
+
+# ----------------------------------------------------------------------------- training config
+_POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
+                 "dfr_refits")
+_NONNEG_INT = ("stage2_steps", "warmup_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
+_POSITIVE_FLOAT = ("lr", "stage2_lr", "mixup_alpha")
+_NONNEG_FLOAT = ("momentum", "weight_decay", "gamma", "dro_step_size")
+
+
+def check_train_config(cfg) -> None:
+    """Ranges and types of a TrainConfig (from flags or YAML): a clear error, not a later crash."""
+    def bad(name, need):
+        raise ConfigError(f"training option {name}: must be {need}, got {getattr(cfg, name)!r}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v):
+        return (is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+    for name in _POSITIVE_INT:
+        if not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1:
+            bad(name, "a positive integer")
+    for name in _NONNEG_INT:
+        if not is_int(getattr(cfg, name)) or getattr(cfg, name) < 0:
+            bad(name, "an integer >= 0")
+    for name in _POSITIVE_FLOAT:
+        if not is_num(getattr(cfg, name)) or getattr(cfg, name) <= 0:
+            bad(name, "a positive number")
+    for name in _NONNEG_FLOAT:
+        if not is_num(getattr(cfg, name)) or getattr(cfg, name) < 0:
+            bad(name, "a number >= 0")
+    if cfg.stage2_per_class is not None and (not is_int(cfg.stage2_per_class) or cfg.stage2_per_class < 1):
+        bad("stage2_per_class", "a positive integer or null")
+    if cfg.schedule not in ("cosine", "step", "constant"):
+        bad("schedule", "cosine, step or constant")
+    if not isinstance(cfg.milestones, (tuple, list)) or not all(is_num(m) and 0 <= m <= 1 for m in cfg.milestones):
+        bad("milestones", "a list of fractions in [0, 1]")
+    for name in ("nesterov", "flip", "amp"):
+        if not isinstance(getattr(cfg, name), bool):
+            bad(name, "true or false")
+    if not isinstance(cfg.model, str) or not isinstance(cfg.device, str):
+        bad("model" if not isinstance(cfg.model, str) else "device", "a name")

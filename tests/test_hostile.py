@@ -1,0 +1,504 @@
+"""Hostile inputs (issue 12): a catalogue of messy, wrong or malicious inputs, one row each in CASES.
+
+Every case builds tiny fixtures (8x8 images) in its own folder, runs one or more `synaug` commands
+in-process and asserts the exact outcome class:
+- ERROR: `error: ...` on stderr, exit 2, a message substring; never a traceback;
+- SKIP: the command succeeds and reports (names) what it skipped;
+- OK: the command succeeds with the correct result (checked).
+For every case, nothing outside the case's output folder (`out*`) changes: the input files and a
+sentinel folder are hashed before and after. The catalogue covers wrong numbers (label spaces,
+16-bit and alpha images, label typos, duplicates, templates, banks, zero or non-finite options and
+losses), lost files (plan paths escaping the output folder, run folders reused or resumed by another
+run), tracebacks (truncated images and checkpoints, binary and non-UTF-8 files, read-only and full
+disks, files where folders belong) and unhelpful edges (BOM, every skipped file named, non-ASCII
+class names, one-class and already balanced data).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synaug.cli import main
+
+ERROR, SKIP, OK = "error", "skip", "ok"
+TRAIN = ["--steps", "2", "--stage2-steps", "2", "--batch-size", "8", "--device", "cpu"]
+
+
+# ----------------------------------------------------------------------------- fixtures
+def _img(path: Path, value: int = 100, mode: str = "L", size: int = 8) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(value)
+    arr = rng.integers(0, 255, (size, size), dtype=np.uint8)
+    Image.fromarray(arr, "L").convert(mode).save(path)
+    return path
+
+
+def folder(t: Path, train=None, test=None, name="data") -> str:
+    """imagefolder:ROOT with train/ and test/ class folders of 8x8 PNGs."""
+    root = t / name
+    for split, counts in (("train", train or {"a": 6, "b": 3}), ("test", test or {"a": 2, "b": 2})):
+        for c, n in counts.items():
+            for i in range(n):
+                _img(root / split / c / f"{i}.png", value=7 * i + sum(map(ord, c)) % 50)
+    return f"imagefolder:{root}"
+
+
+def table(t: Path, rows, name="tab", header=("file_name", "label", "split"), encoding="utf-8",
+          make_images=True) -> str:
+    """csv:FILE with one 8x8 PNG per distinct file name."""
+    root = t / name
+    root.mkdir(parents=True, exist_ok=True)
+    for i, r in enumerate(rows):
+        if make_images and not (root / r[0]).exists():
+            _img(root / r[0], value=i)
+    with open(root / "metadata.csv", "w", newline="", encoding=encoding) as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return f"csv:{root / 'metadata.csv'}"
+
+
+def rows(train=(("0", 4), ("1", 3), ("2", 2)), test=(("0", 2), ("1", 2), ("2", 2))):
+    out = []
+    for split, spec in (("train", train), ("test", test)):
+        for label, n in spec:
+            out += [(f"{split}_{label}_{i}.png", label, split) for i in range(n)]
+    return out
+
+
+def plan_file(t: Path, names, name="p.csv") -> str:
+    """A hand-edited plan: render items with the given file names (valid otherwise)."""
+    path = t / name
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file_name", "cell", "label", "class_name", "group", "group_name", "index", "modifier",
+                    "prompt", "seed"])
+        for i, n in enumerate(names):
+            w.writerow([n, "0", "0", "0", "", "", i, "a", "a photo of a digit 0", i])
+    return str(path)
+
+
+def trained_run(t: Path, method="ce", out="out/run") -> list[str]:
+    return ["train", "--dataset", folder(t), "--method", method, "--out", str(t / out), *TRAIN]
+
+
+def utkface(t: Path) -> str:
+    root = t / "utk"
+    root.mkdir()
+    k = 0
+    for gender in (0, 1):
+        for race in range(4):
+            for i in range(3):
+                k += 1
+                rgb = np.random.default_rng(k).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(rgb).save(root / f"{20 + i}_{gender}_{race}_20170110{k:09d}.jpg.chip.jpg", quality=90)
+    good = sorted(root.iterdir())[0].read_bytes()
+    (root / "30_1_2_20170110000000999.jpg.chip.jpg").write_bytes(good[: len(good) // 3])  # truncated
+    (root / "31_0_1_20170110000000998.jpg.chip.jpg").write_bytes(good[: len(good) // 2])  # truncated
+    return f"utkface:{root}"
+
+
+def waterbirds(t: Path) -> str:
+    root = t / "wb"
+    lines = ["img_id,img_filename,y,split,place"]
+    for k in range(24):
+        y, place, split = k % 2, (k // 2) % 2, (k // 4) % 3
+        rgb = np.random.default_rng(k).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+        (root / "birds").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb).save(root / "birds" / f"{k}.jpg")
+        lines.append(f"{k},birds/{k}.jpg,{y},{split},{place}")
+    lines.append("99,birds/gone.jpg,0,0,0")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return f"waterbirds:{root}"
+
+
+def bank(t: Path, text: str) -> str:
+    (t / "bank.yaml").write_text(text)
+    return str(t / "bank.yaml")
+
+
+# ----------------------------------------------------------------------------- checks
+def load(spec):
+    from synaug.data import load_dataset
+    return load_dataset(spec)
+
+
+def check_label_space(t, out, err):
+    splits = load(f"csv:{t / 'tab' / 'metadata.csv'}")
+    assert splits.test.class_names == splits.train.class_names == ["0", "1", "2"]
+    truth = [r.split("_")[1] for r in sorted(p.name for p in (t / "tab").glob("test_*.png"))]
+    assert sorted(splits.test.class_names[c] for c in splits.test.labels) == sorted(truth)
+    metrics = json.loads((t / "out" / "run" / "metrics.json").read_text())
+    assert len(metrics["per_class"]) == 3
+
+
+def pixel_of(spec, value):
+    def check(t, out, err):
+        splits = load(spec(t) if callable(spec) else spec)
+        assert sorted(set(splits.train.images.reshape(-1).tolist())) == value
+    return check
+
+
+def plan_rows(t, name="out/plan.csv"):
+    with open(t / name, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- the catalogue
+@dataclass
+class Case:
+    id: str
+    setup: Callable[[Path], list]  # -> argv, or a list of argv (all but the last must succeed)
+    outcome: str                    # ERROR, SKIP or OK
+    text: str = ""                  # substring of stderr (ERROR) or of the report (SKIP) or stdout (OK)
+    check: Callable | None = None   # (tmp, stdout, stderr) -> None, for OK and SKIP
+    env: Callable | None = field(default=None)  # (monkeypatch) -> None, e.g. a simulated full disk
+
+
+def _png16(t):
+    root = t / "d16"
+    for split in ("train", "test"):
+        for c, v in (("a", 65535), ("b", 32896)):
+            for i in range(2):
+                p = root / split / c / f"{i}.png"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.full((8, 8), v, dtype=np.uint16)).save(p)
+    return f"imagefolder:{root}"
+
+
+def _modes(t, mode, colour):
+    root = t / f"d{mode}"
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            for i in range(2):
+                p = root / split / c / f"{i}.{'tif' if mode == 'CMYK' else 'png'}"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                Image.new(mode, (8, 8), colour).save(p)
+    return f"imagefolder:{root}"
+
+
+def _palette(t):
+    root = t / "dP"
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            for i in range(2):
+                p = root / split / c / f"{i}.png"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (8, 8), (255, 0, 0)).convert("P", palette=Image.ADAPTIVE).save(p)
+    return f"imagefolder:{root}"
+
+
+def _full_disk(monkeypatch):
+    import synaug.plan
+
+    def no_space(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(synaug.plan.os, "replace", no_space)
+
+
+def _truncate_checkpoint(t):
+    ckpt = t / "out" / "run" / "stage1.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    return ["evaluate", "--run", str(t / "out" / "run"), "--device", "cpu"]
+
+
+def _after(first: Callable, then: Callable):
+    """Two steps: `first` builds and returns an argv; `then(t)` (run after it) returns the next."""
+    def setup(t):
+        return [first(t), lambda: then(t)]
+    return setup
+
+
+CASES = [
+    # --- 1. wrong numbers -------------------------------------------------------------------------
+    Case("csv-test-split-lacks-a-class", lambda t: ["train", "--dataset", table(t, rows(test=(("0", 2), ("2", 2)))),
+         "--method", "ce", "--out", str(t / "out" / "run"), *TRAIN], OK, "All", check_label_space),
+    Case("csv-test-label-absent-from-train", lambda t: ["train", "--dataset", table(t, rows(test=(("0", 1), ("3", 1)))),
+         "--method", "ce", "--out", str(t / "out" / "run"), *TRAIN], ERROR, "fixed by the training split"),
+    Case("png-16-bit-scaled-not-clipped", lambda t: ["plan", "--dataset", _png16(t), "--out", str(t / "out/plan.csv")],
+         OK, "total", pixel_of(lambda t: f"imagefolder:{t / 'd16'}", [128, 255])),
+    Case("rgba-composited-on-black", lambda t: ["plan", "--dataset", _modes(t, "RGBA", (200, 100, 50, 0)), "--out",
+         str(t / "out/plan.csv")], OK, "total", pixel_of(lambda t: f"imagefolder:{t / 'dRGBA'}", [0])),
+    Case("la-half-transparent", lambda t: ["plan", "--dataset", _modes(t, "LA", (200, 128)), "--out",
+         str(t / "out/plan.csv")], OK, "total", pixel_of(lambda t: f"imagefolder:{t / 'dLA'}", [100])),
+    Case("palette-png-keeps-colours", lambda t: ["plan", "--dataset", _palette(t), "--out", str(t / "out/plan.csv")],
+         OK, "total", pixel_of(lambda t: f"imagefolder:{t / 'dP'}", [0, 255])),
+    Case("cmyk-tiff-converted", lambda t: ["plan", "--dataset", _modes(t, "CMYK", (0, 255, 255, 0)), "--out",
+         str(t / "out/plan.csv")], OK, "total", pixel_of(lambda t: f"imagefolder:{t / 'dCMYK'}", [0, 255])),
+    Case("label-typo-7-among-0-2", lambda t: ["plan", "--dataset", table(t, rows(train=(("0", 3), ("1", 3), ("2", 2),
+         ("7", 1)))), "--out", str(t / "out/plan.csv")], ERROR, "[3, 4, 5, 6] never occur"),
+    Case("nan-label", lambda t: ["plan", "--dataset", table(t, rows() + [("x.png", "nan", "train")]),
+         "--out", str(t / "out/plan.csv")], ERROR, "missing label 'nan'"),
+    Case("empty-label", lambda t: ["plan", "--dataset", table(t, rows() + [("x.png", "", "train")]),
+         "--out", str(t / "out/plan.csv")], ERROR, "missing label ''"),
+    Case("duplicate-file-name-rows", lambda t: ["plan", "--dataset", table(t, rows() + [("train_0_0.png", "0", "train")]),
+         "--out", str(t / "out/plan.csv")], ERROR, "duplicate file_name 'train_0_0.png'"),
+    Case("template-without-class", lambda t: ["plan", "--dataset", folder(t), "--template", "a photo of {modifier}",
+         "--out", str(t / "out/plan.csv")], ERROR, "has no {class}"),
+    Case("bank-default-is-a-string", lambda t: ["plan", "--dataset", folder(t), "--modifiers",
+         bank(t, "default: plain\n"), "--out", str(t / "out/plan.csv")], ERROR, "'default' must be a non-empty list"),
+    Case("bank-class-entry-is-a-string", lambda t: ["plan", "--dataset", folder(t), "--modifiers",
+         bank(t, "classes:\n  a: small\n"), "--out", str(t / "out/plan.csv")], ERROR, "class 'a' must be a non-empty"),
+    Case("bank-classes-is-a-list", lambda t: ["plan", "--dataset", folder(t), "--modifiers",
+         bank(t, "classes: [a, b]\n"), "--out", str(t / "out/plan.csv")], ERROR, "'classes' must map"),
+    Case("train-steps-0", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--steps", "0"],
+         ERROR, "argument --steps: must be a positive integer"),
+    Case("train-batch-size-0", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"),
+         "--batch-size", "0"], ERROR, "argument --batch-size: must be a positive integer"),
+    Case("train-lr-nan", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--lr", "nan"],
+         ERROR, "not a finite number"),
+    Case("config-steps-0", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         bank(t, "train:\n  steps: 0\n")], ERROR, "training option steps: must be a positive integer"),
+    Case("config-steps-text", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         bank(t, "steps: many\n")], ERROR, "training option steps"),
+    Case("plan-imbalance-0", lambda t: ["plan", "--imbalance", "0", "--out", str(t / "out/plan.csv")],
+         ERROR, "must be >= 1"),
+    Case("plan-seed-negative", lambda t: ["plan", "--seed", "-1", "--out", str(t / "out/plan.csv")],
+         ERROR, "must be 0 or more"),
+    Case("non-finite-loss-stops-training", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
+         str(t / "out/r"), "--steps", "6", "--batch-size", "8", "--lr", "1e30", "--device", "cpu"], ERROR, "the loss is"),
+    # --- 2. files lost ----------------------------------------------------------------------------
+    Case("plan-absolute-file-name", lambda t: ["generate", "--plan", plan_file(t, [str(t / "sentinel" / "victim.png")]),
+         "--out", str(t / "out")], ERROR, "absolute paths are not allowed"),
+    Case("plan-dotdot-file-name", lambda t: ["generate", "--plan", plan_file(t, ["../sentinel/victim.png"]),
+         "--out", str(t / "out")], ERROR, "'..'"),
+    Case("plan-duplicate-file-names-by-case", lambda t: ["generate", "--plan", plan_file(t, ["a/x.png", "a/X.png"]),
+         "--out", str(t / "out")], ERROR, "duplicate file_name"),
+    Case("plan-overwrites-metadata", lambda t: ["generate", "--plan", plan_file(t, ["metadata.csv"]),
+         "--out", str(t / "out")], ERROR, "metadata.csv is reserved"),
+    Case("plan-hidden-state-folder", lambda t: ["generate", "--plan", plan_file(t, [".synaug/plan-fingerprint.png"]),
+         "--out", str(t / "out")], ERROR, "hidden components"),
+    Case("plan-escapes-through-symlink", lambda t: (os.makedirs(t / "out"), os.symlink(t / "sentinel", t / "out" / "l"),
+         ["generate", "--plan", plan_file(t, ["l/victim.png"]), "--out", str(t / "out")])[-1],
+         ERROR, "leads outside the output folder"),
+    Case("train-into-non-empty-run-folder", _after(trained_run, lambda t: trained_run(t, "ce-rs")),
+         ERROR, "is not empty (method ce"),
+    Case("resume-with-another-method", _after(trained_run, lambda t: trained_run(t, "ce-rs") + ["--resume"]),
+         ERROR, "--resume refused"),
+    Case("resume-with-another-config", _after(trained_run, lambda t: trained_run(t) + ["--resume", "--lr", "0.5"]),
+         ERROR, "config_hash"),
+    Case("overwrite-a-folder-that-is-no-run", lambda t: ((t / "out").mkdir(), (t / "out" / "thesis.tex").write_text("x"),
+         trained_run(t, out="out") + ["--overwrite"])[-1], ERROR, "not a synaug run folder"),
+    Case("overwrite-clears-the-old-run", _after(trained_run, lambda t: ((t / "out/run/stage2.pt").write_bytes(b"old"),
+                                                                       trained_run(t, "ce-rs") + ["--overwrite"])[-1]),
+         OK, "All", lambda t, o, e: (not (t / "out/run/stage2.pt").exists()) or pytest.fail("stale stage2.pt")),
+    Case("resume-with-another-dataset", _after(trained_run, lambda t: ["train", "--dataset", folder(t, name="data2"),
+         "--method", "ce", "--out", str(t / "out/run"), "--resume", *TRAIN]), ERROR, "holds a different run (dataset"),
+    Case("resume-from-a-truncated-checkpoint", _after(trained_run, lambda t: (
+         (t / "out/run/stage1.pt").write_bytes((t / "out/run/stage1.pt").read_bytes()[:100]),
+         trained_run(t) + ["--resume"])[-1]), ERROR, "is unreadable (truncated"),
+    Case("evaluate-with-another-imbalance", _after(lambda t: ["train", "--dataset", "mnist-lt", "--method", "ce", "--out",
+         str(t / "out/run"), *TRAIN], lambda t: ["evaluate", "--run", str(t / "out/run"), "--imbalance", "10",
+         "--device", "cpu"]), ERROR, "was trained with --imbalance 100"),
+    Case("evaluate-same-csv-named-two-ways", _after(lambda t: ["train", "--dataset", f"csv:{t / 'tab'}", "--method",
+         "ce", "--out", str(t / "out/run"), *TRAIN] if table(t, rows()) else None,
+         lambda t: ["evaluate", "--run", str(t / "out/run"), "--dataset", f"csv:{t / 'tab/metadata.csv'}",
+                    "--device", "cpu"]), OK, "All"),
+    Case("evaluate-damaged-run-config", _after(trained_run, lambda t: ((t / "out/run/config.yaml").write_text("[1, 2"),
+         ["evaluate", "--run", str(t / "out/run"), "--device", "cpu"])[-1]), ERROR, "is not valid YAML"),
+    Case("evaluate-takes-the-runs-dataset", _after(trained_run, lambda t: ["evaluate", "--run", str(t / "out/run"),
+         "--device", "cpu"]), OK, "All"),
+    Case("evaluate-on-another-dataset", _after(trained_run, lambda t: ["evaluate", "--run", str(t / "out/run"),
+         "--dataset", "mnist-lt", "--device", "cpu"]), ERROR, "evaluating it on another dataset is refused"),
+    Case("train-without-dataset", lambda t: ["train", "--method", "ce", "--out", str(t / "out/r")],
+         ERROR, "the following arguments are required: --dataset"),
+    # --- 3./4. tracebacks -------------------------------------------------------------------------
+    Case("utkface-truncated-images-skipped", lambda t: ["plan", "--dataset", utkface(t), "--out",
+         str(t / "out/plan.csv")], SKIP, "31_0_1_20170110000000998.jpg.chip.jpg",
+         lambda t, o, e: ("30_1_2_20170110000000999" in e) or pytest.fail("first skipped file not named")),
+    Case("waterbirds-missing-image-skipped", lambda t: ["plan", "--dataset", waterbirds(t), "--out",
+         str(t / "out/plan.csv")], SKIP, "gone.jpg"),
+    Case("strategy-dict-count-not-a-number", lambda t: ["plan", "--strategy", '{"0": "lots"}', "--out",
+         str(t / "out/plan.csv")], ERROR, "must be an integer >= 0"),
+    Case("strategy-dict-bad-cell", lambda t: ["plan", "--strategy", '{"zero": 400}', "--out", str(t / "out/plan.csv")],
+         ERROR, "bad cell 'zero'"),
+    Case("strategy-dict-bad-yaml", lambda t: ["plan", "--strategy", '{"0": [', "--out", str(t / "out/plan.csv")],
+         ERROR, "not a valid JSON/YAML dict"),
+    Case("run-config-strategy-counts-not-numbers", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
+         "methods: [synaug]\nplan: {strategy: {0: lots}}\n"), "--out", str(t / "out")], ERROR,
+         "final counts must be integers >= 0"),
+    Case("binary-csv", lambda t: ((t / "bin").mkdir(), (t / "bin" / "metadata.csv").write_bytes(b"file_name,label\x00\x01"
+         b"\n\x00\x00x,1\n"), ["plan", "--dataset", f"csv:{t / 'bin'}", "--out", str(t / "out/plan.csv")])[-1],
+         ERROR, "not a readable CSV"),
+    Case("latin1-csv", lambda t: ["plan", "--dataset", table(t, [("é.png", "chat", "train"), ("b.png", "chien", "train"),
+         ("c.png", "chat", "test")], encoding="latin-1", make_images=False), "--out", str(t / "out/plan.csv")],
+         ERROR, "is not a UTF-8 CSV"),
+    Case("binary-bank-yaml", lambda t: ["plan", "--dataset", folder(t), "--modifiers",
+         (t / "b.yaml").write_bytes(b"\xff\xfe\x00\x01") and str(t / "b.yaml"), "--out", str(t / "out/plan.csv")],
+         ERROR, "is not UTF-8 text"),
+    Case("config-not-utf8", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         (t / "c.yaml").write_bytes(b"steps: \xe9\n") and str(t / "c.yaml")], ERROR, "is not UTF-8 text"),
+    Case("config-is-a-list", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         bank(t, "- steps\n- 3\n")], ERROR, "must be a YAML mapping"),
+    Case("config-missing-train", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         str(t / "nope.yaml")], ERROR, "--config " + "{t}/nope.yaml not found"),
+    Case("config-missing-run", lambda t: ["run", "--config", str(t / "nope.yaml"), "--out", str(t / "out")],
+         ERROR, "not found"),
+    Case("read-only-location", lambda t: ["plan", "--dataset", folder(t), "--out", "/proc/synaug-hostile/plan.csv"],
+         ERROR, "/proc/synaug-hostile"),
+    Case("full-disk", lambda t: ["plan", "--dataset", folder(t), "--out", str(t / "out/plan.csv")], ERROR,
+         "No space left on device", env=_full_disk),
+    Case("train-out-is-a-file", lambda t: ((t / "out").write_text("notes"), ["train", "--dataset", folder(t), "--out",
+         str(t / "out"), *TRAIN])[-1], ERROR, "is a file, not a folder"),
+    Case("plan-out-is-a-folder", lambda t: ((t / "out").mkdir(), ["plan", "--out", str(t / "out")])[-1],
+         ERROR, "is a folder; name a file"),
+    Case("generate-out-is-a-file", lambda t: ((t / "out").write_text("notes"), ["generate", "--plan",
+         plan_file(t, ["0/a.png"]), "--out", str(t / "out")])[-1], ERROR, "is a file, not a folder"),
+    Case("generate-batch-size-0", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
+         "--batch-size", "0"], ERROR, "must be a positive integer"),
+    Case("generate-workers-0", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
+         "--workers", "0"], ERROR, "must be a positive integer"),
+    Case("truncated-checkpoint", _after(trained_run, _truncate_checkpoint), ERROR, "is unreadable (truncated"),
+    Case("truncated-plan-json", lambda t: ((t / "p.json").write_text('{"image_shape": [8,'),
+         ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out")])[-1], ERROR, "is not valid JSON"),
+    Case("truncated-cifar-pickle", lambda t: ((t / "cifar").mkdir(), (t / "cifar" / "meta").write_bytes(
+         pickle.dumps({"fine_label_names": ["a"]})[:9]), (t / "cifar" / "train").write_bytes(
+         pickle.dumps({"data": [1, 2, 3]})[:9]), ["plan", "--dataset", f"cifar100-lt:{t / 'cifar'}", "--out",
+         str(t / "out/plan.csv")])[-1], ERROR, "is not a readable CIFAR pickle"),
+    Case("embedded-dataset-with-a-path", lambda t: ["plan", "--dataset", f"mnist-lt:{t}", "--out",
+         str(t / "out/plan.csv")], ERROR, "takes no path"),
+    Case("demo-no-seeds", lambda t: ["demo", "--seeds", ",", "--out", str(t / "out")], ERROR, "bad --seeds"),
+    Case("diffusion-strength-2", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
+         "--strength", "2"], ERROR, "must be in (0, 1]"),
+    # --- 5. unhelpful edges -----------------------------------------------------------------------
+    Case("csv-with-excel-bom", lambda t: ["plan", "--dataset", table(t, rows(), encoding="utf-8-sig"), "--out",
+         str(t / "out/plan.csv")], OK, "total"),
+    Case("every-skipped-file-named", lambda t: (folder(t), (t / "data/train/a/bad1.png").write_bytes(b"\x89PNG broken"),
+         (t / "data/train/b/bad2.png").write_bytes(b""), ["plan", "--dataset", f"imagefolder:{t / 'data'}", "--out",
+         str(t / "out/plan.csv")])[-1], SKIP, "bad1.png",
+         lambda t, o, e: ("bad2.png" in e) or pytest.fail("second skipped file not named")),
+    Case("non-ascii-class-names-stay-apart", lambda t: ["plan", "--dataset", folder(t, {"猫": 6, "犬": 2, "Cat": 2, "cat": 1},
+         {"猫": 1, "犬": 1, "Cat": 1, "cat": 1}), "--strategy", "LT+1", "--out", str(t / "out/plan.csv")], OK, "total",
+         lambda t, o, e: len({r["file_name"].split("/")[0] for r in plan_rows(t)}) == 4 or pytest.fail("folders collide")),
+    Case("one-class-dataset", lambda t: ["plan", "--dataset", folder(t, {"a": 4}, {"a": 2}), "--out",
+         str(t / "out/plan.csv")], ERROR, "needs at least 2"),
+    Case("already-balanced-dataset-runs", lambda t: [
+        ["plan", "--dataset", folder(t, {"a": 3, "b": 3}), "--out", str(t / "out/plan.csv")],
+        lambda: ["generate", "--plan", str(t / "out/plan.csv"), "--out", str(t / "out/syn")],
+        lambda: ["train", "--dataset", f"imagefolder:{t / 'data'}", "--method", "synaug", "--synthetic",
+                 str(t / "out/syn"), "--out", str(t / "out/run"), *TRAIN]], OK, "All",
+        lambda t, o, e: plan_rows(t) == [] or pytest.fail("a balanced plan adds images")),
+]
+
+
+# ----------------------------------------------------------------------------- runner
+def snapshot(root: Path, skip: str = "out") -> dict:
+    """{relative path: content hash} of every file under `root`, outside its output folders."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0].startswith(skip) or rel.parts[0] == ".pytest":
+            continue
+        out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+    return out
+
+
+def run(argv, capsys, caplog):
+    caplog.clear()
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse: `error: ...` and exit 2
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err + caplog.text
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, caplog):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sentinel").mkdir()
+    (tmp_path / "sentinel" / "victim.png").write_bytes(b"precious")
+    (tmp_path / "sentinel" / "notes.txt").write_text("do not touch")
+    steps = case.setup(tmp_path)
+    steps = steps if steps and not isinstance(steps[0], str) else [steps]
+    for first in steps[:-1]:
+        first = first() if callable(first) else first
+        code, out, err = run(first, capsys, caplog)
+        assert code == 0, f"setup step {first} failed: {err}"
+    last = steps[-1]() if callable(steps[-1]) else steps[-1]
+    before = snapshot(tmp_path)
+    if case.env:
+        case.env(monkeypatch)
+    code, out, err = run(last, capsys, caplog)
+    assert "Traceback" not in err
+    text = case.text.replace("{t}", str(tmp_path))
+    if case.outcome == ERROR:
+        assert code == 2 and "error:" in err, (code, err)
+        assert text in err, err
+    else:
+        assert code == 0, err
+        assert text in (err if case.outcome == SKIP else out), (out, err)
+        if case.check:
+            case.check(tmp_path, out, err)
+    assert snapshot(tmp_path) == before, "a file outside the output folder changed"
+
+
+def test_catalogue_size_and_outcomes():
+    counts = {k: sum(c.outcome == k for c in CASES) for k in (ERROR, SKIP, OK)}
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES), counts
+
+
+# ----------------------------------------------------------------------------- beyond one command
+def test_resumed_log_keeps_exactly_the_checkpointed_steps(tmp_path):
+    from synaug.train.rundir import trim_log
+    log = tmp_path / "log.jsonl"
+    lines = [{"phase": "stage1", "step": s, "loss": 1.0} for s in (0, 20, 40, 60)]
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"phase": "stage1", "st')
+    trim_log(log, {"stage1": 40, "stage2": None})  # checkpoint after 40 steps: steps 40+ are re-run
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [0, 20]
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.is_file() and state.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and ps")
+def test_sigkilled_generate_leaves_no_workers(tmp_path):
+    plan = tmp_path / "plan.csv"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    assert main(["plan", "--dataset", "mnist-lt", "--out", str(plan)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "synaug.cli", "generate", "--plan", str(plan), "--out",
+                             str(tmp_path / "out"), "--workers", "2", "--batch-size", "16"],
+                            env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers = []
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+        workers = _children(proc.pid)
+    assert proc.poll() is None and len(workers) >= 2, "generation ended before its workers could be seen"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # do not leave them behind even when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"worker processes {left} outlived their killed parent"
