@@ -25,7 +25,7 @@ def test_plan_cli_reports_undrawable_fashion_class(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["plan", "--dataset", "imagenet-lt"], "unknown dataset 'imagenet-lt'"),
+    (["plan", "--dataset", "imagenet-21k"], "unknown dataset 'imagenet-21k'"),
     (["plan", "--strategy", "most"], "unknown strategy 'most'"),
     (["plan", "--strategy", '{"3": 1}'], "below its current count"),
     (["generate", "--plan", "/nonexistent/plan.csv", "--out", "x"], "no plan at"),
