@@ -240,7 +240,15 @@ def cmd_train(args) -> int:
                              train_cells=splits.train.cells())
     _write_json(Path(args.out) / "metrics.json", metrics)
     _print_metrics(metrics)
+    _print_run_files(Path(args.out))
     return 0
+
+
+def _print_run_files(run: Path) -> None:
+    """Say where a run's results went: metrics, checkpoints, the step log and the resolved config."""
+    ckpts = ", ".join(str(p) for p in sorted(run.glob("stage*.pt"))) or "none"
+    print(f"metrics:     {run / 'metrics.json'}\ncheckpoints: {ckpts}\n"
+          f"log:         {run / 'log.jsonl'}\nconfig:      {run / 'config.yaml'}")
 
 
 def _print_metrics(m: dict) -> None:
@@ -268,6 +276,7 @@ def cmd_evaluate(args) -> int:
                              train_cells=splits.train.cells())
     _write_json(run / "metrics.json", metrics)
     _print_metrics(metrics)
+    print(f"metrics: {run / 'metrics.json'}")
     return 0
 
 
@@ -287,7 +296,8 @@ def cmd_run(args) -> int:
     cfg = resolve_config(overrides, args.config)
     results = run_experiment(cfg)
     print(results["table"])
-    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
+          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
     return 0
 
 

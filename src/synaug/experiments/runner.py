@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import yaml
 
 from synaug.data import load_dataset
 from synaug.data.readers import read_metadata_csv
+from synaug.errors import ConfigError, check_keys, unknown
 from synaug.experiments.aggregate import format_table, summarize
 from synaug.experiments.tasks import task_for
 from synaug.generators import make_generator, run_generation
@@ -51,6 +53,7 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     if overrides:
         layers.append(overrides)
     for layer in layers:
+        _check_config_keys(layer, path)
         for k, v in layer.items():
             if isinstance(v, dict) and isinstance(cfg.get(k), dict):
                 cfg[k] = {**cfg[k], **v}
@@ -63,7 +66,40 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
     for m in cfg["methods"]:
         get_method(m)
+    _check_names(cfg)
     return cfg
+
+
+def _check_config_keys(layer, path) -> None:
+    """Every key of a config layer (top level and the nested blocks) must be one synaug knows."""
+    where = str(path) if path else "config"
+    check_keys(layer, BASE_CONFIG, where)
+    for block in ("plan", "generate", "thresholds"):
+        if layer.get(block) is not None:
+            check_keys(layer[block], BASE_CONFIG[block], f"{where} ({block})")
+    if layer.get("train") is not None:
+        check_keys(layer["train"], [f.name for f in fields(TrainConfig)], f"{where} (train)")
+    for key in ("methods", "seeds"):
+        if isinstance(layer.get(key), (str, int)):
+            layer[key] = [s.strip() for s in str(layer[key]).split(",") if s.strip()]
+    if layer.get("methods") is not None and not isinstance(layer["methods"], list):
+        raise ConfigError(f"{where}: methods: expected a list of method names, got {layer['methods']!r}")
+
+
+def _check_names(cfg: dict) -> None:
+    """Unknown dataset, model and generator names fail here, before any work, with a suggestion."""
+    from synaug.data import DATASETS
+    from synaug.generators.base import GENERATORS
+    from synaug.train.models import MODELS
+
+    name = str(cfg["dataset"]).partition(":")[0]
+    if name not in DATASETS:
+        raise ConfigError(unknown("dataset", name, DATASETS) + " (path-based ones take NAME:PATH)")
+    model = cfg["train"].get("model")
+    if model is not None and model not in MODELS:
+        raise ConfigError(unknown("model", model, MODELS))
+    if cfg["generate"]["generator"] not in {*GENERATORS, "diffusion"}:
+        raise ConfigError(unknown("generator", cfg["generate"]["generator"], {*GENERATORS, "diffusion"}))
 
 
 def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:

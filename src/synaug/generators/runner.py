@@ -26,11 +26,10 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from synaug.errors import GenerationError
 from synaug.generators.base import Generator
 from synaug.plan import PlanItem
+from synaug.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +195,8 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
     report.already_done = len(mine) - len(todo)
 
     batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
-    bar = tqdm(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
-               disable=None if progress and todo else True)  # None: bars on a terminal only
+    bar = Progress(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
+                   enabled=progress and bool(todo))  # a bar on a terminal, log lines elsewhere
     with open(journal, "a") as jf:
         for rows in _map_batches(generator, batches, out_dir, tag, workers):
             jf.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

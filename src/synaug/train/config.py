@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from synaug.errors import check_keys
+
 
 @dataclass
 class TrainConfig:
@@ -36,10 +38,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
+        check_keys(d, [f.name for f in fields(cls)], "training options (train)")
         d = dict(d)
         if "milestones" in d:
             d["milestones"] = tuple(d["milestones"])

@@ -19,9 +19,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-
 from synaug.data.imageset import ImageSet, LazyImages
+from synaug.progress import Progress
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -131,8 +130,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
         m.train()
     cast, scaler = autocast_for(data.device, amp)
     eye = torch.eye(num_classes, device=data.device)
-    bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,
-               disable=None if progress else True, leave=False)  # None: bars on a terminal only
+    bar = Progress(range(start, phase.steps), desc=phase.name, unit="step", initial=start, total=phase.steps,
+                   enabled=progress, leave=False, images_per_unit=phase.batch_size)  # bar or log lines
     running = None
     with open(log_path, "a") if log_path else nullcontext() as log_file:
         for step in bar:
