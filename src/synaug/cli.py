@@ -33,19 +33,33 @@ def _cell(key):
     return int(key)
 
 
+def _aliases(pairs) -> dict:
+    """--alias 'T-shirt_top=t-shirt' (repeatable) -> {class name: words}."""
+    out = {}
+    for pair in pairs or []:
+        name, sep, words = pair.partition("=")
+        if not sep or not name.strip() or not words.strip():
+            raise SynaugError(f"bad --alias {pair!r}; use --alias 'CLASS NAME=words', e.g. --alias 'T-shirt_top=t-shirt'")
+        out[name.strip()] = words.strip()
+    return out
+
+
 # ----------------------------------------------------------------------------- plan / generate
 def cmd_plan(args) -> int:
-    from synaug.workflow import format_cell_table, plan_dataset
+    from synaug.workflow import format_cell_table, not_uniform_warning, plan_dataset
 
     dataset_options = {"group_column": args.group_column} if args.group_column else {}
     items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance, dataset_options=dataset_options,
                                strategy=_strategy(args.strategy), seed=args.seed,
                                template=args.template, modifiers=args.modifiers,
-                               generator=args.generator, use_groups=not args.no_groups)
+                               generator=args.generator, use_groups=not args.no_groups,
+                               aliases=_aliases(args.alias))
     print(f"plan for {args.dataset} (IF={args.imbalance}, strategy={args.strategy}, seed={args.seed})")
     print(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         print(f"WARNING: generator '{args.generator}' cannot draw {cell!r}: {reason}")
+    if warning := not_uniform_warning(meta):
+        print(warning)
     print(f"wrote {len(items)} items to {args.out} (settings: {Path(args.out).with_suffix('.json')})")
     return 0
 
@@ -124,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
     p.add_argument("--generator", default="render", help="generator to check drawability against")
+    p.add_argument("--alias", action="append", metavar="CLASS=WORDS",
+                   help="what prompts and the renderer call a class, e.g. 'T-shirt_top=t-shirt' (repeatable; "
+                        "adds to the bank's `aliases:`)")
     p.add_argument("--group-column", default=None,
                    help="csv datasets: the metadata column holding the group (default 'group'); "
                         "with groups, the plan is over (class, group) cells")

@@ -27,7 +27,7 @@ from synaug.plan import write_plan
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
 from synaug.train.pipeline import _write_json, evaluate_model, train_method
-from synaug.workflow import format_cell_table, generator_options_for, plan_for
+from synaug.workflow import format_cell_table, generator_options_for, not_uniform_warning, plan_for
 
 BASE_CONFIG = {
     "task": "longtail",
@@ -35,7 +35,7 @@ BASE_CONFIG = {
     "imbalance": 100,
     "methods": None,          # default: the task's methods
     "seeds": [0],
-    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None},
+    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20},
@@ -79,9 +79,10 @@ def _check_config_keys(layer, path) -> None:
             check_keys(layer[block], BASE_CONFIG[block], f"{where} ({block})")
     if layer.get("train") is not None:
         check_keys(layer["train"], [f.name for f in fields(TrainConfig)], f"{where} (train)")
-    for key in ("methods", "seeds"):
-        if isinstance(layer.get(key), (str, int)):
-            layer[key] = [s.strip() for s in str(layer[key]).split(",") if s.strip()]
+    if isinstance(layer.get("methods"), str):  # "ce, synaug" as a list
+        layer["methods"] = [m.strip() for m in layer["methods"].split(",") if m.strip()]
+    if isinstance(layer.get("seeds"), int):
+        layer["seeds"] = [layer["seeds"]]
     if layer.get("methods") is not None and not isinstance(layer["methods"], list):
         raise ConfigError(f"{where}: methods: expected a list of method names, got {layer['methods']!r}")
 
@@ -188,7 +189,10 @@ def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log):
     log(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         log(f"NOTE: generator cannot draw {cell!r}: {reason}")
-    options = {**generator_options_for(splits.train, g["generator"], grouped), **(g.get("options") or {})}
+    if warning := not_uniform_warning(meta):
+        log(warning)
+    options = {**generator_options_for(splits.train, g["generator"], grouped, aliases=meta.get("aliases")),
+               **(g.get("options") or {})}
     gen = make_generator(g["generator"], **options)
     report = run_generation(items, gen, out / name, batch_size=g["batch_size"], workers=g["workers"],
                             skip_undrawable=g["skip_undrawable"], progress=progress)
