@@ -101,6 +101,7 @@ def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render"
             options.setdefault("save_size", H)
             options.setdefault("save_channels", C)
     gen = make_generator(generator, **options)
+    run_options.setdefault("class_names", meta.get("class_names"))
     return run_generation(items, gen, out_dir, **run_options)
 
 

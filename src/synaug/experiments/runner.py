@@ -120,7 +120,9 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
         synthetic[use_groups], plans[use_groups] = _uniformize(cfg, splits, out, use_groups, progress, log)
 
     th = cfg["thresholds"]
+    from synaug.report import imbalance_factor
     results = {"config": cfg, "task": task.name, "data": splits.info, "class_names": train.class_names,
+               "imbalance_factor": imbalance_factor(train.class_counts()),  # measured: max / min class count
                "group_names": train.group_names,
                "train_cells": dict(zip(train.cell_names(), train.cell_counts().values())),
                "synthetic_cells": {str(k): _synthetic_cells(train, v) for k, v in synthetic.items()},
@@ -195,7 +197,8 @@ def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log):
                **(g.get("options") or {})}
     gen = make_generator(g["generator"], **options)
     report = run_generation(items, gen, out / name, batch_size=g["batch_size"], workers=g["workers"],
-                            skip_undrawable=g["skip_undrawable"], progress=progress)
+                            skip_undrawable=g["skip_undrawable"], progress=progress,
+                            class_names=splits.train.class_names)
     log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
         f"{len(report.dropped)} dropped")
     H, W, C = splits.train.image_shape
