@@ -54,7 +54,10 @@ def cmd_plan(args) -> int:
                                template=args.template, modifiers=args.modifiers,
                                generator=args.generator, use_groups=not args.no_groups,
                                aliases=_aliases(args.alias))
-    print(f"plan for {args.dataset} (IF={args.imbalance}, strategy={args.strategy}, seed={args.seed})")
+    real = [r["real"] for r in meta["cells"]]
+    factor = (f"IF={args.imbalance}" if "imbalance" in meta.get("dataset_info", {}) else  # synaug built the tail
+              f"measured IF={max(real) / min(real):.1f}" if min(real) > 0 else "a cell is empty")
+    print(f"plan for {args.dataset} ({factor}, strategy={args.strategy}, seed={args.seed})")
     print(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         print(f"WARNING: generator '{args.generator}' cannot draw {cell!r}: {reason}")

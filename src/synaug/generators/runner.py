@@ -331,7 +331,7 @@ def dataset_card(columns: Sequence[str], class_names: Sequence[str], generator: 
 
     feats = card_features(columns, class_names)
     front = {"configs": [{"config_name": "default", "features": feats}],
-             "dataset_info": {"features": feats}}
+             "dataset_info": {"features": json.loads(json.dumps(feats))}}  # a copy: no YAML anchors
     return ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
             f"# Synthetic images made by synaug\n\n{n_images} images from the `{generator}` generator, one folder "
             "per class; `metadata.csv` lists each image with its label, class and group names, prompt and "
