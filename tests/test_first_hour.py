@@ -14,6 +14,7 @@ from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.runner import resolve_config
 from synaug.progress import Progress
 from synaug.prompts import articles
+from synaug.report import head_to_tail
 
 # shuffled, human-written class folder names; IF = 12 / 2 = 6
 COUNTS = {"T-shirt_top": 2, "Ankle boot": 12, "Pullover": 5}
@@ -104,8 +105,9 @@ def test_run_on_a_users_folder_reports_its_real_imbalance_and_progress(user_fold
     assert "generate [render]" in captured.err
     assert "runs:" in captured.out and "report:" in captured.out
     page = (tmp_path / "run" / "report.html").read_text()
-    assert "imbalance factor 6.0 (largest / smallest class" in page and "imbalance factor 100" not in page
-    assert "(n = 1)" in page and "± 0.00" not in page and "classe:" not in page
+    assert "measured imbalance factor 6.0" in page and "imbalance factor 100" not in page
+    assert "n = 1" in page and "± 0.00" not in page and "classe:" not in page
+    assert head_to_tail([2, 12, 5]) == [1, 2, 0]  # charts: largest training count first
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["imbalance_factor"] == 6.0
     assert (tmp_path / "run" / "grid-classes.png").is_file()

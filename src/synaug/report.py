@@ -86,9 +86,15 @@ def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, s
 NOT_DRAWN = "not drawn"
 
 
-def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3) -> Path:
+def _missing_label(name: str, undrawable) -> str:
+    return NOT_DRAWN if name in undrawable else "none needed"
+
+
+def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
+                  undrawable=()) -> Path:
     """The real | synthetic grid as a plain PNG for a quick look outside the report: a header,
-    the cell name left of each row, "not drawn" where a cell has no synthetic image."""
+    the cell name left of each row and, where a cell has no synthetic image, "not drawn" (the
+    generator cannot draw it: `undrawable`) or "none needed" (the plan added none)."""
     from PIL import Image, ImageDraw, ImageFont
 
     grid, names, missing = sample_grid(real, synthetic, with_missing=True)
@@ -113,12 +119,13 @@ def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: 
         y = header + r * row_h + row_h // 2
         draw.text((margin - 6, y), name, fill="black", font=font, anchor="rm")
         if synthetic is not None and r in missing:
-            draw.text((margin + img.width - side_w // 2, y), NOT_DRAWN, fill="#e39b3c", font=font, anchor="mm")
+            draw.text((margin + img.width - side_w // 2, y), _missing_label(name, undrawable), fill="#e39b3c",
+                      font=font, anchor="mm")
     canvas.save(path)
     return Path(path)
 
 
-def grid_figure(real: ImageSet, synthetic: ImageSet | None) -> str:
+def grid_figure(real: ImageSet, synthetic: ImageSet | None, undrawable=()) -> str:
     plt = _matplotlib()
     grid, names, missing = sample_grid(real, synthetic, with_missing=True)
     H, W = real.image_shape[:2]
@@ -127,7 +134,8 @@ def grid_figure(real: ImageSet, synthetic: ImageSet | None) -> str:
     ax.set_yticks(np.arange(len(names)) * H + H / 2, names)
     ax.set_xticks([])
     for r in missing if synthetic is not None else []:
-        ax.text(grid.shape[1] - 3 * W, r * H + H / 2, NOT_DRAWN, color="#e39b3c", ha="center", va="center")
+        ax.text(grid.shape[1] - 3 * W, r * H + H / 2, _missing_label(names[r], undrawable), color="#e39b3c",
+                ha="center", va="center")
     ax.set_title("Real (left) vs synthetic (right) samples")
     return _png(fig)
 
@@ -159,8 +167,8 @@ def _table(results: dict, task) -> str:
         cells = []
         for k, f in zip(task.keys, task.fmt):
             st = r["summary"][k]
-            spread = f"± {f.format(st['std'])}" if len(r["seeds"]) > 1 else "<span class=note>(n = 1)</span>"
-            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])} {spread}</td>")
+            spread = f" ± {f.format(st['std'])}" if len(r["seeds"]) > 1 else ""  # n = 1: said above the table
+            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])}{spread}</td>")
         rows.append(f"<tr><td><b>{html.escape(name)}</b></td>{''.join(cells)}"
                     f"<td class=note style='text-align:left'>{html.escape(r['description'])}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
@@ -183,7 +191,7 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     factor = info["imbalance"] if "imbalance" in info else imbalance_factor(train.class_counts())
     factor_text = ("" if task.name != "longtail" or factor is None else
                    f", imbalance factor {factor:g}" if "imbalance" in info else
-                   f", imbalance factor {factor:.1f} (largest / smallest class of the training data)")
+                   f", measured imbalance factor {factor:.1f}")
     body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}{factor_text}</h1>"]
     if info.get("stand_in_for"):
         body.append(f"<p><b>Embedded stand-in</b> for {html.escape(info['stand_in_for'])}: real images with a "
@@ -191,8 +199,10 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
                     "dataset; do not compare its numbers with the paper's.</p>")
     cells = results["train_cells"]
     body.append(
-        f"<p>Training set: {len(train)} real images in {len(cells)} cells "
-        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest); test set: "
+        f"<p>Training set: {len(train)} real images in {len(cells)} {'cells' if train.has_groups else 'classes'} "
+        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest"
+        + (f": imbalance factor {factor:.1f}, largest / smallest class" if "imbalance" not in info and factor else "")
+        + "); test set: "
         f"{len(splits.test)} images. Seeds: {', '.join(map(str, cfg['seeds']))}. Numbers are "
         + ("mean ± sample standard deviation over seeds" if len(cfg["seeds"]) > 1 else
            "from one training seed (n = 1: no spread; pass more seeds for mean ± std)")
@@ -219,8 +229,8 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
         body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
         real_rows = train if by_cell else train.without_groups()
         grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
-        save_grid_png(real_rows, syn, Path(path).parent / grid_name)
-        body.append(f"<img src='{grid_figure(real_rows, syn)}'><p class=note>Also saved as "
+        save_grid_png(real_rows, syn, Path(path).parent / grid_name, undrawable=undrawable)
+        body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
                     f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
                     f"{'cell' if by_cell else 'class'}.</p>")
     if synthetic and cfg["generate"]["generator"] == "render":
