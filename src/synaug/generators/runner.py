@@ -1,4 +1,6 @@
-"""The resumable generation runner: plan items -> DIR/<class>/<file>.png + DIR/metadata.csv.
+"""The resumable generation runner: plan items -> DIR/<class>/<file>.png + DIR/metadata.csv, and
+DIR/README.md, a Hugging Face dataset card giving the columns' types (`label` a ClassLabel with the
+class names), so `datasets.load_dataset(DIR)` loads it ready to concatenate with the real set.
 
 Guarantees:
 - every image is written to a temp name and renamed, so a killed run never leaves half a file;

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+
 from synaug.data.imageset import ImageSet, LazyImages
 from synaug.progress import Progress
 
