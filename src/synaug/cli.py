@@ -39,7 +39,8 @@ def _aliases(pairs) -> dict:
     for pair in pairs or []:
         name, sep, words = pair.partition("=")
         if not sep or not name.strip() or not words.strip():
-            raise SynaugError(f"bad --alias {pair!r}; use --alias 'CLASS NAME=words', e.g. --alias 'T-shirt_top=t-shirt'")
+            raise SynaugError(f"bad --alias {pair!r}; use --alias 'CLASS NAME=words', "
+                              "e.g. --alias 'T-shirt_top=t-shirt'")
         out[name.strip()] = words.strip()
     return out
 

@@ -320,7 +320,8 @@ def card_features(columns: Sequence[str], class_names: Sequence[str]) -> list[di
         if col == "file_name":
             feats.append({"name": "image", "dtype": "image"})
         elif col == "label":
-            feats.append({"name": "label", "dtype": {"class_label": {"names": {str(i): n for i, n in enumerate(class_names)}}}})
+            names = {str(i): n for i, n in enumerate(class_names)}
+            feats.append({"name": "label", "dtype": {"class_label": {"names": names}}})
         else:
             feats.append({"name": col, "dtype": CARD_TYPES.get(col, "string")})
     return feats
