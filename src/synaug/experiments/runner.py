@@ -111,7 +111,8 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict:
     task = task_for(cfg["task"])
     splits = load_dataset(cfg["dataset"], imbalance=cfg["imbalance"])
     train = splits.train
-    log(f"{cfg['dataset']}: {len(train)} train images, cells {list(train.cell_counts().values())}, "
+    log(f"{cfg['dataset']}: {len(train)} train images, {'cells' if train.has_groups else 'classes'} "
+        f"{list(train.cell_counts().values())}, "
         f"{len(splits.test)} test" + (f", {len(splits.val)} val" if splits.val is not None else ""))
 
     methods = [get_method(m) for m in cfg["methods"]]
