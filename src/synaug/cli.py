@@ -87,7 +87,8 @@ def cmd_generate(args) -> int:
     for name, reason in report.dropped[:10]:
         print(f"  dropped {name}: {reason}")
     if report.metadata_written:
-        print(f"metadata: {report.out_dir / 'metadata.csv'}")
+        print(f"metadata: {report.out_dir / 'metadata.csv'} (+ README.md: a dataset card for "
+              f"datasets.load_dataset({str(report.out_dir)!r}))")
     else:
         print("metadata.csv is written when every shard has finished")
     return 0
@@ -339,7 +340,8 @@ def cmd_demo(args) -> int:
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
     print(f"{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     print(results["table"])
-    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
+          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
     return 0
 
 
