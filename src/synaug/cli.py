@@ -20,9 +20,21 @@ DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; y
                 "imagenet100-lt:ROOT (SDCLR list files; imagenet-lt:ROOT for ImageNet-LT)")
 
 
+def _aliases(pairs) -> dict:
+    """--alias 'T-shirt_top=t-shirt' (repeatable) -> {class name: words}."""
+    out = {}
+    for pair in pairs or []:
+        name, sep, words = pair.partition("=")
+        if not sep or not name.strip() or not words.strip():
+            raise SynaugError(f"bad --alias {pair!r}; use --alias 'CLASS NAME=words', "
+                              "e.g. --alias 'T-shirt_top=t-shirt'")
+        out[name.strip()] = words.strip()
+    return out
+
+
 # ----------------------------------------------------------------------------- plan / generate
 def cmd_plan(args) -> int:
-    from synaug.workflow import format_cell_table, plan_dataset
+    from synaug.workflow import format_cell_table, not_uniform_warning, plan_dataset
 
     dataset_options = {"group_column": args.group_column} if args.group_column else {}
     if args.group_column and not args.dataset.startswith("csv:"):
@@ -31,11 +43,17 @@ def cmd_plan(args) -> int:
     items, meta = plan_dataset(args.dataset, Path(args.out), imbalance=args.imbalance, dataset_options=dataset_options,
                                strategy=parse_strategy(args.strategy), seed=args.seed,
                                template=args.template, modifiers=args.modifiers,
-                               generator=args.generator, use_groups=not args.no_groups)
-    print(f"plan for {args.dataset} (IF={args.imbalance}, strategy={args.strategy}, seed={args.seed})")
+                               generator=args.generator, use_groups=not args.no_groups,
+                               aliases=_aliases(args.alias))
+    real = [r["real"] for r in meta["cells"]]
+    factor = (f"IF={args.imbalance}" if "imbalance" in meta.get("dataset_info", {}) else  # synaug built the tail
+              f"measured IF={max(real) / min(real):.1f}" if min(real) > 0 else "a cell is empty")
+    print(f"plan for {args.dataset} ({factor}, strategy={args.strategy}, seed={args.seed})")
     print(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         print(f"WARNING: generator '{args.generator}' cannot draw {cell!r}: {reason}")
+    if warning := not_uniform_warning(meta):
+        print(warning)
     print(f"wrote {len(items)} items to {args.out} (settings: {Path(args.out).with_suffix('.json')})")
     return 0
 
@@ -60,7 +78,8 @@ def cmd_generate(args) -> int:
     for name, reason in report.dropped[:10]:
         print(f"  dropped {name}: {reason}")
     if report.metadata_written:
-        print(f"metadata: {report.out_dir / 'metadata.csv'}")
+        print(f"metadata: {report.out_dir / 'metadata.csv'} (+ README.md: a dataset card for "
+              f"datasets.load_dataset({str(report.out_dir)!r}))")
     else:
         print("metadata.csv is written when every shard has finished")
     return 0
@@ -142,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
     p.add_argument("--generator", default="render", help="generator to check drawability against")
+    p.add_argument("--alias", action="append", metavar="CLASS=WORDS",
+                   help="what prompts and the renderer call a class, e.g. 'T-shirt_top=t-shirt' (repeatable; "
+                        "adds to the bank's `aliases:`)")
     p.add_argument("--group-column", default=None,
                    help="csv datasets: the metadata column holding the group (default 'group'); "
                         "with groups, the plan is over (class, group) cells")
@@ -297,7 +319,15 @@ def cmd_train(args) -> int:
                                  many=args.many, few=args.few, resume=args.resume)
     if metrics is not None:  # rank 0 under torchrun
         _print_metrics(metrics)
+        _print_run_files(Path(args.out))
     return 0
+
+
+def _print_run_files(run: Path) -> None:
+    """Say where a run's results went: metrics, checkpoints, the step log and the resolved config."""
+    ckpts = ", ".join(str(p) for p in sorted(run.glob("stage*.pt"))) or "none"
+    print(f"metrics:     {run / 'metrics.json'}\ncheckpoints: {ckpts}\n"
+          f"log:         {run / 'log.jsonl'}\nconfig:      {run / 'config.yaml'}")
 
 
 def _print_metrics(m: dict) -> None:
@@ -335,6 +365,7 @@ def cmd_evaluate(args) -> int:
                              train_cells=splits.train.cells())
     write_json(run / "metrics.json", metrics)
     _print_metrics(metrics)
+    print(f"metrics: {run / 'metrics.json'}")
     return 0
 
 
@@ -360,7 +391,8 @@ def cmd_run(args) -> int:
     cfg = resolve_config(overrides, args.config)
     results = run_experiment(cfg)
     print(results["table"])
-    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
+          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
     return 0
 
 
@@ -382,7 +414,8 @@ def cmd_demo(args) -> int:
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
     print(f"{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     print(results["table"])
-    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}")
+    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
+          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
     return 0
 
 

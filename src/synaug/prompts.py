@@ -9,6 +9,8 @@ The paper prompts Stable Diffusion with "a photo of {modifier} {class}" and 20 m
       "T-shirt/top": [ ... ]
     groups:                                     # group phrase bank: group name -> words in the prompt
       grass: "a grass lawn"
+    aliases:                                    # class name -> the words prompts (and the renderer) use
+      "T-shirt_top": "t-shirt"
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class PromptBank:
     default: list[str] = field(default_factory=lambda: list(GENERIC_MODIFIERS))
     classes: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def class_words(self, class_name: str) -> str:
+        """What a prompt calls the class: its alias, else its name with '_' read as a space."""
+        return self.aliases.get(class_name) or " ".join(class_name.replace("_", " ").split())
 
     def group_phrase(self, group: str) -> str:
         return self.groups.get(group, group)
@@ -61,12 +68,23 @@ class PromptBank:
 
     def prompt(self, class_name: str, modifier: str, group: str = "") -> str:
         try:
-            text = self.template.format_map({"modifier": modifier, "class": class_name,
+            text = self.template.format_map({"modifier": modifier, "class": self.class_words(class_name),
                                              "group": self.group_phrase(group) if group else ""})
         except (KeyError, IndexError, ValueError) as exc:
             raise PlanError(f"bad prompt template {self.template!r}: {exc} "
                             "(fields: {modifier}, {class}, {group})") from exc
-        return " ".join(text.split())
+        return articles(" ".join(text.split()))
+
+
+# "a" before a vowel sound -> "an" ("a photo of an ankle boot", "an italic digit", "an 8"); words
+# spelled with a vowel but said with a consonant ("a uniform", "a one-piece") keep "a".
+_A_BEFORE_VOWEL = re.compile(
+    r"\b([Aa])\s+(?=(?![oO]ne\b|[oO]nce\b|[eE][uU]|[uU](?:ni|se|su|ti|re|ro|ra|k))"
+    r"(?:[aeiouAEIOU]|8|11\b|18\b|11\d{3}\b|18\d{3}\b))")
+
+
+def articles(text: str) -> str:
+    return _A_BEFORE_VOWEL.sub(lambda m: m.group(1) + "n ", text)
 
 
 def load_bank(source: str | Path | None = None, template: str | None = None) -> PromptBank:
@@ -94,6 +112,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
         default=[str(m) for m in data.get("default") or GENERIC_MODIFIERS],
         classes={str(k): [str(m) for m in v] for k, v in (data.get("classes") or {}).items()},
         groups={str(k): str(v) for k, v in (data.get("groups") or {}).items()},
+        aliases={str(k): str(v) for k, v in (data.get("aliases") or {}).items()},
     )
     check_template(bank.template)
     return bank

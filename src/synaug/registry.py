@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from synaug.errors import SynaugError
+from synaug.errors import SynaugError, unknown
 
 T = TypeVar("T", bound=Callable)
 
@@ -29,4 +29,4 @@ class Registry(dict):
         return wrap
 
     def __missing__(self, name):
-        raise UnknownName(f"unknown {self.kind} {name!r}; choose from {sorted(self)}")
+        raise UnknownName(unknown(self.kind, name, self))

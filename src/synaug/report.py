@@ -26,6 +26,17 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def head_to_tail(counts) -> list[int]:
+    """Indices ordered by training count, largest first (ties keep their order)."""
+    return sorted(range(len(counts)), key=lambda i: -counts[i])
+
+
+def imbalance_factor(counts) -> float | None:
+    """Largest over smallest class count of the training data (None if a class is empty)."""
+    counts = [int(c) for c in counts]
+    return max(counts) / min(counts) if counts and min(counts) > 0 else None
+
+
 def counts_figure(names, real_counts, synthetic_counts, title) -> str:
     plt = _matplotlib()
     x = np.arange(len(names))
@@ -36,7 +47,7 @@ def counts_figure(names, real_counts, synthetic_counts, title) -> str:
     ax.set_xticks(x, names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
     ax.set_ylabel("training images")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return _png(fig)
 
 
@@ -44,15 +55,17 @@ def _rows_of(ds: ImageSet, by_cell: bool) -> np.ndarray:
     return ds.cells() if by_cell and ds.has_groups else ds.labels
 
 
-def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, seed: int = 0) -> tuple[np.ndarray, list]:
+def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, seed: int = 0,
+                with_missing: bool = False):
     """One row per cell (class, or class x group when both sets have groups): up to `per_side` real
-    images, a grey gap, up to `per_side` synthetic ones. Returns (grid, row names)."""
+    images, a grey gap, up to `per_side` synthetic ones. Returns (grid, row names), plus with
+    `with_missing` the row indices that have no synthetic image (cells the generator did not draw)."""
     rng = np.random.default_rng(seed)
     H, W, C = real.image_shape
     by_cell = real.has_groups and (synthetic is None or synthetic.has_groups)
     names = real.cell_names() if by_cell else list(real.class_names)
     ids = range(len(names))
-    rows = []
+    rows, missing = [], []
     for cell in ids:
         row = []
         for ds in (real, synthetic):
@@ -62,29 +75,67 @@ def sample_grid(real: ImageSet, synthetic: ImageSet | None, per_side: int = 6, s
                 if len(idx):
                     pick = np.sort(rng.choice(idx, min(per_side, len(idx)), replace=False))
                     tiles[:len(pick)] = ds.images[pick]
+                elif ds is synthetic:
+                    missing.append(cell)
             row += [np.concatenate(list(tiles), axis=1), np.full((H, W // 2, C), 128, dtype=np.uint8)]
         rows.append(np.concatenate(row[:-1], axis=1))
-    return np.concatenate(rows, axis=0), names
+    grid = np.concatenate(rows, axis=0)
+    return (grid, names, missing) if with_missing else (grid, names)
 
 
-def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3) -> Path:
-    """The real | synthetic grid as a plain PNG (rows = cells), for a quick look outside the report."""
-    from PIL import Image
+NOT_DRAWN = "not drawn"
 
-    grid, _ = sample_grid(real, synthetic)
-    img = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
-    img.resize((img.width * zoom, img.height * zoom), Image.NEAREST).save(path)
+
+def _missing_label(name: str, undrawable) -> str:
+    return NOT_DRAWN if name in undrawable else "none needed"
+
+
+def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
+                  undrawable=()) -> Path:
+    """The real | synthetic grid as a plain PNG for a quick look outside the report: a header,
+    the cell name left of each row and, where a cell has no synthetic image, "not drawn" (the
+    generator cannot draw it: `undrawable`) or "none needed" (the plan added none)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    grid, names, missing = sample_grid(real, synthetic, with_missing=True)
+    H = real.image_shape[0]
+    img = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).convert("RGB")
+    img = img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
+    try:
+        font = ImageFont.load_default(size=max(11, min(H * zoom // 2, 18)))
+    except TypeError:  # Pillow < 10.1: one fixed-size bitmap font
+        font = ImageFont.load_default()
+    measure = ImageDraw.Draw(img)
+    margin = 12 + max(int(measure.textlength(n, font=font)) for n in names)
+    header = 24
+    canvas = Image.new("RGB", (img.width + margin, img.height + header), "white")
+    canvas.paste(img, (margin, header))
+    draw = ImageDraw.Draw(canvas)
+    row_h, side_w = H * zoom, (img.width - real.image_shape[1] * zoom // 2) // 2
+    draw.text((margin, header // 2), "real", fill="black", font=font, anchor="lm")
+    if synthetic is not None:
+        draw.text((margin + img.width - side_w, header // 2), "synthetic", fill="black", font=font, anchor="lm")
+    for r, name in enumerate(names):
+        y = header + r * row_h + row_h // 2
+        draw.text((margin - 6, y), name, fill="black", font=font, anchor="rm")
+        if synthetic is not None and r in missing:
+            draw.text((margin + img.width - side_w // 2, y), _missing_label(name, undrawable), fill="#e39b3c",
+                      font=font, anchor="mm")
+    canvas.save(path)
     return Path(path)
 
 
-def grid_figure(real: ImageSet, synthetic: ImageSet | None) -> str:
+def grid_figure(real: ImageSet, synthetic: ImageSet | None, undrawable=()) -> str:
     plt = _matplotlib()
-    grid, names = sample_grid(real, synthetic)
-    H = real.image_shape[0]
+    grid, names, missing = sample_grid(real, synthetic, with_missing=True)
+    H, W = real.image_shape[:2]
     fig, ax = plt.subplots(figsize=(grid.shape[1] / H * 0.55, grid.shape[0] / H * 0.55))
     ax.imshow(grid[:, :, 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
     ax.set_yticks(np.arange(len(names)) * H + H / 2, names)
     ax.set_xticks([])
+    for r in missing if synthetic is not None else []:
+        ax.text(grid.shape[1] - 3 * W, r * H + H / 2, _missing_label(names[r], undrawable), color="#e39b3c",
+                ha="center", va="center")
     ax.set_title("Real (left) vs synthetic (right) samples")
     return _png(fig)
 
@@ -116,7 +167,8 @@ def _table(results: dict, task) -> str:
         cells = []
         for k, f in zip(task.keys, task.fmt):
             st = r["summary"][k]
-            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])} ± {f.format(st['std'])}</td>")
+            spread = f" ± {f.format(st['std'])}" if len(r["seeds"]) > 1 else ""  # n = 1: said above the table
+            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])}{spread}</td>")
         rows.append(f"<tr><td><b>{html.escape(name)}</b></td>{''.join(cells)}"
                     f"<td class=note style='text-align:left'>{html.escape(r['description'])}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
@@ -135,19 +187,26 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     train = splits.train
     th = cfg["thresholds"]
     info = results.get("data", {})
-    body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}"
-            + (f", imbalance factor {cfg['imbalance']}" if task.name == "longtail" else "") + "</h1>"]
+    # the factor the data really has: the configured one only where synaug built the long tail
+    factor = info["imbalance"] if "imbalance" in info else imbalance_factor(train.class_counts())
+    factor_text = ("" if task.name != "longtail" or factor is None else
+                   f", imbalance factor {factor:g}" if "imbalance" in info else
+                   f", measured imbalance factor {factor:.1f}")
+    body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}{factor_text}</h1>"]
     if info.get("stand_in_for"):
         body.append(f"<p><b>Embedded stand-in</b> for {html.escape(info['stand_in_for'])}: real images with a "
                     "group attribute applied by synaug, so the effect of the imbalance is known. Not the real "
                     "dataset; do not compare its numbers with the paper's.</p>")
     cells = results["train_cells"]
     body.append(
-        f"<p>Training set: {len(train)} real images in {len(cells)} cells "
-        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest); test set: "
-        f"{len(splits.test)} images. Seeds: {', '.join(map(str, cfg['seeds']))}. Numbers are mean ± sample "
-        f"standard deviation over seeds (± 0 with one seed), measured at the <b>last training step</b>: nothing "
-        f"is selected on the test set.</p>")
+        f"<p>Training set: {len(train)} real images in {len(cells)} {'cells' if train.has_groups else 'classes'} "
+        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest"
+        + (f": imbalance factor {factor:.1f}, largest / smallest class" if "imbalance" not in info and factor else "")
+        + "); test set: "
+        f"{len(splits.test)} images. Seeds: {', '.join(map(str, cfg['seeds']))}. Numbers are "
+        + ("mean ± sample standard deviation over seeds" if len(cfg["seeds"]) > 1 else
+           "from one training seed (n = 1: no spread; pass more seeds for mean ± std)")
+        + ", measured at the <b>last training step</b>: nothing is selected on the test set.</p>")
     body.append(_table(results, task))
     body.append("<ul class=note>" + task.explain.format(many=th["many"], few=th["few"]) + SYNAUG_TEXT + "</ul>")
     for use_groups, syn in synthetic.items():
@@ -162,11 +221,16 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
         names = list(results["train_cells"]) if by_cell else list(train.class_names)
         real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
         syn_counts = list(results["synthetic_cells"][str(use_groups)].values())
-        body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, f'Training images per {label[:-1]}: real and synthetic')}'>")
+        title = f"Training images per {'cell' if by_cell else 'class'}: real and synthetic"
+        if not by_cell:  # classes head to tail: largest real count first
+            order = head_to_tail(real_counts)
+            names, real_counts, syn_counts = ([v[i] for i in order] for v in (names, real_counts, syn_counts))
+            title += "; head to tail"
+        body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
         real_rows = train if by_cell else train.without_groups()
         grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
-        save_grid_png(real_rows, syn, Path(path).parent / grid_name)
-        body.append(f"<img src='{grid_figure(real_rows, syn)}'><p class=note>Also saved as "
+        save_grid_png(real_rows, syn, Path(path).parent / grid_name, undrawable=undrawable)
+        body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
                     f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
                     f"{'cell' if by_cell else 'class'}.</p>")
     if synthetic and cfg["generate"]["generator"] == "render":
@@ -179,9 +243,11 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
         names = list(next(iter(results["methods"].values()))["per_cell_mean"])
         body.append(f"<h2>Accuracy per class x group cell</h2><img src='{accuracy_figure(names, per, 'Test accuracy per cell (mean over seeds)')}'>")
     else:
-        per = {m: r["per_class_mean"] for m, r in results["methods"].items()}
+        order = head_to_tail(train.class_counts().tolist())
+        per = {m: [r["per_class_mean"][i] for i in order] for m, r in results["methods"].items()}
+        names = [train.class_names[i] for i in order]
         body.append(f"<h2>Per-class accuracy</h2><img src='"
-                    f"{accuracy_figure(train.class_names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")
+                    f"{accuracy_figure(names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")
     body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
                 "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
     path = Path(path)

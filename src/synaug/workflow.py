@@ -17,6 +17,7 @@ from synaug.train import distributed
 from synaug.train.config import TrainConfig
 from synaug.train.methods import Method
 from synaug.train.pipeline import evaluate_model, train_method
+from synaug.errors import PlanError, did_you_mean
 from synaug.generators import make_generator, run_generation
 from synaug.generators.runner import check_drawable
 from synaug.plan import build_plan, cell_table, plan_counts, read_plan, real_cuts, write_plan
@@ -25,39 +26,67 @@ from synaug.prompts import bank_for_dataset, load_bank
 
 def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: str | None = None,
              modifiers: str | None = None, dataset: str = "", generator: str = "render",
-             use_groups: bool = True):
-    """Plan items for `train` plus plan metadata (settings, per-cell table, undrawable cells)."""
+             use_groups: bool = True, aliases: dict | None = None):
+    """Plan items for `train` plus plan metadata (settings, per-cell table, undrawable cells).
+    `aliases` ({class name: words}, added to the bank's) name a class in prompts and for the renderer."""
     counts = train.cell_counts() if use_groups else {c: int(n) for c, n in enumerate(train.class_counts())}
     grouped = use_groups and train.has_groups
     to_add = plan_counts(counts, strategy)
     cuts = real_cuts(counts, strategy)
     bank = load_bank(modifiers or bank_for_dataset(dataset), template)
+    bank.aliases.update({str(k): str(v) for k, v in (aliases or {}).items()})
+    for name in bank.aliases:
+        if name not in train.class_names:
+            raise PlanError(f"alias for {name!r}, which is not a class of this dataset"
+                            f"{did_you_mean(name, train.class_names)} (classes: {train.class_names})")
     items = build_plan(to_add, train.class_names, bank, seed=seed,
                        group_names=train.group_names if grouped else None)
 
     names = dict(zip(counts, train.cell_names() if grouped else train.class_names))
     H, W, C = train.image_shape
-    gen_options = generator_options_for(train, generator, grouped)
+    gen_options = generator_options_for(train, generator, grouped, aliases=bank.aliases)
     gen = make_generator(generator, **gen_options)
+    undrawable = check_drawable(items, gen)
+    cells = cell_table(counts, to_add, cuts, names.__getitem__)
+    # cells the generator cannot draw keep their real images only: say which and how many
+    below = [dict(cell=r["name"], final=r["real"] - r["cut"], target=r["final"])
+             for r in cells if r["name"] in undrawable and r["add"] > 0]
+    finals = [r["real"] - r["cut"] if r["name"] in undrawable else r["final"] for r in cells]
     meta = dict(dataset=dataset, strategy=str(strategy), seed=seed, template=bank.template,
                 modifiers=modifiers or bank_for_dataset(dataset) or "generic",
                 image_shape=[H, W, C], class_names=train.class_names,
                 group_names=train.group_names if grouped else None, generator=generator,
-                generator_options={k: v for k, v in gen_options.items() if k == "unspecified_groups"},
-                cells=cell_table(counts, to_add, cuts, names.__getitem__),
-                undrawable=check_drawable(items, gen), images=len(items))
+                generator_options={k: v for k, v in gen_options.items() if k in ("unspecified_groups", "aliases")},
+                cells=cells, undrawable=undrawable, images=len(items),
+                uniform=len(set(finals)) == 1, below_target=below)
+    if bank.aliases:
+        meta["aliases"] = dict(bank.aliases)
     return items, meta
 
 
-def generator_options_for(train: ImageSet, generator: str, grouped: bool) -> dict:
+def not_uniform_warning(meta: dict) -> str | None:
+    """The loud line for a plan whose cells do not all end at the same count, or None."""
+    below = meta.get("below_target") or []
+    if not below:
+        return None
+    cells = ", ".join(f"{b['cell']} ({b['final']} of {b['target']})" for b in below)
+    return (f"WARNING: the plan is NOT {'uniform' if meta.get('strategy') == 'uniform' else 'as asked'}: "
+            f"{len(below)} cell(s) stay below the target because generator '{meta.get('generator')}' cannot "
+            f"draw them (final count of target): {cells}")
+
+
+def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliases: dict | None = None) -> dict:
     """Options that make a generator's output fit the dataset: size and channels for `render`,
-    and, for a class-only plan of grouped data, the groups it may draw when a prompt names none."""
+    and, for a class-only plan of grouped data, the groups it may draw when a prompt names none;
+    the class aliases for `render` (a text-to-image model reads them in the prompt)."""
     H, W, C = train.image_shape
     options = {}
     if generator == "render":
         options.update(size=(H, W), channels=C)
         if train.has_groups and not grouped:
             options["unspecified_groups"] = list(train.group_names)
+        if aliases:
+            options["aliases"] = dict(aliases)
     return options
 
 
@@ -83,6 +112,7 @@ def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render"
             options.setdefault("save_size", H)
             options.setdefault("save_channels", C)
     gen = make_generator(generator, **options)
+    run_options.setdefault("class_names", meta.get("class_names"))
     return run_generation(items, gen, out_dir, **run_options)
 
 

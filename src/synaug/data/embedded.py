@@ -20,7 +20,7 @@ import numpy as np
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.longtail import longtail_indices
 from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
-from synaug.errors import DatasetError
+from synaug.errors import DatasetError, unknown
 from synaug.registry import Registry
 from synaug.validate import dataset_spec
 
@@ -38,8 +38,8 @@ def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options)
     """Load `name` or `name:PATH`; `imbalance` is the long-tail factor IF where it applies."""
     name, _, path = spec.partition(":")
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
-                           "(path-based ones take NAME:PATH)")
+        hint = f" (a folder? use imagefolder:{spec} or csv:{spec})" if Path(spec).exists() else ""
+        raise DatasetError(unknown("dataset", name, DATASETS) + f" (path-based ones take NAME:PATH){hint}")
     fn = DATASETS[name]
     kwargs = dict(imbalance=imbalance, lt_seed=lt_seed, **options)
     params = inspect.signature(fn).parameters

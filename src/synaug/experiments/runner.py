@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import yaml
 from synaug.data import load_dataset
 from synaug.data.imageset import ImageSet
 from synaug.data.readers import read_metadata_csv
+from synaug.errors import ConfigError, check_keys, unknown
 from synaug.experiments.aggregate import format_table, summarize
 from synaug.experiments.tasks import task_for
 from synaug.generators import make_generator, run_generation
@@ -27,8 +29,8 @@ from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
 from synaug.fileio import write_json
 from synaug.train import distributed
-from synaug.workflow import (decode_to_cache, format_cell_table, generator_options_for, plan_for,
-                             train_and_evaluate, training_side)
+from synaug.workflow import (decode_to_cache, format_cell_table, generator_options_for, not_uniform_warning,
+                             plan_for, train_and_evaluate, training_side)
 
 BASE_CONFIG = {
     "task": "longtail",
@@ -36,7 +38,7 @@ BASE_CONFIG = {
     "imbalance": 100,
     "methods": None,          # default: the task's methods
     "seeds": [0],
-    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None},
+    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20},
@@ -54,6 +56,7 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     if overrides:
         layers.append(overrides)
     for layer in layers:
+        _check_config_keys(layer, path)
         for k, v in layer.items():
             if isinstance(v, dict) and isinstance(cfg.get(k), dict):
                 cfg[k] = {**cfg[k], **v}
@@ -66,7 +69,41 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
     for m in cfg["methods"]:
         get_method(m)
+    _check_names(cfg)
     return cfg
+
+
+def _check_config_keys(layer, path) -> None:
+    """Every key of a config layer (top level and the nested blocks) must be one synaug knows."""
+    where = str(path) if path else "config"
+    check_keys(layer, BASE_CONFIG, where)
+    for block in ("plan", "generate", "thresholds"):
+        if layer.get(block) is not None:
+            check_keys(layer[block], BASE_CONFIG[block], f"{where} ({block})")
+    if layer.get("train") is not None:
+        check_keys(layer["train"], [f.name for f in fields(TrainConfig)], f"{where} (train)")
+    if isinstance(layer.get("methods"), str):  # "ce, synaug" as a list
+        layer["methods"] = [m.strip() for m in layer["methods"].split(",") if m.strip()]
+    if isinstance(layer.get("seeds"), int):
+        layer["seeds"] = [layer["seeds"]]
+    if layer.get("methods") is not None and not isinstance(layer["methods"], list):
+        raise ConfigError(f"{where}: methods: expected a list of method names, got {layer['methods']!r}")
+
+
+def _check_names(cfg: dict) -> None:
+    """Unknown dataset, model and generator names fail here, before any work, with a suggestion."""
+    from synaug.data import DATASETS
+    from synaug.generators.base import GENERATORS
+    from synaug.train.models import MODELS, is_model_name
+
+    name = str(cfg["dataset"]).partition(":")[0]
+    if name not in DATASETS:
+        raise ConfigError(unknown("dataset", name, DATASETS) + " (path-based ones take NAME:PATH)")
+    model = cfg["train"].get("model")
+    if model is not None and not is_model_name(model):
+        raise ConfigError(unknown("model", model, MODELS) + " (or any torchvision classifier, or timm:<name>)")
+    if cfg["generate"]["generator"] not in {*GENERATORS, "diffusion"}:
+        raise ConfigError(unknown("generator", cfg["generate"]["generator"], {*GENERATORS, "diffusion"}))
 
 
 def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
@@ -82,7 +119,8 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
     task = task_for(cfg["task"])
     splits = load_dataset(cfg["dataset"], imbalance=cfg["imbalance"])
     train = splits.train
-    log(f"{cfg['dataset']}: {len(train)} train images, cells {list(train.cell_counts().values())}, "
+    log(f"{cfg['dataset']}: {len(train)} train images, {'cells' if train.has_groups else 'classes'} "
+        f"{list(train.cell_counts().values())}, "
         f"{len(splits.test)} test" + (f", {len(splits.val)} val" if splits.val is not None else ""))
 
     methods = [get_method(m) for m in cfg["methods"]]
@@ -95,7 +133,9 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
     train = splits.train
 
     th = cfg["thresholds"]
+    from synaug.report import imbalance_factor
     results = {"config": cfg, "task": task.name, "data": splits.info, "class_names": train.class_names,
+               "imbalance_factor": imbalance_factor(train.class_counts()),  # measured: max / min class count
                "group_names": train.group_names,
                "train_cells": dict(zip(train.cell_names(), train.cell_counts().values())),
                "synthetic_cells": {str(k): _synthetic_cells(train, v) for k, v in synthetic.items()},
@@ -166,11 +206,14 @@ def _uniformize(cfg, splits, out: Path, use_groups: bool, progress: bool, log, s
     log(format_cell_table(meta["cells"]))
     for cell, reason in meta["undrawable"].items():
         log(f"NOTE: generator cannot draw {cell!r}: {reason}")
-    options = {**generator_options_for(splits.train, g["generator"], grouped), **(g.get("options") or {})}
+    if warning := not_uniform_warning(meta):
+        log(warning)
+    options = {**generator_options_for(splits.train, g["generator"], grouped, aliases=meta.get("aliases")),
+               **(g.get("options") or {})}
     gen = make_generator(g["generator"], **options)
     report = run_generation(items, gen, out / name, batch_size=g["batch_size"], workers=g["workers"],
                             skip_undrawable=g["skip_undrawable"], progress=progress and d.is_main,
-                            shard=(d.rank, d.world))
+                            shard=(d.rank, d.world), class_names=splits.train.class_names)
     distributed.barrier(d)  # every shard is written (and metadata.csv with it) before anyone reads
     log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
         f"{len(report.dropped)} dropped")

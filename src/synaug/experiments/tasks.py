@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synaug.errors import unknown
 from synaug.registry import UnknownName
 
 
@@ -53,5 +54,5 @@ TASKS = {
 
 def task_for(name: str) -> Task:
     if name not in TASKS:
-        raise UnknownName(f"unknown task {name!r}; choose from {sorted(TASKS)}")
+        raise UnknownName(unknown("task", name, TASKS))
     return TASKS[name]

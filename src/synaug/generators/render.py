@@ -84,7 +84,7 @@ class RenderGenerator:
     name = "render"
 
     def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1,
-                 unspecified_groups: Sequence[str] = ()):
+                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None):
         self.size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
         self.channels = int(channels)
         if self.channels not in (1, 3):
@@ -92,20 +92,33 @@ class RenderGenerator:
         # items whose prompt names no group get one of these, drawn by seed (as a text-to-image
         # model fills in attributes a prompt leaves open); recorded as `drawn_group`
         self.unspecified_groups = list(unspecified_groups)
+        # class name -> the words the renderer looks up instead ('T-shirt_top' -> 't-shirt', 'Seven' -> '7')
+        self.aliases = {str(k): str(v) for k, v in (aliases or {}).items()}
 
     def describe(self) -> dict:
-        return {"generator": self.name, "size": list(self.size), "channels": self.channels,
-                "unspecified_groups": self.unspecified_groups}
+        d = {"generator": self.name, "size": list(self.size), "channels": self.channels,
+             "unspecified_groups": self.unspecified_groups}
+        if self.aliases:
+            d["aliases"] = dict(sorted(self.aliases.items()))
+        return d
+
+    def _name(self, item: PlanItem) -> str:
+        return self.aliases.get(item.class_name, item.class_name)
 
     def cannot_draw(self, item: PlanItem) -> str | None:
-        chars = glyph_chars(item.class_name)
+        name = self._name(item)
+        chars = glyph_chars(name)
         if chars is not None:
             missing = [c for c in chars if not fonts_with(c)]
             if missing:
                 return f"no installed font has a glyph for {missing}"
-        elif not emoji_styles(item.class_name):
-            return (f"no emoji for class {item.class_name!r} in any installed source "
-                    "(Noto Color Emoji, Symbola, EmojiOne, emojify); add a synonym or skip the class")
+        elif not emoji_styles(name):
+            looked = f"{item.class_name!r}" + (f" (alias {name!r})" if name != item.class_name else "")
+            return (f"no emoji for class {looked} in any installed source (Noto Color Emoji, Symbola, "
+                    f"EmojiOne, emojify). Give it an alias made of words from an emoji's Unicode name "
+                    f"(e.g. 'coat', 'running shirt', 'hiking boot'): `synaug plan --alias '{item.class_name}=WORDS'`, "
+                    f"or `aliases: {{\"{item.class_name}\": WORDS}}` in a modifier bank YAML (--modifiers) or "
+                    "under `plan:` of a run config; or skip the class with --skip-undrawable")
         for group in [item.group_name] if item.group_name else self.unspecified_groups:
             if not (is_colour(group) or group in TEXTURES):
                 return (f"the renderer cannot draw group {group!r}: it draws colour names (tints) "
@@ -131,11 +144,11 @@ class RenderGenerator:
         rng = np.random.default_rng(item.seed)
         style = style_for(item.modifier)
         group = item.group_name if group is None else group
-        chars = glyph_chars(item.class_name)
+        chars = glyph_chars(self._name(item))
         if chars is not None:
             mask = self._glyph(chars[int(rng.integers(len(chars)))] if len(chars) > 1 else chars[0], style, rng)
         else:
-            mask = self._emoji(item.class_name, style, rng)
+            mask = self._emoji(self._name(item), style, rng)
         if group in TEXTURES:  # the object over a real background texture, as the dataset composes it
             mask = composite((np.clip(mask, 0, 1) * 255)[None, :, :, None],
                              background_patches(group, 1, self.size[0], rng))[0, :, :, 0] / 255.0

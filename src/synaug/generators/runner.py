@@ -1,4 +1,6 @@
-"""The resumable generation runner: plan items -> DIR/<class>/<file>.png + DIR/metadata.csv.
+"""The resumable generation runner: plan items -> DIR/<class>/<file>.png + DIR/metadata.csv, and
+DIR/README.md, a Hugging Face dataset card giving the columns' types (`label` a ClassLabel with the
+class names), so `datasets.load_dataset(DIR)` loads it ready to concatenate with the real set.
 
 Guarantees:
 - every image is written to a temp name and renamed, so a killed run never leaves half a file;
@@ -26,11 +28,10 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from synaug.errors import GenerationError, PlanError
 from synaug.generators.base import Generator
 from synaug.plan import PlanItem, check_unique_names
+from synaug.progress import Progress
 from synaug.validate import check_out_dir, check_relative_name, confined
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ STATE_DIR = ".synaug"
 FINGERPRINT = "plan-fingerprint.json"
 METADATA = "metadata.csv"
 DROPPED = "dropped.csv"
+CARD = "README.md"  # Hugging Face dataset card: the column types, class names included
 BASE_COLUMNS = ["file_name", "label", "class_name", "group", "group_name", "cell", "prompt",
                 "modifier", "seed", "generator", "synthetic"]
 
@@ -194,7 +196,9 @@ def _read_metadata_extras(path: Path) -> dict[str, dict]:
 
 def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, batch_size: int = 64,
                    shard: tuple[int, int] = (0, 1), skip_undrawable: bool = False, workers: int = 1,
-                   progress: bool = True) -> GenerationReport:
+                   progress: bool = True, class_names: Sequence[str] | None = None) -> GenerationReport:
+    """`class_names` (all classes of the dataset, in label order) name the labels in the dataset card;
+    without them, the names the plan's items carry are used."""
     out_dir = Path(out_dir)
     check_plan_paths(items, out_dir)  # before anything is written
     if batch_size < 1 or workers < 1:
@@ -230,8 +234,8 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
     report.already_done = len(mine) - len(todo)
 
     batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)]
-    bar = tqdm(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
-               disable=None if progress and todo else True)  # None: bars on a terminal only
+    bar = Progress(total=len(todo), desc=f"generate [{generator.name}] {tag}", unit="img",
+                   enabled=progress and bool(todo))  # a bar on a terminal, log lines elsewhere
     with open(journal, "a") as jf:
         for rows in _map_batches(generator, batches, out_dir, tag, workers):
             jf.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
@@ -242,7 +246,7 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
     bar.close()
     if report.dropped:
         log.warning("%d image(s) not kept: %s", len(report.dropped), report.dropped[0][1])
-    report.metadata_written = _finalize(out_dir, items, generator)
+    report.metadata_written = _finalize(out_dir, items, generator, class_names)
     return report
 
 
@@ -300,7 +304,8 @@ def _claim_folder(out_dir: Path, items, generator) -> None:
     _write_atomic(fp_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(), "claim")
 
 
-def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator) -> bool:
+def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator,
+              class_names: Sequence[str] | None = None) -> bool:
     """Write metadata.csv once every planned image exists (under a lock: shards finish in any order)."""
     state = out_dir / STATE_DIR
     with open(state / "lock", "w") as lock:
@@ -337,6 +342,51 @@ def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator) ->
         w.writeheader()
         w.writerows(buf)
         _write_atomic(out_dir / METADATA, text.getvalue().encode(), "final")
+        _write_atomic(out_dir / CARD, dataset_card(BASE_COLUMNS + extra_cols, _label_names(items, class_names),
+                                                    generator.name, len(kept)).encode(), "final")
         for j in journals:
             j.unlink()
         return True
+
+
+# Column types of metadata.csv for Hugging Face `datasets`: without them `label` loads as a plain
+# integer and empty group columns as float64, and the folder does not concatenate with the real set.
+CARD_TYPES = {"label": None, "seed": "int64", "synthetic": "int64"}  # everything else: string
+
+
+def _label_names(items: Sequence[PlanItem], class_names: Sequence[str] | None) -> list[str]:
+    if class_names:
+        return [str(n) for n in class_names]
+    seen = {it.label: it.class_name for it in items}
+    return [seen.get(i, f"class {i}") for i in range(max(seen, default=-1) + 1)]
+
+
+def card_features(columns: Sequence[str], class_names: Sequence[str]) -> list[dict]:
+    """The `features` list of a dataset card for metadata.csv's columns (file_name -> image)."""
+    feats = []
+    for col in columns:
+        if col == "file_name":
+            feats.append({"name": "image", "dtype": "image"})
+        elif col == "label":
+            names = {str(i): n for i, n in enumerate(class_names)}
+            feats.append({"name": "label", "dtype": {"class_label": {"names": names}}})
+        else:
+            feats.append({"name": col, "dtype": CARD_TYPES.get(col, "string")})
+    return feats
+
+
+def dataset_card(columns: Sequence[str], class_names: Sequence[str], generator: str, n_images: int) -> str:
+    """README.md in the Hugging Face convention: YAML front matter with the features, as the default
+    config (`load_dataset(FOLDER)` applies it) and as `dataset_info` (the Hub shows it)."""
+    import yaml
+
+    feats = card_features(columns, class_names)
+    front = {"configs": [{"config_name": "default", "features": feats}],
+             "dataset_info": {"features": json.loads(json.dumps(feats))}}  # a copy: no YAML anchors
+    return ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
+            f"# Synthetic images made by synaug\n\n{n_images} images from the `{generator}` generator, one folder "
+            "per class; `metadata.csv` lists each image with its label, class and group names, prompt and "
+            "seed (one row per image, the Hugging Face imagefolder convention).\n\n"
+            "```python\nfrom datasets import load_dataset\n"
+            "syn = load_dataset(\"path/to/this/folder\", split=\"train\")  # label: ClassLabel with the class names\n"
+            "```\n")

@@ -122,10 +122,18 @@ def _words(text: str) -> list[str]:
             for w in re.findall(r"[a-z0-9-]+", text.lower())]
 
 
+# Characters that join alternatives in a class name ('T-shirt/top', 'T-shirt_top', 'shirt|top'):
+# a file-system-safe folder name cannot contain '/', so users write '_' where the dataset had '/'.
+NAME_SEPARATORS = re.compile(r"\s*[/_|,;+&]+\s*")
+
+
 def emoji_for(class_name: str) -> list[int]:
-    """Codepoints whose Unicode name matches the class name (or its synonyms)."""
-    key = class_name.strip().lower()
-    queries = SYNONYMS.get(key) or [q for part in key.split("/") for q in SYNONYMS.get(part.strip(), [part.strip()])]
+    """Codepoints whose Unicode name matches the class name (or its synonyms). The whole name is
+    tried first ('ankle boot', 'ankle_boot'), then its parts split at separators ('t-shirt', 'top')."""
+    key = " ".join(class_name.strip().lower().split())
+    parts = [p for p in NAME_SEPARATORS.split(key) if p]
+    queries = (SYNONYMS.get(key) or SYNONYMS.get(" ".join(key.replace("_", " ").split()))
+               or SYNONYMS.get("/".join(parts)) or [q for part in parts for q in SYNONYMS.get(part, [part])])
     found = []
     for query in queries:
         qwords = _words(query)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from synaug.errors import check_keys
+
 
 @dataclass
 class TrainConfig:
@@ -47,10 +49,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
+        check_keys(d, [f.name for f in fields(cls)], "training options (train)")
         d = dict(d)
         for key in ("milestones", "rrc_scale"):
             if key in d:

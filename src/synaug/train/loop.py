@@ -21,12 +21,12 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from synaug.train import distributed
 from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
 from synaug.train.distributed import device_for
 from synaug.errors import TrainingError
+from synaug.progress import Progress
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -112,8 +112,8 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn
     net = torch.compile(net) if phase.compile else net  # the module itself is saved: no compiled-name keys
     cast, scaler = autocast_for(data.device, amp)
     eye = torch.eye(num_classes, device=data.device)
-    bar = tqdm(range(start, phase.steps), desc=phase.name, initial=start, total=phase.steps,
-               disable=None if progress and d.is_main else True, leave=False)  # None: bars on a terminal only
+    bar = Progress(range(start, phase.steps), desc=phase.name, unit="step", initial=start, total=phase.steps,
+                   enabled=progress and d.is_main, leave=False, images_per_unit=phase.batch_size)  # bar or log lines
     batches = data.batches(distributed.local_slice(sampler.batch(step), d) for step in range(start, phase.steps))
     running = None
     with open(log_path, "a") if log_path and d.is_main else nullcontext() as log_file:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from synaug.errors import unknown
 from synaug.registry import UnknownName
 
 
@@ -34,7 +35,7 @@ def register_method(method: Method) -> Method:
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        raise UnknownName(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+        raise UnknownName(unknown("method", name, METHODS))
     return METHODS[name]
 
 

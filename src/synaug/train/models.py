@@ -28,6 +28,11 @@ def build_model(name: str, *, in_channels: int, num_classes: int, image_size: in
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
 
 
+def is_model_name(name: str) -> bool:
+    """Whether `build_model` knows `name` (timm names are checked when the model is built)."""
+    return name in MODELS or name.startswith("timm:") or name in _torchvision_names()
+
+
 def _torchvision_names() -> set[str]:
     import torchvision
 
