@@ -134,7 +134,8 @@ def test_config_typos_are_errors_with_a_suggestion(text, message, tmp_path, caps
 
 def test_train_config_typo_is_an_error_not_a_traceback(tmp_path, capsys):
     (tmp_path / "t.yaml").write_text("train:\n  lr: 0.1\n  modle: small-cnn\n")
-    assert main(["train", "--method", "ce", "--config", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "r")]) == 2
+    assert main(["train", "--dataset", "mnist-lt", "--method", "ce", "--config", str(tmp_path / "t.yaml"),
+                 "--out", str(tmp_path / "r")]) == 2
     assert "unknown key 'modle'; did you mean 'model'?" in capsys.readouterr().err
 
 

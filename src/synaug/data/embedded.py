@@ -46,9 +46,9 @@ def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options)
     if path and "path" not in params:
         raise DatasetError(f"dataset {name!r} is embedded and takes no path; use --dataset {name}")
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    unknown = sorted(k for k in options if k not in params and not takes_any)
-    if unknown:
-        raise DatasetError(f"dataset {name!r} has no option(s) {unknown}")
+    extra = sorted(k for k in options if k not in params and not takes_any)
+    if extra:
+        raise DatasetError(f"dataset {name!r} has no option(s) {extra}")
     if imbalance is None or not (math.isfinite(imbalance) and imbalance >= 1):
         raise DatasetError(f"the imbalance factor is n_max / n_min and must be >= 1, got {imbalance}")
     if path:
