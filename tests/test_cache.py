@@ -170,11 +170,12 @@ def test_cache_cli_builds_the_cache_and_lists_skips(tmp_path, capsys):
     for split in ("train", "test"):
         for cls in ("cat", "dog"):
             write_photos(tmp_path / "data" / split / cls, n=3, side=80)
-    (tmp_path / "data" / "train" / "cat" / "broken.jpg").unlink()  # the readers skip it already
+    # broken.jpg has a valid JPEG header: the reader keeps it (headers only), the cache cannot decode it
     assert main(["cache", "--dataset", f"imagefolder:{tmp_path / 'data'}", "--size", "72",
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "72px" in out
+    assert f"skipped {tmp_path / 'data' / 'train' / 'cat' / 'broken.jpg'}: unreadable image" in out
     manifests = sorted((tmp_path / "cache").glob("*/manifest.json"))
     assert len(manifests) == 2
     assert {json.loads(m.read_text())["shape"][1] for m in manifests} == {72}

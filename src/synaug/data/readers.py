@@ -28,10 +28,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 # ----------------------------------------------------------------------------- image files
-def _probe(path: Path) -> tuple[tuple[int, int], str]:
-    """Open and fully decode an image, returning ((H, W), mode); raises on corrupt files."""
+def _header(path: Path) -> tuple[tuple[int, int], str]:
+    """((H, W), mode) from an image's header, without decoding its pixels; raises on non-images."""
     with Image.open(path) as img:
-        img.load()  # verify() misses truncated data; a full decode does not
         return (img.size[1], img.size[0]), img.mode
 
 
@@ -60,33 +59,46 @@ def readable(paths: Sequence[Path], size: int | None = None) -> tuple[list[int],
 
 
 def _images_from_paths(paths: list[Path], size, channels, strict: bool):
-    """Decode the readable images; return (images, kept positions, skipped [(path, reason)])."""
+    """Read the images; return (images, kept positions, skipped [(path, reason)]).
+
+    Headers give every file's size and mode. Small images are then decoded once into memory (a file
+    that fails is skipped); large ones stay on disk as `LazyImages`, decoded once into the training
+    cache, which skips and lists the files that fail to decode (`strict` decodes them all here)."""
     kept, skipped, shapes, modes = [], [], [], []
     for i, p in enumerate(paths):
         try:
-            shape, mode = _probe(p)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            reason = f"unreadable image: {exc.__class__.__name__}: {exc}"
-            if strict:
-                raise DatasetError(f"{p}: {reason}") from exc
-            skipped.append((str(p), reason))
+            shape, mode = _header(p)
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+            _skip(skipped, p, exc, strict)
             continue
         kept.append(i)
         shapes.append(shape)
         modes.append(mode)
+    if kept:
+        size = size or max(set(shapes), key=shapes.count)  # the most common size
+        channels = channels or (1 if all(m in GRAY_MODES for m in modes) else 3)
+    if kept and (max(size) <= IN_MEMORY_MAX_SIDE or strict):
+        decoded, ok = [], []
+        for i in kept:
+            try:
+                decoded.append(load_image(paths[i], size, channels))
+                ok.append(i)
+            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+                _skip(skipped, paths[i], exc, strict)
+        kept = ok
     log_skipped(skipped)
     if not kept:
         return None, kept, skipped
-    if size is None:
-        size = max(set(shapes), key=shapes.count)  # the most common size
-    if channels is None:
-        channels = 1 if all(m in GRAY_MODES for m in modes) else 3
-    kept_paths = [paths[i] for i in kept]
     if max(size) <= IN_MEMORY_MAX_SIDE:
-        images = np.stack([load_image(p, size, channels) for p in kept_paths])
-    else:
-        images = LazyImages(kept_paths, size, channels)
-    return images, kept, skipped
+        return np.stack(decoded), kept, skipped
+    return LazyImages([paths[i] for i in kept], size, channels), kept, skipped
+
+
+def _skip(skipped: list, path: Path, exc: Exception, strict: bool) -> None:
+    reason = f"unreadable image: {exc.__class__.__name__}: {exc}"
+    if strict:
+        raise DatasetError(f"{path}: {reason}") from exc
+    skipped.append((str(path), reason))
 
 
 def read_imagefolder(root, size=None, channels=None, strict: bool = False,
