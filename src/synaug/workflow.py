@@ -87,6 +87,8 @@ def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliase
             options["unspecified_groups"] = list(train.group_names)
         if aliases:
             options["aliases"] = dict(aliases)
+    if generator == "smote":  # interpolates the real images of each cell (or class)
+        options["real"] = train if grouped or not train.has_groups else train.without_groups()
     return options
 
 
