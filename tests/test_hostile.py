@@ -171,6 +171,25 @@ class Case:
     env: Callable | None = field(default=None)  # (monkeypatch) -> None, e.g. a simulated full disk
 
 
+def _resnet18_checkpoint(path: Path) -> None:
+    import torch
+    import torchvision
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+
+
+def _large_folder(t: Path) -> None:
+    """80 px images (read from disk, decoded into the cache) and a JPEG whose header reads but whose
+    data are cut off: the reader keeps it, the cache cannot decode it and names it."""
+    for split in ("train", "test"):
+        for c, n in (("a", 4), ("b", 2)):
+            for i in range(n):
+                _img(t / "big" / split / c / f"{i}.png", value=40 * i + (90 if c == "b" else 0), size=80)
+    whole = t / "big" / "whole.jpg"
+    Image.fromarray(np.full((80, 80, 3), 120, np.uint8)).save(whole)
+    (t / "big" / "train" / "a" / "broken.jpg").write_bytes(whole.read_bytes()[:300])
+    whole.unlink()
+
+
 def _png16(t):
     root = t / "d16"
     for split in ("train", "test"):
@@ -377,6 +396,22 @@ CASES = [
     Case("demo-no-seeds", lambda t: ["demo", "--seeds", ",", "--out", str(t / "out")], ERROR, "bad --seeds"),
     Case("diffusion-strength-2", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
          "--strength", "2"], ERROR, "must be in (0, 1]"),
+    # --- paper scale: large images, pretrained backbones, new training options ----------------------
+    Case("config-optimizer-unknown", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         bank(t, "train:\n  optimizer: sgdd\n")], ERROR, "training option optimizer: must be sgd or adam or adamw"),
+    Case("config-rrc-scale-inverted", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
+         bank(t, "train:\n  rrc_scale: [0.9, 0.2]\n")], ERROR, "training option rrc_scale"),
+    Case("pretrained-missing", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out", str(t / "out/r"),
+         "--model", "resnet18", "--pretrained", str(t / "nope.pth"), *TRAIN], ERROR, "no pretrained checkpoint"),
+    Case("pretrained-not-a-checkpoint", lambda t: ((t / "junk.pth").write_bytes(b"PK\x03\x04 nope"),
+         ["train", "--dataset", folder(t), "--method", "ce", "--out", str(t / "out/r"), "--model", "resnet18",
+          "--pretrained", str(t / "junk.pth"), *TRAIN])[-1], ERROR, "cannot read checkpoint"),
+    Case("pretrained-of-another-model", lambda t: (_resnet18_checkpoint(t / "r18.pth"),
+         ["train", "--dataset", folder(t), "--method", "ce", "--out", str(t / "out/r"), "--model", "resnet50",
+          "--pretrained", str(t / "r18.pth"), *TRAIN])[-1], ERROR, "does not fit the model's backbone"),
+    Case("large-image-undecodable-skipped-by-the-cache", lambda t: (_large_folder(t), ["train", "--dataset",
+         f"imagefolder:{t / 'big'}", "--method", "ce", "--out", str(t / "out/r"), *TRAIN])[-1], SKIP, "broken.jpg",
+         lambda t, o, e: "All" in o or pytest.fail("training did not finish")),
     # --- 5. unhelpful edges -----------------------------------------------------------------------
     Case("csv-with-excel-bom", lambda t: ["plan", "--dataset", table(t, rows(), encoding="utf-8-sig"), "--out",
          str(t / "out/plan.csv")], OK, "total"),

@@ -182,7 +182,7 @@ def test_paper_configs_name_known_things(name):
     known = {f.name for f in fields(TrainConfig)} | NEW_TRAIN_OPTIONS
     assert set(cfg["train"]) <= known, set(cfg["train"]) - known
     assert cfg["train"]["augment"] in {"pad-crop", "random-resized-crop", "none"}
-    assert cfg["train"]["normalize"] in {"fit", "imagenet"}
+    assert cfg["train"]["normalize"] in {"auto", "fit", "imagenet"}
     assert cfg["train"]["optimizer"] in {"sgd", "adam", "adamw"}
     from synaug.prompts import PromptBank
     PromptBank(template=cfg["plan"]["template"]).prompt("c", "m", "g")  # placeholders all known

@@ -181,7 +181,9 @@ def confined(root: Path, name: str) -> Path:
 
 # ----------------------------------------------------------------------------- training config
 _POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
-                 "dfr_refits")
+                 "dfr_refits", "cache_workers")
+_CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "normalize": ("auto", "fit", "imagenet"),
+            "augment": ("pad-crop", "random-resized-crop", "none")}
 _NONNEG_INT = ("stage2_steps", "warmup_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
 _POSITIVE_FLOAT = ("lr", "stage2_lr", "mixup_alpha")
 _NONNEG_FLOAT = ("momentum", "weight_decay", "gamma", "dro_step_size")
@@ -216,8 +218,19 @@ def check_train_config(cfg) -> None:
         bad("schedule", "cosine, step or constant")
     if not isinstance(cfg.milestones, (tuple, list)) or not all(is_num(m) and 0 <= m <= 1 for m in cfg.milestones):
         bad("milestones", "a list of fractions in [0, 1]")
-    for name in ("nesterov", "flip", "amp"):
+    for name in ("nesterov", "flip", "amp", "compile"):
         if not isinstance(getattr(cfg, name), bool):
             bad(name, "true or false")
+    for name, choices in _CHOICES.items():
+        if getattr(cfg, name) not in choices:
+            bad(name, " or ".join(choices))
+    for name in ("image_size", "crop_size"):
+        if getattr(cfg, name) is not None and (not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1):
+            bad(name, "a positive integer (pixels) or null")
+    if cfg.crop_size and cfg.image_size and cfg.crop_size > cfg.image_size and cfg.augment != "random-resized-crop":
+        bad("crop_size", f"at most image_size ({cfg.image_size}) for {cfg.augment!r} (a centre crop)")
+    lo_hi = tuple(cfg.rrc_scale) if isinstance(cfg.rrc_scale, (tuple, list)) else ()
+    if len(lo_hi) != 2 or not all(is_num(v) for v in lo_hi) or not 0 < lo_hi[0] <= lo_hi[1] <= 1:
+        bad("rrc_scale", "two area fractions [low, high] with 0 < low <= high <= 1")
     if not isinstance(cfg.model, str) or not isinstance(cfg.device, str):
         bad("model" if not isinstance(cfg.model, str) else "device", "a name")

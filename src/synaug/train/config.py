@@ -27,7 +27,8 @@ class TrainConfig:
     crop_padding: int = 2            # pad-crop: pixels of zero padding for random crops
     rrc_scale: tuple = (0.08, 1.0)   # random-resized-crop: area fraction range
     flip: bool = False               # horizontal flips (off for digits)
-    normalize: str = "fit"           # fit (real training data statistics) | imagenet (pretrained backbones)
+    normalize: str = "auto"          # fit (real training data statistics) | imagenet | auto (imagenet with
+                                     # a pretrained backbone, else fit)
     # large images: decoded once into a memory-mapped cache at `image_size` px, trained at `crop_size`
     image_size: int | None = None    # cache side in px (None: the size the dataset reader chose)
     crop_size: int | None = None     # training crop and centre-crop evaluation side (None: image_size)

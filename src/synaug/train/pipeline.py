@@ -64,7 +64,11 @@ class TrainedModel:
 
 
 def fit_normalize(cfg: TrainConfig, real: ImageSet) -> Normalize:
-    return Normalize.imagenet() if cfg.normalize == "imagenet" else Normalize.fit(_normalisation_sample(real))
+    """The input standardisation: the statistics a pretrained backbone was trained with (`imagenet`,
+    and `auto` with `pretrained`), or those of the real training images (`fit`)."""
+    if cfg.normalize == "imagenet" or (cfg.normalize == "auto" and cfg.pretrained):
+        return Normalize.imagenet()
+    return Normalize.fit(_normalisation_sample(real))
 
 
 def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
