@@ -3,7 +3,8 @@ import pickle
 import numpy as np
 import pytest
 
-from synaug.data import load_dataset, longtail_counts, longtail_indices, many_medium_few
+from synaug.data import load_dataset, longtail_counts, longtail_indices
+from synaug.eval.metrics import many_medium_few
 
 
 def test_mnist_lt_if100_counts():

@@ -9,37 +9,12 @@ from synaug.train.loop import Phase, step_generators
 from synaug.train.methods import METHODS, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS, partners
 from synaug.train.models import MODELS, build_model
-from synaug.train.pipeline import balanced_subset, evaluate_model, train_method
+from synaug.eval.evaluate import evaluate_model
+from synaug.train.pipeline import train_method
+from synaug.train.samplers import balanced_subset
 from synaug.train.samplers import SAMPLERS
 
-
-def tiny_splits(n_per_class=(30, 12, 4), size=12, seed=0):
-    """Learnable toy data: class c is a bright square at a class-specific position; group 0/1 is a
-    dim/bright background (alternating), so every class has both groups."""
-    rng = np.random.default_rng(seed)
-
-    def make(counts, synthetic=False):
-        imgs, labels, groups = [], [], []
-        for c, n in enumerate(counts):
-            for i in range(n):
-                g = i % 2
-                img = rng.integers(0, 40 + 60 * g, (size, size, 1)).astype(np.uint8)
-                img[2 + 3 * c:5 + 3 * c, 3:9] = 220
-                imgs.append(img)
-                labels.append(c)
-                groups.append(g)
-        return ImageSet(np.stack(imgs), np.array(labels), ["a", "b", "c"], groups=np.array(groups),
-                        group_names=["dim", "bright"], synthetic=np.full(len(labels), synthetic))
-
-    train, val, test = make(n_per_class), make((8, 8, 8)), make((10, 10, 10))
-    syn = make(tuple(max(n_per_class) - n for n in n_per_class), synthetic=True)
-    return DatasetSplits(train=train, val=val, test=test, info={"dataset": "tiny"}), syn
-
-
-def tiny_cfg(**kw):
-    base = dict(model="small-cnn", steps=12, batch_size=16, lr=0.05, warmup_steps=2, stage2_steps=6,
-                checkpoint_every=4, seed=3, device="cpu")
-    return TrainConfig(**{**base, **kw})
+from helpers import tiny_cfg, tiny_splits
 
 
 @pytest.mark.parametrize("name", ["mixup", "cutmix", "none"])
@@ -48,7 +23,7 @@ def test_mixed_labels_are_distributions(name):
     x = torch.randn(32, 1, 8, 8)
     y = torch.eye(5)[torch.randint(0, 5, (32,))]
     syn = torch.arange(32) % 2 == 0
-    xm, ym = BATCH_TRANSFORMS[name](alpha=1.0, pairing="random")(x, y, syn, rng)
+    xm, ym = BATCH_TRANSFORMS.create(name, {"alpha": 1.0, "pairing": "random"})(x, y, syn, rng)
     assert xm.shape == x.shape
     assert torch.allclose(ym.sum(1), torch.ones(32))
     assert (ym >= 0).all()
@@ -205,7 +180,10 @@ def test_step_generators_are_a_function_of_seed_and_step():
 
 
 def test_stage2_data_is_train_or_validation():
-    from synaug.train.pipeline import stage2_set
+    from synaug.train.stage2 import STAGE2_DATA
+
+    def stage2_set(method, splits, real):
+        return STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
 
     splits, _ = tiny_splits()
     assert stage2_set(get_method("synaug"), splits, splits.train) is splits.train

@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from synaug.data.embedded import register_dataset
+from synaug.data.datasets import register_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages
 from synaug.errors import DatasetError
 
@@ -309,7 +309,7 @@ def _load(preset_names, name: str, path: str, options: dict) -> DatasetSplits:
 
 
 @register_dataset("imagenet-lt")
-def imagenet_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=None, val=None, test=None,
+def imagenet_lt(path: str = "", train=None, val=None, test=None,
                 size=None, class_names=None, verify=None) -> DatasetSplits:
     """Any `path label` list files over an ImageNet root (ImageNet-LT, ImageNet100-LT, your own)."""
     return _load(("imagenet100-lt", "imagenet-lt"), "imagenet-lt", path,
@@ -317,7 +317,7 @@ def imagenet_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=No
 
 
 @register_dataset("imagenet100-lt")
-def imagenet100_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=None, val=None, test=None,
+def imagenet100_lt(path: str = "", train=None, val=None, test=None,
                    size=None, class_names=None, verify=None) -> DatasetSplits:
     """ImageNet100-LT as SDCLR distributes it (imageNet_100_LT_train.txt, ImageNet_100_{val,test}.txt)."""
     return _load(("imagenet100-lt",), "imagenet100-lt", path,

@@ -37,13 +37,3 @@ def longtail_indices(labels: np.ndarray, imbalance: float, n_max: int | None = N
         rng.shuffle(idx)
         keep.append(idx[:n])
     return np.concatenate(keep)
-
-
-def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, np.ndarray]:
-    """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images."""
-    counts = np.asarray(train_counts)
-    return {
-        "many": np.where(counts > many)[0],
-        "medium": np.where((counts <= many) & (counts >= few))[0],
-        "few": np.where(counts < few)[0],
-    }
