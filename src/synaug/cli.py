@@ -14,6 +14,7 @@ from synaug.data import load_dataset
 from synaug.errors import ConfigError, GenerationError, SynaugError
 from synaug.experiments.runner import default_out, resolve_config, run_experiment
 from synaug.experiments.tasks import TASKS
+from synaug.generators import GENERATORS
 from synaug.generators.runner import parse_shard
 from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS
@@ -152,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"synaug {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
+                _demo_parser):
+        add(sub)
+    return parser
 
+
+def _plan_parser(sub) -> None:
     p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
     p.add_argument("--dataset", default="mnist-lt",
                    help=DATASET_HELP)
@@ -174,10 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="plan.csv")
     p.set_defaults(func=cmd_plan)
 
+
+def _generate_parser(sub) -> None:
     p = sub.add_parser("generate", help="generate the images of a plan (resumable)")
     p.add_argument("--plan", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--generator", default="render", choices=["render", "diffusion"])
+    p.add_argument("--generator", default="render", choices=sorted(GENERATORS))
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
     p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
@@ -186,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator_options(p)
     p.set_defaults(func=cmd_generate)
 
+
+def _cache_parser(sub) -> None:
     p = sub.add_parser("cache", help="decode an on-disk dataset once into the memory-mapped training cache")
     _add_data_options(p)
     p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
@@ -195,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.set_defaults(func=cmd_cache)
 
+
+def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
     _add_data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
@@ -210,21 +223,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     p.set_defaults(func=cmd_train)
 
+
+def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
     _add_data_options(p, from_run=True)
     p.add_argument("--run", required=True, help="run directory written by `synaug train`")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _run_parser(sub) -> None:
     p = sub.add_parser("run", help="plan -> generate -> train -> fine-tune -> evaluate from one YAML config")
     p.add_argument("--config", required=True)
     p.add_argument("--out", default=None)
     p.add_argument("--seeds", default=None, help="comma-separated seeds, overrides the config")
     p.set_defaults(func=cmd_run)
 
+
+def _demo_parser(sub) -> None:
     p = sub.add_parser("demo", help="SYNAuG vs baselines on embedded data: table + report.html")
-    p.add_argument("--task", default="longtail", choices=["longtail", "fairness", "spurious"],
-                   help="longtail (mnist-lt), fairness (mnist-fair), spurious (fashion-spurious)")
+    p.add_argument("--task", default="longtail", choices=sorted(TASKS),
+                   help=", ".join(f"{t.name} ({t.dataset})" for t in TASKS.values()))
     p.add_argument("--dataset", default=None, help="default: the task's embedded dataset "
                    "(mnist-lt / fashion-lt, mnist-fair, fashion-spurious)")
     p.add_argument("--imbalance", type=imbalance_factor, default=100)
@@ -234,7 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def _method_names():
