@@ -1,5 +1,9 @@
 """Test helpers shared by several test files."""
 
+import hashlib
+import pickle
+from pathlib import Path
+
 import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
@@ -54,3 +58,39 @@ def tiny_cfg(**kw):
     base = dict(model="small-cnn", steps=12, batch_size=16, lr=0.05, warmup_steps=2, stage2_steps=6,
                 checkpoint_every=4, seed=3, device="cpu")
     return TrainConfig(**{**base, **kw})
+
+
+def folder_digest(root) -> dict:
+    """{relative path: SHA-256} of every file under `root`."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def _pickle_dict(content: dict, byte_keys: bool) -> dict:
+    if not byte_keys:
+        return content
+    return {k.encode(): [n.encode() for n in v] if k.endswith("names") else v for k, v in content.items()}
+
+
+def write_cifar10(parent: Path, train_batches, test, names, byte_keys: bool = True) -> Path:
+    """The CIFAR-10 python format under parent/cifar-10-batches-py: `train_batches` and `test` are
+    (data (N, 3072) uint8, labels) pairs; bytes keys as the real files, or str keys."""
+    root = Path(parent) / "cifar-10-batches-py"
+    root.mkdir(parents=True)
+    files = {f"data_batch_{i}": {"data": d, "labels": list(labels)} for i, (d, labels) in enumerate(train_batches, 1)}
+    files["test_batch"] = {"data": test[0], "labels": list(test[1])}
+    files["batches.meta"] = {"label_names": list(names)}
+    for name, content in files.items():
+        (root / name).write_bytes(pickle.dumps(_pickle_dict(content, byte_keys)))
+    return root
+
+
+def write_cifar100(parent: Path, train, test, names, byte_keys: bool = True) -> Path:
+    """The CIFAR-100 python format under parent/cifar-100-python (fine labels only)."""
+    root = Path(parent) / "cifar-100-python"
+    root.mkdir(parents=True)
+    files = {"train": {"data": train[0], "fine_labels": list(train[1])},
+             "test": {"data": test[0], "fine_labels": list(test[1])}, "meta": {"fine_label_names": list(names)}}
+    for name, content in files.items():
+        (root / name).write_bytes(pickle.dumps(_pickle_dict(content, byte_keys)))
+    return root

@@ -134,23 +134,16 @@ def test_step_by_step_cli_on_groups(tmp_path, capsys):
 @pytest.mark.slow
 def test_cifar10_lt_rgb_pipeline_with_resnet32(tmp_path):
     """CIFAR python pickles -> LDAM long tail -> RGB 32x32 emoji uniformization -> ResNet-32 with flips."""
-    import pickle
-
     import numpy as np
 
-    root = tmp_path / "cifar-10-batches-py"
-    root.mkdir()
+    from helpers import write_cifar10
+
     rng = np.random.default_rng(0)
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    for i in range(1, 6):
-        labels = np.repeat(np.arange(10), 4)
-        with open(root / f"data_batch_{i}", "wb") as f:
-            pickle.dump({b"data": rng.integers(0, 255, (40, 3072), dtype=np.uint8), b"labels": labels.tolist()}, f)
-    with open(root / "test_batch", "wb") as f:
-        pickle.dump({b"data": rng.integers(0, 255, (30, 3072), dtype=np.uint8),
-                     b"labels": np.repeat(np.arange(10), 3).tolist()}, f)
-    with open(root / "batches.meta", "wb") as f:
-        pickle.dump({b"label_names": [n.encode() for n in names]}, f)
+    batches = [(rng.integers(0, 255, (40, 3072), dtype=np.uint8), np.repeat(np.arange(10), 4).tolist())
+               for _ in range(5)]
+    write_cifar10(tmp_path, batches, (rng.integers(0, 255, (30, 3072), dtype=np.uint8),
+                                      np.repeat(np.arange(10), 3).tolist()), names)
     cfg = resolve_config({"dataset": f"cifar10-lt:{tmp_path}", "imbalance": 10, "methods": ["synaug"],
                           "generate": {"skip_undrawable": False},
                           "train": {"model": "resnet32", "steps": 4, "batch_size": 16, "flip": True,

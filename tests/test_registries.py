@@ -12,7 +12,6 @@ from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS, make_generator
 from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
 from synaug.train import pipeline
-from synaug.train.config import TrainConfig
 from synaug.train.losses import LOSSES, Loss
 from synaug.train.methods import METHODS
 from synaug.train.mixing import BATCH_TRANSFORMS

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.data.imageset import DatasetSplits
 from synaug.train.augment import Augment
-from synaug.train.config import TrainConfig
 from synaug.train.loop import Phase, step_generators
 from synaug.train.methods import METHODS, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS, partners

@@ -1,4 +1,5 @@
-"""Long-tailed subsets, exactly as LDAM-DRW's `imbalance_cifar.py` builds CIFAR-LT.
+"""Long-tailed subsets, exactly as LDAM-DRW's `imbalance_cifar.py` builds CIFAR-LT
+(docs/definitions.md#long-tail-profile).
 
 Class c of C keeps int(n_max * imb_factor ** (c / (C - 1))) images, imb_factor = 1 / IF, classes in
 their natural index order. Selection: one RandomState(seed) (LDAM uses np.random.seed(0)); for each

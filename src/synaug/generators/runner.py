@@ -49,7 +49,6 @@ BASE_COLUMNS = ["file_name", "label", "class_name", "group", "group_name", "cell
 @dataclass
 class GenerationReport:
     out_dir: Path
-    planned: int
     generated: int = 0
     already_done: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason): undrawable cells
@@ -204,7 +203,7 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
         raise GenerationError(f"batch_size and workers must be >= 1, got {batch_size} and {workers}")
     state = out_dir / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
-    report = GenerationReport(out_dir=out_dir, planned=len(items))
+    report = GenerationReport(out_dir=out_dir)
 
     undrawable = check_drawable(items, generator)
     if undrawable and not skip_undrawable:

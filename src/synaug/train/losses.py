@@ -1,7 +1,7 @@
-"""Losses on logits and soft targets (rows sum to one; hard labels are one-hot rows), so every
-loss works under Mixup/CutMix. The loop also passes the batch's cells (class, or class x group),
-which group-aware losses use. A loss with state (Group DRO's weights) exposes state_dict /
-load_state_dict and is checkpointed with the model."""
+"""Losses of the baselines (docs/definitions.md#losses-and-samplers-of-the-baselines) on logits and
+soft targets (rows sum to one; hard labels are one-hot rows), so every loss works under Mixup/CutMix.
+The loop also passes the batch's cells (class, or class x group), which group-aware losses use. The
+hooks the loop calls (a schedule's `set_progress`, checkpointed `state_dict`) are declared on `Loss`."""
 
 from __future__ import annotations
 
