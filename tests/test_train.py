@@ -217,3 +217,57 @@ def test_large_images_stream_from_disk_through_the_same_loop(tmp_path):
                            tmp_path / "run", progress=False)
     m = evaluate_model(trained, splits.test, splits.train.class_counts())
     assert m["accuracy"] > 60 and len(m["predictions"]) == 10
+
+
+def test_fit_calls_its_callbacks_in_order_and_refuses_a_non_finite_loss_before_a_checkpoint(tmp_path):
+    """Hooks: start once, a log line every LOG_EVERY steps and at the last step, step ends, end once;
+    a loss that stops being finite stops training at the next log or checkpoint, before any save."""
+    from synaug.errors import TrainingError
+    from synaug.train.loop import LOG_EVERY, Callback, Checkpoint, FitConfig, FitParts, TensorData, fit
+    from synaug.train.losses import LOSSES, Loss
+
+    splits, _ = tiny_splits()
+    model = build_model("small-cnn", in_channels=1, num_classes=3, image_size=12)
+    data = TensorData.from_imageset(splits.train, torch.device("cpu"))
+    events = []
+
+    class Record(Callback):
+        def on_start(self, state):
+            events.append("start")
+
+        def on_log(self, state, step, loss, lr):
+            events.append(("log", step))
+
+        def on_step_end(self, state, done):
+            events.append(done)
+
+        def on_end(self, state):
+            events.append("end")
+
+    def parts(loss_fn):
+        return FitParts(model.parameters(), SAMPLERS["shuffle"](n=len(splits.train), batch_size=8, seed=0),
+                        lambda x, gen: x.float() / 255, lambda x: x, BATCH_TRANSFORMS["none"](), loss_fn)
+
+    steps = LOG_EVERY + 5
+    out = fit(model, data, Phase("s", steps, 8, 0.01), parts(LOSSES["ce"]()), FitConfig(3, seed=0), [Record()])
+    assert events[0] == "start" and events[-1] == "end"
+    assert [e[1] for e in events if isinstance(e, tuple)] == [0, LOG_EVERY, steps - 1]
+    assert [e for e in events if isinstance(e, int)] == list(range(1, steps + 1))
+    assert out["steps_run"] == steps and np.isfinite(out["final_loss"])
+
+    class TurnsNaN(Loss):
+        def __init__(self):
+            self.progress = 0.0
+
+        def set_progress(self, fraction):
+            self.progress = fraction
+
+        def __call__(self, logits, targets, cells=None):
+            loss = logits.float().mean() * 0
+            return loss + (float("nan") if self.progress >= 2 / steps else 0.0)
+
+    ckpt = tmp_path / "s.pt"
+    with pytest.raises(TrainingError, match="the loss is nan"):
+        fit(model, data, Phase("s", steps, 8, 0.01), parts(TurnsNaN()), FitConfig(3, seed=0),
+            [Checkpoint(ckpt, every=3)])
+    assert not ckpt.exists()  # step 3's checkpoint would follow two NaN steps: refused before writing
