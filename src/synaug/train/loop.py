@@ -6,6 +6,12 @@ images on the device (indexed from a device tensor, or gathered from the host ca
 thread), augments them as one tensor, mixes them, and takes one optimiser step. Every random draw
 of step s comes from generators seeded by (seed, s), so a run resumed from a checkpoint repeats an
 uninterrupted run exactly.
+
+`fit` takes what to optimise (`FitParts`), its own few settings (`FitConfig`) and declared hooks
+(`Callback`s: `Checkpoint`, `JsonlLog`, `ProgressBar`, in the manner of minGPT's Trainer callbacks);
+a loss's own schedule is the `Loss.set_progress` hook. The running loss stays on the device: it is
+read (one sync) only every LOG_EVERY steps and before a checkpoint, and a non-finite one stops
+training there, before anything is written.
 """
 
 from __future__ import annotations
