@@ -8,12 +8,25 @@ mirrors the CLI: `synaug.plan`, `synaug.generate`, `synaug.train`, `synaug.evalu
 
 __version__ = "0.1.0"
 
+import importlib
 import sys
 import types
 
 from synaug.errors import SynaugError  # noqa: F401
-from synaug import api
-from synaug.api import evaluate, generate, run  # noqa: F401
+
+API = ("plan", "generate", "train", "evaluate", "run")
+
+
+def _api(name: str):
+    # the API (and torch with it) loads on first use, so `import synaug.errors` and `synaug --help` stay fast
+    from synaug import api
+    return getattr(api, name)
+
+
+def __getattr__(name: str):
+    if name in API:
+        return _api(name)
+    raise AttributeError(f"module 'synaug' has no attribute {name!r}")
 
 
 class _CallableModule(types.ModuleType):
@@ -22,8 +35,8 @@ class _CallableModule(types.ModuleType):
     the module (`import synaug.train.loop`, `from synaug.plan import ...`) keeps working."""
 
     def __call__(self, *args, **kwargs):
-        return getattr(api, self.__name__.rpartition(".")[2])(*args, **kwargs)
+        return _api(self.__name__.rpartition(".")[2])(*args, **kwargs)
 
 
 for _name in ("synaug.plan", "synaug.train"):
-    sys.modules[_name].__class__ = _CallableModule
+    importlib.import_module(_name).__class__ = _CallableModule

@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 from synaug import __version__
-from synaug.data import load_dataset
 from synaug.errors import ConfigError, GenerationError, SynaugError
-from synaug.experiments.runner import default_out, resolve_config, run_experiment
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.generators.runner import parse_shard
@@ -20,8 +18,9 @@ from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS
 from synaug.validate import (check_out_dir, check_out_file, finite_float, imbalance_factor, load_yaml, nonneg_int,
                              parse_strategy, positive_float, positive_int, probability)
-from synaug.workflow import (decode_to_cache, evaluate_run, format_cell_table, generate_from_plan, plan_dataset,
-                             plan_notes, read_synthetic, train_config, train_run)
+
+# The commands import the pipeline (and torch with it) when they run, so `synaug --help` and
+# `synaug plan` start fast; these lazy imports hide no cycle (nothing below imports the CLI).
 
 log = logging.getLogger("synaug")
 
@@ -44,6 +43,8 @@ def _aliases(pairs) -> dict:
 
 # ----------------------------------------------------------------------------- plan / generate
 def cmd_plan(args) -> int:
+    from synaug.workflow import format_cell_table, plan_dataset, plan_notes
+
     dataset_options = {"group_column": args.group_column} if args.group_column else {}
     if args.group_column and not args.dataset.startswith("csv:"):
         raise ConfigError("--group-column applies to csv:FILE datasets only")
@@ -65,6 +66,8 @@ def cmd_plan(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    from synaug.workflow import generate_from_plan
+
     options = _diffusion_options(args) if args.generator == "diffusion" else {}
     shard = parse_shard(args.shard) if args.shard else _distributed_shard()
     check_out_dir(args.out)
@@ -97,6 +100,7 @@ def _diffusion_options(args) -> dict:
     if args.img2img:
         if not args.guidance_data:
             raise GenerationError("--img2img needs --guidance-data DATASET (the real images that guide it)")
+        from synaug.data import load_dataset
         options["guidance_images"] = load_dataset(args.guidance_data).train
     return options
 
@@ -129,6 +133,9 @@ def add_generator_options(p) -> None:
 
 
 def cmd_cache(args) -> int:
+    from synaug.data import load_dataset
+    from synaug.workflow import decode_to_cache, read_synthetic
+
     cfg = TrainConfig(image_size=args.size, cache_dir=args.cache_dir, cache_workers=args.workers)
     splits = load_dataset(args.dataset, imbalance=args.imbalance)
     synthetic = read_synthetic(Path(args.synthetic), splits.train, args.size) if args.synthetic else None
@@ -297,6 +304,8 @@ def _train_overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
+    from synaug.workflow import train_config, train_run
+
     options = {}
     if args.config:
         raw = load_yaml(args.config, "--config")
@@ -334,6 +343,8 @@ def _print_metrics(m: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from synaug.workflow import evaluate_run
+
     metrics = evaluate_run(Path(args.run), args.dataset, args.imbalance, many=args.many, few=args.few,
                            device=args.device)
     _print_metrics(metrics)
@@ -352,6 +363,8 @@ def _seeds(text):
 
 
 def cmd_run(args) -> int:
+    from synaug.experiments.runner import resolve_config, run_experiment
+
     overrides = {"out": args.out}
     if args.seeds:
         overrides["seeds"] = _seeds(args.seeds)
@@ -364,6 +377,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from synaug.experiments.runner import default_out, resolve_config, run_experiment
+
     dataset = args.dataset or TASKS[args.task].dataset
     overrides = {"task": args.task, "dataset": dataset, "imbalance": args.imbalance, "seeds": _seeds(args.seeds),
                  "out": args.out or default_out(args.task, dataset, demo=True)}

@@ -21,7 +21,6 @@ from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
 from synaug.plan import PlanItem
 from synaug.seeds import hashed_seed
-from synaug.train.distributed import device_for, from_env
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,8 @@ class DiffusionGenerator:
 
     def _device(self):
         self._torch()  # a clear error when torch is missing
+        # imported here, as torch is: registering this backend must not load torch (CLI start-up)
+        from synaug.train.distributed import device_for, from_env
         return device_for(self.device_name, from_env())  # auto: this rank's GPU under torchrun
 
     def _dtype(self, device):
