@@ -14,7 +14,8 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.train import distributed
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
-from synaug.train.pipeline import evaluate_model, train_method
+from synaug.eval.evaluate import evaluate_model
+from synaug.train.pipeline import train_method
 
 
 def tiny_splits(seed=0, size=12):

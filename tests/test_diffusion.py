@@ -1,7 +1,6 @@
 """The Stable Diffusion backend, offline, on a tiny randomly initialised pipeline."""
 
 import csv
-import hashlib
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from synaug.plan import build_plan, write_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import DiesAfter  # noqa: E402
+from helpers import DiesAfter, folder_digest  # noqa: E402
 from tiny_sd import build_tiny_pipeline  # noqa: E402
 
 
@@ -35,9 +34,7 @@ def plan(n=3):
     return build_plan({0: n, 1: n}, ["cat", "dog"], load_bank(None), seed=4)
 
 
-def digest(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+digest = folder_digest
 
 
 def rows(folder):

@@ -14,7 +14,7 @@ from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.runner import resolve_config
 from synaug.progress import Progress
 from synaug.prompts import articles
-from synaug.report import head_to_tail
+from synaug.experiments.report import head_to_tail
 
 # shuffled, human-written class folder names; IF = 12 / 2 = 6
 COUNTS = {"T-shirt_top": 2, "Ankle boot": 12, "Pullover": 5}

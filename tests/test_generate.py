@@ -1,10 +1,8 @@
-import hashlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from synaug.generators.render import RenderGenerator
 from synaug.plan import PlanItem, build_plan, write_plan
 from synaug.prompts import load_bank
 
-from helpers import DiesAfter
+from helpers import DiesAfter, folder_digest
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -25,9 +23,7 @@ def digit_plan(n_per_class=12, seed=0):
     return build_plan({c: n_per_class for c in range(10)}, [str(i) for i in range(10)], load_bank("mnist-lt"), seed)
 
 
-def tree_digest(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+tree_digest = folder_digest
 
 
 def test_render_is_deterministic_per_seed_and_varies_with_it():

@@ -3,7 +3,7 @@ import pytest
 from fairlearn.metrics import (demographic_parity_difference, equal_opportunity_difference,
                                equalized_odds_difference)
 
-from synaug.metrics import fairness_gaps, group_accuracy
+from synaug.eval.metrics import fairness_gaps, group_accuracy
 
 
 @pytest.mark.parametrize("agg", ["worst_case", "mean"])

@@ -224,11 +224,11 @@ def _palette(t):
 
 
 def _full_disk(monkeypatch):
-    import synaug.plan
+    import synaug.fileio
 
     def no_space(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(synaug.plan.os, "replace", no_space)
+    monkeypatch.setattr(synaug.fileio.os, "replace", no_space)
 
 
 def _truncate_checkpoint(t):

@@ -1,9 +1,10 @@
-import pickle
-
 import numpy as np
 import pytest
 
-from synaug.data import load_dataset, longtail_counts, longtail_indices, many_medium_few
+from synaug.data import load_dataset, longtail_counts, longtail_indices
+from synaug.eval.metrics import many_medium_few
+
+from helpers import write_cifar100
 
 
 def test_mnist_lt_if100_counts():
@@ -29,17 +30,11 @@ def test_cifar100_lt_sizes(imbalance, total):
 
 def test_cifar100_lt_from_pickles_gives_10847(tmp_path):
     """The exact CIFAR-100 python format (bytes keys), full size, through the reader and LT rule."""
-    root = tmp_path / "cifar-100-python"
-    root.mkdir()
     labels = np.repeat(np.arange(100), 500)
     data = np.zeros((50000, 3072), dtype=np.uint8)
     data[:, 0] = labels  # a mark to check images follow their labels
-    with open(root / "train", "wb") as f:
-        pickle.dump({b"data": data, b"fine_labels": labels.tolist()}, f)
-    with open(root / "test", "wb") as f:
-        pickle.dump({b"data": data[:1000], b"fine_labels": labels[:1000].tolist()}, f)
-    with open(root / "meta", "wb") as f:
-        pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}, f)
+    write_cifar100(tmp_path, (data, labels.tolist()), (data[:1000], labels[:1000].tolist()),
+                   [f"c{i}" for i in range(100)])
     splits = load_dataset(f"cifar100-lt:{tmp_path}", imbalance=100)
     assert len(splits.train) == 10847
     counts = splits.train.class_counts()

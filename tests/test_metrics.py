@@ -3,7 +3,7 @@ import pytest
 from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 
-from synaug.metrics import longtail_metrics
+from synaug.eval.metrics import longtail_metrics
 
 
 def test_longtail_metrics_against_independent_formulas():

@@ -1,6 +1,5 @@
 import csv
 import gzip
-import pickle
 import struct
 
 import numpy as np
@@ -9,6 +8,8 @@ from PIL import Image
 
 from synaug.data.readers import read_cifar, read_idx, read_idx_pair, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
+
+from helpers import write_cifar10
 
 
 def test_imagefolder_reads_sorted_classes_and_reports_corrupt(imagefolder):
@@ -93,18 +94,11 @@ def test_idx_bad_magic_and_truncated(tmp_path):
 
 
 def test_cifar10_str_keys_chw_order(tmp_path):
-    root = tmp_path / "cifar-10-batches-py"
-    root.mkdir()
     img = np.zeros((2, 3, 32, 32), dtype=np.uint8)
     img[0, 0] = 200  # red channel of image 0
     img[1, 2] = 100  # blue channel of image 1
-    for i in range(1, 6):
-        with open(root / f"data_batch_{i}", "wb") as f:
-            pickle.dump({"data": img.reshape(2, -1), "labels": [3, 7]}, f)
-    with open(root / "test_batch", "wb") as f:
-        pickle.dump({"data": img.reshape(2, -1), "labels": [3, 7]}, f)
-    with open(root / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": [f"n{i}" for i in range(10)]}, f)
+    batch = (img.reshape(2, -1), [3, 7])
+    write_cifar10(tmp_path, [batch] * 5, batch, [f"n{i}" for i in range(10)], byte_keys=False)
     ds = read_cifar(tmp_path)
     assert len(ds) == 10 and ds.class_names[3] == "n3"
     assert ds.images.shape == (10, 32, 32, 3)

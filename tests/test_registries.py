@@ -1,22 +1,40 @@
-"""One set of API tests run over every registered sampler and loss (the imbalanced-learn pattern)."""
+"""Contract tests run over EVERY registry entry (imbalanced-learn's `estimator_checks` pattern):
+a new sampler, loss, batch transform, stage-2 recipe, method, task, dataset or generator is checked
+by being registered, with no test to write."""
 
 import numpy as np
 import pytest
 import torch
 
-from synaug.errors import SynaugError
-from synaug.train.losses import LOSSES
-from synaug.train.models import build_model
+from synaug.data import DATASETS, load_dataset
+from synaug.errors import ConfigError, DatasetError, SynaugError
+from synaug.experiments.tasks import TASKS
+from synaug.generators import GENERATORS, make_generator
+from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
+from synaug.train import pipeline
+from synaug.train.losses import LOSSES, Loss
+from synaug.train.methods import METHODS
+from synaug.train.mixing import BATCH_TRANSFORMS
+from synaug.train.models import MODELS, build_model
 from synaug.train.samplers import SAMPLERS
+from synaug.train.stage2 import STAGE2, STAGE2_DATA
+
+from helpers import tiny_cfg, tiny_splits
 
 LABELS = np.array([0] * 40 + [1] * 8 + [2] * 2)
 CELLS = LABELS * 2 + (np.arange(50) % 2)
+# what the pipeline knows about the data; each factory takes the part it declares
+FACTS = dict(n=len(LABELS), labels=LABELS, cells=CELLS, class_counts=np.bincount(LABELS), batch_size=16, seed=0,
+             num_cells=6, alpha=1.0, pairing="random")
+# the strata a balanced sampler promises to equalise
+BALANCES = {"class-balanced": LABELS, "cell-balanced": CELLS}
 
 
 def make_sampler(name, seed=0, batch_size=16):
-    return SAMPLERS[name](n=len(LABELS), labels=LABELS, cells=CELLS, batch_size=batch_size, seed=seed)
+    return SAMPLERS.create(name, {**FACTS, "seed": seed, "batch_size": batch_size})
 
 
+# ----------------------------------------------------------------------------- samplers
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_every_sampler_gives_in_range_batches_that_depend_only_on_seed_and_step(name):
     a, b = make_sampler(name), make_sampler(name)
@@ -28,6 +46,20 @@ def test_every_sampler_gives_in_range_batches_that_depend_only_on_seed_and_step(
     assert not np.array_equal(make_sampler(name, seed=1).batch(3), a.batch(3))
 
 
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_balanced_sampler_equalises_its_strata(name):
+    if name == "shuffle":  # the one sampler that promises the data's own proportions
+        drawn = np.concatenate([make_sampler(name).batch(s) for s in range(25)])
+        assert np.array_equal(np.bincount(LABELS[drawn[:50]], minlength=3), np.bincount(LABELS))  # one epoch
+        return
+    assert name in BALANCES, f"sampler {name!r}: say which strata it balances in BALANCES"
+    strata = BALANCES[name]
+    drawn = make_sampler(name, batch_size=12000).batch(0)
+    share = np.bincount(strata[drawn], minlength=strata.max() + 1) / len(drawn)
+    assert np.allclose(share, 1 / len(share), atol=0.02), share  # the data's are 0.02 to 0.4
+
+
+# ----------------------------------------------------------------------------- losses, transforms
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_loss_is_a_finite_differentiable_scalar_on_soft_targets(name):
     torch.manual_seed(0)
@@ -36,34 +68,134 @@ def test_every_loss_is_a_finite_differentiable_scalar_on_soft_targets(name):
     hard = torch.eye(3)[torch.arange(12) % 3]
     soft = lam * hard + (1 - lam) * hard.roll(1, 0)  # a Mixup batch
     cells = torch.arange(12) % 6
-    loss_fn = LOSSES[name](class_counts=[40, 8, 2], num_cells=6)
+    loss_fn = LOSSES.create(name, FACTS)
+    assert isinstance(loss_fn, Loss)  # so the loop's hooks (set_progress, state_dict) are declared
+    loss_fn.set_progress(0.9)
     loss = loss_fn(logits, soft, cells=cells)
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
     assert logits.grad is not None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+    state = loss_fn.state_dict()
+    if state is not None:  # checkpointed state restores into a fresh loss
+        fresh = LOSSES.create(name, FACTS)
+        fresh.load_state_dict(state)
+        assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in state.items())
+
+
+@pytest.mark.parametrize("name", sorted(BATCH_TRANSFORMS))
+def test_every_batch_transform_keeps_shapes_and_label_mass_and_repeats_from_its_rng(name):
+    x = torch.rand(8, 1, 6, 6)
+    y = torch.eye(3)[torch.arange(8) % 3]
+    syn = torch.arange(8) % 2 == 0
+    t = BATCH_TRANSFORMS.create(name, FACTS)
+    xa, ya = t(x, y, syn, np.random.default_rng(5))
+    xb, yb = t(x, y, syn, np.random.default_rng(5))
+    assert xa.shape == x.shape and ya.shape == y.shape
+    assert torch.allclose(ya.sum(1), torch.ones(8))
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+# ----------------------------------------------------------------------------- methods
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_method_names_registered_parts(name):
+    m = METHODS[name]
+    assert m.name == name and m.description
+    for registry, key in ((SAMPLERS, m.sampler), (LOSSES, m.loss), (BATCH_TRANSFORMS, m.transform),
+                          (STAGE2_DATA, m.stage2_data)):
+        assert key in registry, f"{name}: {registry.kind} {key!r} is not registered"
+    assert m.stage2 is None or m.stage2 in STAGE2
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_method_trains_with_exactly_the_parts_it_declares(name, tmp_path, monkeypatch):
+    """The sampler, loss and batch transform that reach the loop are the declared ones (ce-rs must
+    not fall back to shuffling), built for the data the method sees (cells or classes)."""
+    seen = {}
+
+    def spy(model, data, phase, parts, config, callbacks=()):
+        seen.update(parts=parts, config=config)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "fit", spy)
+    splits, syn = tiny_splits()
+    m = METHODS[name]
+    with pytest.raises(Stop):
+        pipeline.train_method(m, splits, tiny_cfg(), tmp_path, synthetic=syn, progress=False)
+    parts = seen["parts"]
+    assert type(parts.sampler) is SAMPLERS[m.sampler]
+    assert type(parts.loss_fn) is LOSSES[m.loss]
+    assert type(parts.transform) is BATCH_TRANSFORMS[m.transform]
+    assert getattr(parts.transform, "pairing", m.pairing) == m.pairing
+    n_real = len(splits.train)
+    assert parts.sampler.batch(0).max() < n_real + (len(syn) if m.synthetic else 0)
+    if hasattr(parts.loss_fn, "q"):  # Group DRO weighs cells: class x group, or classes without groups
+        assert len(parts.loss_fn.q) == (6 if m.use_groups else 3)
+
+
+@pytest.mark.parametrize("name", sorted(STAGE2))
+def test_every_stage2_recipe_takes_the_stage2_context(name):
+    import inspect
+
+    assert list(inspect.signature(STAGE2[name]).parameters) == ["s"]
+
+
+# ----------------------------------------------------------------------------- tasks, datasets, generators
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_names_a_registered_dataset_methods_and_table(name):
+    t = TASKS[name]
+    assert t.name == name and t.dataset.partition(":")[0] in DATASETS
+    assert all(m in METHODS for m in t.methods)
+    assert len(t.keys) == len(t.labels) == len(t.fmt)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DATASETS if not takes_any_option(DATASETS[n])))
+def test_every_dataset_refuses_an_option_it_does_not_take(name):
+    """Before reading anything (the path need not exist); imagefolder and csv forward their options
+    to the readers, whose signatures check them."""
+    with pytest.raises(DatasetError, match=r"dataset '.*' has no option\(s\) \['no_such_option'\]"):
+        load_dataset(f"{name}:/nonexistent" if "path" in named_options(DATASETS[name]) else name, no_such_option=1)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_every_generator_declares_itself_and_refuses_unknown_options(name):
+    cls = GENERATORS[name]
+    assert cls.name == name and isinstance(cls.parallel_safe, bool)
+    with pytest.raises(UnknownOption, match="no option"):
+        make_generator(name, no_such_option=1)
+
+
+def test_models_registry_builds_every_entry():
+    for name in MODELS:
+        model = build_model(name, in_channels=1, num_classes=3, image_size=28)
+        assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+
+
+# ----------------------------------------------------------------------------- the registry itself
+def test_registry_create_refuses_misspelt_options_and_passes_only_declared_facts():
+    reg = Registry("widget")
+
+    @reg.register("w")
+    def widget(*, size, colour="red"):
+        return (size, colour)
+
+    assert reg.create("w", {"size": 3, "unrelated": 1}) == (3, "red")
+    with pytest.raises(ConfigError, match=r"widget 'w' has no option\(s\) \['color'\]; its options: \['colour'"):
+        reg.create("w", color="blue", size=1)
+    with pytest.raises(TypeError):  # still a TypeError for code
+        reg.create("w", colr="blue", size=1)
 
 
 def test_unknown_registry_names_are_clear_user_errors():
     with pytest.raises(SynaugError, match="unknown sampler 'nope'.*class-balanced"):
         SAMPLERS["nope"]
+    for registry in (METHODS, TASKS, STAGE2, STAGE2_DATA, LOSSES):
+        with pytest.raises(SynaugError, match=f"unknown {registry.kind} 'nope'"):
+            registry["nope"]
     with pytest.raises(KeyError, match="unknown model 'vit'"):  # still a KeyError for code
         build_model("vit", in_channels=1, num_classes=2)
 
 
-def test_effective_number_weights_and_deferred_reweighting():
-    from synaug.train.losses import effective_number_weights
-
-    counts = [400, 40, 4]
-    beta = 0.9999
-    raw = [(1 - beta) / (1 - beta ** n) for n in counts]
-    expected = torch.tensor(raw) / sum(raw) * 3
-    assert torch.allclose(effective_number_weights(counts, beta), expected.float())
-    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
-    targets = torch.eye(3)
-    per = -(targets * torch.log_softmax(logits, 1)).sum(1)
-    drw = LOSSES["drw-ce"](class_counts=counts)
-    drw.set_progress(0.5)
-    assert torch.allclose(drw(logits, targets), per.mean())  # before 80 %: plain CE
-    drw.set_progress(0.85)
-    w = expected.float()
-    assert torch.allclose(drw(logits, targets), (w * per).sum() / w.sum())

@@ -2,44 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.data.imageset import DatasetSplits
 from synaug.train.augment import Augment
-from synaug.train.config import TrainConfig
 from synaug.train.loop import Phase, step_generators
 from synaug.train.methods import METHODS, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS, partners
 from synaug.train.models import MODELS, build_model
-from synaug.train.pipeline import balanced_subset, evaluate_model, train_method
+from synaug.eval.evaluate import evaluate_model
+from synaug.train.pipeline import train_method
+from synaug.train.samplers import balanced_subset
 from synaug.train.samplers import SAMPLERS
 
-
-def tiny_splits(n_per_class=(30, 12, 4), size=12, seed=0):
-    """Learnable toy data: class c is a bright square at a class-specific position; group 0/1 is a
-    dim/bright background (alternating), so every class has both groups."""
-    rng = np.random.default_rng(seed)
-
-    def make(counts, synthetic=False):
-        imgs, labels, groups = [], [], []
-        for c, n in enumerate(counts):
-            for i in range(n):
-                g = i % 2
-                img = rng.integers(0, 40 + 60 * g, (size, size, 1)).astype(np.uint8)
-                img[2 + 3 * c:5 + 3 * c, 3:9] = 220
-                imgs.append(img)
-                labels.append(c)
-                groups.append(g)
-        return ImageSet(np.stack(imgs), np.array(labels), ["a", "b", "c"], groups=np.array(groups),
-                        group_names=["dim", "bright"], synthetic=np.full(len(labels), synthetic))
-
-    train, val, test = make(n_per_class), make((8, 8, 8)), make((10, 10, 10))
-    syn = make(tuple(max(n_per_class) - n for n in n_per_class), synthetic=True)
-    return DatasetSplits(train=train, val=val, test=test, info={"dataset": "tiny"}), syn
-
-
-def tiny_cfg(**kw):
-    base = dict(model="small-cnn", steps=12, batch_size=16, lr=0.05, warmup_steps=2, stage2_steps=6,
-                checkpoint_every=4, seed=3, device="cpu")
-    return TrainConfig(**{**base, **kw})
+from helpers import tiny_cfg, tiny_splits
 
 
 @pytest.mark.parametrize("name", ["mixup", "cutmix", "none"])
@@ -48,7 +22,7 @@ def test_mixed_labels_are_distributions(name):
     x = torch.randn(32, 1, 8, 8)
     y = torch.eye(5)[torch.randint(0, 5, (32,))]
     syn = torch.arange(32) % 2 == 0
-    xm, ym = BATCH_TRANSFORMS[name](alpha=1.0, pairing="random")(x, y, syn, rng)
+    xm, ym = BATCH_TRANSFORMS.create(name, {"alpha": 1.0, "pairing": "random"})(x, y, syn, rng)
     assert xm.shape == x.shape
     assert torch.allclose(ym.sum(1), torch.ones(32))
     assert (ym >= 0).all()
@@ -205,7 +179,10 @@ def test_step_generators_are_a_function_of_seed_and_step():
 
 
 def test_stage2_data_is_train_or_validation():
-    from synaug.train.pipeline import stage2_set
+    from synaug.train.stage2 import STAGE2_DATA
+
+    def stage2_set(method, splits, real):
+        return STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
 
     splits, _ = tiny_splits()
     assert stage2_set(get_method("synaug"), splits, splits.train) is splits.train
@@ -240,3 +217,57 @@ def test_large_images_stream_from_disk_through_the_same_loop(tmp_path):
                            tmp_path / "run", progress=False)
     m = evaluate_model(trained, splits.test, splits.train.class_counts())
     assert m["accuracy"] > 60 and len(m["predictions"]) == 10
+
+
+def test_fit_calls_its_callbacks_in_order_and_refuses_a_non_finite_loss_before_a_checkpoint(tmp_path):
+    """Hooks: start once, a log line every LOG_EVERY steps and at the last step, step ends, end once;
+    a loss that stops being finite stops training at the next log or checkpoint, before any save."""
+    from synaug.errors import TrainingError
+    from synaug.train.loop import LOG_EVERY, Callback, Checkpoint, FitConfig, FitParts, TensorData, fit
+    from synaug.train.losses import LOSSES, Loss
+
+    splits, _ = tiny_splits()
+    model = build_model("small-cnn", in_channels=1, num_classes=3, image_size=12)
+    data = TensorData.from_imageset(splits.train, torch.device("cpu"))
+    events = []
+
+    class Record(Callback):
+        def on_start(self, state):
+            events.append("start")
+
+        def on_log(self, state, step, loss, lr):
+            events.append(("log", step))
+
+        def on_step_end(self, state, done):
+            events.append(done)
+
+        def on_end(self, state):
+            events.append("end")
+
+    def parts(loss_fn):
+        return FitParts(model.parameters(), SAMPLERS["shuffle"](n=len(splits.train), batch_size=8, seed=0),
+                        lambda x, gen: x.float() / 255, lambda x: x, BATCH_TRANSFORMS["none"](), loss_fn)
+
+    steps = LOG_EVERY + 5
+    out = fit(model, data, Phase("s", steps, 8, 0.01), parts(LOSSES["ce"]()), FitConfig(3, seed=0), [Record()])
+    assert events[0] == "start" and events[-1] == "end"
+    assert [e[1] for e in events if isinstance(e, tuple)] == [0, LOG_EVERY, steps - 1]
+    assert [e for e in events if isinstance(e, int)] == list(range(1, steps + 1))
+    assert out["steps_run"] == steps and np.isfinite(out["final_loss"])
+
+    class TurnsNaN(Loss):
+        def __init__(self):
+            self.progress = 0.0
+
+        def set_progress(self, fraction):
+            self.progress = fraction
+
+        def __call__(self, logits, targets, cells=None):
+            loss = logits.float().mean() * 0
+            return loss + (float("nan") if self.progress >= 2 / steps else 0.0)
+
+    ckpt = tmp_path / "s.pt"
+    with pytest.raises(TrainingError, match="the loss is nan"):
+        fit(model, data, Phase("s", steps, 8, 0.01), parts(TurnsNaN()), FitConfig(3, seed=0),
+            [Checkpoint(ckpt, every=3)])
+    assert not ckpt.exists()  # step 3's checkpoint would follow two NaN steps: refused before writing

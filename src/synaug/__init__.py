@@ -1,9 +1,42 @@
 """synaug: fix imbalanced image datasets from the data side (SYNAuG).
 
 Pipeline: dataset -> plan -> generate -> train (stage 1) -> fine-tune last layer (stage 2)
--> evaluate -> report. Each stage is a library function and a `synaug` subcommand.
+-> evaluate -> report. Each stage is a library function and a `synaug` subcommand; the Python API
+mirrors the CLI: `synaug.plan`, `synaug.generate`, `synaug.train`, `synaug.evaluate`, `synaug.run`
+(see `synaug.api`).
 """
 
 __version__ = "0.1.0"
 
+import importlib
+import sys
+import types
+
 from synaug.errors import SynaugError  # noqa: F401
+
+API = ("plan", "generate", "train", "evaluate", "run")
+
+
+def _api(name: str):
+    # the API (and torch with it) loads on first use, so `import synaug.errors` and `synaug --help` stay fast
+    from synaug import api
+    return getattr(api, name)
+
+
+def __getattr__(name: str):
+    if name in API:
+        return _api(name)
+    raise AttributeError(f"module 'synaug' has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    """`synaug.plan` and `synaug.train` are modules (the planner, the training package) AND the API
+    functions of the same names: calling the module calls `synaug.api.<name>`, and every import of
+    the module (`import synaug.train.loop`, `from synaug.plan import ...`) keeps working."""
+
+    def __call__(self, *args, **kwargs):
+        return _api(self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+
+for _name in ("synaug.plan", "synaug.train"):
+    importlib.import_module(_name).__class__ = _CallableModule

@@ -9,9 +9,18 @@ import os
 import sys
 from pathlib import Path
 
-from synaug.errors import ConfigError, SynaugError
+from synaug import __version__
+from synaug.errors import ConfigError, GenerationError, SynaugError
+from synaug.experiments.tasks import TASKS
+from synaug.generators import GENERATORS
+from synaug.generators.runner import parse_shard
+from synaug.train.config import TrainConfig
+from synaug.train.methods import METHODS
 from synaug.validate import (check_out_dir, check_out_file, finite_float, imbalance_factor, load_yaml, nonneg_int,
                              parse_strategy, positive_float, positive_int, probability)
+
+# The commands import the pipeline (and torch with it) when they run, so `synaug --help` and
+# `synaug plan` start fast; these lazy imports hide no cycle (nothing below imports the CLI).
 
 log = logging.getLogger("synaug")
 
@@ -34,7 +43,7 @@ def _aliases(pairs) -> dict:
 
 # ----------------------------------------------------------------------------- plan / generate
 def cmd_plan(args) -> int:
-    from synaug.workflow import format_cell_table, not_uniform_warning, plan_dataset
+    from synaug.workflow import format_cell_table, plan_dataset, plan_notes
 
     dataset_options = {"group_column": args.group_column} if args.group_column else {}
     if args.group_column and not args.dataset.startswith("csv:"):
@@ -50,22 +59,16 @@ def cmd_plan(args) -> int:
               f"measured IF={max(real) / min(real):.1f}" if min(real) > 0 else "a cell is empty")
     print(f"plan for {args.dataset} ({factor}, strategy={args.strategy}, seed={args.seed})")
     print(format_cell_table(meta["cells"]))
-    for cell, reason in meta["undrawable"].items():
-        print(f"WARNING: generator '{args.generator}' cannot draw {cell!r}: {reason}")
-    if warning := not_uniform_warning(meta):
-        print(warning)
+    for line in plan_notes(meta):
+        print(line)
     print(f"wrote {len(items)} items to {args.out} (settings: {Path(args.out).with_suffix('.json')})")
     return 0
 
 
 def cmd_generate(args) -> int:
-    from synaug.generators.runner import parse_shard
     from synaug.workflow import generate_from_plan
 
-    options = {}
-    if args.generator == "diffusion":
-        from synaug.generators.diffusion import options_from_args
-        options = options_from_args(args)
+    options = _diffusion_options(args) if args.generator == "diffusion" else {}
     shard = parse_shard(args.shard) if args.shard else _distributed_shard()
     check_out_dir(args.out)
     report = generate_from_plan(Path(args.plan), Path(args.out), args.generator,
@@ -85,9 +88,25 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _diffusion_options(args) -> dict:
+    """The diffusion generator's options from `synaug generate` flags."""
+    options = dict(model=args.model, allow_download=args.allow_download, steps=args.steps,
+                   guidance=args.guidance, negative_prompt=args.negative_prompt, scheduler=args.scheduler,
+                   gen_size=args.gen_size, dtype=args.dtype, device=args.device,
+                   safety_checker=not args.no_safety_checker, max_redraws=args.max_redraws,
+                   compile=args.compile, img2img=args.img2img, strength=args.strength)
+    if args.save_size:
+        options["save_size"] = args.save_size
+    if args.img2img:
+        if not args.guidance_data:
+            raise GenerationError("--img2img needs --guidance-data DATASET (the real images that guide it)")
+        from synaug.data import load_dataset
+        options["guidance_images"] = load_dataset(args.guidance_data).train
+    return options
+
+
 def _distributed_shard() -> tuple[int, int]:
     """torchrun / accelerate launch set RANK and WORLD_SIZE: each process takes its shard."""
-    import os
     rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
     return (int(rank), int(world)) if rank is not None and world is not None else (0, 1)
 
@@ -115,17 +134,11 @@ def add_generator_options(p) -> None:
 
 def cmd_cache(args) -> int:
     from synaug.data import load_dataset
-    from synaug.data.readers import read_metadata_csv
-    from synaug.train.config import TrainConfig
-    from synaug.workflow import decode_to_cache
+    from synaug.workflow import decode_to_cache, read_synthetic
 
     cfg = TrainConfig(image_size=args.size, cache_dir=args.cache_dir, cache_workers=args.workers)
     splits = load_dataset(args.dataset, imbalance=args.imbalance)
-    synthetic = None
-    if args.synthetic:
-        synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
-                                      group_names=splits.train.group_names, size=(args.size, args.size),
-                                      channels=splits.train.image_shape[2], synthetic=True)
+    synthetic = read_synthetic(Path(args.synthetic), splits.train, args.size) if args.synthetic else None
     cached, sets = decode_to_cache(splits, {"synthetic": synthetic}, cfg, args.dataset, Path(args.cache_dir))
     if cached is splits:
         print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
@@ -142,14 +155,18 @@ def cmd_cache(args) -> int:
 
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from synaug import __version__
-
     parser = argparse.ArgumentParser(prog="synaug", description=(
         "Fix imbalanced image datasets with synthetic data (SYNAuG): plan, generate, train, evaluate."))
     parser.add_argument("--version", action="version", version=f"synaug {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
+                _demo_parser):
+        add(sub)
+    return parser
 
+
+def _plan_parser(sub) -> None:
     p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
     p.add_argument("--dataset", default="mnist-lt",
                    help=DATASET_HELP)
@@ -171,10 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="plan.csv")
     p.set_defaults(func=cmd_plan)
 
+
+def _generate_parser(sub) -> None:
     p = sub.add_parser("generate", help="generate the images of a plan (resumable)")
     p.add_argument("--plan", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--generator", default="render", choices=["render", "diffusion"])
+    p.add_argument("--generator", default="render", choices=sorted(GENERATORS))
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
     p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
@@ -183,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator_options(p)
     p.set_defaults(func=cmd_generate)
 
+
+def _cache_parser(sub) -> None:
     p = sub.add_parser("cache", help="decode an on-disk dataset once into the memory-mapped training cache")
     _add_data_options(p)
     p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
@@ -192,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.set_defaults(func=cmd_cache)
 
+
+def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
     _add_data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
@@ -207,21 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     p.set_defaults(func=cmd_train)
 
+
+def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
     _add_data_options(p, from_run=True)
     p.add_argument("--run", required=True, help="run directory written by `synaug train`")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _run_parser(sub) -> None:
     p = sub.add_parser("run", help="plan -> generate -> train -> fine-tune -> evaluate from one YAML config")
     p.add_argument("--config", required=True)
     p.add_argument("--out", default=None)
     p.add_argument("--seeds", default=None, help="comma-separated seeds, overrides the config")
     p.set_defaults(func=cmd_run)
 
+
+def _demo_parser(sub) -> None:
     p = sub.add_parser("demo", help="SYNAuG vs baselines on embedded data: table + report.html")
-    p.add_argument("--task", default="longtail", choices=["longtail", "fairness", "spurious"],
-                   help="longtail (mnist-lt), fairness (mnist-fair), spurious (fashion-spurious)")
+    p.add_argument("--task", default="longtail", choices=sorted(TASKS),
+                   help=", ".join(f"{t.name} ({t.dataset})" for t in TASKS.values()))
     p.add_argument("--dataset", default=None, help="default: the task's embedded dataset "
                    "(mnist-lt / fashion-lt, mnist-fair, fashion-spurious)")
     p.add_argument("--imbalance", type=imbalance_factor, default=100)
@@ -231,11 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
-    return parser
 
 
 def _method_names():
-    from synaug.train.methods import METHODS
     return sorted(METHODS)
 
 
@@ -252,7 +279,6 @@ def _add_data_options(p, required: bool = False, from_run: bool = False) -> None
 
 
 def _add_train_options(p) -> None:
-    from synaug.train.config import TrainConfig
     d = TrainConfig()
     g = p.add_argument_group("training (override --config)")
     g.add_argument("--model", default=None, help=f"model (default {d.model})")
@@ -278,14 +304,7 @@ def _train_overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from synaug.data import load_dataset
-    from synaug.data.readers import read_metadata_csv
-    from synaug.train.config import TrainConfig
-    from synaug.train.methods import get_method
-    from synaug.train import distributed
-    from synaug.train.rundir import prepare_run_dir
-    from synaug.validate import check_train_config
-    from synaug.workflow import decode_to_cache, train_and_evaluate, training_side
+    from synaug.workflow import train_config, train_run
 
     options = {}
     if args.config:
@@ -293,30 +312,12 @@ def cmd_train(args) -> int:
         options = raw.get("train", raw)
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
-    try:
-        cfg = TrainConfig.from_dict({**options, **_train_overrides(args), "seed": args.seed})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from exc
-    check_train_config(cfg)
-    method = get_method(args.method)
+    cfg = train_config(options, **_train_overrides(args), seed=args.seed)
+    METHODS[args.method]  # an unknown method fails before the output folder is checked
     check_out_dir(args.out)
-    splits = load_dataset(args.dataset, imbalance=args.imbalance)
-    synthetic = None
-    if args.synthetic:
-        side, C = training_side(splits, cfg), splits.train.image_shape[2]
-        synthetic = read_metadata_csv(args.synthetic, class_names=splits.train.class_names,
-                                      group_names=splits.train.group_names, size=(side, side), channels=C,
-                                      synthetic=True)
-    elif method.synthetic:
-        raise SynaugError(f"method {method.name!r} trains on synthetic images: pass --synthetic DIR "
-                          "(made by `synaug plan` + `synaug generate`)")
-    d = distributed.current()
-    if d.is_main:
-        prepare_run_dir(Path(args.out), resume=args.resume, overwrite=args.overwrite)
-    distributed.barrier(d)
-    splits, sets = decode_to_cache(splits, {"train": synthetic}, cfg, args.dataset, Path(args.out))
-    metrics = train_and_evaluate(method, splits, cfg, Path(args.out), synthetic=sets["train"],
-                                 many=args.many, few=args.few, resume=args.resume)
+    metrics = train_run(args.dataset, args.method, Path(args.out), cfg, synthetic=args.synthetic,
+                        imbalance=args.imbalance, many=args.many, few=args.few, resume=args.resume,
+                        overwrite=args.overwrite)
     if metrics is not None:  # rank 0 under torchrun
         _print_metrics(metrics)
         _print_run_files(Path(args.out))
@@ -342,30 +343,12 @@ def _print_metrics(m: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    import yaml
-    from synaug.data import load_dataset
-    from synaug.fileio import write_json
-    from synaug.train.config import TrainConfig
-    from synaug.train.pipeline import evaluate_model, load_trained
-    from synaug.train.rundir import dataset_of_run
-    from synaug.workflow import decode_to_cache, training_side
+    from synaug.workflow import evaluate_run
 
-    run = Path(args.run)
-    if not (run / "config.yaml").is_file():
-        raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
-    run_config = load_yaml(run / "config.yaml", "run config")
-    if not isinstance(run_config.get("train"), dict):
-        raise SynaugError(f"{run / 'config.yaml'} has no 'train' block: not written by `synaug train`")
-    cfg = TrainConfig.from_dict(run_config["train"])
-    dataset, imbalance = dataset_of_run(run, args.dataset, args.imbalance)
-    splits, _ = decode_to_cache(load_dataset(dataset, imbalance=imbalance), {}, cfg, dataset, run)
-    trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
+    metrics = evaluate_run(Path(args.run), args.dataset, args.imbalance, many=args.many, few=args.few,
                            device=args.device)
-    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), args.many, args.few,
-                             train_cells=splits.train.cells())
-    write_json(run / "metrics.json", metrics)
     _print_metrics(metrics)
-    print(f"metrics: {run / 'metrics.json'}")
+    print(f"metrics: {Path(args.run) / 'metrics.json'}")
     return 0
 
 
@@ -389,20 +372,16 @@ def cmd_run(args) -> int:
     if args.out:
         check_out_dir(args.out)
     cfg = resolve_config(overrides, args.config)
-    results = run_experiment(cfg)
-    print(results["table"])
-    print(f"results: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
-          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
+    _print_results(cfg, run_experiment(cfg))
     return 0
 
 
 def cmd_demo(args) -> int:
-    from synaug.experiments.runner import resolve_config, run_experiment
+    from synaug.experiments.runner import default_out, resolve_config, run_experiment
 
-    from synaug.experiments.tasks import task_for
-    dataset = args.dataset or task_for(args.task).dataset
+    dataset = args.dataset or TASKS[args.task].dataset
     overrides = {"task": args.task, "dataset": dataset, "imbalance": args.imbalance, "seeds": _seeds(args.seeds),
-                 "out": args.out or f"runs/demo-{args.task}-{dataset}"}
+                 "out": args.out or default_out(args.task, dataset, demo=True)}
     if args.methods:
         overrides["methods"] = [m.strip() for m in args.methods.split(",")]
     if args.steps:
@@ -413,10 +392,18 @@ def cmd_demo(args) -> int:
     print()
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
     print(f"{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
-    print(results["table"])
-    print(f"\nresults: {Path(cfg['out']) / 'results.json'}\nreport:  {Path(cfg['out']) / 'report.html'}\n"
-          f"runs:    {Path(cfg['out']) / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
+    _print_results(cfg, results, gap=True)
     return 0
+
+
+def _print_results(cfg: dict, results: dict | None, gap: bool = False) -> None:
+    """The table and where an experiment's files went (rank 0 only under torchrun)."""
+    if results is None:
+        return
+    out = Path(cfg["out"])
+    print(results["table"])
+    print(("\n" if gap else "") + f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}\n"
+          f"runs:    {out / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
 
 
 def main(argv=None) -> int:

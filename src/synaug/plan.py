@@ -15,21 +15,21 @@ it as CSV so it can be inspected before any GPU time is spent.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import numbers
-import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Hashable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
+from synaug.cells import Cell, cell_order, cell_tag
 from synaug.errors import PlanError
+from synaug.fileio import atomic_open, write_json
 from synaug.prompts import PromptBank, unique_slugs
+from synaug.seeds import hashed_seed
 from synaug.validate import check_relative_name, read_text
 
-Cell = Hashable  # a class index, or a (class, group) pair
 Counts = Mapping[Cell, int]
 
 
@@ -134,14 +134,9 @@ class PlanItem:
 PLAN_COLUMNS = [f.name for f in fields(PlanItem)]
 
 
-def cell_key(cell: Cell) -> str:
-    return f"{cell[0]}:{cell[1]}" if isinstance(cell, tuple) else str(cell)
-
-
 def image_seed(base_seed: int, cell: Cell, index: int) -> int:
     """A stable per-image seed: hash of (base seed, cell, index), independent of plan order."""
-    digest = hashlib.blake2b(f"{base_seed}|{cell_key(cell)}|{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % (2**32)
+    return hashed_seed(base_seed, cell_tag(cell), index)
 
 
 def build_plan(to_add: Mapping[Cell, int], class_names: Sequence[str], bank: PromptBank,
@@ -150,7 +145,7 @@ def build_plan(to_add: Mapping[Cell, int], class_names: Sequence[str], bank: Pro
     items = []
     cslugs = unique_slugs(class_names)
     gslugs = unique_slugs(group_names or [])
-    for cell in sorted(to_add, key=lambda c: c if isinstance(c, tuple) else (c,)):
+    for cell in sorted(to_add, key=cell_order):
         label, group = (cell if isinstance(cell, tuple) else (cell, None))
         cname = class_names[label]
         gname = group_names[group] if group is not None else ""
@@ -158,7 +153,7 @@ def build_plan(to_add: Mapping[Cell, int], class_names: Sequence[str], bank: Pro
         for i in range(int(to_add[cell])):
             modifier = bank.modifier(cname, i)
             items.append(PlanItem(
-                file_name=f"{cslugs[label]}/{stem}_{i:06d}.png", cell=cell_key(cell), label=int(label),
+                file_name=f"{cslugs[label]}/{stem}_{i:06d}.png", cell=cell_tag(cell), label=int(label),
                 class_name=cname, group=None if group is None else int(group), group_name=gname,
                 index=i, modifier=modifier, prompt=bank.prompt(cname, modifier, gname),
                 seed=image_seed(seed, cell, i)))
@@ -170,19 +165,15 @@ def write_plan(items: Sequence[PlanItem], path, meta: dict | None = None) -> Non
     Both written to a temp file then renamed, so a killed run never leaves half a plan."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, PLAN_COLUMNS, lineterminator="\n")
         w.writeheader()
         for it in items:
             row = asdict(it)
             row["group"] = "" if it.group is None else it.group
             w.writerow(row)
-    os.replace(tmp, path)
     if meta is not None:
-        tmp = plan_meta_path(path).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, plan_meta_path(path))
+        write_json(plan_meta_path(path), meta, sort_keys=True)
 
 
 def plan_meta_path(plan_path) -> Path:
@@ -241,6 +232,6 @@ def check_unique_names(items: Sequence[PlanItem], where="plan") -> None:
 
 def cell_table(counts: Counts, to_add: Mapping, cuts: Mapping, label_of: Callable[[Cell], str]) -> list[dict]:
     """Rows (cell, name, real, cut, add, final) for printing and plan.json."""
-    return [dict(cell=cell_key(c), name=label_of(c), real=int(n), cut=int(cuts.get(c, 0)),
+    return [dict(cell=cell_tag(c), name=label_of(c), real=int(n), cut=int(cuts.get(c, 0)),
                  add=int(to_add.get(c, 0)), final=int(n) - int(cuts.get(c, 0)) + int(to_add.get(c, 0)))
             for c, n in counts.items()]

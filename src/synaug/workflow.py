@@ -1,5 +1,6 @@
-"""High-level steps shared by the CLI, `synaug run` and the demos: plan a dataset, generate,
-decode large images into the cache, train and evaluate one method."""
+"""The one orchestration path: dataset -> plan -> generate -> cache -> train -> evaluate -> write.
+`synaug plan/generate/train/evaluate`, `synaug run`, `synaug demo` and the experiments all call
+these functions (the CLI only parses and prints); `synaug.api` exposes them as the Python API."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from pathlib import Path
 from synaug.data import load_dataset
 from synaug.data.cache import cached_imageset
 from synaug.data.imageset import CachedImages, DatasetSplits, ImageSet, LazyImages
+from synaug.data.readers import read_metadata_csv
+from synaug.errors import ConfigError, PlanError, SynaugError, did_you_mean
+from synaug.eval.evaluate import evaluate_model
 from synaug.fileio import write_json
-from synaug.train import distributed
-from synaug.train.config import TrainConfig
-from synaug.train.methods import Method
-from synaug.train.pipeline import evaluate_model, train_method
-from synaug.errors import PlanError, did_you_mean
 from synaug.generators import make_generator, run_generation
-from synaug.generators.runner import check_drawable
+from synaug.generators.runner import GenerationReport, check_drawable
 from synaug.plan import build_plan, cell_table, plan_counts, read_plan, real_cuts, write_plan
 from synaug.prompts import bank_for_dataset, load_bank
+from synaug.train import distributed
+from synaug.train.config import TrainConfig
+from synaug.train.methods import Method, get_method
+from synaug.train.pipeline import load_trained, train_method
+from synaug.train.rundir import dataset_of_run, prepare_run_dir
+from synaug.validate import check_train_config, load_yaml
 
 
 def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: str | None = None,
@@ -29,8 +34,9 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
              use_groups: bool = True, aliases: dict | None = None):
     """Plan items for `train` plus plan metadata (settings, per-cell table, undrawable cells).
     `aliases` ({class name: words}, added to the bank's) name a class in prompts and for the renderer."""
-    counts = train.cell_counts() if use_groups else {c: int(n) for c, n in enumerate(train.class_counts())}
     grouped = use_groups and train.has_groups
+    planned = train if grouped else train.without_groups()  # the cells planned over
+    counts, space = planned.cell_counts(), planned.cell_space
     to_add = plan_counts(counts, strategy)
     cuts = real_cuts(counts, strategy)
     bank = load_bank(modifiers or bank_for_dataset(dataset), template)
@@ -42,12 +48,11 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
     items = build_plan(to_add, train.class_names, bank, seed=seed,
                        group_names=train.group_names if grouped else None)
 
-    names = dict(zip(counts, train.cell_names() if grouped else train.class_names))
     H, W, C = train.image_shape
     gen_options = generator_options_for(train, generator, grouped, aliases=bank.aliases)
     gen = make_generator(generator, **gen_options)
     undrawable = check_drawable(items, gen)
-    cells = cell_table(counts, to_add, cuts, names.__getitem__)
+    cells = cell_table(counts, to_add, cuts, space.name)
     # cells the generator cannot draw keep their real images only: say which and how many
     below = [dict(cell=r["name"], final=r["real"] - r["cut"], target=r["final"])
              for r in cells if r["name"] in undrawable and r["add"] > 0]
@@ -62,6 +67,15 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
     if bank.aliases:
         meta["aliases"] = dict(bank.aliases)
     return items, meta
+
+
+def plan_notes(meta: dict) -> list[str]:
+    """What a plan leaves out, one line each: cells the generator cannot draw, and the loud warning
+    when the plan is not uniform because of them (printed the same by `plan`, `run` and `demo`)."""
+    notes = [f"WARNING: generator '{meta.get('generator')}' cannot draw {cell!r}: {reason}"
+             for cell, reason in meta["undrawable"].items()]
+    warning = not_uniform_warning(meta)
+    return notes + ([warning] if warning else [])
 
 
 def not_uniform_warning(meta: dict) -> str | None:
@@ -93,6 +107,7 @@ def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliase
 
 
 def plan_dataset(dataset: str, out: Path, imbalance: float = 100, dataset_options: dict | None = None, **options):
+    """`synaug plan`: plan.csv + plan.json for `dataset`'s training split; returns (items, meta)."""
     splits = load_dataset(dataset, imbalance=imbalance, **(dataset_options or {}))
     items, meta = plan_for(splits.train, dataset=dataset, **options)
     meta["dataset_info"] = splits.info
@@ -101,7 +116,8 @@ def plan_dataset(dataset: str, out: Path, imbalance: float = 100, dataset_option
 
 
 def generate_from_plan(plan_path: Path, out_dir: Path, generator: str = "render", *,
-                       generator_options: dict | None = None, **run_options):
+                       generator_options: dict | None = None, **run_options) -> GenerationReport:
+    """`synaug generate`: the images of a plan, saved at the planned dataset's size and channels."""
     items, meta = read_plan(plan_path)
     planned = meta.get("generator_options", {}) if meta.get("generator") == generator else {}
     options = {**planned, **(generator_options or {})}
@@ -170,4 +186,104 @@ def train_and_evaluate(method: Method, splits: DatasetSplits, cfg: TrainConfig, 
                              train_cells=splits.train.cells())
     metrics["train_seconds"] = time.time() - t
     write_json(Path(run_dir) / "metrics.json", metrics)
+    return metrics
+
+
+def read_synthetic(folder: Path, train: ImageSet, side: int, grouped: bool = True) -> ImageSet:
+    """A `synaug generate` folder read against the real training set's classes (and groups), at the
+    training side."""
+    return read_metadata_csv(folder, class_names=train.class_names,
+                             group_names=train.group_names if grouped else None, size=(side, side),
+                             channels=train.image_shape[2], synthetic=True)
+
+
+def empty_synthetic(train: ImageSet, side: int, grouped: bool) -> ImageSet:
+    """No synthetic image (an already uniform plan), shaped to concatenate with `train`."""
+    return ImageSet(np.zeros((0, side, side, train.image_shape[2]), np.uint8), np.zeros(0, np.int64),
+                    list(train.class_names), groups=np.zeros(0, np.int64) if grouped else None,
+                    group_names=train.group_names if grouped else None, synthetic=np.ones(0, bool))
+
+
+def uniformize(splits: DatasetSplits, dataset: str, out: Path, use_groups: bool, side: int, *,
+               plan_options: dict, generate_options: dict, progress: bool = True, log=print):
+    """Plan (plan-NAME.csv) and generate (out/NAME, once: a re-run reuses the images) the synthetic
+    images that make `splits.train` uniform over its cells (classes if not `use_groups`), then read
+    them back at the training side. Under torchrun each rank generates its shard of the plan.
+    Returns (synthetic ImageSet, plan meta)."""
+    d = distributed.current()
+    g = generate_options
+    grouped = use_groups and splits.train.has_groups
+    name = "synthetic" if grouped or not splits.train.has_groups else "synthetic-classes"
+    items, meta = plan_for(splits.train, dataset=dataset, generator=g["generator"], use_groups=use_groups,
+                           **plan_options)
+    if d.is_main:
+        write_plan(items, out / f"plan-{name}.csv", meta)
+    log(f"plan over {'class x group cells' if grouped else 'classes'}:")
+    log(format_cell_table(meta["cells"]))
+    for line in plan_notes(meta):
+        log(line)
+    options = {**generator_options_for(splits.train, g["generator"], grouped, aliases=meta.get("aliases")),
+               **(g.get("options") or {})}
+    report = run_generation(items, make_generator(g["generator"], **options), out / name,
+                            batch_size=g["batch_size"], workers=g["workers"], skip_undrawable=g["skip_undrawable"],
+                            progress=progress and d.is_main, shard=(d.rank, d.world),
+                            class_names=splits.train.class_names)
+    distributed.barrier(d)  # every shard is written (and metadata.csv with it) before anyone reads
+    log(f"{name}: {report.generated} generated, {report.already_done} reused, {len(report.skipped)} skipped, "
+        f"{len(report.dropped)} dropped")
+    if not items:  # already uniform: nothing to add
+        return empty_synthetic(splits.train, side, grouped), meta
+    return read_synthetic(out / name, splits.train, side, grouped), meta
+
+
+def train_config(options: dict | None = None, **overrides) -> TrainConfig:
+    """A checked TrainConfig from a `train:` block (or flat options) and explicit overrides."""
+    try:
+        cfg = TrainConfig.from_dict({**(options or {}), **overrides})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    check_train_config(cfg)
+    return cfg
+
+
+def train_run(dataset: str, method: str, out: Path, cfg: TrainConfig, *, synthetic: Path | None = None,
+              imbalance: float = 100, many: int = 100, few: int = 20, resume: bool = False,
+              overwrite: bool = False, progress: bool = True) -> dict | None:
+    """`synaug train`: one method on `dataset` (+ a `synaug generate` folder) into the run folder
+    `out`; returns the test metrics (None on ranks > 0 under torchrun)."""
+    m = get_method(method)
+    splits = load_dataset(dataset, imbalance=imbalance)
+    syn = None
+    if synthetic:
+        syn = read_synthetic(Path(synthetic), splits.train, training_side(splits, cfg))
+    elif m.synthetic:
+        raise SynaugError(f"method {m.name!r} trains on synthetic images: pass --synthetic DIR "
+                          "(made by `synaug plan` + `synaug generate`)")
+    d = distributed.current()
+    if d.is_main:
+        prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
+    distributed.barrier(d)
+    splits, sets = decode_to_cache(splits, {"train": syn}, cfg, dataset, Path(out), progress)
+    return train_and_evaluate(m, splits, cfg, Path(out), synthetic=sets["train"], many=many, few=few,
+                              resume=resume, progress=progress)
+
+
+def evaluate_run(run: Path, dataset: str | None = None, imbalance: float | None = None, *, many: int = 100,
+                 few: int = 20, device: str = "auto") -> dict:
+    """`synaug evaluate`: a run folder's final checkpoint on its dataset's test split; the metrics are
+    written to RUN/metrics.json and returned."""
+    run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
+    run_config = load_yaml(run / "config.yaml", "run config")
+    if not isinstance(run_config.get("train"), dict):
+        raise SynaugError(f"{run / 'config.yaml'} has no 'train' block: not written by `synaug train`")
+    cfg = TrainConfig.from_dict(run_config["train"])
+    dataset, imbalance = dataset_of_run(run, dataset, imbalance)
+    splits, _ = decode_to_cache(load_dataset(dataset, imbalance=imbalance), {}, cfg, dataset, run)
+    trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
+                           device=device)
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), many, few,
+                             train_cells=splits.train.cells())
+    write_json(run / "metrics.json", metrics)
     return metrics

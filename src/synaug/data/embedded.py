@@ -12,56 +12,20 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import inspect
-import math
 from pathlib import Path
 import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.longtail import longtail_indices
-from synaug.data.readers import read_cifar, read_idx_pair, read_imagefolder, read_metadata_csv
-from synaug.errors import DatasetError, unknown
-from synaug.registry import Registry
-from synaug.validate import dataset_spec
+from synaug.data.datasets import register_dataset
+from synaug.data.readers import read_cifar, read_csv_rows, read_idx_pair, read_imagefolder, read_metadata_csv
+from synaug.errors import DatasetError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 MNIST_CLASSES = [str(d) for d in range(10)]
 SPLIT_SEED = 0  # fixed: part of the dataset's definition, independent of training seeds
-
-DATASETS = Registry("dataset")
-register_dataset = DATASETS.register
-
-
-def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:
-    """Load `name` or `name:PATH`; `imbalance` is the long-tail factor IF where it applies."""
-    name, _, path = spec.partition(":")
-    if name not in DATASETS:
-        hint = f" (a folder? use imagefolder:{spec} or csv:{spec})" if Path(spec).exists() else ""
-        raise DatasetError(unknown("dataset", name, DATASETS) + f" (path-based ones take NAME:PATH){hint}")
-    fn = DATASETS[name]
-    kwargs = dict(imbalance=imbalance, lt_seed=lt_seed, **options)
-    params = inspect.signature(fn).parameters
-    if path and "path" not in params:
-        raise DatasetError(f"dataset {name!r} is embedded and takes no path; use --dataset {name}")
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    extra = sorted(k for k in options if k not in params and not takes_any)
-    if extra:
-        raise DatasetError(f"dataset {name!r} has no option(s) {extra}")
-    if imbalance is None or not (math.isfinite(imbalance) and imbalance >= 1):
-        raise DatasetError(f"the imbalance factor is n_max / n_min and must be >= 1, got {imbalance}")
-    if path:
-        kwargs["path"] = path
-    splits = fn(**kwargs)
-    present = int((splits.train.class_counts() > 0).sum())
-    if present < 2:
-        raise DatasetError(f"{spec}: the training split has {present} class(es) with images; a classifier "
-                           "needs at least 2 (there is nothing to balance)")
-    # what made the splits, for run manifests (`synaug evaluate --run` finds its dataset here)
-    splits.info = {**splits.info, "spec": dataset_spec(spec)}
-    return splits
-
 
 def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
     return train.subset(longtail_indices(train.labels, imbalance, n_max=n_max, seed=lt_seed))
@@ -148,7 +112,7 @@ def cifar_lt(path: str = "", imbalance: float = 100, lt_seed: int = 0) -> Datase
 
 
 @register_dataset("imagefolder")
-def imagefolder(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
+def imagefolder(path: str = "", **read_options) -> DatasetSplits:
     """ROOT/train/<class>/*, ROOT/test/<class>/*, optional ROOT/val/<class>/*, used as they are."""
     root = _need_path(path)
     train = read_imagefolder(root / "train", **read_options)
@@ -160,10 +124,8 @@ def imagefolder(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_o
 
 
 @register_dataset("csv")
-def metadata_csv(path: str = "", imbalance: float = 1, lt_seed: int = 0, **read_options) -> DatasetSplits:
+def metadata_csv(path: str = "", **read_options) -> DatasetSplits:
     """A metadata.csv with a `split` column: train / val / test (or 0 / 1 / 2 as Waterbirds)."""
-    from synaug.data.readers import read_csv_rows
-
     csv_path = _need_path(path)
     csv_path = csv_path / "metadata.csv" if csv_path.is_dir() else csv_path
     if not csv_path.is_file():

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.data.embedded import load_fashion, load_mnist5k, register_dataset
+from synaug.data.datasets import register_dataset
+from synaug.data.embedded import load_fashion, load_mnist5k
 from synaug.data.groups import apply_tint, background_patches, composite
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import DatasetError
@@ -59,7 +60,7 @@ def _shuffled_pools(labels_of_class: list[np.ndarray], rng) -> list[np.ndarray]:
 
 
 @register_dataset("mnist-fair")
-def mnist_fair(imbalance: float = 1, lt_seed: int = 0, split_seed: int = 0) -> DatasetSplits:
+def mnist_fair(split_seed: int = 0) -> DatasetSplits:
     images, digits = load_mnist5k()
     rng = np.random.default_rng([split_seed, 5])
     binary = (digits >= 5).astype(np.int64)
@@ -80,7 +81,7 @@ def mnist_fair(imbalance: float = 1, lt_seed: int = 0, split_seed: int = 0) -> D
 
 
 @register_dataset("fashion-spurious")
-def fashion_spurious(imbalance: float = 1, lt_seed: int = 0, split_seed: int = 0) -> DatasetSplits:
+def fashion_spurious(split_seed: int = 0) -> DatasetSplits:
     rng = np.random.default_rng([split_seed, 6])
 
     def pools_of(ds):

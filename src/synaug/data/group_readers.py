@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug.data.embedded import register_dataset
+from synaug.data.datasets import register_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages
 from synaug.data.readers import log_skipped, read_csv_rows, readable
 from synaug.errors import DatasetError
@@ -82,7 +82,7 @@ def stratified_split(cells: np.ndarray, fractions=(0.8, 0.1, 0.1), seed: int = 0
 
 
 @register_dataset("utkface")
-def utkface(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int = 64, split_seed: int = 0,
+def utkface(path: str = "", size: int = 64, split_seed: int = 0,
             **options) -> DatasetSplits:
     """UTKFace has no official split: a seeded 80/10/10 split stratified over (gender, race) cells."""
     if not path:
@@ -100,7 +100,7 @@ WATERBIRDS_PLACES = ["land", "water"]
 
 
 @register_dataset("waterbirds")
-def waterbirds(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int = 64) -> DatasetSplits:
+def waterbirds(path: str = "", size: int = 64) -> DatasetSplits:
     """metadata.csv: img_id, img_filename, y, split (0 train / 1 val / 2 test), place (1 = water);
     group = 2 * y + place, which is our cell id (class * 2 + group)."""
     root = Path(path)
@@ -131,7 +131,7 @@ def waterbirds(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int
 
 
 @register_dataset("celeba")
-def celeba(path: str = "", imbalance: float = 1, lt_seed: int = 0, size: int = 64, target: str = "Blond_Hair",
+def celeba(path: str = "", size: int = 64, target: str = "Blond_Hair",
            confounder: str = "Male") -> DatasetSplits:
     """list_attr_celeba.txt (count line, attribute names, then `file v1 v2 ...` with +-1) and
     list_eval_partition.txt (`file 0|1|2`); images in img_align_celeba/. Group DRO's setting:

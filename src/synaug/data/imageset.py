@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from synaug.cells import CellSpace
+
 IN_MEMORY_MAX_SIDE = 64
 
 
@@ -184,27 +186,26 @@ class ImageSet:
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.num_classes)
 
+    @property
+    def cell_space(self) -> CellSpace:
+        """The cells of this set: its classes, or classes x groups."""
+        return CellSpace.of(self.class_names, self.group_names if self.groups is not None else None)
+
+    @property
+    def num_cells(self) -> int:
+        return self.cell_space.size
+
     def cells(self) -> np.ndarray:
-        """Cell id per sample: the label, or label * G + group when groups are present."""
-        if self.groups is None:
-            return self.labels
-        return self.labels * len(self.group_names) + self.groups
+        """Cell id per sample (see `synaug.cells`): the label, or label * G + group."""
+        return self.cell_space.ids(self.labels, self.groups)
 
     def cell_names(self) -> list[str]:
-        """Readable name of every cell, indexed by the ids of `cells()`: the class name, or
-        "class / group"."""
-        if self.groups is None:
-            return list(self.class_names)
-        return [f"{c} / {g}" for c in self.class_names for g in self.group_names]
+        """Readable name of every cell, indexed by the ids of `cells()`."""
+        return self.cell_space.names()
 
     def cell_counts(self) -> dict:
-        """{cell: count} over every possible cell (zeros included): class or (class, group)."""
-        if self.groups is None:
-            counts = self.class_counts()
-            return {c: int(counts[c]) for c in range(self.num_classes)}
-        G = len(self.group_names)
-        flat = np.bincount(self.cells(), minlength=self.num_classes * G)
-        return {(c, g): int(flat[c * G + g]) for c in range(self.num_classes) for g in range(G)}
+        """{cell key: count} over every possible cell (zeros included), in id order."""
+        return self.cell_space.counts(self.cells())
 
     def subset(self, idx) -> ImageSet:
         idx = np.asarray(idx, dtype=np.int64)

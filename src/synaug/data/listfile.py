@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from synaug.data.embedded import register_dataset
+from synaug.data.datasets import register_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet, LazyImages
 from synaug.errors import DatasetError
 
@@ -197,6 +197,27 @@ def read_listfiles(root, train, test, val=None, size: int = 64, class_names=None
                    verify: str = "full", name: str = "imagenet-lt") -> DatasetSplits:
     """Read train / (val) / test list files over `root`; see the module docstring."""
     root = Path(root)
+    size = _check_options(root, size, verify)
+    files = {"train": Path(train), "val": Path(val) if val else None, "test": Path(test)}
+    for split, f in files.items():
+        if f is not None and not f.is_file():
+            raise DatasetError(f"{split} list file {f} not found")
+    lists = {split: read_list(f) for split, f in files.items() if f is not None}
+    wnids = _wnids(lists, files)
+    names = _class_names(wnids, class_names)
+    sets = {split: _read_split(root, entries, files[split], split, names, size, verify, name)
+            for split, entries in lists.items()}
+    empty = [names[c] for c, n in enumerate(sets["train"].class_counts()) if n == 0]
+    if empty:
+        log.warning("%s: %d class(es) have no training image: %s", name, len(empty), empty[:10])
+    info = dict(dataset=name, source=str(root), size=size, verify=verify, num_classes=len(wnids),
+                lists={k: str(v) for k, v in files.items() if v is not None},
+                skipped={k: len(v.skipped) for k, v in sets.items()}, wnids=wnids)
+    return DatasetSplits(train=sets["train"], test=sets["test"], val=sets.get("val"), info=info)
+
+
+def _check_options(root: Path, size, verify: str) -> int:
+    """The root must be a folder, `verify` a known mode; returns `size` as a positive int."""
     if not root.is_dir():
         raise DatasetError(f"ImageNet root {root} is not a directory")
     if verify not in VERIFY_MODES:
@@ -207,13 +228,12 @@ def read_listfiles(root, train, test, val=None, size: int = 64, class_names=None
         raise ListFileError(f"size must be an integer number of pixels, not {size!r}") from None
     if size < 1:
         raise ListFileError(f"size must be positive, got {size}")
-    files = {"train": Path(train), "val": Path(val) if val else None, "test": Path(test)}
-    for split, f in files.items():
-        if f is not None and not f.is_file():
-            raise DatasetError(f"{split} list file {f} not found")
-    lists = {split: read_list(f) for split, f in files.items() if f is not None}
+    return size
 
-    # one wnid per label and one label per wnid, over every list
+
+def _wnids(lists: dict, files: dict) -> list[str]:
+    """The folder (wnid) of every label 0..K-1: one wnid per label and one label per wnid, over every
+    list; a label only ever seen at the root is named by its number."""
     wnid_of: dict[int, tuple[str, str]] = {}
     label_of: dict[str, tuple[int, str]] = {}
     for split, entries in lists.items():
@@ -235,41 +255,41 @@ def read_listfiles(root, train, test, val=None, size: int = 64, class_names=None
     unused = [c for c in range(num_classes) if c not in seen]
     if unused:
         raise ListFileError(f"labels must be 0..{num_classes - 1}; no line has label(s) {unused[:10]}")
-    wnids = [wnid_of[c][0] if c in wnid_of else str(c) for c in range(num_classes)]
-    names = list(wnids)
-    if class_names:
-        mapping = read_class_names(Path(class_names))
-        missing = [w for w in wnids if w not in mapping]
-        if missing:
-            raise ListFileError(f"class-name mapping {class_names} lacks {len(missing)} wnid(s), e.g. {missing[:5]}")
-        names = [mapping[w] for w in wnids]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:  # two synsets can share a first synonym ('crane'): keep them apart
-            names = [f"{n} ({w})" if n in dup else n for n, w in zip(names, wnids)]
+    return [wnid_of[c][0] if c in wnid_of else str(c) for c in range(num_classes)]
 
-    sets = {}
-    for split, entries in lists.items():
-        paths = [root / rel for rel, _, _ in entries]
-        reasons = _check_all(paths, verify, size)
-        keep = [i for i, r in enumerate(reasons) if r is None]
-        skipped = [(str(paths[i]), r) for i, r in enumerate(reasons) if r is not None]
-        if skipped:
-            log.warning("%s %s: skipped %d of %d image(s); first: %s (%s)", name, split, len(skipped),
-                        len(paths), *skipped[0])
-        if not keep:
-            raise DatasetError(f"{files[split]}: none of its {len(paths)} images can be read under {root} "
-                               f"(first: {skipped[0][0]}: {skipped[0][1]})")
-        ds = ImageSet(LazyImages([paths[i] for i in keep], (size, size), 3),
-                      np.array([entries[i][1] for i in keep], dtype=np.int64), names, name=name)
-        ds.skipped = skipped
-        sets[split] = ds
-    empty = [names[c] for c, n in enumerate(sets["train"].class_counts()) if n == 0]
-    if empty:
-        log.warning("%s: %d class(es) have no training image: %s", name, len(empty), empty[:10])
-    info = dict(dataset=name, source=str(root), size=size, verify=verify, num_classes=num_classes,
-                lists={k: str(v) for k, v in files.items() if v is not None},
-                skipped={k: len(v.skipped) for k, v in sets.items()}, wnids=wnids)
-    return DatasetSplits(train=sets["train"], test=sets["test"], val=sets.get("val"), info=info)
+
+def _class_names(wnids: list[str], class_names) -> list[str]:
+    """The wnids, or their names from a class-name mapping file (shared names kept apart)."""
+    if not class_names:
+        return list(wnids)
+    mapping = read_class_names(Path(class_names))
+    missing = [w for w in wnids if w not in mapping]
+    if missing:
+        raise ListFileError(f"class-name mapping {class_names} lacks {len(missing)} wnid(s), e.g. {missing[:5]}")
+    names = [mapping[w] for w in wnids]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:  # two synsets can share a first synonym ('crane'): keep them apart
+        names = [f"{n} ({w})" if n in dup else n for n, w in zip(names, wnids)]
+    return names
+
+
+def _read_split(root: Path, entries, list_file: Path, split: str, names: list[str], size: int, verify: str,
+                name: str) -> ImageSet:
+    """One split's images (checked as `verify` says; unreadable ones skipped and logged)."""
+    paths = [root / rel for rel, _, _ in entries]
+    reasons = _check_all(paths, verify, size)
+    keep = [i for i, r in enumerate(reasons) if r is None]
+    skipped = [(str(paths[i]), r) for i, r in enumerate(reasons) if r is not None]
+    if skipped:
+        log.warning("%s %s: skipped %d of %d image(s); first: %s (%s)", name, split, len(skipped),
+                    len(paths), *skipped[0])
+    if not keep:
+        raise DatasetError(f"{list_file}: none of its {len(paths)} images can be read under {root} "
+                           f"(first: {skipped[0][0]}: {skipped[0][1]})")
+    ds = ImageSet(LazyImages([paths[i] for i in keep], (size, size), 3),
+                  np.array([entries[i][1] for i in keep], dtype=np.int64), names, name=name)
+    ds.skipped = skipped
+    return ds
 
 
 def _load(preset_names, name: str, path: str, options: dict) -> DatasetSplits:
@@ -309,7 +329,7 @@ def _load(preset_names, name: str, path: str, options: dict) -> DatasetSplits:
 
 
 @register_dataset("imagenet-lt")
-def imagenet_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=None, val=None, test=None,
+def imagenet_lt(path: str = "", train=None, val=None, test=None,
                 size=None, class_names=None, verify=None) -> DatasetSplits:
     """Any `path label` list files over an ImageNet root (ImageNet-LT, ImageNet100-LT, your own)."""
     return _load(("imagenet100-lt", "imagenet-lt"), "imagenet-lt", path,
@@ -317,7 +337,7 @@ def imagenet_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=No
 
 
 @register_dataset("imagenet100-lt")
-def imagenet100_lt(path: str = "", imbalance: float = 1, lt_seed: int = 0, train=None, val=None, test=None,
+def imagenet100_lt(path: str = "", train=None, val=None, test=None,
                    size=None, class_names=None, verify=None) -> DatasetSplits:
     """ImageNet100-LT as SDCLR distributes it (imageNet_100_LT_train.txt, ImageNet_100_{val,test}.txt)."""
     return _load(("imagenet100-lt",), "imagenet100-lt", path,

@@ -1,4 +1,5 @@
-"""Long-tailed subsets, exactly as LDAM-DRW's `imbalance_cifar.py` builds CIFAR-LT.
+"""Long-tailed subsets, exactly as LDAM-DRW's `imbalance_cifar.py` builds CIFAR-LT
+(docs/definitions.md#long-tail-profile).
 
 Class c of C keeps int(n_max * imb_factor ** (c / (C - 1))) images, imb_factor = 1 / IF, classes in
 their natural index order. Selection: one RandomState(seed) (LDAM uses np.random.seed(0)); for each
@@ -37,13 +38,3 @@ def longtail_indices(labels: np.ndarray, imbalance: float, n_max: int | None = N
         rng.shuffle(idx)
         keep.append(idx[:n])
     return np.concatenate(keep)
-
-
-def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, np.ndarray]:
-    """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images."""
-    counts = np.asarray(train_counts)
-    return {
-        "many": np.where(counts > many)[0],
-        "medium": np.where((counts <= many) & (counts >= few))[0],
-        "few": np.where(counts < few)[0],
-    }

@@ -24,6 +24,7 @@ class Generated:
 @runtime_checkable
 class Generator(Protocol):
     name: str
+    parallel_safe: bool  # whether the runner may render batches in several processes (--workers)
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         """Why this item cannot be drawn, or None when it can."""
@@ -40,9 +41,8 @@ register_generator = GENERATORS.register
 
 
 def make_generator(name: str, **options) -> Generator:
-    # Import backends lazily: the diffusion one pulls in diffusers only when asked for.
-    if name == "diffusion" and name not in GENERATORS:
-        import synaug.generators.diffusion  # noqa: F401
+    """A registered backend (`synaug.generators` registers them all; the diffusion one imports
+    diffusers only when it first draws). An unknown option is an error."""
     if name not in GENERATORS:
-        raise GenerationError(f"unknown generator {name!r}; choose from {sorted(GENERATORS) + ['diffusion']}")
-    return GENERATORS[name](**options)
+        raise GenerationError(f"unknown generator {name!r}; choose from {sorted(GENERATORS)}")
+    return GENERATORS.create(name, **options)

@@ -11,7 +11,6 @@ metadata as `final_seed`) up to `max_redraws` times, then dropped and reported.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Sequence
 
@@ -21,6 +20,7 @@ from PIL import Image
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
 from synaug.plan import PlanItem
+from synaug.seeds import hashed_seed
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
 def redraw_seed(seed: int, attempt: int) -> int:
     """The seed of the `attempt`-th redraw of a flagged image: stable and recorded."""
-    digest = hashlib.blake2b(f"{seed}|redraw|{attempt}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % (2**32)
+    return hashed_seed(seed, "redraw", attempt)
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -106,10 +105,10 @@ class DiffusionGenerator:
         return self._pipe
 
     def _device(self):
-        torch = self._torch()
-        if self.device_name == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device_name)
+        self._torch()  # a clear error when torch is missing
+        # imported here, as torch is: registering this backend must not load torch (CLI start-up)
+        from synaug.train.distributed import device_for, from_env
+        return device_for(self.device_name, from_env())  # auto: this rank's GPU under torchrun
 
     def _dtype(self, device):
         torch = self._torch()
@@ -217,27 +216,3 @@ class DiffusionGenerator:
         if self.save_size and image.size != (self.save_size, self.save_size):
             image = image.resize((self.save_size, self.save_size), Image.LANCZOS)
         return image.convert("L" if self.save_channels == 1 else "RGB")
-
-
-def options_from_args(args) -> dict:
-    """Constructor options from `synaug generate` flags (torchrun ranks pick their own GPU)."""
-    import os
-
-    device = args.device
-    if device == "auto" and os.environ.get("LOCAL_RANK") is not None:
-        import torch
-        if torch.cuda.is_available():
-            device = f"cuda:{os.environ['LOCAL_RANK']}"
-    options = dict(model=args.model, allow_download=args.allow_download, steps=args.steps,
-                   guidance=args.guidance, negative_prompt=args.negative_prompt, scheduler=args.scheduler,
-                   gen_size=args.gen_size, dtype=args.dtype, device=device,
-                   safety_checker=not args.no_safety_checker, max_redraws=args.max_redraws,
-                   compile=args.compile, img2img=args.img2img, strength=args.strength)
-    if args.save_size:
-        options["save_size"] = args.save_size
-    if args.img2img:
-        if not args.guidance_data:
-            raise GenerationError("--img2img needs --guidance-data DATASET (the real images that guide it)")
-        from synaug.data import load_dataset
-        options["guidance_images"] = load_dataset(args.guidance_data).train
-    return options

@@ -82,6 +82,7 @@ def glyph_chars(class_name: str) -> list[str] | None:
 @register_generator("render")
 class RenderGenerator:
     name = "render"
+    parallel_safe = True  # pure CPU and picklable: `--workers N` renders batches in N processes
 
     def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1,
                  unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from synaug.errors import GenerationError, PlanError
+from synaug.fileio import atomic_open
 from synaug.generators.base import Generator
 from synaug.plan import PlanItem, check_unique_names
 from synaug.progress import Progress
@@ -48,7 +49,6 @@ BASE_COLUMNS = ["file_name", "label", "class_name", "group", "group_name", "cell
 @dataclass
 class GenerationReport:
     out_dir: Path
-    planned: int
     generated: int = 0
     already_done: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file_name, reason): undrawable cells
@@ -101,10 +101,8 @@ def check_drawable(items: Sequence[PlanItem], generator: Generator) -> dict[str,
 
 
 def _write_atomic(path: Path, data: bytes, tag: str) -> None:
-    tmp = path.with_name(f".{path.name}.{tag}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb", tmp_name=f".{path.name}.{tag}.tmp") as f:
         f.write(data)
-    os.replace(tmp, path)
 
 
 def _png_bytes(image) -> bytes:
@@ -205,7 +203,7 @@ def run_generation(items: Sequence[PlanItem], generator: Generator, out_dir, *, 
         raise GenerationError(f"batch_size and workers must be >= 1, got {batch_size} and {workers}")
     state = out_dir / STATE_DIR
     state.mkdir(parents=True, exist_ok=True)
-    report = GenerationReport(out_dir=out_dir, planned=len(items))
+    report = GenerationReport(out_dir=out_dir)
 
     undrawable = check_drawable(items, generator)
     if undrawable and not skip_undrawable:
@@ -272,7 +270,7 @@ def _read_dropped(state: Path) -> dict[str, str]:
 
 
 def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dict]]:
-    if workers <= 1 or len(batches) <= 1 or not getattr(generator, "parallel_safe", True):
+    if workers <= 1 or len(batches) <= 1 or not generator.parallel_safe:
         for batch in batches:
             yield _render_and_write(generator, batch, out_dir, tag)
         return

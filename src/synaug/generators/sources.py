@@ -42,7 +42,7 @@ SYNONYMS: dict[str, list[str]] = {
     "deer": ["deer"], "dog": ["dog"], "frog": ["frog"], "horse": ["horse"],
     "ship": ["ship"], "truck": ["delivery truck", "articulated lorry"],
 }
-# (source, codepoint) pairs known to draw the wrong thing (REFERENCE.md: Symbola's U+1F454 is a tie).
+# (source, codepoint) pairs known to draw the wrong thing (docs/definitions.md#offline-renderer-sources).
 EXCLUDED = {("symbola", 0x1F454)}
 EMOJI_RANGES = [(0x2600, 0x27C0), (0x1F300, 0x1F700), (0x1F900, 0x1FB00)]
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synaug.eval.metrics import worst_group_accuracy
+from synaug.train.samplers import balanced_indices
+
 C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
 
 
@@ -51,13 +54,7 @@ def linear_predict(coef: np.ndarray, intercept: np.ndarray, x: np.ndarray) -> np
 
 def group_balanced(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Indices with every group subsampled (without replacement) to the smallest group's size."""
-    ids = np.unique(groups)
-    n = min(int((groups == g).sum()) for g in ids)
-    return np.concatenate([rng.choice(np.where(groups == g)[0], n, replace=False) for g in ids])
-
-
-def worst_group_accuracy(y, pred, groups) -> float:
-    return float(min((pred[groups == g] == y[groups == g]).mean() for g in np.unique(groups)))
+    return balanced_indices(groups, rng)
 
 
 def tune_c(x_val, y_val, g_val, rng, c_grid=C_GRID) -> tuple[float, dict]:

@@ -6,17 +6,22 @@ images on the device (indexed from a device tensor, or gathered from the host ca
 thread), augments them as one tensor, mixes them, and takes one optimiser step. Every random draw
 of step s comes from generators seeded by (seed, s), so a run resumed from a checkpoint repeats an
 uninterrupted run exactly.
+
+`fit` takes what to optimise (`FitParts`), its own few settings (`FitConfig`) and declared hooks
+(`Callback`s: `Checkpoint`, `JsonlLog`, `ProgressBar`, in the manner of minGPT's Trainer callbacks);
+a loss's own schedule is the `Loss.set_progress` hook. The running loss stays on the device: it is
+read (one sync) only every LOG_EVERY steps and before a checkpoint, and a non-finite one stops
+training there, before anything is written.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +31,10 @@ from synaug.train import distributed
 from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
 from synaug.train.distributed import device_for
 from synaug.errors import TrainingError
+from synaug.fileio import atomic_open
 from synaug.progress import Progress
+from synaug.train.losses import Loss
+from synaug.train.samplers import Sampler
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -89,97 +97,206 @@ def autocast_for(device: torch.device, enabled: bool):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-def fit(model: nn.Module, data: TensorData, phase: Phase, *, params: Iterable[nn.Parameter],
-        sampler, augment: Callable, normalize: Callable, transform: Callable, loss_fn: Callable,
-        num_classes: int, seed: int, train_modules: Iterable[nn.Module] | None = None,
-        checkpoint: Path | None = None, checkpoint_every: int = 200, resume: bool = False,
-        amp: bool = True, progress: bool = True, log_path: Path | None = None,
-        checkpoint_meta: dict | None = None) -> dict:
-    """Optimise `params` for `phase.steps` steps; returns {"final_loss", "steps_run"}.
+@dataclass
+class FitParts:
+    """What one phase optimises and how a batch is made: the parameters and the modules put in train
+    mode (default: the whole model; everything else stays in eval mode, so frozen BatchNorm
+    statistics do not move during last-layer fine-tuning), the sampler, per-image augmentation,
+    normalisation, the batch transform (Mixup...) and the loss."""
 
-    `train_modules` are put in train mode (default: the whole model); everything else stays in
-    eval mode, so frozen BatchNorm statistics do not move during last-layer fine-tuning. Under
-    torchrun the model trains as DistributedDataParallel on this rank's slice of every batch.
-    """
+    params: Iterable[nn.Parameter]
+    sampler: Sampler
+    augment: Callable
+    normalize: Callable
+    transform: Callable
+    loss_fn: Loss
+    train_modules: Iterable[nn.Module] | None = None
+
+
+@dataclass
+class FitConfig:
+    """The loop's own settings (the rest of a run's configuration does not reach it)."""
+
+    num_classes: int
+    seed: int
+    amp: bool = True        # bf16/fp16 autocast on CUDA
+
+
+class Callback:
+    """A hook into `fit` (minGPT's Trainer callbacks): every method is optional. `state` is the
+    loop's `LoopState`; `loss` arguments are the running loss as a float, read only when a hook runs."""
+
+    def on_start(self, state: LoopState) -> None:
+        """Before the first step (after a resume has loaded its checkpoint)."""
+
+    def on_log(self, state: LoopState, step: int, loss: float, lr: float) -> None:
+        """Every LOG_EVERY steps and at the last step."""
+
+    def on_step_end(self, state: LoopState, done: int) -> None:
+        """After `done` steps."""
+
+    def on_end(self, state: LoopState) -> None:
+        """After the last step, before the ranks synchronise."""
+
+
+LOG_EVERY = 20  # steps between log lines (and GPU syncs to read the loss)
+
+
+@dataclass
+class LoopState:
+    """What hooks may read: the phase, the model (not the DDP wrapper), optimiser and loss."""
+
+    phase: Phase
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    loss_fn: Loss
+    is_main: bool
+    device: torch.device
+    start: int = 0
+    running: torch.Tensor | None = None  # exponential moving average of the loss, kept on the device
+
+    def running_loss(self, step: int) -> float:
+        """The running loss as a float (one device sync); a non-finite one stops training."""
+        value = float(self.running)
+        if not math.isfinite(value):
+            raise TrainingError(f"{self.phase.name} step {step}: the loss is {value}; training stopped (the last "
+                                "checkpoint is kept). Lower --lr, or check the data for broken images")
+        return value
+
+
+def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, config: FitConfig,
+        callbacks: Sequence[Callback] = ()) -> dict:
+    """Optimise `parts.params` for `phase.steps` steps; returns {"final_loss", "steps_run"}.
+    Under torchrun the model trains as DistributedDataParallel on this rank's slice of every batch."""
     d = distributed.current()
-    params = list(params)
-    opt = OPTIMIZERS[phase.optimizer](params, phase)
-    start = _resume(checkpoint, model, opt, loss_fn, data.device) if resume else 0
+    state = LoopState(phase, model, OPTIMIZERS[phase.optimizer](list(parts.params), phase), parts.loss_fn,
+                      d.is_main, data.device)
+    for cb in callbacks:  # in order: a resuming Checkpoint first sets the step the others start from
+        cb.on_start(state)
     model.eval()
-    for m in (train_modules if train_modules is not None else [model]):
+    for m in (parts.train_modules if parts.train_modules is not None else [model]):
         m.train()
     net = distributed.wrap(model, d, data.device)
     net = torch.compile(net) if phase.compile else net  # the module itself is saved: no compiled-name keys
-    cast, scaler = autocast_for(data.device, amp)
-    eye = torch.eye(num_classes, device=data.device)
-    bar = Progress(range(start, phase.steps), desc=phase.name, unit="step", initial=start, total=phase.steps,
-                   enabled=progress and d.is_main, leave=False, images_per_unit=phase.batch_size)  # bar or log lines
-    batches = data.batches(distributed.local_slice(sampler.batch(step), d) for step in range(start, phase.steps))
-    running = None
-    with open(log_path, "a") if log_path and d.is_main else nullcontext() as log_file:
-        for step, (idx, images) in zip(bar, batches):
-            rng, gen = step_generators(seed, step, d.rank)
-            x = normalize(augment(images, gen))
-            y = eye[data.labels[idx]]
-            x, y = transform(x, y, data.synthetic[idx], rng)
-            x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
-            lr = phase.lr_at(step)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            if hasattr(loss_fn, "set_progress"):  # schedules inside a loss (DRW) follow the step
-                loss_fn.set_progress(step / phase.steps)
-            with cast:
-                loss = loss_fn(net(x), y, cells=data.cells[idx])
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingError(f"{phase.name} step {step}: the loss is {value}; training stopped (the last "
-                                    "checkpoint is kept). Lower --lr, or check the data for broken images")
-            running = value if running is None else 0.95 * running + 0.05 * value
-            if step % 20 == 0 or step == phase.steps - 1:
-                bar.set_postfix(loss=f"{running:.3f}", lr=f"{lr:.4f}")
-                if log_file:
-                    log_file.write(json.dumps({"phase": phase.name, "step": step, "loss": running, "lr": lr}) + "\n")
-            done = step + 1
-            if checkpoint is not None and d.is_main and (done % checkpoint_every == 0 or done == phase.steps):
-                extra = dict(checkpoint_meta or {})
-                if hasattr(loss_fn, "state_dict"):
-                    extra["loss"] = loss_fn.state_dict()
-                save_checkpoint(checkpoint, model, opt, done, **extra)
+    cast, scaler = autocast_for(data.device, config.amp)
+    eye = torch.eye(config.num_classes, device=data.device)
+    batches = data.batches(distributed.local_slice(parts.sampler.batch(step), d)
+                           for step in range(state.start, phase.steps))
+    for step, (idx, images) in zip(range(state.start, phase.steps), batches):
+        rng, gen = step_generators(config.seed, step, d.rank)
+        x, y = parts.transform(parts.normalize(parts.augment(images, gen)), eye[data.labels[idx]],
+                               data.synthetic[idx], rng)
+        x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+        lr = phase.lr_at(step)
+        for g in state.opt.param_groups:
+            g["lr"] = lr
+        parts.loss_fn.set_progress(step / phase.steps)  # schedules inside a loss (DRW) follow the step
+        with cast:
+            loss = parts.loss_fn(net(x), y, cells=data.cells[idx])
+        _backward(loss, state.opt, scaler)
+        value = loss.detach().float()
+        state.running = value if state.running is None else 0.95 * state.running + 0.05 * value
+        if step % LOG_EVERY == 0 or step == phase.steps - 1:
+            running = state.running_loss(step)
+            for cb in callbacks:
+                cb.on_log(state, step, running, lr)
+        for cb in callbacks:
+            cb.on_step_end(state, step + 1)
     batches.close()  # stops a prefetch thread that ran ahead
-    bar.close()
+    for cb in callbacks:
+        cb.on_end(state)
     model.eval()
     distributed.broadcast_module(model, d, buffers_only=True)
     distributed.barrier(d)  # rank 0's checkpoint is on disk before anyone reads it
-    return {"final_loss": running, "steps_run": phase.steps - start}
+    final = None if state.running is None else state.running_loss(phase.steps - 1)
+    return {"final_loss": final, "steps_run": phase.steps - state.start}
 
 
-def _resume(checkpoint: Path | None, model: nn.Module, opt, loss_fn, device) -> int:
-    """Load a checkpoint written by `fit` (model, optimiser, loss state); the step to continue from."""
-    if checkpoint is None or not checkpoint.is_file():
-        return 0
-    state = torch.load(checkpoint, map_location=device, weights_only=True)
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    if "loss" in state and hasattr(loss_fn, "load_state_dict"):
-        loss_fn.load_state_dict(state["loss"])
-    return int(state["step"])
+def _backward(loss: torch.Tensor, opt, scaler) -> None:
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+
+
+class Checkpoint(Callback):
+    """Saves model, optimiser and loss state every `every` steps and at the last one (rank 0 only),
+    with `meta` beside them; with `resume`, `fit` starts from the file's step (model, optimiser and
+    loss state loaded). The running loss is read (and a non-finite one refused) before anything is written."""
+
+    def __init__(self, path: Path, every: int = 200, meta: dict | None = None, resume: bool = False):
+        self.path, self.every, self.meta, self.resume = Path(path), every, dict(meta or {}), resume
+
+    def on_start(self, state: LoopState) -> None:
+        if not self.resume or not self.path.is_file():
+            return
+        saved = torch.load(self.path, map_location=state.device, weights_only=True)
+        state.model.load_state_dict(saved["model"])
+        state.opt.load_state_dict(saved["optimizer"])
+        if "loss" in saved:
+            state.loss_fn.load_state_dict(saved["loss"])
+        state.start = int(saved["step"])
+
+    def on_step_end(self, state: LoopState, done: int) -> None:
+        if state.is_main and (done % self.every == 0 or done == state.phase.steps):
+            state.running_loss(done - 1)
+            extra = dict(self.meta)
+            loss_state = state.loss_fn.state_dict()
+            if loss_state is not None:
+                extra["loss"] = loss_state
+            save_checkpoint(self.path, state.model, state.opt, done, **extra)
+
+
+class JsonlLog(Callback):
+    """One JSON line per log step (phase, step, running loss, learning rate), appended; rank 0 only."""
+
+    def __init__(self, path: Path):
+        self.path, self.file = Path(path), None
+
+    def on_start(self, state: LoopState) -> None:
+        self.file = open(self.path, "a") if state.is_main else None
+
+    def on_log(self, state: LoopState, step: int, loss: float, lr: float) -> None:
+        if self.file:
+            self.file.write(json.dumps({"phase": state.phase.name, "step": step, "loss": loss, "lr": lr}) + "\n")
+
+    def on_end(self, state: LoopState) -> None:
+        if self.file:
+            self.file.close()
+
+
+class ProgressBar(Callback):
+    """A progress bar on a terminal, periodic log lines elsewhere (rank 0 only)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.bar = enabled, None
+
+    def on_start(self, state: LoopState) -> None:
+        p = state.phase
+        self.bar = Progress(None, desc=p.name, unit="step", initial=state.start,
+                            total=p.steps, enabled=self.enabled and state.is_main, leave=False,
+                            images_per_unit=p.batch_size)
+
+    def on_log(self, state: LoopState, step: int, loss: float, lr: float) -> None:
+        self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4f}")
+
+    def on_step_end(self, state: LoopState, done: int) -> None:
+        self.bar.update(1)
+
+    def on_end(self, state: LoopState) -> None:
+        self.bar.close()
 
 
 def save_checkpoint(path: Path, model: nn.Module, opt, step: int, **extra) -> None:
     """Atomic: a run killed while saving keeps its previous checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict() if opt else {},
-                "step": step, **extra}, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as f:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict() if opt else {},
+                    "step": step, **extra}, f)
 
 
 @torch.no_grad()

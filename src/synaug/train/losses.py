@@ -1,7 +1,7 @@
-"""Losses on logits and soft targets (rows sum to one; hard labels are one-hot rows), so every
-loss works under Mixup/CutMix. The loop also passes the batch's cells (class, or class x group),
-which group-aware losses use. A loss with state (Group DRO's weights) exposes state_dict /
-load_state_dict and is checkpointed with the model."""
+"""Losses of the baselines (docs/definitions.md#losses-and-samplers-of-the-baselines) on logits and
+soft targets (rows sum to one; hard labels are one-hot rows), so every loss works under Mixup/CutMix.
+The loop also passes the batch's cells (class, or class x group), which group-aware losses use. The
+hooks the loop calls (a schedule's `set_progress`, checkpointed `state_dict`) are declared on `Loss`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,21 @@ register_loss = LOSSES.register
 
 
 class Loss:
+    """A loss on logits and soft targets. The hooks the training loop calls are declared here with
+    do-nothing defaults: a loss overrides the ones it needs."""
+
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor, cells=None) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def set_progress(self, fraction: float) -> None:
+        """Called before every step with the fraction of the phase done (schedules such as DRW)."""
+
+    def state_dict(self) -> dict | None:
+        """State to checkpoint with the model (None: stateless)."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned."""
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -25,9 +38,6 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 
 @register_loss("ce")
 class CrossEntropy(Loss):
-    def __init__(self, **_):
-        pass
-
     def __call__(self, logits, targets, cells=None):
         return soft_cross_entropy(logits, targets).mean()
 
@@ -36,7 +46,7 @@ class CrossEntropy(Loss):
 class BalancedSoftmax(Loss):
     """Ren et al. 2020: cross-entropy on logits + log(class prior) of the training set."""
 
-    def __init__(self, *, class_counts, **_):
+    def __init__(self, *, class_counts):
         counts = torch.as_tensor(class_counts, dtype=torch.float32).clamp_min(1)
         self.log_prior = (counts / counts.sum()).log()
 
@@ -58,7 +68,7 @@ class ReweightedCE(Loss):
     last part of training (DRW, Cao et al. 2019: plain CE until `drw_start` of the steps, then weighted).
     A sample's weight is its target row's weighted mass, so Mixup rows mix their classes' weights."""
 
-    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.0, **_):
+    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.0):
         self.weights = effective_number_weights(class_counts, beta)
         self.drw_start = drw_start
         self.active = drw_start <= 0.0
@@ -76,7 +86,7 @@ class ReweightedCE(Loss):
 
 @register_loss("drw-ce")
 class DeferredReweightedCE(ReweightedCE):
-    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.8, **_):
+    def __init__(self, *, class_counts, beta: float = 0.9999, drw_start: float = 0.8):
         super().__init__(class_counts=class_counts, beta=beta, drw_start=drw_start)
 
 
@@ -85,7 +95,7 @@ class GroupDRO(Loss):
     """Sagawa et al. 2020 (online Group DRO): q_g <- q_g * exp(step * loss_g), renormalised;
     loss = sum_g q_g * loss_g over the groups (cells) present in the batch."""
 
-    def __init__(self, *, num_cells: int, step_size: float = 0.01, **_):
+    def __init__(self, *, num_cells: int, step_size: float = 0.01):
         self.step_size = step_size
         self.q = torch.full((num_cells,), 1.0 / num_cells)
 

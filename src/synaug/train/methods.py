@@ -1,13 +1,12 @@
 """Methods as data: each registry entry plugs a sampler, a loss, a batch transform, whether to
 add synthetic data, and a stage-2 recipe into the one training loop (`synaug.train.loop`).
-No method is an if/else branch anywhere else."""
+No method is an if/else branch anywhere else: adding one is one `register_method` line here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from synaug.errors import unknown
-from synaug.registry import UnknownName
+from synaug.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -19,23 +18,19 @@ class Method:
     transform: str = "none"              # see synaug.train.mixing.BATCH_TRANSFORMS
     pairing: str = "random"              # Mixup/CutMix partner: random or domain (real x synthetic)
     synthetic: bool = False              # train on real + synthetic (uniformized) data
-    stage2: str | None = None            # None, "finetune" (keep the layer), "retrain" (re-init), "dfr"
-    stage2_data: str = "train"           # stage-2 subset from the real "train" split, or "val" (Table 4)
+    stage2: str | None = None            # None or a recipe of synaug.train.stage2.STAGE2
+    stage2_data: str = "train"           # the real images stage 2 uses: synaug.train.stage2.STAGE2_DATA
     use_groups: bool = True              # plan and balance over class x group cells when data has groups
-    options: dict = field(default_factory=dict)
 
 
-METHODS: dict[str, Method] = {}
+METHODS = Registry("method")
 
 
 def register_method(method: Method) -> Method:
-    METHODS[method.name] = method
-    return method
+    return METHODS.add(method.name, method)
 
 
 def get_method(name: str) -> Method:
-    if name not in METHODS:
-        raise UnknownName(unknown("method", name, METHODS))
     return METHODS[name]
 
 
@@ -63,9 +58,9 @@ for _m in [
     Method("rs", "group-balanced re-sampling: every class x group cell equally likely", sampler="cell-balanced"),
     Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells", loss="group-dro"),
     Method("dfr", "DFR (Kirichenko et al.): ERM features, last layer re-fit on group-balanced validation data",
-           stage2="dfr"),
+           stage2="dfr", stage2_data="val"),
     Method("synaug-dfr", "SYNAuG (re-train), Table 4: uniformize cells + domain Mixup, then DFR on validation data",
-           transform="mixup", pairing="domain", synthetic=True, stage2="dfr"),
+           transform="mixup", pairing="domain", synthetic=True, stage2="dfr", stage2_data="val"),
     Method("synaug-ft-val", "SYNAuG (fine-tuning), Table 4: uniformize cells + domain Mixup, then the last layer "
            "fine-tuned on cell-balanced validation data (DFR's data)",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", stage2_data="val"),

@@ -38,9 +38,6 @@ class BatchTransform:
 
 @register_transform("none")
 class NoMix(BatchTransform):
-    def __init__(self, **_):
-        pass
-
     def __call__(self, x, y_soft, synthetic, rng):
         return x, y_soft
 
@@ -48,7 +45,7 @@ class NoMix(BatchTransform):
 class _PairMix(BatchTransform):
     """Shared by Mixup and CutMix: lam ~ Beta(alpha, alpha) and a partner for every sample."""
 
-    def __init__(self, alpha: float = 1.0, pairing: str = "random", **_):
+    def __init__(self, alpha: float = 1.0, pairing: str = "random"):
         self.alpha, self.pairing = alpha, pairing
 
     def draw(self, synthetic, rng, device) -> tuple[float, torch.Tensor]:

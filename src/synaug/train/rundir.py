@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import shutil
 from pathlib import Path
 
 from synaug.errors import RunFolderError
+from synaug.fileio import atomic_write_text, write_json
 from synaug.validate import dataset_spec
 
 MANIFEST = "run.json"
@@ -104,9 +104,7 @@ def start_run(run_dir: Path, manifest: dict, resume: bool) -> None:
         for name in ARTEFACTS:
             if (run_dir / name).is_file():
                 (run_dir / name).unlink()
-    tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, run_dir / MANIFEST)
+    write_json(run_dir / MANIFEST, manifest, sort_keys=True)
 
 
 def load_checkpoint(path: Path, device="cpu") -> dict:
@@ -144,9 +142,7 @@ def trim_log(log_path: Path, steps: dict) -> None:
         if done is None or (done != -1 and int(row.get("step", 0)) >= done):
             continue
         kept.append(line + "\n")
-    tmp = log_path.with_name(log_path.name + ".tmp")
-    tmp.write_text("".join(kept))
-    os.replace(tmp, log_path)
+    atomic_write_text(log_path, "".join(kept))
 
 
 def dataset_of_run(run_dir: Path, dataset: str | None, imbalance: float | None) -> tuple[str, float]:

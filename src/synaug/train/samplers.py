@@ -19,7 +19,7 @@ class Sampler:
 class ShuffleSampler(Sampler):
     """Epochs of random permutations, batches taken in order across epoch boundaries."""
 
-    def __init__(self, *, n: int, batch_size: int, seed: int, **_):
+    def __init__(self, *, n: int, batch_size: int, seed: int):
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self._perms: dict[int, np.ndarray] = {}
 
@@ -53,11 +53,27 @@ class _WeightedSampler(Sampler):
 
 @register_sampler("class-balanced")
 class ClassBalancedSampler(_WeightedSampler):
-    def __init__(self, *, labels: np.ndarray, batch_size: int, seed: int, **_):
+    def __init__(self, *, labels: np.ndarray, batch_size: int, seed: int):
         super().__init__(strata=labels, batch_size=batch_size, seed=seed)
 
 
 @register_sampler("cell-balanced")
 class CellBalancedSampler(_WeightedSampler):
-    def __init__(self, *, cells: np.ndarray, batch_size: int, seed: int, **_):
+    def __init__(self, *, cells: np.ndarray, batch_size: int, seed: int):
         super().__init__(strata=np.unique(cells, return_inverse=True)[1], batch_size=batch_size, seed=seed)
+
+
+def balanced_indices(strata: np.ndarray, rng: np.random.Generator, per_stratum: int | None = None) -> np.ndarray:
+    """The same number of samples from every stratum (class, or class x group cell), drawn without
+    replacement, strata in sorted order: `per_stratum`, capped at (default: equal to) the smallest
+    stratum's size."""
+    strata = np.asarray(strata)
+    values, counts = np.unique(strata, return_counts=True)
+    n = int(counts.min()) if per_stratum is None else min(int(per_stratum), int(counts.min()))
+    return np.concatenate([rng.choice(np.where(strata == v)[0], n, replace=False) for v in values])
+
+
+def balanced_subset(labels: np.ndarray, per_class: int | None, seed: int,
+                    strata: np.ndarray | None = None) -> np.ndarray:
+    """Sorted `balanced_indices` over `strata` (class by default) drawn from the seed's own stream."""
+    return np.sort(balanced_indices(labels if strata is None else strata, np.random.default_rng([seed, 2]), per_class))

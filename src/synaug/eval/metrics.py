@@ -1,9 +1,10 @@
-"""Metrics with the field's definitions (see shared REFERENCE.md).
+"""Metrics with the field's definitions, written out with citations in docs/definitions.md.
 
 Long tail: top-1, per-class accuracy, Many / Medium / Few (more than 100 / 20-100 / fewer than 20
 training images; mean of per-class test accuracies within each split, as LDAM-DRW's shot_acc),
 balanced accuracy (mean per-class recall) and G-mean (geometric mean of per-class recalls, as
-imbalanced-learn's geometric_mean_score), confusion matrix.
+imbalanced-learn's geometric_mean_score), confusion matrix. Groups: per-group and worst-group
+accuracy, train-weighted mean; fairness gaps DP / EO / ED (fairlearn's definitions).
 """
 
 from __future__ import annotations
@@ -24,10 +25,25 @@ def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
         return np.where(support > 0, np.diag(cm) / support, np.nan)
 
 
+def imbalance_factor(counts) -> float | None:
+    """Largest over smallest class count of the training data (None if a class is empty)."""
+    counts = [int(c) for c in counts]
+    return max(counts) / min(counts) if counts and min(counts) > 0 else None
+
+
+def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, np.ndarray]:
+    """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images
+    (docs/definitions.md#many-medium-few)."""
+    counts = np.asarray(train_counts)
+    return {
+        "many": np.where(counts > many)[0],
+        "medium": np.where((counts <= many) & (counts >= few))[0],
+        "few": np.where(counts < few)[0],
+    }
+
+
 def longtail_metrics(y_true, y_pred, train_counts, many: int = 100, few: int = 20) -> dict:
     """All long-tail metrics in percent (None where a split has no class)."""
-    from synaug.data.longtail import many_medium_few
-
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     K = len(train_counts)
     acc = per_class_accuracy(y_true, y_pred, K)
@@ -50,13 +66,24 @@ def longtail_metrics(y_true, y_pred, train_counts, many: int = 100, few: int = 2
 
 
 # ----------------------------------------------------------------------------- groups
+def per_group_accuracy(y_true, y_pred, groups) -> dict[int, float]:
+    """{group: accuracy (a fraction)} over the groups present."""
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    return {int(g): float((y_pred[groups == g] == y_true[groups == g]).mean()) for g in np.unique(groups)}
+
+
+def worst_group_accuracy(y_true, y_pred, groups) -> float:
+    """The lowest per-group accuracy (a fraction; docs/definitions.md#worst-group)."""
+    return min(per_group_accuracy(y_true, y_pred, groups).values())
+
+
 def group_accuracy(y_true, y_pred, groups, train_groups=None) -> dict:
     """Per-group accuracy, `worst` (min over groups), unweighted `mean`, and `mean_weighted`: the
     per-group test accuracies weighted by the TRAINING group proportions (the "mean accuracy" of
     Waterbirds papers). Percent. Groups absent from the test set are left out."""
     y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
     ids = np.unique(groups)
-    acc = {int(g): 100.0 * float((y_pred[groups == g] == y_true[groups == g]).mean()) for g in ids}
+    acc = {g: 100.0 * a for g, a in per_group_accuracy(y_true, y_pred, groups).items()}
     out = {"per_group": acc, "worst": min(acc.values()), "mean": float(np.mean(list(acc.values()))),
            "accuracy": 100.0 * float((y_true == y_pred).mean())}
     if train_groups is not None:

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from synaug.data.imageset import ImageSet
+from synaug.eval.metrics import imbalance_factor
+from synaug.experiments.tasks import TASKS
+from synaug.fileio import atomic_write_text
 
 
 def _matplotlib():
@@ -29,12 +32,6 @@ def _png(fig) -> str:
 def head_to_tail(counts) -> list[int]:
     """Indices ordered by training count, largest first (ties keep their order)."""
     return sorted(range(len(counts)), key=lambda i: -counts[i])
-
-
-def imbalance_factor(counts) -> float | None:
-    """Largest over smallest class count of the training data (None if a class is empty)."""
-    counts = [int(c) for c in counts]
-    return max(counts) / min(counts) if counts and min(counts) > 0 else None
 
 
 def counts_figure(names, real_counts, synthetic_counts, title) -> str:
@@ -180,12 +177,30 @@ SYNAUG_TEXT = ("<li><b>SYNAuG</b>: every cell (class, or class x group) filled w
 
 
 def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
-    from synaug.experiments.tasks import task_for
+    """report.html (and the real | synthetic grids beside it) for the results of `run_experiment`."""
+    task = TASKS[results["task"]]
+    th = results["config"]["thresholds"]
+    body = _header(results, splits, task)
+    body.append(_table(results, task))
+    body.append("<ul class=note>" + task.explain.format(many=th["many"], few=th["few"]) + SYNAUG_TEXT + "</ul>")
+    for use_groups, syn in synthetic.items():
+        body += _uniformization(results, splits.train, use_groups, syn, Path(path).parent)
+    if synthetic and results["config"]["generate"]["generator"] == "render":
+        body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image model: it "
+                    "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
+                    "differs from Stable Diffusion's; read these numbers as a test of the pipeline on real data, not "
+                    "as a reproduction of the paper's figures.</p>")
+    body.append(_accuracy(results, splits.train))
+    body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
+                "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
+    path = Path(path)
+    atomic_write_text(path, f"<!doctype html><meta charset=utf-8><title>synaug report</title><style>{CSS}</style>"
+                      + "\n".join(body))
+    return path
 
-    cfg = results["config"]
-    task = task_for(results["task"])
-    train = splits.train
-    th = cfg["thresholds"]
+
+def _header(results: dict, splits, task) -> list[str]:
+    cfg, train = results["config"], splits.train
     info = results.get("data", {})
     # the factor the data really has: the configured one only where synaug built the long tail
     factor = info["imbalance"] if "imbalance" in info else imbalance_factor(train.class_counts())
@@ -207,52 +222,47 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
         + ("mean ± sample standard deviation over seeds" if len(cfg["seeds"]) > 1 else
            "from one training seed (n = 1: no spread; pass more seeds for mean ± std)")
         + ", measured at the <b>last training step</b>: nothing is selected on the test set.</p>")
-    body.append(_table(results, task))
-    body.append("<ul class=note>" + task.explain.format(many=th["many"], few=th["few"]) + SYNAUG_TEXT + "</ul>")
-    for use_groups, syn in synthetic.items():
-        by_cell = train.has_groups and use_groups
-        label = "class x group cells" if by_cell else "classes"
-        body.append(f"<h2>Uniformization over {label}</h2><p>{len(syn)} synthetic images from the "
-                    f"<code>{html.escape(cfg['generate']['generator'])}</code> generator.</p>")
-        undrawable = results["undrawable"].get(str(use_groups)) or {}
-        if undrawable:
-            body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these keep only real images): "
-                        + "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in undrawable.items()) + "</p>")
-        names = list(results["train_cells"]) if by_cell else list(train.class_names)
-        real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
-        syn_counts = list(results["synthetic_cells"][str(use_groups)].values())
-        title = f"Training images per {'cell' if by_cell else 'class'}: real and synthetic"
-        if not by_cell:  # classes head to tail: largest real count first
-            order = head_to_tail(real_counts)
-            names, real_counts, syn_counts = ([v[i] for i in order] for v in (names, real_counts, syn_counts))
-            title += "; head to tail"
-        body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
-        real_rows = train if by_cell else train.without_groups()
-        grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
-        save_grid_png(real_rows, syn, Path(path).parent / grid_name, undrawable=undrawable)
-        body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
-                    f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
-                    f"{'cell' if by_cell else 'class'}.</p>")
-    if synthetic and cfg["generate"]["generator"] == "render":
-        body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image model: it "
-                    "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
-                    "differs from Stable Diffusion's; read these numbers as a test of the pipeline on real data, not "
-                    "as a reproduction of the paper's figures.</p>")
+    return body
+
+
+def _uniformization(results: dict, train, use_groups: bool, syn, folder: Path) -> list[str]:
+    """Counts figure and real | synthetic grid of one synthetic set (over cells, or over classes)."""
+    by_cell = train.has_groups and use_groups
+    label = "class x group cells" if by_cell else "classes"
+    body = [f"<h2>Uniformization over {label}</h2><p>{len(syn)} synthetic images from the "
+            f"<code>{html.escape(results['config']['generate']['generator'])}</code> generator.</p>"]
+    undrawable = results["undrawable"].get(str(use_groups)) or {}
+    if undrawable:
+        body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these keep only real images): "
+                    + "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in undrawable.items()) + "</p>")
+    names = list(results["train_cells"]) if by_cell else list(train.class_names)
+    real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
+    syn_by_name = results["synthetic_cells"][str(use_groups)]
+    syn_counts = [syn_by_name[n] for n in names]
+    title = f"Training images per {'cell' if by_cell else 'class'}: real and synthetic"
+    if not by_cell:  # classes head to tail: largest real count first
+        order = head_to_tail(real_counts)
+        names, real_counts, syn_counts = ([v[i] for i in order] for v in (names, real_counts, syn_counts))
+        title += "; head to tail"
+    body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
+    real_rows = train if by_cell else train.without_groups()
+    grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
+    save_grid_png(real_rows, syn, folder / grid_name, undrawable=undrawable)
+    body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
+                f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
+                f"{'cell' if by_cell else 'class'}.</p>")
+    return body
+
+
+def _accuracy(results: dict, train) -> str:
+    """Accuracy per cell (grouped data) or per class, head to tail, for every method."""
     if train.has_groups:
-        per = {m: list(r["per_cell_mean"].values()) for m, r in results["methods"].items()}
         names = list(next(iter(results["methods"].values()))["per_cell_mean"])
-        body.append(f"<h2>Accuracy per class x group cell</h2><img src='{accuracy_figure(names, per, 'Test accuracy per cell (mean over seeds)')}'>")
-    else:
-        order = head_to_tail(train.class_counts().tolist())
-        per = {m: [r["per_class_mean"][i] for i in order] for m, r in results["methods"].items()}
-        names = [train.class_names[i] for i in order]
-        body.append(f"<h2>Per-class accuracy</h2><img src='"
-                    f"{accuracy_figure(names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")
-    body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
-                "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"<!doctype html><meta charset=utf-8><title>synaug report</title><style>{CSS}</style>"
-                   + "\n".join(body))
-    tmp.replace(path)
-    return path
+        per = {m: [r["per_cell_mean"][n] for n in names] for m, r in results["methods"].items()}
+        return (f"<h2>Accuracy per class x group cell</h2><img src='"
+                f"{accuracy_figure(names, per, 'Test accuracy per cell (mean over seeds)')}'>")
+    order = head_to_tail(train.class_counts().tolist())
+    per = {m: [r["per_class_mean"][i] for i in order] for m, r in results["methods"].items()}
+    names = [train.class_names[i] for i in order]
+    return (f"<h2>Per-class accuracy</h2><img src='"
+            f"{accuracy_figure(names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")
