@@ -29,6 +29,7 @@ def cell_of(item: PlanItem, num_groups: int) -> int:
 @register_generator("smote")
 class SmoteGenerator:
     name = "smote"
+    parallel_safe = True  # CPU, picklable (the real images travel with it to --workers processes)
 
     def __init__(self, *, real: ImageSet, k_neighbors: int = 5):
         if real.images is None or not isinstance(real.images, np.ndarray):
