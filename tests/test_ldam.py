@@ -4,8 +4,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synaug.train.ldam import LDAMLoss, NormedLinear, ldam_margins
-from synaug.train.losses import effective_number_weights
+from synaug.train.losses import LDAMLoss, effective_number_weights, ldam_margins
+from synaug.train.models import NormedLinear, build_model
 
 
 def reference_ldam(x, target, cls_num_list, max_m=0.5, s=30, weight=None):
@@ -44,3 +44,8 @@ def test_normed_linear_is_a_scaled_cosine():
     out = head(x)
     cos = F.cosine_similarity(x[:, :, None], head.weight[None], dim=1)
     assert torch.allclose(out, cos, atol=1e-6) and out.abs().max() <= 1 + 1e-6
+
+
+def test_a_method_declaring_the_cosine_head_gets_it_as_its_last_layer():
+    model = build_model("small-cnn", in_channels=1, num_classes=3, image_size=28, head="cosine")
+    assert isinstance(model.classifier, NormedLinear) and model(torch.zeros(2, 1, 28, 28)).abs().max() <= 1

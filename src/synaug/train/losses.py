@@ -5,6 +5,7 @@ hooks the loop calls (a schedule's `set_progress`, checkpointed `state_dict`) ar
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from synaug.registry import Registry
@@ -115,3 +116,40 @@ class GroupDRO(Loss):
 
     def load_state_dict(self, state: dict) -> None:
         self.q = state["q"].clone()
+
+
+def ldam_margins(class_counts, max_m: float = 0.5) -> torch.Tensor:
+    """LDAM's margin of class j, m_j proportional to n_j^(-1/4), the largest equal to `max_m`
+    (Cao et al. 2019; kaidic/LDAM-DRW losses.py)."""
+    counts = np.maximum(np.asarray(class_counts, dtype=np.float64), 1)
+    m = 1.0 / np.sqrt(np.sqrt(counts))
+    return torch.as_tensor(m * (max_m / m.max()), dtype=torch.float32)
+
+
+@register_loss("ldam-drw")
+class LDAMLoss(Loss):
+    """LDAM-DRW (docs/definitions.md): the target logit lowered by its class margin, every logit
+    scaled by s (30, for the cosine head methods declare with it), cross-entropy; per-class
+    effective-number weights (beta 0.9999) from `drw_start` (80 %) of training, as DRW. A soft
+    target row lowers each class's logit by that class's margin times its target mass: the
+    reference's hard-label margin for one-hot rows, and a consistent one under Mixup."""
+
+    def __init__(self, *, class_counts, max_m: float = 0.5, s: float = 30.0, beta: float = 0.9999,
+                 drw_start: float = 0.8):
+        self.margins = ldam_margins(class_counts, max_m)
+        self.s = s
+        self.weights = effective_number_weights(class_counts, beta)
+        self.drw_start = drw_start
+        self.active = drw_start <= 0.0
+
+    def set_progress(self, fraction: float) -> None:
+        self.active = fraction >= self.drw_start
+
+    def __call__(self, logits, targets, cells=None):
+        targets = targets.float()
+        shifted = logits.float() - targets * self.margins.to(logits.device)
+        per_sample = soft_cross_entropy(self.s * shifted, targets)
+        if not self.active:
+            return per_sample.mean()
+        w = targets @ self.weights.to(logits.device)
+        return (w * per_sample).sum() / w.sum()

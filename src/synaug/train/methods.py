@@ -21,6 +21,7 @@ class Method:
     stage2: str | None = None            # None or a recipe of synaug.train.stage2.STAGE2
     stage2_data: str = "train"           # the real images stage 2 uses: synaug.train.stage2.STAGE2_DATA
     use_groups: bool = True              # plan and balance over class x group cells when data has groups
+    head: str = "linear"                 # the model's last layer: synaug.train.models.HEADS
 
 
 METHODS = Registry("method")
@@ -41,6 +42,8 @@ for _m in [
     Method("ce-rw", "cross-entropy re-weighted by class (effective number, Cui et al. 2019)", loss="reweighted-ce"),
     Method("ce-drw", "cross-entropy with deferred re-weighting from 80 % of training (DRW, Cao et al. 2019)",
            loss="drw-ce"),
+    Method("ldam-drw", "LDAM loss on a cosine head with deferred re-weighting (LDAM-DRW, Cao et al. 2019)",
+           loss="ldam-drw", head="cosine"),
     Method("mixup", "Mixup on the real data only (Zhang et al. 2018)", transform="mixup"),
     Method("cutmix", "CutMix on the real data only (Yun et al. 2019)", transform="cutmix"),
     Method("synaug", "SYNAuG: uniformize with synthetic data, domain Mixup, fine-tune last layer",

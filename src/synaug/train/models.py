@@ -18,14 +18,19 @@ MODELS = Registry("model")
 register_model = MODELS.register
 
 
-def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32) -> Classifier:
-    """A registered model, `timm:<name>`, or any torchvision classifier by its torchvision name."""
-    if name not in MODELS:
-        if name.startswith("timm:"):
-            return timm_classifier(name[5:], in_channels, num_classes, image_size)
-        if name in _torchvision_names():
-            return torchvision_classifier(name, in_channels, num_classes, image_size)
-    return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int = 32,
+                head: str = "linear") -> Classifier:
+    """A registered model, `timm:<name>`, or any torchvision classifier by its torchvision name,
+    with a `head` of HEADS as its last layer (the linear one unless a method declares another)."""
+    if name.startswith("timm:") and name not in MODELS:
+        model = timm_classifier(name[5:], in_channels, num_classes, image_size)
+    elif name not in MODELS and name in _torchvision_names():
+        model = torchvision_classifier(name, in_channels, num_classes, image_size)
+    else:
+        model = MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+    if head != "linear":  # built after the linear one, so linear models initialise as they always did
+        model.classifier = HEADS[head](model.feature_dim, num_classes)
+    return model
 
 
 def is_model_name(name: str) -> bool:
@@ -37,6 +42,29 @@ def _torchvision_names() -> set[str]:
     import torchvision
 
     return set(torchvision.models.list_models(module=torchvision.models))
+
+
+class NormedLinear(nn.Module):
+    """Cosine classifier of LDAM-DRW's CIFAR ResNet (kaidic/LDAM-DRW, models/resnet_cifar.py):
+    normalised features times normalised class weights; the weight is stored (in, out) and
+    initialised as the reference does."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.weight.data.uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1) @ F.normalize(self.weight, dim=0)
+
+
+HEADS = Registry("classifier head")
+HEADS.add("linear", nn.Linear)
+HEADS.add("cosine", NormedLinear)  # LDAM-DRW
 
 
 class Classifier(nn.Module):

@@ -22,7 +22,7 @@ from synaug.train.config import TrainConfig
 from synaug.train.loop import (Callback, Checkpoint, FitConfig, FitParts, JsonlLog, Phase, ProgressBar, TensorData,
                                fit, resolve_device)
 from synaug.train.losses import LOSSES
-from synaug.train.methods import Method
+from synaug.train.methods import METHODS, Method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
 from synaug.train.pretrained import load_backbone
@@ -84,12 +84,13 @@ def stem_size(cfg: TrainConfig, side: int) -> int:
     return 224 if cfg.pretrained else (cfg.crop_size or side)
 
 
-def build_classifier(cfg: TrainConfig, real: ImageSet, device: torch.device) -> Classifier:
-    """The configured model for `real`'s classes and image geometry, its backbone loaded from
-    `cfg.pretrained` when given; initialised from the run's seed."""
+def build_classifier(cfg: TrainConfig, real: ImageSet, device: torch.device, head: str = "linear") -> Classifier:
+    """The configured model for `real`'s classes and image geometry with the method's `head`, its
+    backbone loaded from `cfg.pretrained` when given; initialised from the run's seed."""
     H, W, C = real.image_shape
     torch.manual_seed(cfg.seed)  # model initialisation
-    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=stem_size(cfg, H))
+    model = build_model(cfg.model, in_channels=C, num_classes=real.num_classes, image_size=stem_size(cfg, H),
+                        head=head)
     if cfg.pretrained:
         load_backbone(model, Path(cfg.pretrained))
     return model.to(device).to(memory_format=torch.channels_last)
@@ -114,7 +115,7 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         if synthetic is None:
             raise ConfigError(f"method {method.name!r} needs synthetic images (run `synaug generate`)")
         train_set = real.concat(synthetic if method.use_groups else synthetic.without_groups())
-    model = build_classifier(cfg, real, device)
+    model = build_classifier(cfg, real, device, head=method.head)
     data = TensorData.from_imageset(train_set, device)
     normalize = fit_normalize(cfg, real)
     if distributed.current().is_main:
@@ -169,10 +170,12 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     """Rebuild a model from a run directory (its final checkpoint), weights_only=True."""
     run_dir = Path(run_dir)
     normalize = Normalize(**json.loads((run_dir / "normalize.json").read_text()))
-    cfg = TrainConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())["train"])
+    run_config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    cfg = TrainConfig.from_dict(run_config["train"])
     dev = resolve_device(device)
+    head = METHODS[run_config["method"]].head if run_config.get("method") in METHODS else "linear"
     model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes,
-                        image_size=stem_size(cfg, image_size))
+                        image_size=stem_size(cfg, image_size), head=head)
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")
     try:
         model.load_state_dict(load_checkpoint(ckpt, dev)["model"])
