@@ -86,7 +86,7 @@ def cpu_mode(args, paths):
 
 def cuda_mode(args, paths):
     from synaug.train.augment import Normalize, RandomResizedCrop
-    from synaug.train.loop import Phase, fit
+    from synaug.train.loop import FitConfig, FitParts, Phase, fit
     from synaug.train.losses import LOSSES
     from synaug.train.mixing import BATCH_TRANSFORMS
     from synaug.train.models import build_model
@@ -128,14 +128,14 @@ def cuda_mode(args, paths):
 
     data = TensorData.from_imageset(ds, device)
     m2 = model()
-    kw = dict(params=list(m2.parameters()), augment=RandomResizedCrop(224), normalize=Normalize.imagenet(),
-              transform=BATCH_TRANSFORMS["none"](), loss_fn=LOSSES["ce"](), num_classes=100, seed=0,
-              progress=False, amp=True)
     sampler = SAMPLERS["shuffle"](n=len(ds), batch_size=args.batch, seed=0)
-    fit(m2, data, Phase("warm", 10, args.batch, 0.01, compile=args.compile), sampler=sampler, **kw)
+    parts = FitParts(list(m2.parameters()), sampler, RandomResizedCrop(224), Normalize.imagenet(),
+                     BATCH_TRANSFORMS["none"](), LOSSES["ce"]())
+    config = FitConfig(num_classes=100, seed=0, amp=True)
+    fit(m2, data, Phase("warm", 10, args.batch, 0.01, compile=args.compile), parts, config)
     torch.cuda.synchronize()
     t = time.perf_counter()
-    fit(m2, data, Phase("timed", args.steps, args.batch, 0.01, compile=args.compile), sampler=sampler, **kw)
+    fit(m2, data, Phase("timed", args.steps, args.batch, 0.01, compile=args.compile), parts, config)
     torch.cuda.synchronize()
     ours = args.steps * args.batch / (time.perf_counter() - t)
     print(f"synaug fit from the cache (RRC on GPU)           {ours:8.0f} img/s = {100 * ours / ceiling:.0f} % of ceiling")

@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from synaug.data import load_dataset
 from synaug.data.imageset import ImageSet
 from synaug.train.augment import Augment, Normalize
-from synaug.train.loop import Phase, TensorData, fit
+from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, fit
 from synaug.train.losses import LOSSES
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import build_model
@@ -52,13 +52,13 @@ def synaug_loop(name, batch, steps, data: ImageSet) -> float:
     model = make_model(name)
     td = TensorData.from_imageset(data, torch.device("cpu"))
     norm = Normalize.fit(td.images)
-    kw = dict(params=list(model.parameters()), augment=Augment(2, False), normalize=norm,
-              transform=BATCH_TRANSFORMS["mixup"](alpha=1.0, pairing="domain"), loss_fn=LOSSES["ce"](),
-              num_classes=10, seed=0, progress=False)
     sampler = SAMPLERS["shuffle"](n=len(data), batch_size=batch, seed=0)
-    fit(model, td, Phase("warm", 10, batch, 0.01), sampler=sampler, **kw)
+    parts = FitParts(list(model.parameters()), sampler, Augment(2, False), norm,
+                     BATCH_TRANSFORMS["mixup"](alpha=1.0, pairing="domain"), LOSSES["ce"]())
+    config = FitConfig(num_classes=10, seed=0)
+    fit(model, td, Phase("warm", 10, batch, 0.01), parts, config)
     t = time.perf_counter()
-    fit(model, td, Phase("bench", steps, batch, 0.01), sampler=sampler, **kw)
+    fit(model, td, Phase("bench", steps, batch, 0.01), parts, config)
     return steps * batch / (time.perf_counter() - t)
 
 
