@@ -140,6 +140,59 @@ def cmd_cache(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- audit / filter (issue 10)
+def cmd_audit(args) -> int:
+    from synaug.audit.core import AuditConfig, audit_dataset, read_synthetic
+    from synaug.data import load_dataset
+    from synaug.workflow import decode_to_cache
+
+    check_out_dir(args.out)
+    if not 0 < args.val_fraction < 1:
+        raise ConfigError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    cfg = AuditConfig(val_fraction=args.val_fraction, seed=args.seed, k=args.k, steps=args.steps,
+                      model=args.model, pretrained=args.pretrained, image_size=args.image_size,
+                      device=args.device, examples=args.examples)
+    if cfg.pretrained and not Path(cfg.pretrained).is_file():
+        raise ConfigError(f"--pretrained {cfg.pretrained}: no such file")
+    splits = load_dataset(args.dataset, imbalance=args.imbalance)
+    synthetic, names = read_synthetic(args.synthetic, splits.train, args.image_size)
+    splits, sets = decode_to_cache(splits, {"s": synthetic}, _audit_train_config(cfg), args.dataset, Path(args.out))
+    result = audit_dataset(splits, sets["s"], Path(args.out), cfg, dataset=args.dataset,
+                           synthetic_dir=str(args.synthetic), syn_names=names, use_groups=not args.no_groups,
+                           progress=not args.quiet)
+    from synaug.audit.cli_text import format_audit_table
+    print(format_audit_table(result))
+    print(f"audit: {Path(args.out) / 'audit.json'}, {Path(args.out) / 'audit.csv'}, "
+          f"{Path(args.out) / 'images.csv'}\nreport: {Path(args.out) / 'audit.html'} "
+          f"({result['timing']['total_s']:.1f} s)")
+    return 0
+
+
+def _audit_train_config(cfg):
+    from synaug.train.config import TrainConfig
+    return TrainConfig(image_size=cfg.image_size)
+
+
+def _add_audit_parser(sub) -> None:
+    p = sub.add_parser("audit", help="per cell: will the synthetic images help? (validation carved from training)")
+    _add_data_options(p, required=True)
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (metadata.csv)")
+    p.add_argument("--out", required=True, help="new or empty folder: audit.json, audit.csv, images.csv, audit.html")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="validation split, feature network and probes")
+    p.add_argument("--val-fraction", type=finite_float, default=0.2, help="share of each real training cell held out")
+    p.add_argument("--k", type=positive_int, default=3, help="k of the k-NN manifolds (precision / recall)")
+    p.add_argument("--steps", type=positive_int, default=150, help="training steps of the feature network")
+    p.add_argument("--model", default="audit-cnn", help="feature network: audit-cnn (half-width small-cnn), any synaug model, or the --pretrained backbone's model")
+    p.add_argument("--pretrained", default=None, help="features from this local backbone checkpoint instead of "
+                   "training a network (.pth / .safetensors, torchvision/timm keys; pass its --model)")
+    p.add_argument("--image-size", type=positive_int, default=None, help="decode side for on-disk datasets")
+    p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_audit)
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from synaug import __version__
@@ -231,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
+    _add_audit_parser(sub)  # issue 10
     return parser
 
 
