@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
     p.add_argument("--strategy", default="uniform",
                    help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, "
-                        "or a dict of final counts '{\"3\": 400}'")
+                        "a dict of final counts '{\"3\": 400}', or from a `synaug audit` folder: audit-proportional:DIR "
+                        "(fill x score), audit-threshold:DIR:T (no fill below score T)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="base seed hashed into every image's seed")
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")

@@ -90,6 +90,14 @@ def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, pro
     return extract
 
 
+def _key(cell_id: int, real: ImageSet) -> str:
+    """The plan's key of a cell id of `cells()`: "c", or "c:g" with groups (`synaug.plan.cell_key`)."""
+    if not real.has_groups:
+        return str(cell_id)
+    G = len(real.group_names)
+    return f"{cell_id // G}:{cell_id % G}"
+
+
 def _opt(x):
     return None if x is None else float(x)
 
@@ -124,7 +132,7 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
     for c in range(len(names)):
         rmask, smask = cells == c, syn_cells == c
         n_real, n_syn = int(rmask.sum()), int(smask.sum())
-        row = dict(cell=c, name=names[c], real=n_real, real_val=int((c_val == c).sum()), synthetic=n_syn)
+        row = dict(cell=c, key=_key(c, real), name=names[c], real=n_real, real_val=int((c_val == c).sum()), synthetic=n_syn)
         transfer, confused = (None, [])
         if transfer_pred is not None and n_syn:
             transfer, confused = M.recall_and_confusions(c_val, transfer_pred, c)

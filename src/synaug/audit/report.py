@@ -15,7 +15,7 @@ import numpy as np
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_write_text, write_json
 
-CELL_COLUMNS = ["cell", "name", "real", "real_val", "synthetic", "score", "transfer", "fidelity", "gap",
+CELL_COLUMNS = ["cell", "key", "name", "real", "real_val", "synthetic", "score", "transfer", "fidelity", "gap",
                 "precision", "recall", "duplicate_rate", "copy_rate", "confused_with", "assigned_to"]
 IMAGE_COLUMNS = ["file_name", "cell", "own_prob", "assigned", "manifold_ratio"]
 BARS = [("transfer", "transfer: recall of a synthetic-only probe\non real validation images"),
