@@ -186,7 +186,7 @@ def test_audit_cli_end_to_end(tiny_audit_inputs, tmp_path, capsys):
     with open(out / "images.csv") as f:
         images = list(csv.DictReader(f))
     assert len(images) == 24 and images[0]["file_name"] == "s_0.png"
-    assert (out / "audit.csv").read_text().startswith("cell,name,real")
+    assert (out / "audit.csv").read_text().startswith("cell,key,name,real")
     html = (out / "audit.html").read_text()
     assert html.count("data:image/png;base64") == 1 + 3  # bars + one example strip per cell
 
