@@ -193,6 +193,44 @@ def _add_audit_parser(sub) -> None:
     p.set_defaults(func=cmd_audit)
 
 
+def cmd_filter(args) -> int:
+    from synaug.audit.filter import filter_folder
+
+    if args.max_ratio < 0:
+        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {args.max_ratio}")
+    report = filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
+                           min_own_prob=args.min_own_prob, max_ratio=None if args.max_ratio == 0 else args.max_ratio,
+                           dry_run=args.dry_run)
+    w = max([len("cell")] + [len(str(c)) for c in report.per_cell])
+    print(f"{'cell':<{w}}  {'kept':>6} {'drop':>6}")
+    for cell, (kept, dropped) in report.per_cell.items():
+        print(f"{str(cell):<{w}}  {kept:>6} {dropped:>6}")
+    verb = "would drop" if args.dry_run else "dropped"
+    print(f"{verb} {len(report.dropped)} image(s), kept {report.kept}"
+          + (f" ({report.already_dropped} dropped by an earlier filter)" if report.already_dropped else ""))
+    for name, reason in report.dropped[:5]:
+        print(f"  {name}: {reason}")
+    if report.dropped and not args.dry_run:
+        print(f"recorded in {Path(args.synthetic) / '.synaug' / 'dropped.csv'} (files kept on disk; metadata.csv "
+              f"before the first filter: .synaug/metadata.before-filter.csv)")
+    return 0
+
+
+def _add_filter_parser(sub) -> None:
+    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold "
+                       "(recorded in DIR/.synaug/dropped.csv; files kept)")
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (the one audited)")
+    p.add_argument("--audit", required=True, help="folder written by `synaug audit` on it")
+    p.add_argument("--keep-mislabelled", action="store_true",
+                   help="do not drop images a real-data classifier assigns to another cell")
+    p.add_argument("--min-own-prob", type=probability, default=None,
+                   help="also drop images whose own-cell probability is below this")
+    p.add_argument("--max-ratio", type=finite_float, default=2.0, help="drop images farther from the real "
+                   "manifold than this many times the nearest real image's k-NN radius (0: no manifold check)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
+    p.set_defaults(func=cmd_filter)
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from synaug import __version__
@@ -286,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
     _add_audit_parser(sub)  # issue 10
+    _add_filter_parser(sub)  # issue 10
     return parser
 
 
