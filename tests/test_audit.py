@@ -211,3 +211,21 @@ def test_audit_cli_without_metadata_exits_2(tiny_audit_inputs, tmp_path, capsys)
     assert main(["audit", "--dataset", dataset, "--synthetic", str(tmp_path / "empty"),
                  "--out", str(tmp_path / "o")]) == 2
     assert "metadata.csv" in capsys.readouterr().err
+
+
+def test_audit_cli_with_a_pretrained_backbone(tiny_audit_inputs, tmp_path):
+    import torch
+
+    from synaug.cli import main
+    from synaug.train.models import build_model
+
+    dataset, syn = tiny_audit_inputs
+    torch.manual_seed(0)
+    ckpt = tmp_path / "backbone.pth"
+    torch.save(build_model("small-cnn", in_channels=1, num_classes=7).features.state_dict(), ckpt)
+    out = tmp_path / "audit"
+    assert main(["audit", "--dataset", dataset, "--synthetic", str(syn), "--out", str(out), "--pretrained", str(ckpt),
+                 "--model", "small-cnn", "--quiet", "--examples", "1"]) == 0
+    report = json.loads((out / "audit.json").read_text())
+    assert report["features"].startswith("pretrained") and not (out / "feature-net").exists()
+    assert report["cells"][2]["fidelity"] is not None

@@ -67,16 +67,19 @@ def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, pro
     from synaug.train.config import TrainConfig
     from synaug.train.loop import TensorData, predict, resolve_device
     from synaug.train.methods import get_method
-    from synaug.train.pipeline import build_classifier, train_method
+    from synaug.train.pipeline import build_classifier, fit_normalize, train_method
 
     _register_feature_model()
     tcfg = TrainConfig(model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, seed=cfg.seed, device=cfg.device,
                        warmup_steps=min(40, cfg.steps // 10), stage2_steps=1, checkpoint_every=10**9,
                        image_size=cfg.image_size,
-                       pretrained=cfg.pretrained, normalize="imagenet" if cfg.pretrained else "fit")
+                       pretrained=cfg.pretrained, normalize="fit")
     if cfg.pretrained:
+        # ImageNet statistics for an RGB backbone; grey images are normalised by their own statistics
         device = resolve_device(cfg.device)
-        model, normalize, view = build_classifier(tcfg, real_train, device), Normalize.imagenet(), (lambda x: x)
+        rgb = real_train.image_shape[2] == 3
+        normalize = Normalize.imagenet() if rgb else fit_normalize(tcfg, real_train)
+        model, view = build_classifier(tcfg, real_train, device), (lambda x: x)
     else:
         splits = DatasetSplits(train=real_train, test=real_train)
         trained = train_method(get_method("ce-rs"), splits, tcfg, run_dir, progress=progress)
