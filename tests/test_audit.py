@@ -229,3 +229,16 @@ def test_audit_cli_with_a_pretrained_backbone(tiny_audit_inputs, tmp_path):
     report = json.loads((out / "audit.json").read_text())
     assert report["features"].startswith("pretrained") and not (out / "feature-net").exists()
     assert report["cells"][2]["fidelity"] is not None
+
+
+def test_group_cells_are_audited_and_keyed_as_the_plan_keys_them():
+    rng = np.random.default_rng(3)
+    pts = np.r_[_cluster(rng, (40, 40), 20), _cluster(rng, (40, 200), 20), _cluster(rng, (200, 40), 20),
+                _cluster(rng, (200, 200), 20)]
+    labels, groups = np.repeat([0, 0, 1, 1], 20), np.repeat([0, 1, 0, 1], 20)
+    real = ImageSet(np.asarray(pts, np.uint8)[:, None, :, None], labels, ["a", "b"], groups=groups,
+                    group_names=["x", "y"])
+    syn = real.subset(np.arange(80)[::4])  # 5 per cell, exactly real images
+    rows = audit_cells(real, syn, _flat, AuditConfig(k=3))["cells"]
+    assert [r["key"] for r in rows] == ["0:0", "0:1", "1:0", "1:1"] and rows[3]["name"] == "b / y"
+    assert all(r["fidelity"] == 1.0 and r["transfer"] == 1.0 and r["copy_rate"] == 1.0 for r in rows)
