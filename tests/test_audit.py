@@ -242,3 +242,13 @@ def test_group_cells_are_audited_and_keyed_as_the_plan_keys_them():
     rows = audit_cells(real, syn, _flat, AuditConfig(k=3))["cells"]
     assert [r["key"] for r in rows] == ["0:0", "0:1", "1:0", "1:1"] and rows[3]["name"] == "b / y"
     assert all(r["fidelity"] == 1.0 and r["transfer"] == 1.0 and r["copy_rate"] == 1.0 for r in rows)
+
+
+def test_chunked_distances_match_the_full_matrix(monkeypatch):
+    rng = np.random.default_rng(5)
+    real, syn = rng.normal(size=(23, 3)), rng.normal(size=(17, 3))
+    full = M.knn_precision_recall(real, syn, k=3), M.near_duplicates(real, syn, 0.5)
+    monkeypatch.setattr(M, "CHUNK", 4)
+    chunked = M.knn_precision_recall(real, syn, k=3), M.near_duplicates(real, syn, 0.5)
+    assert np.allclose(full[0]["ratio"], chunked[0]["ratio"]) and full[1] == chunked[1]
+    assert full[0]["recall"] == chunked[0]["recall"]

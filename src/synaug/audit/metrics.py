@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+CHUNK = 2048  # rows of a distance matrix held at once
+
 
 def carve_validation(strata: np.ndarray, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices): round(fraction * n) of every stratum held out, at least
@@ -56,11 +58,28 @@ def manifold_ratio(points: np.ndarray, support: np.ndarray, radii: np.ndarray) -
     k-NN manifold (some ball contains the point); larger means further off it."""
     if len(support) == 0:
         return np.full(len(points), np.inf)
-    d = pairwise_distances(points, support)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = d / radii[None, :]
-    ratio = np.where(d == 0, 0.0, ratio)  # a point on a support point is inside even for a zero radius
-    return ratio.min(1)
+    out = np.empty(len(points))
+    for start in range(0, len(points), CHUNK):  # bounded memory: CHUNK x len(support) distances at a time
+        d = pairwise_distances(points[start:start + CHUNK], support)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = d / radii[None, :]
+        ratio = np.where(d == 0, 0.0, ratio)  # a point on a support point is inside even for a zero radius
+        out[start:start + CHUNK] = ratio.min(1)
+    return out
+
+
+def nearest_distance(points: np.ndarray, others: np.ndarray, same_set: bool = False) -> np.ndarray:
+    """Distance from every point to its nearest point of `others` (itself excluded when `same_set`),
+    in chunks of CHUNK rows."""
+    points, others = np.asarray(points, np.float64), np.asarray(others, np.float64)
+    out = np.empty(len(points))
+    for start in range(0, len(points), CHUNK):
+        d = pairwise_distances(points[start:start + CHUNK], others)
+        if same_set:
+            rows = np.arange(len(d))
+            d[rows, start + rows] = np.inf
+        out[start:start + CHUNK] = d.min(1)
+    return out
 
 
 def knn_precision_recall(real: np.ndarray, synthetic: np.ndarray, k: int = 3) -> dict:
@@ -81,15 +100,9 @@ def near_duplicates(real: np.ndarray, synthetic: np.ndarray, factor: float = 0.1
     real, synthetic = np.asarray(real, np.float64), np.asarray(synthetic, np.float64)
     if len(real) < 2 or len(synthetic) == 0:
         return {"duplicate_rate": None, "copy_rate": None}
-    rr = pairwise_distances(real, real)
-    np.fill_diagonal(rr, np.inf)
-    tau = factor * float(np.median(rr.min(1)))
-    copy = float((pairwise_distances(synthetic, real).min(1) <= tau).mean())
-    dup = None
-    if len(synthetic) >= 2:
-        ss = pairwise_distances(synthetic, synthetic)
-        np.fill_diagonal(ss, np.inf)
-        dup = float((ss.min(1) <= tau).mean())
+    tau = factor * float(np.median(nearest_distance(real, real, same_set=True)))
+    copy = float((nearest_distance(synthetic, real) <= tau).mean())
+    dup = float((nearest_distance(synthetic, synthetic, same_set=True) <= tau).mean()) if len(synthetic) >= 2 else None
     return {"duplicate_rate": dup, "copy_rate": copy}
 
 
