@@ -189,6 +189,9 @@ def test_audit_cli_end_to_end(tiny_audit_inputs, tmp_path, capsys):
     assert (out / "audit.csv").read_text().startswith("cell,key,name,real")
     html = (out / "audit.html").read_text()
     assert html.count("data:image/png;base64") == 1 + 3  # bars + one example strip per cell
+    # the audit's image table drives the filter on the same folder
+    assert main(["filter", "--synthetic", str(syn), "--audit", str(out), "--dry-run"]) == 0
+    assert "kept" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("extra, message", [
