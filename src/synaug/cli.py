@@ -153,6 +153,97 @@ def cmd_cache(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- audit / filter (issue 10)
+def cmd_audit(args) -> int:
+    from synaug.audit.core import AuditConfig, audit_dataset, read_synthetic
+    from synaug.data import load_dataset
+    from synaug.workflow import decode_to_cache
+
+    check_out_dir(args.out)
+    if not 0 < args.val_fraction < 1:
+        raise ConfigError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
+    cfg = AuditConfig(val_fraction=args.val_fraction, seed=args.seed, k=args.k, steps=args.steps,
+                      model=args.model, pretrained=args.pretrained, image_size=args.image_size,
+                      device=args.device, examples=args.examples)
+    if cfg.pretrained and not Path(cfg.pretrained).is_file():
+        raise ConfigError(f"--pretrained {cfg.pretrained}: no such file")
+    splits = load_dataset(args.dataset, imbalance=args.imbalance)
+    synthetic, names = read_synthetic(args.synthetic, splits.train, args.image_size)
+    splits, sets = decode_to_cache(splits, {"s": synthetic}, _audit_train_config(cfg), args.dataset, Path(args.out))
+    result = audit_dataset(splits, sets["s"], Path(args.out), cfg, dataset=args.dataset,
+                           synthetic_dir=str(args.synthetic), syn_names=names, use_groups=not args.no_groups,
+                           progress=not args.quiet)
+    from synaug.audit.cli_text import format_audit_table
+    print(format_audit_table(result))
+    print(f"audit: {Path(args.out) / 'audit.json'}, {Path(args.out) / 'audit.csv'}, "
+          f"{Path(args.out) / 'images.csv'}\nreport: {Path(args.out) / 'audit.html'} "
+          f"({result['timing']['total_s']:.1f} s)")
+    return 0
+
+
+def _audit_train_config(cfg):
+    from synaug.train.config import TrainConfig
+    return TrainConfig(image_size=cfg.image_size)
+
+
+def _add_audit_parser(sub) -> None:
+    p = sub.add_parser("audit", help="per cell: will the synthetic images help? (validation carved from training)")
+    _add_data_options(p, required=True)
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (metadata.csv)")
+    p.add_argument("--out", required=True, help="new or empty folder: audit.json, audit.csv, images.csv, audit.html")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="validation split, feature network and probes")
+    p.add_argument("--val-fraction", type=finite_float, default=0.2, help="share of each real training cell held out")
+    p.add_argument("--k", type=positive_int, default=3, help="k of the k-NN manifolds (precision / recall)")
+    p.add_argument("--steps", type=positive_int, default=150, help="training steps of the feature network")
+    p.add_argument("--model", default="audit-cnn", help="feature network: audit-cnn (half-width small-cnn), any synaug model, or the --pretrained backbone's model")
+    p.add_argument("--pretrained", default=None, help="features from this local backbone checkpoint instead of "
+                   "training a network (.pth / .safetensors, torchvision/timm keys; pass its --model)")
+    p.add_argument("--image-size", type=positive_int, default=None, help="decode side for on-disk datasets")
+    p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_filter(args) -> int:
+    from synaug.audit.filter import filter_folder
+
+    if args.max_ratio < 0:
+        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {args.max_ratio}")
+    report = filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
+                           min_own_prob=args.min_own_prob, max_ratio=None if args.max_ratio == 0 else args.max_ratio,
+                           dry_run=args.dry_run)
+    w = max([len("cell")] + [len(str(c)) for c in report.per_cell])
+    print(f"{'cell':<{w}}  {'kept':>6} {'drop':>6}")
+    for cell, (kept, dropped) in report.per_cell.items():
+        print(f"{str(cell):<{w}}  {kept:>6} {dropped:>6}")
+    verb = "would drop" if args.dry_run else "dropped"
+    print(f"{verb} {len(report.dropped)} image(s), kept {report.kept}"
+          + (f" ({report.already_dropped} dropped by an earlier filter)" if report.already_dropped else ""))
+    for name, reason in report.dropped[:5]:
+        print(f"  {name}: {reason}")
+    if report.dropped and not args.dry_run:
+        print(f"recorded in {Path(args.synthetic) / '.synaug' / 'dropped.csv'} (files kept on disk; metadata.csv "
+              f"before the first filter: .synaug/metadata.before-filter.csv)")
+    return 0
+
+
+def _add_filter_parser(sub) -> None:
+    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold "
+                       "(recorded in DIR/.synaug/dropped.csv; files kept)")
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (the one audited)")
+    p.add_argument("--audit", required=True, help="folder written by `synaug audit` on it")
+    p.add_argument("--keep-mislabelled", action="store_true",
+                   help="do not drop images a real-data classifier assigns to another cell")
+    p.add_argument("--min-own-prob", type=probability, default=None,
+                   help="also drop images whose own-cell probability is below this")
+    p.add_argument("--max-ratio", type=finite_float, default=2.0, help="drop images farther from the real "
+                   "manifold than this many times the nearest real image's k-NN radius (0: no manifold check)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
+    p.set_defaults(func=cmd_filter)
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synaug", description=(
@@ -161,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
-                _demo_parser):
+                _demo_parser, _add_audit_parser, _add_filter_parser):
         add(sub)
     return parser
 
@@ -173,7 +264,8 @@ def _plan_parser(sub) -> None:
     p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
     p.add_argument("--strategy", default="uniform",
                    help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, "
-                        "or a dict of final counts '{\"3\": 400}'")
+                        "a dict of final counts '{\"3\": 400}', or from a `synaug audit` folder: audit-proportional:DIR "
+                        "(fill x score), audit-threshold:DIR:T (no fill below score T)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="base seed hashed into every image's seed")
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")

@@ -59,7 +59,8 @@ NAMED_STRATEGIES: dict[str, Callable[[Counts], dict]] = {
 _U_BETA = re.compile(r"^U-(\d+)$", re.IGNORECASE)
 _LT_ALPHA = re.compile(r"^LT\+(\d+)$", re.IGNORECASE)
 STRATEGY_HELP = ("auto, not majority, all, uniform, minority, not minority, U-<beta>, LT+<alpha>, "
-                 "a dict {cell: final count}, or a callable(counts) -> dict")
+                 "a dict {cell: final count}, a callable(counts) -> dict, "
+                 "audit-proportional:PATH or audit-threshold:PATH:T (a `synaug audit` folder)")
 
 
 def plan_counts(counts: Counts, strategy="uniform") -> dict:
@@ -84,6 +85,9 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
     if m := _LT_ALPHA.match(key):
         alpha = int(m.group(1))
         return {c: alpha for c in counts}
+    if key.lower().startswith("audit-"):  # issue 10: fills set from `synaug audit` (synaug.audit.budget)
+        from synaug.audit.budget import audit_counts
+        return audit_counts(counts, key)
     raise PlanError(f"unknown strategy {strategy!r}; use {STRATEGY_HELP}")
 
 
