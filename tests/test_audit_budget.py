@@ -63,7 +63,8 @@ def test_an_audit_of_other_data_is_refused(tmp_path):
 def test_plan_cli_writes_the_audit_budget_into_the_plan(tmp_path, capsys):
     from synaug.cli import main
     from synaug.data import load_dataset
-    from synaug.plan import cell_key, read_plan
+    from synaug.cells import cell_tag as cell_key
+    from synaug.plan import read_plan
 
     counts = load_dataset("mnist-lt", imbalance=10).train.cell_counts()
     scores = [None if i == 0 else (0.0 if i % 2 else 0.9) for i in range(10)]

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from synaug.errors import PlanError
-from synaug.plan import cell_key
+from synaug.cells import cell_tag as cell_key
 
 KINDS = ("audit-proportional", "audit-threshold")
 SCORES = ("score", "transfer", "fidelity", "precision", "recall")

@@ -94,7 +94,7 @@ def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, pro
 
 
 def _key(cell_id: int, real: ImageSet) -> str:
-    """The plan's key of a cell id of `cells()`: "c", or "c:g" with groups (`synaug.plan.cell_key`)."""
+    """The plan's key of a cell id of `cells()`: "c", or "c:g" with groups (`synaug.cells.cell_tag`)."""
     if not real.has_groups:
         return str(cell_id)
     G = len(real.group_names)

@@ -14,6 +14,7 @@ import numpy as np
 
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_write_text, write_json
+from synaug.plots import png_uri, pyplot
 
 CELL_COLUMNS = ["cell", "key", "name", "real", "real_val", "synthetic", "score", "transfer", "fidelity", "gap",
                 "precision", "recall", "duplicate_rate", "copy_rate", "confused_with", "assigned_to"]
@@ -55,14 +56,8 @@ def write_outputs(result: dict, real: ImageSet, synthetic: ImageSet, out_dir: Pa
     atomic_write_text(out_dir / "audit.html", audit_html(result, real, synthetic))
 
 
-def _png(fig) -> str:
-    from synaug.report import _png as png
-    return png(fig)
-
-
 def bars_figure(rows: list[dict]) -> str:
-    from synaug.report import _matplotlib
-    plt = _matplotlib()
+    plt = pyplot()
     names = [r["name"] for r in rows]
     x = np.arange(len(names))
     fig, axes = plt.subplots(2, 3, figsize=(max(9, 0.5 * len(x) * 3), 6.5), sharex=True)
@@ -78,7 +73,7 @@ def bars_figure(rows: list[dict]) -> str:
         ax.set_title(title, fontsize=9)
         ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png_uri(fig)
 
 
 def _strip(images: np.ndarray, n: int, H: int, W: int, C: int) -> np.ndarray:

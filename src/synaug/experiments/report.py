@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +11,7 @@ from synaug.data.imageset import ImageSet
 from synaug.eval.metrics import imbalance_factor
 from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text
-
-
-def _matplotlib():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _matplotlib().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+from synaug.plots import png_uri, pyplot
 
 
 def head_to_tail(counts) -> list[int]:
@@ -35,7 +20,7 @@ def head_to_tail(counts) -> list[int]:
 
 
 def counts_figure(names, real_counts, synthetic_counts, title) -> str:
-    plt = _matplotlib()
+    plt = pyplot()
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(x)), 3.4))
     ax.bar(x, real_counts, label="real", color="#3b6ea8")
@@ -45,7 +30,7 @@ def counts_figure(names, real_counts, synthetic_counts, title) -> str:
     ax.set_ylabel("training images")
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
-    return _png(fig)
+    return png_uri(fig)
 
 
 def _rows_of(ds: ImageSet, by_cell: bool) -> np.ndarray:
@@ -87,7 +72,7 @@ def _missing_label(name: str, undrawable) -> str:
     return NOT_DRAWN if name in undrawable else "none needed"
 
 
-def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
+def save_gridpng_uri(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
                   undrawable=()) -> Path:
     """The real | synthetic grid as a plain PNG for a quick look outside the report: a header,
     the cell name left of each row and, where a cell has no synthetic image, "not drawn" (the
@@ -123,7 +108,7 @@ def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: 
 
 
 def grid_figure(real: ImageSet, synthetic: ImageSet | None, undrawable=()) -> str:
-    plt = _matplotlib()
+    plt = pyplot()
     grid, names, missing = sample_grid(real, synthetic, with_missing=True)
     H, W = real.image_shape[:2]
     fig, ax = plt.subplots(figsize=(grid.shape[1] / H * 0.55, grid.shape[0] / H * 0.55))
@@ -134,11 +119,11 @@ def grid_figure(real: ImageSet, synthetic: ImageSet | None, undrawable=()) -> st
         ax.text(grid.shape[1] - 3 * W, r * H + H / 2, _missing_label(names[r], undrawable), color="#e39b3c",
                 ha="center", va="center")
     ax.set_title("Real (left) vs synthetic (right) samples")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def accuracy_figure(names, per_method: dict, title: str) -> str:
-    plt = _matplotlib()
+    plt = pyplot()
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(x) * max(1, len(per_method)) / 3), 3.4))
     width = 0.8 / max(1, len(per_method))
@@ -149,7 +134,7 @@ def accuracy_figure(names, per_method: dict, title: str) -> str:
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _png(fig)
+    return png_uri(fig)
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -247,7 +232,7 @@ def _uniformization(results: dict, train, use_groups: bool, syn, folder: Path) -
     body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
     real_rows = train if by_cell else train.without_groups()
     grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
-    save_grid_png(real_rows, syn, folder / grid_name, undrawable=undrawable)
+    save_gridpng_uri(real_rows, syn, folder / grid_name, undrawable=undrawable)
     body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
                 f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
                 f"{'cell' if by_cell else 'class'}.</p>")
