@@ -127,29 +127,19 @@ def ldam_margins(class_counts, max_m: float = 0.5) -> torch.Tensor:
 
 
 @register_loss("ldam-drw")
-class LDAMLoss(Loss):
+class LDAMLoss(ReweightedCE):
     """LDAM-DRW (docs/definitions.md): the target logit lowered by its class margin, every logit
-    scaled by s (30, for the cosine head methods declare with it), cross-entropy; per-class
-    effective-number weights (beta 0.9999) from `drw_start` (80 %) of training, as DRW. A soft
+    scaled by s (30, for the cosine head methods declare with it), then DRW's cross-entropy:
+    per-class effective-number weights (beta 0.9999) from `drw_start` (80 %) of training. A soft
     target row lowers each class's logit by that class's margin times its target mass: the
     reference's hard-label margin for one-hot rows, and a consistent one under Mixup."""
 
     def __init__(self, *, class_counts, max_m: float = 0.5, s: float = 30.0, beta: float = 0.9999,
                  drw_start: float = 0.8):
+        super().__init__(class_counts=class_counts, beta=beta, drw_start=drw_start)
         self.margins = ldam_margins(class_counts, max_m)
         self.s = s
-        self.weights = effective_number_weights(class_counts, beta)
-        self.drw_start = drw_start
-        self.active = drw_start <= 0.0
-
-    def set_progress(self, fraction: float) -> None:
-        self.active = fraction >= self.drw_start
 
     def __call__(self, logits, targets, cells=None):
-        targets = targets.float()
-        shifted = logits.float() - targets * self.margins.to(logits.device)
-        per_sample = soft_cross_entropy(self.s * shifted, targets)
-        if not self.active:
-            return per_sample.mean()
-        w = targets @ self.weights.to(logits.device)
-        return (w * per_sample).sum() / w.sum()
+        shifted = logits.float() - targets.float() * self.margins.to(logits.device)
+        return super().__call__(self.s * shifted, targets, cells)
