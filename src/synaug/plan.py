@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from synaug.audit.budget import audit_counts
 from synaug.cells import Cell, cell_order, cell_tag
 from synaug.errors import PlanError
 from synaug.fileio import atomic_open, write_json
@@ -86,7 +87,6 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
         alpha = int(m.group(1))
         return {c: alpha for c in counts}
     if key.lower().startswith("audit-"):  # issue 10: fills set from `synaug audit` (synaug.audit.budget)
-        from synaug.audit.budget import audit_counts
         return audit_counts(counts, key)
     raise PlanError(f"unknown strategy {strategy!r}; use {STRATEGY_HELP}")
 

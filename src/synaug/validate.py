@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from synaug.errors import ConfigError, PlanError
 
@@ -23,25 +24,24 @@ def _number(text: str, kind):
     return value
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+def _checked(text: str, kind: type, ok: Callable[[float], bool], need: str):
+    """`text` as a number of `kind` for which `ok` holds, else argparse's error naming the bound."""
+    value = _number(text, kind)
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{need}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _checked(text, int, lambda v: v >= 1, "must be a positive integer")
 
 
 def nonneg_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _checked(text, int, lambda v: v >= 0, "must be 0 or more")
 
 
 def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
+    return _checked(text, float, lambda v: v > 0, "must be a positive number")
 
 
 def finite_float(text: str) -> float:
@@ -50,17 +50,11 @@ def finite_float(text: str) -> float:
 
 def imbalance_factor(text: str) -> float:
     """IF = n_max / n_min: a finite number >= 1 (1 = balanced)."""
-    value = _number(text, float)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"the imbalance factor is n_max / n_min and must be >= 1, got {value}")
-    return value
+    return _checked(text, float, lambda v: v >= 1, "the imbalance factor is n_max / n_min and must be >= 1")
 
 
 def probability(text: str) -> float:
-    value = _number(text, float)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
+    return _checked(text, float, lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
 # ----------------------------------------------------------------------------- strategies

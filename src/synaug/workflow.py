@@ -168,9 +168,7 @@ def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, na
 
 
 def _as_cached(ds: ImageSet) -> ImageSet:
-    if isinstance(ds.images, np.ndarray):
-        ds.images = CachedImages.of(ds.images)
-    return ds
+    return replace(ds, images=CachedImages.of(ds.images)) if isinstance(ds.images, np.ndarray) else ds
 
 
 def train_and_evaluate(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_dir: Path, *,

@@ -24,23 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from synaug.audit import metrics as M
+from synaug.audit.report import write_outputs
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.data.readers import read_csv_rows, read_metadata_csv
+from synaug.errors import SynaugError
+from synaug.train.augment import Normalize
+from synaug.train.config import TrainConfig
+from synaug.train.loop import TensorData, predict, resolve_device
+from synaug.train.methods import get_method
+from synaug.train.pipeline import build_classifier, fit_normalize, train_method
 
 AUDIT_VERSION = 1
-FEATURE_MODEL = "audit-cnn"
-
-
-def _audit_cnn(in_channels: int, num_classes: int, image_size: int = 28):
-    """small-cnn at half width (16/32/64): ~4x fewer multiply-adds, enough to embed the embedded
-    sets' images for probes and k-NN, and trained in seconds on a CPU."""
-    from synaug.train.models import small_cnn
-    return small_cnn(in_channels, num_classes, image_size, widths=(16, 32, 64))
-
-
-def _register_feature_model() -> None:
-    from synaug.train.models import MODELS
-    if FEATURE_MODEL not in MODELS:
-        MODELS.register(FEATURE_MODEL)(_audit_cnn)
+FEATURE_MODEL = "audit-cnn"  # registered in synaug.train.models
 METRICS = ("score", "transfer", "fidelity", "gap", "precision", "recall", "duplicate_rate", "copy_rate")
 
 
@@ -63,13 +58,6 @@ class AuditConfig:
 def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, progress: bool = False):
     """images (ImageSet) -> features (N, D). Trains `ce-rs` for `cfg.steps` steps on `real_train`
     (the carved training part), or loads `cfg.pretrained` into `cfg.model`'s backbone."""
-    from synaug.train.augment import Normalize
-    from synaug.train.config import TrainConfig
-    from synaug.train.loop import TensorData, predict, resolve_device
-    from synaug.train.methods import get_method
-    from synaug.train.pipeline import build_classifier, fit_normalize, train_method
-
-    _register_feature_model()
     tcfg = TrainConfig(model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, seed=cfg.seed, device=cfg.device,
                        warmup_steps=min(40, cfg.steps // 10), stage2_steps=1, checkpoint_every=10**9,
                        image_size=cfg.image_size,
@@ -170,8 +158,6 @@ def audit_dataset(splits: DatasetSplits, synthetic: ImageSet, out_dir: Path, cfg
                   dataset: str = "", synthetic_dir: str = "", syn_names: list[str] | None = None,
                   use_groups: bool = True, progress: bool = False) -> dict:
     """Audit and write OUT/audit.json, OUT/audit.csv, OUT/images.csv and OUT/audit.html."""
-    from synaug.audit.report import write_outputs
-
     t0 = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -198,9 +184,6 @@ def _training_part(real: ImageSet, cfg: AuditConfig) -> ImageSet:
 def read_synthetic(folder, real: ImageSet, size: int | None = None) -> tuple[ImageSet, list[str]]:
     """A `synaug generate` folder as an ImageSet in `real`'s label space, with the file name of each
     row (as metadata.csv names it; unreadable images are skipped by the reader and here alike)."""
-    from synaug.data.readers import read_csv_rows, read_metadata_csv
-    from synaug.errors import SynaugError
-
     folder = Path(folder)
     meta = folder / "metadata.csv" if folder.is_dir() else folder
     if not meta.is_file():

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages, load_image
 from synaug.errors import DatasetError
-from synaug.fileio import atomic_write_text
+from synaug.fileio import atomic_open, atomic_write_text
 
 log = logging.getLogger(__name__)
 # torchvision 0.29 announces that TorchCodec will take over image decoding; its decoders still are
@@ -172,10 +172,8 @@ def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size:
     skipped_rows = sorted((tuple(s) for chunk in done.values() for s in chunk), key=lambda s: s[0])
     valid = np.ones(len(paths), dtype=bool)
     valid[[int(s[0]) for s in skipped_rows]] = False
-    tmp = folder / "valid.npy.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_open(folder / "valid.npy", "wb") as f:
         np.save(f, valid)
-    os.replace(tmp, folder / "valid.npy")
     os.replace(partial, folder / "images.npy")
     skipped = [(path, reason) for _, path, reason in skipped_rows]
     manifest = {"format": CACHE_FORMAT, "fingerprint": source_fingerprint(paths, size, channels),
