@@ -1,0 +1,145 @@
+"""The paper's tables and figures as named experiments (`synaug experiment --list / NAME`).
+
+An `Experiment` is data plus one function: `run(ctx) -> ExperimentResult`. The function asks the
+`ExperimentContext` for what it needs (the dataset's splits, synthetic images for a plan, a trained
+and evaluated method) so that every experiment goes through the one orchestration path of
+`synaug.workflow`, and synthetic images made for one plan are generated once and shared by every
+experiment that uses the same plan (a folder keyed by dataset, plan and generator under
+`ctx.shared`). The result (tables of mean and std over seeds, curves, PNG figures, one finding per
+paper claim) is written by `write_result` as results.json, the PNGs, and an HTML section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from synaug.data import load_dataset
+from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.registry import Registry
+from synaug.train.config import TrainConfig
+from synaug.train.methods import get_method
+from synaug.workflow import train_and_evaluate, training_side, uniformize
+
+
+@dataclass
+class Table:
+    """Rows of numbers: each row maps a column to {"mean", "std", "seeds": [...]} (or a plain value),
+    and optionally "paper" -> the paper's number for that row/column where the paper has one."""
+
+    title: str
+    columns: list[str]
+    rows: dict[str, dict] = field(default_factory=dict)
+    paper: dict[str, dict] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Finding:
+    """One claim of the paper and what happened here: "reproduced", "not reproduced" or "not runnable"
+    (with the reason), and the numbers that decide it."""
+
+    claim: str
+    status: str
+    evidence: str
+
+
+@dataclass
+class ExperimentResult:
+    tables: list[Table] = field(default_factory=list)
+    curves: dict = field(default_factory=dict)        # name -> {"x": [...], series: {"mean": [...], "std": [...]}}
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (PNG file name inside ctx.out, caption)
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # rows or parts not run here, each with why
+
+
+@dataclass
+class ExperimentContext:
+    """What an experiment runs with. `config` is a resolved `synaug.experiments.runner` config
+    (dataset, imbalance, seeds, plan, generate, train, thresholds); `out` the experiment's folder;
+    `shared` the folder of generated images shared between experiments."""
+
+    config: dict
+    out: Path
+    shared: Path
+    progress: bool = True
+    log: Callable = print
+    _splits: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(s) for s in self.config["seeds"]]
+
+    def shared_folder(self, dataset: str, plan_key: dict) -> Path:
+        """The folder, under `shared`, of the images of one plan of one dataset: named by the dataset
+        and a hash of everything that decides the images (plan counts or strategy, plan seed,
+        generator and its options, image side), so equal plans meet in the same folder."""
+        digest = hashlib.sha256(json.dumps(plan_key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return self.shared / f"{dataset.partition(':')[0]}-{digest}"
+
+    def splits(self, dataset: str | None = None, imbalance: float | None = None) -> DatasetSplits:
+        """The splits of `dataset` (default: the config's) at `imbalance` (default: the config's),
+        loaded once per experiment."""
+        key = (dataset or self.config["dataset"], self.config["imbalance"] if imbalance is None else imbalance)
+        if key not in self._splits:
+            self._splits[key] = load_dataset(key[0], imbalance=key[1])
+        return self._splits[key]
+
+    def synthetic(self, splits: DatasetSplits, dataset: str | None = None, strategy="uniform",
+                  use_groups: bool = True, generator: str | None = None,
+                  generator_options: dict | None = None) -> ImageSet:
+        """Synthetic images for the plan `strategy` (a strategy name or {cell: final count}) of
+        `splits.train`, generated once into the shared folder of that plan and read back at the
+        training side; generator and its options default to the config's `generate` block."""
+        dataset = dataset or self.config["dataset"]
+        gen = {**self.config["generate"]}
+        if generator:
+            gen["generator"] = generator
+        if generator_options is not None:
+            gen["options"] = generator_options
+        plan = {**self.config["plan"], "strategy": strategy}
+        side = training_side(splits, TrainConfig.from_dict(self.config["train"]))
+        key = dict(dataset=dataset, imbalance=self.config["imbalance"], train=len(splits.train), plan=plan,
+                   generator=gen["generator"], options=gen.get("options") or {}, side=side, groups=use_groups)
+        folder = self.shared_folder(dataset, key)
+        folder.mkdir(parents=True, exist_ok=True)
+        images, _ = uniformize(splits, dataset, folder, use_groups, side, plan_options=plan, generate_options=gen,
+                               progress=self.progress, log=lambda *a, **k: None)
+        return images
+
+    def train_eval(self, method: str, splits: DatasetSplits, name: str, seed: int,
+                   synthetic: ImageSet | None = None, train: dict | None = None) -> dict:
+        """`method` trained (stage 1 + its stage 2) with the config's training options updated by
+        `train` and the run's `seed`, evaluated on `splits.test`; the run folder is
+        out/runs/NAME/seedS (a finished run there is reused). Returns the test metrics."""
+        run_dir = self.out / "runs" / name / f"seed{seed}"
+        done = run_dir / "metrics.json"
+        if done.is_file():
+            return json.loads(done.read_text())
+        cfg = TrainConfig.from_dict({**self.config["train"], **(train or {}), "seed": int(seed)})
+        th = self.config["thresholds"]
+        metrics = train_and_evaluate(get_method(method), splits, cfg, run_dir, synthetic=synthetic,
+                                     many=th["many"], few=th["few"], progress=self.progress)
+        metrics.pop("predictions", None)
+        return metrics
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str             # table1 ... fig5, uniformization
+    title: str
+    paper: str            # which table or figure of which paper, and what it shows
+    dataset: str          # the embedded dataset it runs on by default
+    run: Callable[[ExperimentContext], ExperimentResult]
+    defaults: dict = field(default_factory=dict)   # config defaults (e.g. train steps, methods)
+    tiny: dict = field(default_factory=dict)       # overrides that make it run in seconds (tests)
+
+
+EXPERIMENTS = Registry("experiment")
+
+
+def register_experiment(experiment: Experiment) -> Experiment:
+    return EXPERIMENTS.add(experiment.name, experiment)
