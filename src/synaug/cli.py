@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from synaug import __version__
 from synaug.errors import ConfigError, GenerationError, SynaugError
 from synaug.experiments.tasks import TASKS
@@ -69,6 +71,7 @@ def cmd_generate(args) -> int:
     from synaug.workflow import generate_from_plan
 
     options = _diffusion_options(args) if args.generator == "diffusion" else {}
+    options.update(_generator_options(args.generator_option))
     shard = parse_shard(args.shard) if args.shard else _distributed_shard()
     check_out_dir(args.out)
     report = generate_from_plan(Path(args.plan), Path(args.out), args.generator,
@@ -86,6 +89,20 @@ def cmd_generate(args) -> int:
     else:
         print("metadata.csv is written when every shard has finished")
     return 0
+
+
+def _generator_options(pairs) -> dict:
+    """--generator-option KEY=VALUE (repeatable) -> {key: value}, the value read as YAML (0.5 -> float)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad --generator-option {pair!r}; use KEY=VALUE, e.g. degrade=0.5")
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"bad --generator-option {pair!r}: {exc}") from None
+    return out
 
 
 def _diffusion_options(args) -> dict:
@@ -291,6 +308,8 @@ def _generate_parser(sub) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
     p.add_argument("--skip-undrawable", action="store_true",
                    help="generate the rest when the generator cannot draw some cells (reported)")
+    p.add_argument("--generator-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a generator option (repeatable), e.g. degrade=0.5 for render")
     add_generator_options(p)
     p.set_defaults(func=cmd_generate)
 

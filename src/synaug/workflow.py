@@ -31,9 +31,10 @@ from synaug.validate import check_train_config, load_yaml
 
 def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: str | None = None,
              modifiers: str | None = None, dataset: str = "", generator: str = "render",
-             use_groups: bool = True, aliases: dict | None = None):
+             use_groups: bool = True, aliases: dict | None = None, unused: ImageSet | None = None):
     """Plan items for `train` plus plan metadata (settings, per-cell table, undrawable cells).
-    `aliases` ({class name: words}, added to the bank's) name a class in prompts and for the renderer."""
+    `aliases` ({class name: words}, added to the bank's) name a class in prompts and for the renderer;
+    `unused` (the dataset's left-out real images) is what the `heldout` generator draws from."""
     grouped = use_groups and train.has_groups
     planned = train if grouped else train.without_groups()  # the cells planned over
     counts, space = planned.cell_counts(), planned.cell_space
@@ -49,7 +50,7 @@ def plan_for(train: ImageSet, *, strategy="uniform", seed: int = 0, template: st
                        group_names=train.group_names if grouped else None)
 
     H, W, C = train.image_shape
-    gen_options = generator_options_for(train, generator, grouped, aliases=bank.aliases)
+    gen_options = generator_options_for(train, generator, grouped, aliases=bank.aliases, unused=unused)
     gen = make_generator(generator, **gen_options)
     undrawable = check_drawable(items, gen)
     cells = cell_table(counts, to_add, cuts, space.name)
@@ -89,12 +90,20 @@ def not_uniform_warning(meta: dict) -> str | None:
             f"draw them (final count of target): {cells}")
 
 
-def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliases: dict | None = None) -> dict:
+def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliases: dict | None = None,
+                          unused: ImageSet | None = None) -> dict:
     """Options that make a generator's output fit the dataset: size and channels for `render`,
     and, for a class-only plan of grouped data, the groups it may draw when a prompt names none;
-    the class aliases for `render` (a text-to-image model reads them in the prompt)."""
+    the class aliases for `render` (a text-to-image model reads them in the prompt); the real
+    images for `smote` (the training set) and `heldout` (`unused`: those the training set left out)."""
     H, W, C = train.image_shape
     options = {}
+    if generator == "heldout":
+        if unused is None:
+            raise ConfigError(f"generator 'heldout' draws real images the training set does not use, and dataset "
+                              f"{train.name!r} keeps none (mnist-lt and fashion-lt do; a user folder or csv "
+                              "has only its own splits)")
+        options["pool"] = unused if grouped or not unused.has_groups else unused.without_groups()
     if generator == "render":
         options.update(size=(H, W), channels=C)
         if train.has_groups and not grouped:
@@ -109,7 +118,7 @@ def generator_options_for(train: ImageSet, generator: str, grouped: bool, aliase
 def plan_dataset(dataset: str, out: Path, imbalance: float = 100, dataset_options: dict | None = None, **options):
     """`synaug plan`: plan.csv + plan.json for `dataset`'s training split; returns (items, meta)."""
     splits = load_dataset(dataset, imbalance=imbalance, **(dataset_options or {}))
-    items, meta = plan_for(splits.train, dataset=dataset, **options)
+    items, meta = plan_for(splits.train, dataset=dataset, unused=splits.unused, **options)
     meta["dataset_info"] = splits.info
     write_plan(items, out, meta)
     return items, meta
@@ -213,14 +222,15 @@ def uniformize(splits: DatasetSplits, dataset: str, out: Path, use_groups: bool,
     grouped = use_groups and splits.train.has_groups
     name = "synthetic" if grouped or not splits.train.has_groups else "synthetic-classes"
     items, meta = plan_for(splits.train, dataset=dataset, generator=g["generator"], use_groups=use_groups,
-                           **plan_options)
+                           unused=splits.unused, **plan_options)
     if d.is_main:
         write_plan(items, out / f"plan-{name}.csv", meta)
     log(f"plan over {'class x group cells' if grouped else 'classes'}:")
     log(format_cell_table(meta["cells"]))
     for line in plan_notes(meta):
         log(line)
-    options = {**generator_options_for(splits.train, g["generator"], grouped, aliases=meta.get("aliases")),
+    options = {**generator_options_for(splits.train, g["generator"], grouped, aliases=meta.get("aliases"),
+                                       unused=splits.unused),
                **(g.get("options") or {})}
     report = run_generation(items, make_generator(g["generator"], **options), out / name,
                             batch_size=g["batch_size"], workers=g["workers"], skip_undrawable=g["skip_undrawable"],

@@ -6,6 +6,9 @@
   holds out 100 per class as the balanced test set; the long tail is cut from the 400-per-class pool.
 - fashion-lt: Fashion-MNIST from Debian's dataset-fashion-mnist; official balanced 10k test set;
   long tail cut with n_max (default 1000, at most 6000) images for the head class.
+Both keep the real training images the long tail leaves out as `DatasetSplits.unused` (mnist-lt: the
+400-per-class pool minus the kept ones; fashion-lt: the 60k official training images minus the kept
+ones), never in test: the real-data ceiling the `heldout` generator draws from.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ SPLIT_SEED = 0  # fixed: part of the dataset's definition, independent of traini
 
 def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
     return train.subset(longtail_indices(train.labels, imbalance, n_max=n_max, seed=lt_seed))
+
+
+def long_tail_and_rest(pool: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> tuple[ImageSet, ImageSet]:
+    """The long-tailed subset of `pool` and the rest of it (in pool order): real images of the same
+    classes that training never sees, kept as `DatasetSplits.unused` (the `heldout` generator)."""
+    keep = longtail_indices(pool.labels, imbalance, n_max=n_max, seed=lt_seed)
+    rest = np.setdiff1d(np.arange(len(pool)), keep)
+    return pool.subset(keep), pool.subset(rest)
 
 
 # ----------------------------------------------------------------------------- embedded
@@ -69,8 +80,8 @@ def mnist_lt(imbalance: float = 100, lt_seed: int = 0, test_per_class: int = 100
     pool_idx, test_idx = balanced_holdout(labels, test_per_class, SPLIT_SEED)
     pool = full.subset(pool_idx)
     n_max = len(pool) // len(MNIST_CLASSES)
-    train = _long_tail(pool, imbalance, lt_seed, n_max)
-    return DatasetSplits(train=train, test=full.subset(test_idx), info=dict(
+    train, unused = long_tail_and_rest(pool, imbalance, lt_seed, n_max)
+    return DatasetSplits(train=train, test=full.subset(test_idx), unused=unused, info=dict(
         dataset="mnist-lt", source=str(mnist5k_path()), imbalance=imbalance, n_max=n_max,
         lt_seed=lt_seed, split_seed=SPLIT_SEED, test_per_class=test_per_class))
 
@@ -88,8 +99,8 @@ def load_fashion(train: bool) -> ImageSet:
 def fashion_lt(imbalance: float = 100, lt_seed: int = 0, n_max: int = 1000) -> DatasetSplits:
     if not 1 <= n_max <= 6000:
         raise DatasetError(f"fashion-lt n_max must be in 1..6000, got {n_max}")
-    train = _long_tail(load_fashion(True), imbalance, lt_seed, n_max)
-    return DatasetSplits(train=train, test=load_fashion(False), info=dict(
+    train, unused = long_tail_and_rest(load_fashion(True), imbalance, lt_seed, n_max)
+    return DatasetSplits(train=train, test=load_fashion(False), unused=unused, info=dict(
         dataset="fashion-lt", source=str(FASHION_DIR), imbalance=imbalance, n_max=n_max, lt_seed=lt_seed))
 
 

@@ -256,9 +256,12 @@ def _concat_images(a, b):
 
 @dataclass
 class DatasetSplits:
-    """Train (imbalanced), optional validation, and balanced test sets of one dataset."""
+    """Train (imbalanced), optional validation, and balanced test sets of one dataset, and, where the
+    dataset has them, the real images of its classes that no split uses (`unused`: what the long
+    tail left out; disjoint from train, val and test), the source of the `heldout` generator."""
 
     train: ImageSet
     test: ImageSet
     val: ImageSet | None = None
     info: dict = field(default_factory=dict)  # how the splits were made (seed, IF, n_max, ...)
+    unused: ImageSet | None = None

@@ -6,6 +6,14 @@ in four styles for object classes (Fashion-MNIST-like: negated intensities, fill
 The prompt's modifier becomes real rendering variation (font style, stroke weight, slant, rotation,
 scale, aspect, brightness, elastic distortion, texture); the item's seed fixes every random draw,
 so an image depends only on (class, modifier, seed, output size).
+
+`degrade` (0..1, default 0) lowers sample quality for the sample-quality study (paper Fig. 4, where
+quality falls with fewer diffusion steps): a sampler stopped early leaves a blurry, washed-out image
+with residual noise, so the rendered image is (1) blurred with a Gaussian of sd 1.5 * degrade px
+(at 28 px, scaled with the side), (2) pulled toward its mean brightness, keeping 1 - 0.6 * degrade of
+its contrast, and (3) blended with seeded Gaussian noise (mean 0.5, sd 0.25 of the range) at weight
+0.6 * degrade. The noise comes from its own stream of the item's seed, so the undegraded draws are
+untouched and degrade=0 gives today's images byte for byte.
 """
 
 from __future__ import annotations
@@ -17,9 +25,10 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import grey_dilation, map_coordinates
+from scipy.ndimage import gaussian_filter, grey_dilation, map_coordinates
 
 from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
+from synaug.errors import ConfigError
 from synaug.generators.base import Generated, register_generator
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
 from synaug.plan import PlanItem
@@ -85,8 +94,10 @@ class RenderGenerator:
     parallel_safe = True  # pure CPU and picklable: `--workers N` renders batches in N processes
 
     def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1,
-                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None):
+                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None,
+                 degrade: float = 0.0):
         self.size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+        self.degrade = check_degrade(degrade)
         self.channels = int(channels)
         if self.channels not in (1, 3):
             raise ValueError("channels must be 1 or 3")
@@ -101,6 +112,8 @@ class RenderGenerator:
              "unspecified_groups": self.unspecified_groups}
         if self.aliases:
             d["aliases"] = dict(sorted(self.aliases.items()))
+        if self.degrade:  # absent at 0: folders made before the option existed keep their fingerprint
+            d["degrade"] = self.degrade
         return d
 
     def _name(self, item: PlanItem) -> str:
@@ -153,13 +166,14 @@ class RenderGenerator:
         if group in TEXTURES:  # the object over a real background texture, as the dataset composes it
             mask = composite((np.clip(mask, 0, 1) * 255)[None, :, :, None],
                              background_patches(group, 1, self.size[0], rng))[0, :, :, 0] / 255.0
-        out = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)[:, :, None]
         if self.channels == 3:
-            rgb = np.repeat(out[:, :, None], 3, axis=2)
+            out = np.repeat(out, 3, axis=2)
             if group and is_colour(group):
-                rgb = apply_tint(rgb[:, :, :1], group)
-            return Image.fromarray(rgb, "RGB")
-        return Image.fromarray(out, "L")
+                out = apply_tint(out[:, :, :1], group)
+        if self.degrade:
+            out = degrade_pixels(out, self.degrade, np.random.default_rng([item.seed, 11]))
+        return Image.fromarray(out, "RGB") if self.channels == 3 else Image.fromarray(out[:, :, 0], "L")
 
     def _glyph(self, char: str, style: Style, rng: np.random.Generator) -> np.ndarray:
         fonts = fonts_with(char, style.font_style) or fonts_with(char)
@@ -211,6 +225,24 @@ class RenderGenerator:
         if ink > 0:
             canvas = _thicken(canvas, ink * (box * min(H2, W2)) ** 2)
         return canvas.reshape(H, 2, W, 2).mean(axis=(1, 3))
+
+
+def check_degrade(value) -> float:
+    """`degrade` as a float in [0, 1], or a ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"render option degrade must be a number in [0, 1] (0 = full quality), got {value!r}")
+    return float(value)
+
+
+def degrade_pixels(pixels: np.ndarray, degrade: float, rng: np.random.Generator) -> np.ndarray:
+    """An (H, W, C) uint8 image at lower quality (module docstring): blur, lower contrast, noise."""
+    x = pixels.astype(np.float64) / 255.0
+    sigma = 1.5 * degrade * min(x.shape[:2]) / 28.0
+    x = gaussian_filter(x, sigma=(sigma, sigma, 0.0), mode="nearest")
+    x = x.mean() + (x - x.mean()) * (1.0 - 0.6 * degrade)
+    noise = rng.normal(0.5, 0.25, x.shape)
+    x = (1.0 - 0.6 * degrade) * x + 0.6 * degrade * noise
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
 
 
 # Fraction of the glyph box covered by ink per stroke weight (MNIST digits cover about 0.2-0.3).

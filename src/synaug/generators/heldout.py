@@ -1,0 +1,89 @@
+"""`heldout`: real images in place of synthetic ones, the real-data ceiling of uniformizing (the
+paper's Table 5 "web-crawled" row, with real images of the same classes that the long-tailed
+training set left out: `DatasetSplits.unused`, which mnist-lt and fashion-lt keep).
+
+Which pool image a plan item gets: the cell's pool rows in an order shuffled once per cell by
+`seed` (a generator option, default 0, so another seed draws another subset), and the item takes
+position `item.index` of that order. Items of one cell have distinct indices 0..n-1, so no pool
+image is used twice in a plan, and an image depends only on (pool, seed, cell, index): resume,
+shards, batches and worker processes give the same images. metadata.csv records the pool row of
+each image as `source_index` (a row of `DatasetSplits.unused`).
+
+A cell whose pool has fewer images than the plan asks for: by default generation stops with an
+error naming the cell and its pool size; with `when_short: skip` the items past the pool are
+recorded as dropped (the runner's dropped.csv, with the reason) and the cell ends below target.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from synaug.data.imageset import ImageSet
+from synaug.errors import ConfigError, GenerationError
+from synaug.generators.base import Generated, register_generator
+from synaug.generators.runner import cell_label
+from synaug.generators.smote import cell_of
+from synaug.plan import PlanItem
+
+WHEN_SHORT = ("error", "skip")
+
+
+@register_generator("heldout")
+class HeldoutGenerator:
+    name = "heldout"
+    parallel_safe = True  # CPU, picklable (the pool travels with it to --workers processes)
+
+    def __init__(self, *, pool: ImageSet | None = None, seed: int = 0, when_short: str = "error"):
+        if pool is None:
+            raise GenerationError(
+                "the heldout generator draws real images the training set does not use, which only a "
+                "dataset that keeps them provides (mnist-lt, fashion-lt): use it in a run config "
+                "(generate: {generator: heldout}) or in Python as make_generator('heldout', pool=splits.unused)")
+        if when_short not in WHEN_SHORT:
+            raise ConfigError(f"heldout when_short must be one of {list(WHEN_SHORT)}, got {when_short!r}")
+        if not isinstance(pool.images, np.ndarray):
+            raise GenerationError("the heldout generator serves pools held in memory (<= 64 px datasets)")
+        self.pool = pool
+        self.seed = int(seed)
+        self.when_short = when_short
+        self.groups = len(pool.group_names) if pool.has_groups else 0
+        self.cells = np.asarray(pool.cells())
+        self._orders: dict[int, np.ndarray] = {}
+
+    def describe(self) -> dict:
+        # when_short is left out: it changes which images are recorded as dropped, never an image,
+        # so a run stopped by the error resumes in the same folder with `when_short: skip`
+        return {"generator": self.name, "seed": self.seed, "pool_images": len(self.pool),
+                "pool_digest": int(self.pool.images.sum(dtype=np.int64) % 2**31)}
+
+    def order(self, cell: int) -> np.ndarray:
+        """Pool rows of `cell` in this generator's shuffled order (item index k takes entry k)."""
+        if cell not in self._orders:
+            rows = np.flatnonzero(self.cells == cell)
+            self._orders[cell] = np.random.default_rng([self.seed, cell]).permutation(rows)
+        return self._orders[cell]
+
+    def cannot_draw(self, item: PlanItem) -> str | None:
+        n = len(self.order(cell_of(item, self.groups)))
+        return None if n else "the held-out pool has no real image of this cell"
+
+    def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
+        return [self._one(it) for it in items]
+
+    def _one(self, item: PlanItem) -> Generated:
+        order = self.order(cell_of(item, self.groups))
+        if item.index >= len(order):
+            reason = (f"the held-out pool of {cell_label(item)!r} has {len(order)} real images; "
+                      f"the plan asks for more (item {item.index})")
+            if self.when_short == "error":
+                raise GenerationError(f"{reason}. Plan fewer images (e.g. a lower imbalance or n_max), or pass "
+                                      "the generator option when_short: skip to keep the pool's images and "
+                                      "record the rest as dropped")
+            return Generated(None, {"dropped": reason})
+        row = int(order[item.index])
+        pixels = self.pool.images[row]
+        image = Image.fromarray(pixels[:, :, 0], "L") if pixels.shape[2] == 1 else Image.fromarray(pixels, "RGB")
+        return Generated(image, {"source_index": row})
