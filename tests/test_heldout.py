@@ -124,3 +124,18 @@ def test_datasets_without_a_pool_and_bad_options_are_clear_errors():
     with pytest.raises(ConfigError, match="when_short"):
         make_generator("heldout", pool=pool, when_short="maybe")
     assert load_dataset("mnist-fair").unused is None
+
+
+def test_a_run_uniformizes_with_held_out_real_images(tmp_path):
+    from synaug.experiments.runner import resolve_config, run_experiment
+
+    cfg = resolve_config({"dataset": "mnist-lt", "methods": ["uniformize"], "out": str(tmp_path / "run"),
+                          "plan": {"strategy": TAIL}, "generate": {"generator": "heldout"},
+                          "train": {"steps": 2, "stage2_steps": 1}})
+    results = run_experiment(cfg, progress=False, log=lambda *a: None)
+    real, synthetic = results["train_cells"], results["synthetic_cells"]["True"]
+    assert [real[c] + synthetic[c] for c in real][-3:] == [30] * 3 and synthetic["0"] == 0
+    unused = load_dataset("mnist-lt", imbalance=100).unused
+    for r in read_rows(tmp_path / "run" / "synthetic"):
+        pixels = np.asarray(Image.open(tmp_path / "run" / "synthetic" / r["file_name"]))
+        assert np.array_equal(pixels, unused.images[int(r["source_index"])][:, :, 0])
