@@ -206,14 +206,28 @@ def _add_audit_parser(sub) -> None:
     p.set_defaults(func=cmd_audit)
 
 
-def cmd_filter(args) -> int:
+def _filter_report(args):
+    """Run the filter the flags name: an audit's scores (--audit) or a CLIP model's (--clip)."""
+    if args.clip:
+        from synaug.audit.clip_score import clip_filter_folder
+        if args.min_own_prob is not None or args.max_ratio is not None:
+            raise ConfigError("--min-own-prob and --max-ratio apply to --audit; the CLIP filter uses --threshold")
+        return clip_filter_folder(Path(args.synthetic), Path(args.clip), threshold=args.threshold,
+                                  label_check=not args.keep_mislabelled, text=args.clip_text, device=args.device,
+                                  batch_size=args.batch_size, dry_run=args.dry_run)
     from synaug.audit.filter import filter_folder
+    if args.threshold is not None:
+        raise ConfigError("--threshold applies to the CLIP filter (--clip PATH)")
+    max_ratio = 2.0 if args.max_ratio is None else args.max_ratio
+    if max_ratio < 0:
+        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {max_ratio}")
+    return filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
+                         min_own_prob=args.min_own_prob, max_ratio=None if max_ratio == 0 else max_ratio,
+                         dry_run=args.dry_run)
 
-    if args.max_ratio < 0:
-        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {args.max_ratio}")
-    report = filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
-                           min_own_prob=args.min_own_prob, max_ratio=None if args.max_ratio == 0 else args.max_ratio,
-                           dry_run=args.dry_run)
+
+def cmd_filter(args) -> int:
+    report = _filter_report(args)
     w = max([len("cell")] + [len(str(c)) for c in report.per_cell])
     print(f"{'cell':<{w}}  {'kept':>6} {'drop':>6}")
     for cell, (kept, dropped) in report.per_cell.items():
@@ -230,16 +244,25 @@ def cmd_filter(args) -> int:
 
 
 def _add_filter_parser(sub) -> None:
-    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold "
-                       "(recorded in DIR/.synaug/dropped.csv; files kept)")
+    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold, "
+                       "or a CLIP model scores as unlike their text (recorded in DIR/.synaug/dropped.csv; files kept)")
     p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (the one audited)")
-    p.add_argument("--audit", required=True, help="folder written by `synaug audit` on it")
+    by = p.add_mutually_exclusive_group(required=True)
+    by.add_argument("--audit", help="folder written by `synaug audit` on it")
+    by.add_argument("--clip", help="local CLIP model folder (transformers CLIPModel + processor, save_pretrained)")
     p.add_argument("--keep-mislabelled", action="store_true",
-                   help="do not drop images a real-data classifier assigns to another cell")
+                   help="do not drop images a real-data classifier (--audit) or CLIP zero-shot (--clip) assigns to "
+                        "another class")
     p.add_argument("--min-own-prob", type=probability, default=None,
-                   help="also drop images whose own-cell probability is below this")
-    p.add_argument("--max-ratio", type=finite_float, default=2.0, help="drop images farther from the real "
-                   "manifold than this many times the nearest real image's k-NN radius (0: no manifold check)")
+                   help="--audit: also drop images whose own-cell probability is below this")
+    p.add_argument("--max-ratio", type=finite_float, default=None, help="--audit: drop images farther from the real "
+                   "manifold than this many times the nearest real image's k-NN radius (default 2; 0: no check)")
+    p.add_argument("--threshold", type=finite_float, default=None,
+                   help="--clip: also drop images whose CLIP score (100 x cosine, clipped at 0) is below this")
+    p.add_argument("--clip-text", choices=["prompt", "class"], default="prompt",
+                   help="--clip: the threshold scores an image against its generation prompt or 'a photo of a CLASS'")
+    p.add_argument("--device", default="auto", help="--clip: where the CLIP model runs")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="--clip: images per forward pass")
     p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
     p.set_defaults(func=cmd_filter)
 
