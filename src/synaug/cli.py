@@ -94,7 +94,7 @@ def _diffusion_options(args) -> dict:
                    guidance=args.guidance, negative_prompt=args.negative_prompt, scheduler=args.scheduler,
                    gen_size=args.gen_size, dtype=args.dtype, device=args.device,
                    safety_checker=not args.no_safety_checker, max_redraws=args.max_redraws,
-                   compile=args.compile, img2img=args.img2img, strength=args.strength)
+                   compile=args.compile, img2img=args.img2img, strength=args.strength, lora=args.lora)
     if args.save_size:
         options["save_size"] = args.save_size
     if args.img2img:
@@ -130,6 +130,8 @@ def add_generator_options(p) -> None:
                    help="image-to-image translation baseline: guidance from the same class or any class")
     g.add_argument("--guidance-data", default=None, help="dataset whose real images guide img2img")
     g.add_argument("--strength", type=probability, default=0.7)
+    g.add_argument("--lora", default=None, help="folder of per-class LoRA adapters from `synaug fit-lora`: each "
+                   "class is drawn with its own (a class without one cannot be drawn)")
 
 
 def cmd_cache(args) -> int:
@@ -267,6 +269,48 @@ def _add_filter_parser(sub) -> None:
     p.set_defaults(func=cmd_filter)
 
 
+# ----------------------------------------------------------------------------- fit-lora (class distribution fitting)
+def cmd_fit_lora(args) -> int:
+    from synaug.data import load_dataset
+    from synaug.generators.lora import LoraSettings, adapter_dir, fit_lora
+
+    settings = LoraSettings(rank=args.rank, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                            resolution=args.resolution, seed=args.seed)
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    if not Path(args.model).is_dir():
+        raise ConfigError(f"--model {args.model}: no such folder (a local diffusers Stable Diffusion model)")
+    train = load_dataset(args.dataset, imbalance=args.imbalance).train
+    print(f"{'class':<20} {'images':>6}  {'loss before':>11} {'after':>8}  adapter")
+
+    def show(info):
+        print(f"{info['class_name']:<20} {info['real_images']:>6}  {info['loss_before']:>11.4f} "
+              f"{info['loss_after']:>8.4f}  {adapter_dir(args.out, info['class_name'])}")
+
+    infos = fit_lora(train, args.model, Path(args.out), classes=classes, settings=settings, device=args.device,
+                     on_class=show)
+    print(f"{len(infos)} adapter(s) in {args.out}: generate with "
+          f"`synaug generate --generator diffusion --model {args.model} --lora {args.out} ...`")
+    return 0
+
+
+def _add_fit_lora_parser(sub) -> None:
+    p = sub.add_parser("fit-lora", help="fit one LoRA adapter of a Stable Diffusion UNet per class on its real images "
+                       "(class distribution fitting; generate with --lora DIR)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--model", required=True, help="local diffusers Stable Diffusion 1.x / 2.x folder")
+    p.add_argument("--out", required=True, help="adapters go to OUT/<class slug>/ (e.g. PLAN_DIR/lora)")
+    p.add_argument("--classes", default=None, help="comma-separated class names (default: every class)")
+    p.add_argument("--steps", type=positive_int, default=200, help="optimiser steps per class")
+    p.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (alpha = rank)")
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--resolution", type=positive_int, default=None, help="training side (default: the model's)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_fit_lora)
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synaug", description=(
@@ -275,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
-                _demo_parser, _add_audit_parser, _add_filter_parser):
+                _demo_parser, _add_audit_parser, _add_filter_parser, _add_fit_lora_parser):
         add(sub)
     return parser
 
