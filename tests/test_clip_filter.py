@@ -164,3 +164,11 @@ def test_filter_cli_with_clip(clip, folder, tmp_path, capsys):
     out = capsys.readouterr().out
     n = len(_dropped(folder)) if (folder / ".synaug" / "dropped.csv").is_file() else 0
     assert f"dropped {n} image(s), kept {18 - n}" in out
+
+
+def test_missing_transformers_says_what_to_install(monkeypatch, folder, tmp_path):
+    from synaug.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'synaug\[diffusion\]'"):
+        clip_filter_folder(folder, tmp_path)

@@ -14,7 +14,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
 from synaug.data.imageset import ImageSet  # noqa: E402
-from synaug.errors import ConfigError, GenerationError  # noqa: E402
+from synaug.errors import ConfigError, GenerationError, MissingDependencyError  # noqa: E402
 from synaug.generators.diffusion import DiffusionGenerator  # noqa: E402
 from synaug.generators.lora import WEIGHTS, LoraSettings, adapter_dir, fit_lora  # noqa: E402
 from synaug.generators.runner import run_generation  # noqa: E402
@@ -155,3 +155,9 @@ def test_fit_lora_cli(fitted, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(args[:-2] + ["--steps", "0"])
     assert exc.value.code == 2
+
+
+def test_missing_peft_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'synaug\[diffusion\]'"):
+        fit_lora(real_images(), str(tmp_path), tmp_path / "lora")

@@ -87,6 +87,7 @@ def load_base_pipeline(model: str, device):
 def class_pixels(images, resolution: int):
     """Real images (N, H, W, C uint8) -> (N, 3, R, R) in [-1, 1]: shorter side to R, centre crop."""
     torch = require("torch", "diffusion", "LoRA fitting")
+    # imported here, as torch is: the diffusion backend imports this module at CLI start-up
     from torchvision.transforms.v2 import functional as TF
 
     x = torch.as_tensor(np.stack([np.asarray(im) for im in images])).permute(0, 3, 1, 2)
@@ -96,13 +97,15 @@ def class_pixels(images, resolution: int):
     return x.float() / 127.5 - 1.0
 
 
-def encode_latents(pipe, pixels, batch: int = 16):
-    """(mean, std) of the VAE's latent distribution of every image, scaled as the UNet sees latents."""
+def encode_latents(pipe, images, resolution: int, batch: int = 16):
+    """(mean, std) of the VAE's latent distribution of every image, scaled as the UNet sees latents
+    (pixels made a batch at a time: a head class's images at 512 px would not fit in memory at once)."""
     torch = require("torch", "diffusion", "LoRA fitting")
     means, stds = [], []
     with torch.no_grad():
-        for i in range(0, len(pixels), batch):
-            dist = pipe.vae.encode(pixels[i:i + batch].to(pipe.device, pipe.vae.dtype)).latent_dist
+        for i in range(0, len(images), batch):
+            pixels = class_pixels(images[i:i + batch], resolution)
+            dist = pipe.vae.encode(pixels.to(pipe.device, pipe.vae.dtype)).latent_dist
             means.append(dist.mean.float())
             stds.append(dist.std.float())
     scale = pipe.vae.config.scaling_factor
@@ -182,7 +185,7 @@ def fit_class_lora(pipe, images, class_name: str, out_root, settings: LoraSettin
     resolution = settings.resolution or pipe.unet.config.sample_size * pipe.vae_scale_factor
     prompt = class_prompt(class_name)
     seed = hashed_seed(settings.seed, "lora", class_name)
-    mean, std = encode_latents(pipe, class_pixels(images, resolution))
+    mean, std = encode_latents(pipe, images, resolution)
     name = adapter_name(class_name)
     losses = train_adapter(pipe, mean, std, encode_prompt(pipe, prompt), settings, name, seed)
     folder = adapter_dir(out_root, class_name)
@@ -207,6 +210,7 @@ def fit_lora(splits_train, model: str, out, *, classes=None, settings: LoraSetti
     """Fit one adapter per class of `splits_train` (an ImageSet) or of `classes` (names); a class
     already fitted under `out` with the same settings is kept (re-runs resume)."""
     torch = require("torch", "diffusion", "LoRA fitting")
+    require("peft", "diffusion", "LoRA fitting")  # before any model is loaded
     settings = settings or LoraSettings()
     names = list(splits_train.class_names)
     wanted = names if not classes else list(classes)
