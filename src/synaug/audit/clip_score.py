@@ -60,6 +60,11 @@ class ClipScorer:
             self.processor = transformers.CLIPProcessor.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError, TypeError) as exc:
             raise ConfigError(f"cannot load the CLIP model at {self.path}: {exc}") from exc
+        images = self.processor.image_processor
+        # torch-backed processors (transformers 5, or *Fast in 4.x) resize and normalise a batch on the
+        # device (one grouped op per image size); the older numpy ones take no device and run on the CPU
+        torch_backed = hasattr(images, "process_image") or type(images).__name__.endswith("Fast")
+        self.image_kwargs = {"device": self.device} if torch_backed else {}
 
     @staticmethod
     def _features(out):
@@ -83,7 +88,8 @@ class ClipScorer:
         with torch.inference_mode():
             for i in range(0, len(paths), self.batch_size):
                 images = [decode_rgb(p) for p in paths[i:i + self.batch_size]]
-                pixels = self.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+                pixels = self.processor.image_processor(images=images, return_tensors="pt",
+                                                        **self.image_kwargs)["pixel_values"]
                 chunks.append(self._features(self.model.get_image_features(pixel_values=pixels.to(self.device))))
         return torch.cat(chunks)
 
