@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def read_adapter(root, class_name: str) -> dict | None:
     folder = adapter_dir(root, class_name)
     if not (folder / INFO).is_file() or not (folder / WEIGHTS).is_file():
         return None
-    return json.loads((folder / INFO).read_text())
+    info = json.loads((folder / INFO).read_text())
+    return info if info.get("class_name") == class_name else None  # another class of the same slug
 
 
 def load_base_pipeline(model: str, device):
@@ -217,6 +219,9 @@ def fit_lora(splits_train, model: str, out, *, classes=None, settings: LoraSetti
     unknown = [c for c in wanted if c not in names]
     if unknown:
         raise ConfigError(f"unknown class(es) {unknown}; the dataset's classes: {names}")
+    clash = [c for c in wanted if sum(slug(n) == slug(c) for n in names) > 1]
+    if clash:
+        raise ConfigError(f"class(es) {clash} share an adapter folder name with another class; rename the classes")
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     pipe, infos = None, []
     for class_name in wanted:
@@ -249,8 +254,10 @@ def activate_adapter(pipe, root, class_name: str, loaded: set) -> str:
         raise GenerationError(missing_adapter(root, class_name))
     name = adapter_name(class_name)
     if name not in loaded:
-        # into the UNet only: the adapters have no text-encoder part
-        pipe.unet.load_lora_adapter(str(folder), weight_name=WEIGHTS, adapter_name=name, prefix="unet")
+        with warnings.catch_warnings():  # peft warns that a model holds several adapters: it is meant to
+            warnings.filterwarnings("ignore", message=".*multiple adapters.*")
+            # into the UNet only: the adapters have no text-encoder part
+            pipe.unet.load_lora_adapter(str(folder), weight_name=WEIGHTS, adapter_name=name, prefix="unet")
         loaded.add(name)
     pipe.unet.set_adapters([name])
     return str(folder)
