@@ -57,3 +57,25 @@ def build_tiny_pipeline(path: Path) -> Path:
                                    requires_safety_checker=False)
     pipe.save_pretrained(path)
     return path
+
+
+def build_tiny_clip(path: Path, image_size: int = 16) -> Path:
+    """A tiny randomly initialised CLIP (text + vision towers, projections) with its tokenizer and
+    image processor, saved the way a user's local CLIP folder is (`CLIPProcessor.from_pretrained`)."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config=dict(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8, intermediate_size=16,
+                         num_attention_heads=2, num_hidden_layers=1, vocab_size=1000, max_position_embeddings=77),
+        vision_config=dict(hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
+                           image_size=image_size, patch_size=4),
+        projection_dim=8)
+    CLIPModel(config).save_pretrained(path)
+    tok_dir = path.parent / (path.name + "-tokenizer-src")
+    write_toy_tokenizer(tok_dir)
+    tokenizer = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    images = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
+    return path

@@ -111,7 +111,7 @@ def _diffusion_options(args) -> dict:
                    guidance=args.guidance, negative_prompt=args.negative_prompt, scheduler=args.scheduler,
                    gen_size=args.gen_size, dtype=args.dtype, device=args.device,
                    safety_checker=not args.no_safety_checker, max_redraws=args.max_redraws,
-                   compile=args.compile, img2img=args.img2img, strength=args.strength)
+                   compile=args.compile, img2img=args.img2img, strength=args.strength, lora=args.lora)
     if args.save_size:
         options["save_size"] = args.save_size
     if args.img2img:
@@ -147,6 +147,8 @@ def add_generator_options(p) -> None:
                    help="image-to-image translation baseline: guidance from the same class or any class")
     g.add_argument("--guidance-data", default=None, help="dataset whose real images guide img2img")
     g.add_argument("--strength", type=probability, default=0.7)
+    g.add_argument("--lora", default=None, help="folder of per-class LoRA adapters from `synaug fit-lora`: each "
+                   "class is drawn with its own (a class without one cannot be drawn)")
 
 
 def cmd_cache(args) -> int:
@@ -223,14 +225,28 @@ def _add_audit_parser(sub) -> None:
     p.set_defaults(func=cmd_audit)
 
 
-def cmd_filter(args) -> int:
+def _filter_report(args):
+    """Run the filter the flags name: an audit's scores (--audit) or a CLIP model's (--clip)."""
+    if args.clip:
+        from synaug.audit.clip_score import clip_filter_folder
+        if args.min_own_prob is not None or args.max_ratio is not None:
+            raise ConfigError("--min-own-prob and --max-ratio apply to --audit; the CLIP filter uses --threshold")
+        return clip_filter_folder(Path(args.synthetic), Path(args.clip), threshold=args.threshold,
+                                  label_check=not args.keep_mislabelled, text=args.clip_text, device=args.device,
+                                  batch_size=args.batch_size, dry_run=args.dry_run)
     from synaug.audit.filter import filter_folder
+    if args.threshold is not None:
+        raise ConfigError("--threshold applies to the CLIP filter (--clip PATH)")
+    max_ratio = 2.0 if args.max_ratio is None else args.max_ratio
+    if max_ratio < 0:
+        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {max_ratio}")
+    return filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
+                         min_own_prob=args.min_own_prob, max_ratio=None if max_ratio == 0 else max_ratio,
+                         dry_run=args.dry_run)
 
-    if args.max_ratio < 0:
-        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or more, got {args.max_ratio}")
-    report = filter_folder(Path(args.synthetic), Path(args.audit), label_check=not args.keep_mislabelled,
-                           min_own_prob=args.min_own_prob, max_ratio=None if args.max_ratio == 0 else args.max_ratio,
-                           dry_run=args.dry_run)
+
+def cmd_filter(args) -> int:
+    report = _filter_report(args)
     w = max([len("cell")] + [len(str(c)) for c in report.per_cell])
     print(f"{'cell':<{w}}  {'kept':>6} {'drop':>6}")
     for cell, (kept, dropped) in report.per_cell.items():
@@ -247,18 +263,69 @@ def cmd_filter(args) -> int:
 
 
 def _add_filter_parser(sub) -> None:
-    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold "
-                       "(recorded in DIR/.synaug/dropped.csv; files kept)")
+    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold, "
+                       "or a CLIP model scores as unlike their text (recorded in DIR/.synaug/dropped.csv; files kept)")
     p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (the one audited)")
-    p.add_argument("--audit", required=True, help="folder written by `synaug audit` on it")
+    by = p.add_mutually_exclusive_group(required=True)
+    by.add_argument("--audit", help="folder written by `synaug audit` on it")
+    by.add_argument("--clip", help="local CLIP model folder (transformers CLIPModel + processor, save_pretrained)")
     p.add_argument("--keep-mislabelled", action="store_true",
-                   help="do not drop images a real-data classifier assigns to another cell")
+                   help="do not drop images a real-data classifier (--audit) or CLIP zero-shot (--clip) assigns to "
+                        "another class")
     p.add_argument("--min-own-prob", type=probability, default=None,
-                   help="also drop images whose own-cell probability is below this")
-    p.add_argument("--max-ratio", type=finite_float, default=2.0, help="drop images farther from the real "
-                   "manifold than this many times the nearest real image's k-NN radius (0: no manifold check)")
+                   help="--audit: also drop images whose own-cell probability is below this")
+    p.add_argument("--max-ratio", type=finite_float, default=None, help="--audit: drop images farther from the real "
+                   "manifold than this many times the nearest real image's k-NN radius (default 2; 0: no check)")
+    p.add_argument("--threshold", type=finite_float, default=None,
+                   help="--clip: also drop images whose CLIP score (100 x cosine, clipped at 0) is below this")
+    p.add_argument("--clip-text", choices=["prompt", "class"], default="prompt",
+                   help="--clip: the threshold scores an image against its generation prompt or 'a photo of a CLASS'")
+    p.add_argument("--device", default="auto", help="--clip: where the CLIP model runs")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="--clip: images per forward pass")
     p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
     p.set_defaults(func=cmd_filter)
+
+
+# ----------------------------------------------------------------------------- fit-lora (class distribution fitting)
+def cmd_fit_lora(args) -> int:
+    from synaug.data import load_dataset
+    from synaug.generators.lora import LoraSettings, adapter_dir, fit_lora
+
+    settings = LoraSettings(rank=args.rank, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                            resolution=args.resolution, seed=args.seed)
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    if not Path(args.model).is_dir():
+        raise ConfigError(f"--model {args.model}: no such folder (a local diffusers Stable Diffusion model)")
+    train = load_dataset(args.dataset, imbalance=args.imbalance).train
+    print(f"{'class':<20} {'images':>6}  {'loss before':>11} {'after':>8}  adapter")
+
+    def show(info):
+        print(f"{info['class_name']:<20} {info['real_images']:>6}  {info['loss_before']:>11.4f} "
+              f"{info['loss_after']:>8.4f}  {adapter_dir(args.out, info['class_name'])}")
+
+    infos = fit_lora(train, args.model, Path(args.out), classes=classes, settings=settings, device=args.device,
+                     on_class=show)
+    print(f"{len(infos)} adapter(s) in {args.out}: generate with "
+          f"`synaug generate --generator diffusion --model {args.model} --lora {args.out} ...`")
+    return 0
+
+
+def _add_fit_lora_parser(sub) -> None:
+    p = sub.add_parser("fit-lora", help="fit one LoRA adapter of a Stable Diffusion UNet per class on its real images "
+                       "(class distribution fitting; generate with --lora DIR)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--model", required=True, help="local diffusers Stable Diffusion 1.x / 2.x folder")
+    p.add_argument("--out", required=True, help="adapters go to OUT/<class slug>/ (e.g. PLAN_DIR/lora)")
+    p.add_argument("--classes", default=None, help="comma-separated class names (default: every class)")
+    p.add_argument("--steps", type=positive_int, default=200, help="optimiser steps per class")
+    p.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (alpha = rank)")
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--resolution", type=positive_int, default=None, help="training side (default: the model's)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_fit_lora)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -269,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
-                _demo_parser, _add_audit_parser, _add_filter_parser):
+                _demo_parser, _add_audit_parser, _add_filter_parser, _add_fit_lora_parser):
         add(sub)
     return parser
 

@@ -1,6 +1,6 @@
 """`filter_folder`: drop the synthetic images an audit scored as not what they claim to be (a real-data
 classifier assigns them to another cell) or far off the real manifold (k-NN distance ratio), the way
-the generation runner records safety-checker drops: the image files stay where they are, each drop
+the generation runner records safety-checker drops (`record_drops`, shared with the CLIP-score filter): the image files stay where they are, each drop
 is listed with its reason in DIR/.synaug/dropped.csv, and metadata.csv no longer lists it (so
 `read_metadata_csv` and training do not load it). The metadata.csv from before the first filter is
 kept as DIR/.synaug/metadata.before-filter.csv, and DIR/.synaug/filter.json records the settings.
@@ -35,7 +35,7 @@ class FilterReport:
     per_cell: dict = field(default_factory=dict)  # cell name -> [kept, newly dropped]
 
 
-def _rows(path: Path) -> tuple[list[dict], list[str]]:
+def read_rows(path: Path) -> tuple[list[dict], list[str]]:
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         return list(reader), list(reader.fieldnames or [])
@@ -57,7 +57,7 @@ def read_audit_images(audit_dir: Path) -> tuple[dict, dict]:
     if not (audit_dir / "audit.json").is_file() or not (audit_dir / "images.csv").is_file():
         raise SynaugError(f"{audit_dir} is not a `synaug audit` folder (audit.json and images.csv)")
     audit = json.loads((audit_dir / "audit.json").read_text())
-    images, columns = _rows(audit_dir / "images.csv")
+    images, columns = read_rows(audit_dir / "images.csv")
     if not {"file_name", "cell", "own_prob", "assigned", "manifold_ratio"} <= set(columns):
         raise SynaugError(f"{audit_dir / 'images.csv'} is not an audit's image table")
     return {r["file_name"]: r for r in images}, audit
@@ -80,16 +80,21 @@ def drop_reason(image: dict, names: dict, min_own_prob: float | None, max_ratio:
     return None
 
 
+def read_folder_rows(folder: Path) -> tuple[list[dict], list[str]]:
+    """metadata.csv of a generated folder: (rows, columns)."""
+    meta_path = Path(folder) / METADATA
+    if not meta_path.is_file():
+        raise SynaugError(f"no {METADATA} in {folder}: pass a folder made by `synaug generate`")
+    return read_rows(meta_path)
+
+
 def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own_prob: float | None = None,
                   max_ratio: float | None = 2.0, dry_run: bool = False) -> FilterReport:
     folder = Path(synthetic_dir)
-    meta_path = folder / METADATA
-    if not meta_path.is_file():
-        raise SynaugError(f"no {METADATA} in {folder}: pass a folder made by `synaug generate`")
+    rows, columns = read_folder_rows(folder)
     images, audit = read_audit_images(Path(audit_dir))
     names = {int(c["cell"]): c["name"] for c in audit.get("cells", [])}
     label_of = {int(c["cell"]): str(c.get("key", c["cell"])).split(":")[0] for c in audit.get("cells", [])}
-    rows, columns = _rows(meta_path)
     unknown = [r["file_name"] for r in rows if r["file_name"] not in images]
     if unknown:
         raise SynaugError(f"the audit {audit_dir} has no score for {len(unknown)} image(s) of {folder} (e.g. "
@@ -99,22 +104,34 @@ def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own
     if wrong:
         raise SynaugError(f"the audit {audit_dir} scored {wrong[0]!r} as another class than {folder}'s "
                           "metadata.csv says: it audited another folder; re-run `synaug audit`")
-    state = folder / STATE_DIR
+    reasons = {r["file_name"]: drop_reason(images[r["file_name"]], names, min_own_prob, max_ratio, label_check)
+               for r in rows}
+    cells = {f: names.get(int(im["cell"]), im["cell"]) for f, im in images.items()}
+    settings = {"audit": str(audit_dir), "label_check": label_check, "min_own_prob": min_own_prob,
+                "max_manifold_ratio": max_ratio}
+    return record_drops(folder, rows, columns, reasons, cells, prefix=REASON_PREFIX, settings_file=SETTINGS,
+                        settings=settings, dry_run=dry_run)
+
+
+def record_drops(folder: Path, rows: list[dict], columns: list[str], reasons: dict, cells: dict, *, prefix: str,
+                 settings_file: str, settings: dict, dry_run: bool = False) -> FilterReport:
+    """Drop the rows whose reason is not None, the way every filter records it (the module docstring).
+    `reasons` {file_name: reason or None}, `cells` {file_name: cell name} for the per-cell tally,
+    `prefix` starts every reason of this filter (how a re-run counts its earlier drops)."""
+    folder = Path(folder)
+    meta_path, state = folder / METADATA, folder / STATE_DIR
     dropped_path = state / DROPPED
-    dropped = dict((r["file_name"], r["reason"]) for r in _rows(dropped_path)[0]) if dropped_path.is_file() else {}
-    report = FilterReport(already_dropped=sum(1 for r in dropped.values() if r.startswith(REASON_PREFIX)))
+    dropped = dict((r["file_name"], r["reason"]) for r in read_rows(dropped_path)[0]) if dropped_path.is_file() else {}
+    report = FilterReport(already_dropped=sum(1 for r in dropped.values() if r.startswith(prefix)))
     kept = []
     for r in rows:
-        image = images[r["file_name"]]
-        cell = names.get(int(image["cell"]), image["cell"])
-        tally = report.per_cell.setdefault(cell, [0, 0])
-        reason = drop_reason(image, names, min_own_prob, max_ratio, label_check)
+        tally = report.per_cell.setdefault(cells.get(r["file_name"], r.get("class_name", "")), [0, 0])
+        reason = reasons.get(r["file_name"])
         if reason:
             report.dropped.append((r["file_name"], reason))
-            tally[1] += 1
         else:
             kept.append(r)
-            tally[0] += 1
+        tally[1 if reason else 0] += 1
     report.kept = len(kept)
     if dry_run or not report.dropped:
         return report
@@ -126,10 +143,9 @@ def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own
     atomic_write_text(dropped_path, _csv_text([{"file_name": f, "reason": why} for f, why in sorted(dropped.items())],
                                               ["file_name", "reason"]))
     atomic_write_text(meta_path, _csv_text(kept, columns))
-    write_json(state / SETTINGS, {"audit": str(audit_dir), "label_check": label_check, "min_own_prob": min_own_prob,
-                                  "max_manifold_ratio": max_ratio,
-                                  "dropped_by_filter": sum(1 for r in dropped.values() if r.startswith(REASON_PREFIX)),
-                                  "kept": len(kept)})
+    write_json(state / settings_file, {**settings, "dropped_by_filter": sum(1 for r in dropped.values()
+                                                                            if r.startswith(prefix)),
+                                       "kept": len(kept)})
     card = folder / CARD
     if card.is_file():  # the card states the number of images
         text = card.read_text(encoding="utf-8")

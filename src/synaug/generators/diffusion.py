@@ -7,6 +7,10 @@ Reproducibility: one CPU `torch.Generator` per image, seeded with the plan's see
 same alone or in any batch (to ~1e-6, not bitwise: batched kernels sum in another order). Images the
 safety checker flags are never kept as data: they are redrawn with a derived seed (recorded in
 metadata as `final_seed`) up to `max_redraws` times, then dropped and reported.
+
+`lora=DIR` (class distribution fitting, `synaug fit-lora`): each class is drawn with its own LoRA
+adapter DIR/<class slug>/ loaded into the UNet, recorded per image in the `lora` metadata column. A
+class without an adapter cannot be drawn (the runner stops, or skips it with --skip-undrawable).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from PIL import Image
 
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
+from synaug.generators.lora import activate_adapter, missing_adapter
 from synaug.plan import PlanItem
 from synaug.seeds import hashed_seed
 
@@ -47,7 +52,7 @@ class DiffusionGenerator:
                  gen_size: int | None = None, save_size: int | None = None, save_channels: int = 3,
                  dtype: str = "auto", device: str = "auto", safety_checker: bool = True,
                  max_redraws: int = 3, compile: bool = False, img2img: str | None = None,
-                 guidance_images=None, strength: float = 0.7, pipeline=None):
+                 guidance_images=None, strength: float = 0.7, lora: str | None = None, pipeline=None):
         if img2img not in (None, "intra", "inter"):
             raise GenerationError(f"img2img must be 'intra' or 'inter', not {img2img!r}")
         if img2img and guidance_images is None:
@@ -59,6 +64,7 @@ class DiffusionGenerator:
         self.safety_checker, self.max_redraws, self.compile = safety_checker, int(max_redraws), compile
         self.img2img, self.guidance_images, self.strength = img2img, guidance_images, float(strength)
         self._pipe, self._i2i = pipeline, None
+        self.lora, self._loaded_adapters = lora, set()
         self.max_batch: int | None = None  # lowered after an out-of-memory error
 
     # ------------------------------------------------------------------ protocol
@@ -67,12 +73,26 @@ class DiffusionGenerator:
                 "steps": self.steps, "guidance": self.guidance, "negative_prompt": self.negative_prompt,
                 "gen_size": self.gen_size, "save_size": self.save_size, "save_channels": self.save_channels,
                 "img2img": self.img2img, "strength": self.strength if self.img2img else None,
-                "safety_checker": self.safety_checker}
+                "safety_checker": self.safety_checker, **({"lora": str(self.lora)} if self.lora else {})}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
+        if self.lora:
+            return missing_adapter(self.lora, item.class_name)
         return None  # a text-to-image model draws any prompt; the safety checker may still drop images
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
+        if not self.lora:
+            return self._generate(items)
+        out: list[Generated | None] = [None] * len(items)
+        for class_name in dict.fromkeys(it.class_name for it in items):  # one adapter switch per class
+            where = [k for k, it in enumerate(items) if it.class_name == class_name]
+            folder = activate_adapter(self.pipeline(), self.lora, class_name, self._loaded_adapters)
+            for k, g in zip(where, self._generate([items[k] for k in where])):
+                g.extra["lora"] = folder
+                out[k] = g
+        return out
+
+    def _generate(self, items: Sequence[PlanItem]) -> list[Generated]:
         seeds = [it.seed for it in items]
         guides = [self._guidance_for(it) for it in items] if self.img2img else [None] * len(items)
         images, flagged = self._draw([it.prompt for it in items], seeds, [g[0] if g else None for g in guides])
