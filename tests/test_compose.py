@@ -33,8 +33,8 @@ CASES = [
     ("synaug+group-dro", dict(loss="group-dro", transform="mixup", synthetic=True, stage2="finetune")),
     ("synaug+rs", dict(sampler="cell-balanced", transform="mixup", synthetic=True, stage2="finetune")),
     ("synaug+ce-rs", dict(sampler="class-balanced", transform="mixup", synthetic=True)),
-    ("uniformize+ldam-drw+wb", dict(loss="ldam-drw", head="cosine", stage2="wb", synthetic=True,
-                                    train=(("weight_decay", 5e-3),))),
+    ("uniformize+balanced-softmax+wb", dict(loss="balanced-softmax", stage2="wb", synthetic=True,
+                                            transform="none", train=(("weight_decay", 5e-3),))),
     ("synaug-classes+ldam-drw", dict(use_groups=False, loss="ldam-drw", stage2="finetune")),
     ("dfr+balanced-softmax", dict(stage2="dfr", stage2_data="val", loss="balanced-softmax")),
 ]
@@ -85,6 +85,13 @@ def test_every_methods_training_overrides_are_training_options():
     names = {f.name for f in fields(TrainConfig)}
     for m in METHODS.values():
         assert all(k in names for k, _ in m.train), m.name
+
+
+def test_wb_stage2_on_a_cosine_head_is_refused_before_training(tmp_path):
+    splits, syn = tiny_splits()
+    with pytest.raises(ConfigError, match="stage 2 'wb' works on a linear head, not 'cosine'"):
+        train_method(get_method("ldam-drw+wb"), splits, tiny_cfg(), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r" / "stage1.pt").exists()
 
 
 def test_cmo_sampler_without_its_transform_is_refused(tmp_path):

@@ -103,7 +103,10 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     run_dir = Path(run_dir)
     cfg = method_config(method, cfg)
     check_train_config(cfg)
-    STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
+    recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
+    if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
+        raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
+                          f"head, not {method.head!r}")
     STAGE2_DATA[method.stage2_data]
     if distributed.current().is_main:
         write_run_files(run_dir, method, splits, cfg, synthetic, resume)

@@ -146,11 +146,12 @@ def weight_balancing(s: Stage2) -> None:
     classifier before stage 2 (and before a resumed stage 2 loads its checkpoint). The reference's
     class-balanced "softmax" loss is a binary cross-entropy on softmax outputs; this is Cui et al.'s
     softmax cross-entropy with the same class weights."""
-    if not isinstance(s.model.classifier, torch.nn.Linear):
-        raise ConfigError("Weight Balancing's stage 2 needs a linear classifier head (MaxNorm caps its weight rows)")
     loss_fn = LOSSES["reweighted-ce"](class_counts=s.tuning.class_counts())
     maxnorm = MaxNorm(s.model.classifier, thresh=WB_MAXNORM_THRESH)
     fit_last_layer(s, s.tuning, loss_fn, WB_WEIGHT_DECAY, (MaxNormStep(maxnorm),))
+
+
+weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows (checked before stage 1)
 
 
 @register_stage2("dfr")
