@@ -8,6 +8,7 @@ import torch
 import synaug.train.loop as loop
 from synaug.eval.evaluate import evaluate_model
 from synaug.train.cmo import cmo_paste, cmo_sample_weights
+from synaug.train.distributed import Dist, local_slice
 from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, fit
 from synaug.train.losses import Loss
 from synaug.train.methods import get_method
@@ -164,3 +165,23 @@ def test_resumed_cmo_run_equals_uninterrupted(tmp_path, monkeypatch):
         assert torch.equal(a, b), k
     ma = evaluate_model(full, splits.test, splits.train.class_counts())
     assert ma["predictions"] == evaluate_model(resumed, splits.test, splits.train.class_counts())["predictions"]
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_rank_slices_of_a_cmo_batch_keep_their_pairs_and_make_up_the_whole_batch(world):
+    """Under torchrun every rank takes a contiguous slice of the interleaved batch and draws the same
+    box (the step's rng is the same on every rank): the ranks' outputs, concatenated, are the
+    one-process output."""
+    labels = np.array([0] * 20 + [1] * 5 + [2] * 2)
+    s = SAMPLERS.create("cmo", dict(n=len(labels), labels=labels, class_counts=np.bincount(labels),
+                                    batch_size=8, seed=1))
+    idx = s.batch(3)
+    images = torch.rand(len(labels), 1, 6, 6)
+    y = torch.eye(3)[labels]
+    t = BATCH_TRANSFORMS.create("cmo", {}, prob=1.0)
+    t.set_progress(0.5)
+    whole = t(images[idx], y[idx], None, np.random.default_rng(9))
+    parts = [t(images[i], y[i], None, np.random.default_rng(9))
+             for i in (local_slice(idx, Dist(rank=r, world=world)) for r in range(world))]
+    assert torch.equal(torch.cat([p[0] for p in parts]), whole[0])
+    assert torch.equal(torch.cat([p[1] for p in parts]), whole[1])
