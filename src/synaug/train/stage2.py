@@ -7,6 +7,9 @@ recipe is one `@register_stage2` here.
 - "dfr": DFR's last-layer re-fit on group-balanced validation embeddings (Kirichenko et al.);
 - "wb": Weight Balancing's stage 2 (Alshammari et al.): the last layer on the whole (imbalanced)
   set with class-balanced loss, weight decay 0.1 and MaxNorm.
+
+A recipe that works on some classifier heads only declares them as `recipe.heads`; `train_method`
+refuses another head before stage 1 (WB: MaxNorm caps the rows of a linear layer).
 """
 
 from __future__ import annotations
@@ -151,7 +154,7 @@ def weight_balancing(s: Stage2) -> None:
     fit_last_layer(s, s.tuning, loss_fn, WB_WEIGHT_DECAY, (MaxNormStep(maxnorm),))
 
 
-weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows (checked before stage 1)
+weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows
 
 
 @register_stage2("dfr")
