@@ -30,7 +30,7 @@ def test_maxnorm_caps_rows_at_min_plus_a_tenth_of_the_range():
     pgd = MaxNorm(layer, thresh=0.1)
     assert abs(pgd.cap - cap) < 1e-6
     pgd.project()
-    for row, old, n in zip(layer.weight, before, norms):
+    for row, old, n in zip(layer.weight.detach(), before, norms):
         if n > cap:  # scaled onto the cap, direction kept
             assert abs(float(row.norm()) - cap) < 1e-5 and torch.allclose(row / row.norm(), old / old.norm(), atol=1e-6)
         else:
