@@ -26,8 +26,8 @@ CELLS = LABELS * 2 + (np.arange(50) % 2)
 # what the pipeline knows about the data; each factory takes the part it declares
 FACTS = dict(n=len(LABELS), labels=LABELS, cells=CELLS, class_counts=np.bincount(LABELS), batch_size=16, seed=0,
              num_cells=6, alpha=1.0, pairing="random")
-# the strata a balanced sampler promises to equalise
-BALANCES = {"class-balanced": LABELS, "cell-balanced": CELLS}
+# the strata a balanced sampler promises to equalise (CMO: its minority draws, 1 / n_class each)
+BALANCES = {"class-balanced": LABELS, "cell-balanced": CELLS, "cmo": LABELS}
 
 
 def make_sampler(name, seed=0, batch_size=16):
@@ -40,7 +40,7 @@ def test_every_sampler_gives_in_range_batches_that_depend_only_on_seed_and_step(
     a, b = make_sampler(name), make_sampler(name)
     for step in (0, 1, 7, 123):
         batch = a.batch(step)
-        assert batch.shape == (16,) and batch.min() >= 0 and batch.max() < len(LABELS)
+        assert batch.shape == (16 * a.images_per_sample,) and batch.min() >= 0 and batch.max() < len(LABELS)
         assert np.array_equal(batch, b.batch(step))  # a resumed run draws the same batches
     assert np.array_equal(a.batch(3), a.batch(3))
     assert not np.array_equal(make_sampler(name, seed=1).batch(3), a.batch(3))
@@ -48,13 +48,15 @@ def test_every_sampler_gives_in_range_batches_that_depend_only_on_seed_and_step(
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_every_balanced_sampler_equalises_its_strata(name):
-    if name == "shuffle":  # the one sampler that promises the data's own proportions
-        drawn = np.concatenate([make_sampler(name).batch(s) for s in range(25)])
+    k = SAMPLERS[name].images_per_sample  # CMO: (ordinary, minority-weighted) pairs
+    if name == "shuffle" or k > 1:  # the data's own proportions (CMO: in its ordinary draws)
+        drawn = np.concatenate([make_sampler(name).batch(s)[::k] for s in range(25)])
         assert np.array_equal(np.bincount(LABELS[drawn[:50]], minlength=3), np.bincount(LABELS))  # one epoch
+    if name == "shuffle":
         return
     assert name in BALANCES, f"sampler {name!r}: say which strata it balances in BALANCES"
     strata = BALANCES[name]
-    drawn = make_sampler(name, batch_size=12000).batch(0)
+    drawn = make_sampler(name, batch_size=12000).batch(0)[k - 1::k]
     share = np.bincount(strata[drawn], minlength=strata.max() + 1) / len(drawn)
     assert np.allclose(share, 1 / len(share), atol=0.02), share  # the data's are 0.02 to 0.4
 
@@ -84,13 +86,14 @@ def test_every_loss_is_a_finite_differentiable_scalar_on_soft_targets(name):
 
 @pytest.mark.parametrize("name", sorted(BATCH_TRANSFORMS))
 def test_every_batch_transform_keeps_shapes_and_label_mass_and_repeats_from_its_rng(name):
-    x = torch.rand(8, 1, 6, 6)
-    y = torch.eye(3)[torch.arange(8) % 3]
-    syn = torch.arange(8) % 2 == 0
     t = BATCH_TRANSFORMS.create(name, FACTS)
+    k = t.images_per_sample  # images the transform makes one sample of (CMO: 2)
+    x = torch.rand(8 * k, 1, 6, 6)
+    y = torch.eye(3)[torch.arange(8 * k) % 3]
+    syn = torch.arange(8 * k) % 2 == 0
     xa, ya = t(x, y, syn, np.random.default_rng(5))
     xb, yb = t(x, y, syn, np.random.default_rng(5))
-    assert xa.shape == x.shape and ya.shape == y.shape
+    assert xa.shape == (8, *x.shape[1:]) and ya.shape == (8, 3)
     assert torch.allclose(ya.sum(1), torch.ones(8))
     assert torch.equal(xa, xb) and torch.equal(ya, yb)
 

@@ -17,7 +17,7 @@ from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.generators.runner import parse_shard
 from synaug.train.config import TrainConfig
-from synaug.train.methods import METHODS
+from synaug.train.methods import METHODS, get_method
 from synaug.validate import (check_out_dir, check_out_file, finite_float, imbalance_factor, load_yaml, nonneg_int,
                              parse_strategy, positive_float, positive_int, probability)
 
@@ -396,7 +396,8 @@ def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
     _add_data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
-    p.add_argument("--method", default="synaug", help="one of: " + ", ".join(_method_names()))
+    p.add_argument("--method", default="synaug", help="one of: " + ", ".join(_method_names())
+                   + "; or parts joined by '+' (A+B: A's recipe with B's algorithm on top, e.g. synaug+wb)")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--out", required=True, help="run directory: new or empty (it records method, dataset and "
                    "config in run.json)")
@@ -491,7 +492,7 @@ def cmd_train(args) -> int:
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
     cfg = train_config(options, **_train_overrides(args), seed=args.seed)
-    METHODS[args.method]  # an unknown method fails before the output folder is checked
+    get_method(args.method)  # an unknown method (or part of an A+B one) fails before the output folder is checked
     check_out_dir(args.out)
     metrics = train_run(args.dataset, args.method, Path(args.out), cfg, synthetic=args.synthetic,
                         imbalance=args.imbalance, many=args.many, few=args.few, resume=args.resume,

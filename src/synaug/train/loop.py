@@ -9,9 +9,9 @@ uninterrupted run exactly.
 
 `fit` takes what to optimise (`FitParts`), its own few settings (`FitConfig`) and declared hooks
 (`Callback`s: `Checkpoint`, `JsonlLog`, `ProgressBar`, in the manner of minGPT's Trainer callbacks);
-a loss's own schedule is the `Loss.set_progress` hook. The running loss stays on the device: it is
-read (one sync) only every LOG_EVERY steps and before a checkpoint, and a non-finite one stops
-training there, before anything is written.
+a loss's or batch transform's own schedule is its `set_progress` hook. The running loss stays on
+the device: it is read (one sync) only every LOG_EVERY steps and before a checkpoint, and a
+non-finite one stops training there, before anything is written.
 """
 
 from __future__ import annotations
@@ -184,6 +184,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, confi
                            for step in range(state.start, phase.steps))
     for step, (idx, images) in zip(range(state.start, phase.steps), batches):
         rng, gen = step_generators(config.seed, step, d.rank)
+        parts.transform.set_progress(step / phase.steps)  # e.g. CMO's on/off window
         x, y = parts.transform(parts.normalize(parts.augment(images, gen)), eye[data.labels[idx]],
                                data.synthetic[idx], rng)
         x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
@@ -191,8 +192,10 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, confi
         for g in state.opt.param_groups:
             g["lr"] = lr
         parts.loss_fn.set_progress(step / phase.steps)  # schedules inside a loss (DRW) follow the step
+        # a transform that makes one sample of k images (CMO: base, minority) keeps each k-th's cell
+        cells = data.cells[idx if len(y) == len(idx) else idx[::len(idx) // len(y)]]
         with cast:
-            loss = parts.loss_fn(net(x), y, cells=data.cells[idx])
+            loss = parts.loss_fn(net(x), y, cells=cells)
         _backward(loss, state.opt, scaler)
         value = loss.detach().float()
         state.running = value if state.running is None else 0.95 * state.running + 0.05 * value

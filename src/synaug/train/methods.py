@@ -1,11 +1,20 @@
 """Methods as data: each registry entry plugs a sampler, a loss, a batch transform, whether to
 add synthetic data, and a stage-2 recipe into the one training loop (`synaug.train.loop`).
-No method is an if/else branch anywhere else: adding one is one `register_method` line here."""
+No method is an if/else branch anywhere else: adding one is one `register_method` line here.
+
+Methods compose with `+` wherever a method name is accepted (`get_method("synaug+ldam-drw")`):
+"A+B" is A's recipe with B's algorithm on top. Left to right, every field a right-hand part sets
+away from its default replaces the left-hand one, and training overrides (`train`) merge, the
+right-hand part's keys winning. So `uniformize+ldam-drw` is uniformize (synthetic data, no Mixup,
+no stage 2) trained with LDAM-DRW on its cosine head; `synaug+wb` is SYNAuG with Weight
+Balancing's stage 2 and weight decay; `synaug+rs` is SYNAuG drawing batches balanced over cells
+(classes, on data without groups). A part's default fields never override: `synaug+ce` is synaug."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
+from synaug.errors import ConfigError
 from synaug.registry import Registry
 
 
@@ -22,9 +31,12 @@ class Method:
     stage2_data: str = "train"           # the real images stage 2 uses: synaug.train.stage2.STAGE2_DATA
     use_groups: bool = True              # plan and balance over class x group cells when data has groups
     head: str = "linear"                 # the model's last layer: synaug.train.models.HEADS
+    train: tuple = ()                    # ((TrainConfig field, value), ...) the method sets itself (WB's
+                                         # tuned weight decay); they win over the run's config
 
 
 METHODS = Registry("method")
+DEFAULTS = {f.name: f.default for f in fields(Method) if f.name not in ("name", "description")}
 
 
 def register_method(method: Method) -> Method:
@@ -32,7 +44,27 @@ def register_method(method: Method) -> Method:
 
 
 def get_method(name: str) -> Method:
-    return METHODS[name]
+    """A registered method, or the composition "A+B+..." of registered ones (see the module's rule)."""
+    if "+" not in name:
+        return METHODS[name]
+    names = [part.strip() for part in name.split("+")]
+    if not all(names):
+        raise ConfigError(f"method {name!r}: an empty part; write registered methods joined by '+', e.g. synaug+wb")
+    return compose([METHODS[n] for n in names])
+
+
+# the fields a right-hand part may set: all but its identity and its training overrides (merged)
+RECIPE_FIELDS = tuple(f.name for f in fields(Method) if f.name not in ("name", "description", "train"))
+
+
+def compose(parts: list[Method]) -> Method:
+    """The parts left to right: each one's non-default fields replace the result's so far."""
+    out = parts[0]
+    for part in parts[1:]:
+        changes = {f: getattr(part, f) for f in RECIPE_FIELDS if getattr(part, f) != DEFAULTS[f]}
+        out = replace(out, **changes, train=tuple({**dict(out.train), **dict(part.train)}.items()))
+    return replace(out, name="+".join(p.name for p in parts),
+                   description=" + ".join(p.description for p in parts))
 
 
 for _m in [
@@ -44,6 +76,13 @@ for _m in [
            loss="drw-ce"),
     Method("ldam-drw", "LDAM loss on a cosine head with deferred re-weighting (LDAM-DRW, Cao et al. 2019)",
            loss="ldam-drw", head="cosine"),
+    Method("cmo", "CE + CMO: minority-weighted CutMix pasted onto ordinary batches (Park et al. 2022)",
+           sampler="cmo", transform="cmo"),
+    Method("ce-cmo", "CE + CMO (Park et al. 2022, Table 2); the same as cmo", sampler="cmo", transform="cmo"),
+    Method("ldam-drw-cmo", "LDAM-DRW + CMO (Park et al. 2022, Table 2)", loss="ldam-drw", head="cosine",
+           sampler="cmo", transform="cmo"),
+    Method("wb", "Weight Balancing (Alshammari et al. 2022): CE with tuned weight decay, then the classifier "
+           "re-trained with class-balanced loss and MaxNorm", stage2="wb", train=(("weight_decay", 5e-3),)),
     Method("mixup", "Mixup on the real data only (Zhang et al. 2018)", transform="mixup"),
     Method("cutmix", "CutMix on the real data only (Yun et al. 2019)", transform="cutmix"),
     Method("synaug", "SYNAuG: uniformize with synthetic data, domain Mixup, fine-tune last layer",

@@ -1,4 +1,4 @@
-"""Batch transforms that mix samples and their (soft) labels: none, Mixup, CutMix.
+"""Batch transforms that mix samples and their (soft) labels: none, Mixup, CutMix, CMO.
 
 Pairing chooses each sample's partner: "random" (a permutation of the batch, as Zhang et al.)
 or "domain" (SYNAuG's domain Mixup: every real sample is mixed with a synthetic one and every
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from synaug.registry import Registry
+from synaug.train.cmo import cmo_paste
 
 BATCH_TRANSFORMS = Registry("batch transform")
 register_transform = BATCH_TRANSFORMS.register
@@ -32,8 +33,15 @@ def partners(synthetic: torch.Tensor, pairing: str, rng: np.random.Generator) ->
 
 
 class BatchTransform:
+    # images consumed per output sample: the sampler of a method declares the same number (CMO: 2)
+    images_per_sample = 1
+
     def __call__(self, x, y_soft, synthetic, rng):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def set_progress(self, fraction: float) -> None:
+        """Called before every step with the fraction of the phase done (CMO's on/off window),
+        as `Loss.set_progress`."""
 
 
 @register_transform("none")
@@ -78,3 +86,28 @@ class CutMix(_PairMix):
         x[:, :, y0:y1, x0:x1] = x[j][:, :, y0:y1, x0:x1]
         lam = 1.0 - (y1 - y0) * (x1 - x0) / (H * W)
         return x, lam * y_soft + (1 - lam) * y_soft[j]
+
+
+@register_transform("cmo")
+class CMO(BatchTransform):
+    """CMO (Park et al. 2022, naver-ai/cmo): the batch holds (base, minority) pairs, interleaved
+    by the "cmo" sampler; with probability `prob` a box of each minority image is pasted onto its
+    base image (`cmo_paste`: one box per batch, lam ~ Beta(1, 1)), labels mixed by the pasted area.
+    Off in the first `start` and last `end` fractions of the phase (the reference: 3 of 200
+    epochs at each end; it tests start < epoch < epochs - end on whole epochs, so it is off for
+    one more epoch at the start). Returns the base half: B samples from 2B images."""
+
+    images_per_sample = 2
+
+    def __init__(self, prob: float = 0.5, start: float = 3 / 200, end: float = 3 / 200):
+        self.prob, self.start, self.end = prob, start, end
+        self.on = True
+
+    def set_progress(self, fraction: float) -> None:
+        self.on = self.start <= fraction < 1.0 - self.end
+
+    def __call__(self, x, y_soft, synthetic, rng):
+        base, minor = x[0::2], x[1::2]
+        if not self.on:
+            return base, y_soft[0::2]
+        return cmo_paste(base, y_soft[0::2], minor, y_soft[1::2], rng, self.prob)

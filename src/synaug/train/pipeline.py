@@ -16,13 +16,14 @@ import yaml
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
+from synaug.registry import UnknownName
 from synaug.train import distributed
 from synaug.train.augment import Normalize, build_augment, center_crop
 from synaug.train.config import TrainConfig
 from synaug.train.loop import (Callback, Checkpoint, FitConfig, FitParts, JsonlLog, Phase, ProgressBar, TensorData,
                                fit, resolve_device)
 from synaug.train.losses import LOSSES
-from synaug.train.methods import METHODS, Method
+from synaug.train.methods import Method, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
 from synaug.train.pretrained import load_backbone
@@ -100,8 +101,12 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
                  synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True) -> TrainedModel:
     """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
     run_dir = Path(run_dir)
+    cfg = method_config(method, cfg)
     check_train_config(cfg)
-    STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
+    recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
+    if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
+        raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
+                          f"head, not {method.head!r}")
     STAGE2_DATA[method.stage2_data]
     if distributed.current().is_main:
         write_run_files(run_dir, method, splits, cfg, synthetic, resume)
@@ -132,6 +137,13 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     return TrainedModel(model, normalize, device, cfg.crop_size)
 
 
+def method_config(method: Method, cfg: TrainConfig) -> TrainConfig:
+    """`cfg` with the method's own training settings (`Method.train`) on top; the run records it."""
+    if not method.train:
+        return cfg
+    return TrainConfig.from_dict({**cfg.to_dict(), **dict(method.train)})
+
+
 def method_parts(method: Method, train_set: ImageSet, real: ImageSet, cfg: TrainConfig) -> tuple:
     """The sampler, batch transform and loss `method` declares, built for `train_set`; each
     registry's factory takes what it needs of the data's facts and refuses unknown options."""
@@ -139,8 +151,12 @@ def method_parts(method: Method, train_set: ImageSet, real: ImageSet, cfg: Train
                  class_counts=train_set.class_counts(), batch_size=cfg.batch_size, seed=cfg.seed,
                  num_cells=real.num_cells, step_size=cfg.dro_step_size, alpha=cfg.mixup_alpha,
                  pairing=method.pairing)
-    return (SAMPLERS.create(method.sampler, facts), BATCH_TRANSFORMS.create(method.transform, facts),
-            LOSSES.create(method.loss, facts))
+    sampler, transform = SAMPLERS.create(method.sampler, facts), BATCH_TRANSFORMS.create(method.transform, facts)
+    if sampler.images_per_sample != transform.images_per_sample:  # e.g. CMO's sampler with Mixup
+        raise ConfigError(f"method {method.name!r}: sampler {method.sampler!r} draws {sampler.images_per_sample} "
+                          f"image(s) per sample, batch transform {method.transform!r} takes "
+                          f"{transform.images_per_sample}; CMO needs both its sampler and its transform")
+    return sampler, transform, LOSSES.create(method.loss, facts)
 
 
 def fit_callbacks(cfg: TrainConfig, method: Method, run_dir: Path, checkpoint: Path, resume: bool,
@@ -173,7 +189,10 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     run_config = yaml.safe_load((run_dir / "config.yaml").read_text())
     cfg = TrainConfig.from_dict(run_config["train"])
     dev = resolve_device(device)
-    head = METHODS[run_config["method"]].head if run_config.get("method") in METHODS else "linear"
+    try:  # a run of a method no longer registered: the linear head every method had before heads
+        head = get_method(run_config["method"]).head if run_config.get("method") else "linear"
+    except UnknownName:
+        head = "linear"
     model = build_model(cfg.model, in_channels=in_channels, num_classes=num_classes,
                         image_size=stem_size(cfg, image_size), head=head)
     ckpt = run_dir / ("stage2.pt" if (run_dir / "stage2.pt").is_file() else "stage1.pt")

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 from synaug.registry import Registry
+from synaug.train.cmo import cmo_sample_weights
 
 SAMPLERS = Registry("sampler")
 register_sampler = SAMPLERS.register
 
 
 class Sampler:
+    # indices drawn per training sample: 2 for a sampler whose batch transform consumes two images
+    # to make one (CMO); the batch transform declares the same number
+    images_per_sample = 1
+
     def batch(self, step: int) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -61,6 +66,26 @@ class ClassBalancedSampler(_WeightedSampler):
 class CellBalancedSampler(_WeightedSampler):
     def __init__(self, *, cells: np.ndarray, batch_size: int, seed: int):
         super().__init__(strata=np.unique(cells, return_inverse=True)[1], batch_size=batch_size, seed=seed)
+
+
+@register_sampler("cmo")
+class CMOSampler(Sampler):
+    """CMO's two draws (Park et al. 2022), interleaved as (base, minority) pairs so that any
+    contiguous even slice (a rank's share under torchrun) keeps its pairs: position 2i is the
+    ordinary batch, exactly the "shuffle" sampler's, position 2i + 1 a draw with replacement with
+    per-sample probability proportional to 1 / n_class^weighted_alpha (`cmo_sample_weights`)."""
+
+    images_per_sample = 2
+
+    def __init__(self, *, n: int, labels: np.ndarray, class_counts, batch_size: int, seed: int,
+                 weighted_alpha: float = 1.0):
+        self.base = ShuffleSampler(n=n, batch_size=batch_size, seed=seed)
+        self.p = cmo_sample_weights(labels, class_counts, weighted_alpha)
+        self.batch_size, self.seed = batch_size, seed
+
+    def batch(self, step: int) -> np.ndarray:
+        minority = np.random.default_rng([self.seed, step, 1]).choice(len(self.p), size=self.batch_size, p=self.p)
+        return np.stack([self.base.batch(step), minority], axis=1).reshape(-1)
 
 
 def balanced_indices(strata: np.ndarray, rng: np.random.Generator, per_stratum: int | None = None) -> np.ndarray:

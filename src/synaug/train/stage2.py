@@ -4,7 +4,12 @@ recipe is one `@register_stage2` here.
 
 - "finetune": train only the last layer on a stratum-balanced REAL subset, features frozen (SYNAuG);
 - "retrain": the same, the last layer re-initialised first (Table 1 d);
-- "dfr": DFR's last-layer re-fit on group-balanced validation embeddings (Kirichenko et al.).
+- "dfr": DFR's last-layer re-fit on group-balanced validation embeddings (Kirichenko et al.);
+- "wb": Weight Balancing's stage 2 (Alshammari et al.): the last layer on the whole (imbalanced)
+  set with class-balanced loss, weight decay 0.1 and MaxNorm.
+
+A recipe that works on some classifier heads only declares them as `recipe.heads`; `train_method`
+refuses another head before stage 1 (WB: MaxNorm caps the rows of a linear layer).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from synaug.train.losses import LOSSES
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier
 from synaug.train.samplers import SAMPLERS, balanced_subset
+from synaug.train.weight_balancing import MaxNorm
 
 STAGE2 = Registry("stage-2 recipe")
 register_stage2 = STAGE2.register
@@ -72,9 +78,11 @@ def stage2_batch_size(cfg: TrainConfig, n: int) -> int:
     return max(world, min(cfg.stage2_batch_size, n) // world * world)
 
 
-def stage2_phase(cfg: TrainConfig, n: int) -> Phase:
+def stage2_phase(cfg: TrainConfig, n: int, weight_decay: float | None = None) -> Phase:
+    """Cosine from `stage2_lr`, no warm-up; stage 1's weight decay unless the recipe sets its own."""
+    wd = cfg.weight_decay if weight_decay is None else weight_decay
     return Phase("stage2", cfg.stage2_steps, stage2_batch_size(cfg, n), cfg.stage2_lr, cfg.momentum,
-                 cfg.weight_decay, cfg.nesterov, 0, "cosine", optimizer=cfg.optimizer)
+                 wd, cfg.nesterov, 0, "cosine", optimizer=cfg.optimizer)
 
 
 @register_stage2("finetune")
@@ -93,21 +101,60 @@ def retrain(s: Stage2) -> np.ndarray:
 def _train_last_layer(s: Stage2, reinit: bool) -> np.ndarray:
     cfg, model = s.cfg, s.model
     idx = balanced_subset(s.tuning.labels, cfg.stage2_per_class, cfg.seed, s.tuning.cells())
-    subset = s.tuning.subset(idx)
-    checkpoint = s.run_dir / "stage2.pt"
-    if reinit and not (s.resume and checkpoint.is_file()):
+    if reinit and not (s.resume and (s.run_dir / "stage2.pt").is_file()):
         torch.manual_seed(cfg.seed + 1)
         model.classifier.reset_parameters()
+    fit_last_layer(s, s.tuning.subset(idx), LOSSES["ce"]())
+    return idx
+
+
+def fit_last_layer(s: Stage2, subset: ImageSet, loss_fn, weight_decay: float | None = None,
+                   extra: tuple[Callback, ...] = ()) -> None:
+    """Train only `model.classifier` on `subset` (shuffled, no mixing), features frozen (eval mode,
+    no gradients), with the stage-2 checkpoint and log; `extra` callbacks run before those, so a
+    step's checkpoint holds what they made of it (MaxNorm's projected weights)."""
+    cfg, model = s.cfg, s.model
     for p in model.features.parameters():
         p.requires_grad_(False)
     sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=stage2_batch_size(cfg, len(subset)), seed=cfg.seed + 1)
     parts = FitParts(model.classifier.parameters(), sampler, s.augment, s.normalize,
-                     BATCH_TRANSFORMS["none"](), LOSSES["ce"](), train_modules=[model.classifier])
-    fit(model, TensorData.from_imageset(subset, s.device), stage2_phase(cfg, len(subset)), parts,
-        FitConfig(num_classes=s.real.num_classes, seed=cfg.seed, amp=cfg.amp), s.callbacks(checkpoint))
+                     BATCH_TRANSFORMS["none"](), loss_fn, train_modules=[model.classifier])
+    fit(model, TensorData.from_imageset(subset, s.device), stage2_phase(cfg, len(subset), weight_decay), parts,
+        FitConfig(num_classes=s.real.num_classes, seed=cfg.seed, amp=cfg.amp),
+        [*extra, *s.callbacks(s.run_dir / "stage2.pt")])
     for p in model.features.parameters():
         p.requires_grad_(True)
-    return idx
+
+
+WB_WEIGHT_DECAY = 0.1   # the reference's stage-2 weight decay (demo2_second-stage-training.py)
+WB_MAXNORM_THRESH = 0.1  # its MaxNorm threshold
+
+
+class MaxNormStep(Callback):
+    """Weight Balancing's projected gradient descent: MaxNorm's projection after every optimiser
+    step (the reference projects once per epoch; every step keeps the constraint throughout)."""
+
+    def __init__(self, maxnorm: MaxNorm):
+        self.maxnorm = maxnorm
+
+    def on_step_end(self, state, done: int) -> None:
+        self.maxnorm.project()
+
+
+@register_stage2("wb")
+def weight_balancing(s: Stage2) -> None:
+    """Weight Balancing's stage 2 (ShadeAlsha/LTR-weight-balancing): only the classifier, on all of
+    `tuning` (the imbalanced training set), with class-balanced cross-entropy (effective number,
+    beta 0.9999), weight decay 0.1 and MaxNorm (thresh 0.1); the cap is set from the stage-1
+    classifier before stage 2 (and before a resumed stage 2 loads its checkpoint). The reference's
+    class-balanced "softmax" loss is a binary cross-entropy on softmax outputs; this is Cui et al.'s
+    softmax cross-entropy with the same class weights."""
+    loss_fn = LOSSES["reweighted-ce"](class_counts=s.tuning.class_counts())
+    maxnorm = MaxNorm(s.model.classifier, thresh=WB_MAXNORM_THRESH)
+    fit_last_layer(s, s.tuning, loss_fn, WB_WEIGHT_DECAY, (MaxNormStep(maxnorm),))
+
+
+weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows
 
 
 @register_stage2("dfr")
