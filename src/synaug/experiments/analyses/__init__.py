@@ -1,0 +1,5 @@
+"""The paper's analyses as named experiments (Figures 2-5 of the ICML paper and the workshop
+paper's uniformization study); importing this package registers them all in
+`synaug.experiments.catalog.EXPERIMENTS`."""
+
+from synaug.experiments.analyses import fig2  # noqa: F401
