@@ -3,3 +3,4 @@ paper's uniformization study); importing this package registers them all in
 `synaug.experiments.catalog.EXPERIMENTS`."""
 
 from synaug.experiments.analyses import fig2  # noqa: F401
+from synaug.experiments.analyses import fig5  # noqa: F401
