@@ -80,6 +80,16 @@ def with_train(splits: DatasetSplits, train: ImageSet) -> DatasetSplits:
     return replace(splits, train=train)
 
 
+def balanced_pool(ctx: ExperimentContext, per_class: int | None = None) -> DatasetSplits:
+    """The config's dataset at imbalance 1 with class labels only, its training pool capped at
+    `per_class` images per class (seeded; None keeps all)."""
+    splits = ctx.splits(imbalance=1)
+    train = splits.train.without_groups()
+    if per_class:
+        train = train.subset(take_per_class(train, {c: int(per_class) for c in range(train.num_classes)}, 0))
+    return with_train(splits, train)
+
+
 def save_figure(ctx: ExperimentContext, fig, name: str) -> str:
     """The figure as ctx.out/NAME (PNG), closed; returns NAME for `ExperimentResult.figures`."""
     ctx.out.mkdir(parents=True, exist_ok=True)

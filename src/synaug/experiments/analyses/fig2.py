@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import (curve, fmt, mean_of, mixture, options, save_figure, stat,
-                                                 take_per_class, verdict, with_train)
+from synaug.experiments.analyses.common import (balanced_pool, curve, fmt, mean_of, mixture, options, save_figure,
+                                                 stat, verdict, with_train)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
 from synaug.plots import pyplot
 
@@ -51,18 +51,9 @@ def run_name(setting: str, fraction: float) -> str:
     return f"{setting}-{round(100 * fraction, 2):g}"
 
 
-def pool(ctx, per_class):
-    """The balanced splits (imbalance 1, class labels only), the training pool capped per class."""
-    splits = ctx.splits(imbalance=1)
-    train = splits.train.without_groups()
-    if per_class:
-        train = train.subset(take_per_class(train, {c: int(per_class) for c in range(train.num_classes)}, 0))
-    return with_train(splits, train)
-
-
 def run(ctx) -> ExperimentResult:
     opts = options(ctx, DEFAULTS)
-    splits = pool(ctx, opts["per_class"])
+    splits = balanced_pool(ctx, opts["per_class"])
     counts = {c: int(n) for c, n in enumerate(splits.train.class_counts())}
     synthetic = ctx.synthetic(splits, strategy={c: 2 * n for c, n in counts.items()}, use_groups=False)
     levels = {"class-wise": sorted(set(opts["fractions"])),
