@@ -5,3 +5,4 @@ paper's uniformization study); importing this package registers them all in
 from synaug.experiments.analyses import fig2  # noqa: F401
 from synaug.experiments.analyses import fig5  # noqa: F401
 from synaug.experiments.analyses import fig3  # noqa: F401
+from synaug.experiments.analyses import fig4  # noqa: F401

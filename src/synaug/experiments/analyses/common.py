@@ -80,14 +80,20 @@ def with_train(splits: DatasetSplits, train: ImageSet) -> DatasetSplits:
     return replace(splits, train=train)
 
 
+def capped(splits: DatasetSplits, per_class: int | None) -> DatasetSplits:
+    """`splits` with at most `per_class` training images per class (seeded; None keeps all)."""
+    if not per_class:
+        return splits
+    train = splits.train
+    n_of = {c: min(int(per_class), int(n)) for c, n in enumerate(train.class_counts())}
+    return with_train(splits, train.subset(take_per_class(train, n_of, 0)))
+
+
 def balanced_pool(ctx: ExperimentContext, per_class: int | None = None) -> DatasetSplits:
     """The config's dataset at imbalance 1 with class labels only, its training pool capped at
     `per_class` images per class (seeded; None keeps all)."""
     splits = ctx.splits(imbalance=1)
-    train = splits.train.without_groups()
-    if per_class:
-        train = train.subset(take_per_class(train, {c: int(per_class) for c in range(train.num_classes)}, 0))
-    return with_train(splits, train)
+    return capped(with_train(splits, splits.train.without_groups()), per_class)
 
 
 def save_figure(ctx: ExperimentContext, fig, name: str) -> str:
