@@ -6,3 +6,4 @@ from synaug.experiments.analyses import fig2  # noqa: F401
 from synaug.experiments.analyses import fig5  # noqa: F401
 from synaug.experiments.analyses import fig3  # noqa: F401
 from synaug.experiments.analyses import fig4  # noqa: F401
+from synaug.experiments.analyses import uniformization  # noqa: F401
