@@ -42,6 +42,11 @@ def run_tiny(name: str, tmp_path, **opts):
         assert caption
     assert result.findings and {f.status for f in result.findings} <= STATUSES
     assert all(f.claim and f.evidence for f in result.findings)
+    for name_, c in result.curves.items():  # one shape: {"x": [...], series: {"mean": [...], "std": [...]}}
+        assert set(c) > {"x"}, name_
+        for series, v in c.items():
+            if series != "x":
+                assert set(v) == {"mean", "std"} and len(v["mean"]) == len(v["std"]) == len(c["x"]), (name_, series)
     return ctx, result
 
 
@@ -146,7 +151,7 @@ def test_fig4_end_to_end(tmp_path):
     assert len(ran) + len(result.skipped) == len(levels)  # every level ran or says why not
     assert all("degrade" in s for s in result.skipped)
     assert 1.0 in ran  # degrade 0 (today's images) always runs
-    assert set(result.curves["baselines"]) == {"ce"}
+    assert set(result.curves) == {"synaug", "ce (real data only)"}
     assert "ce" in result.tables[0].rows
 
 

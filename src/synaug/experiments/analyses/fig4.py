@@ -81,24 +81,27 @@ def run(ctx) -> ExperimentResult:
     result.tables.append(Table(f"Long-tail accuracy (%) vs synthetic sample quality ({knob.label})",
                                [SHOT_LABELS[k] for k in SHOTS], {r: {SHOT_LABELS[k]: v[k] for k in SHOTS}
                                                                  for r, v in rows.items()}))
-    result.curves = {opts["method"]: curve([q for q, _ in points], [s for _, s in points], SHOTS),
-                     "baselines": {b: {k: rows[b][k]["mean"] for k in SHOTS} for b in opts["baselines"]}}
+    xs = [q for q, _ in points]
+    result.curves = {opts["method"]: curve(xs, [s for _, s in points], SHOTS)}
+    baselines = {b: {k: rows[b][k]["mean"] for k in SHOTS} for b in opts["baselines"]}
+    for b in opts["baselines"]:  # flat lines over the same x, so every curve has the one shape
+        result.curves[f"{b} (real data only)"] = curve(xs, [rows[b]] * len(xs), SHOTS)
     if points:
-        result.figures.append((save_figure(ctx, draw(result.curves, opts, knob), "fig4_quality.png"),
+        result.figures.append((save_figure(ctx, draw(result.curves[opts["method"]], baselines, opts, knob),
+                                           "fig4_quality.png"),
                                f"Many / Medium / Few / All vs {knob.label}; dashed: baselines on real data"))
         result.figures.append((save_figure(ctx, draw_samples(samples, knob), "fig4_samples.png"),
                                "One synthetic image per class (columns) at each quality level (rows)"))
-    result.findings.extend(findings(result.curves, opts))
+    result.findings.extend(findings(result.curves[opts["method"]], baselines))
     return result
 
 
-def draw(curves: dict, opts: dict, knob: Knob):
+def draw(c: dict, baselines: dict, opts: dict, knob: Knob):
     plt = pyplot()
     fig, axes = plt.subplots(1, len(SHOTS), figsize=(4 * len(SHOTS), 3.4))
-    c = curves[opts["method"]]
     for ax, k in zip(axes, SHOTS):
         plot_shots(ax, c, f"{opts['method']} ", keys=(k,))
-        for b, vals in curves["baselines"].items():
+        for b, vals in baselines.items():
             if vals[k] is not None:
                 ax.axhline(vals[k], ls="--", color="grey" if b == "ce" else "black", lw=1, label=b)
         ax.set_title(SHOT_LABELS[k])
@@ -130,9 +133,9 @@ def draw_samples(samples: dict, knob: Knob, per_row: int = 10):
     return fig
 
 
-def findings(curves: dict, opts: dict) -> list[Finding]:
-    c = curves[opts["method"]]
-    ce = curves["baselines"].get("ce") or curves["baselines"].get(next(iter(curves["baselines"]), ""), None)
+def findings(c: dict, baselines: dict) -> list[Finding]:
+    """`c`: the method's curve over quality; `baselines`: {name: {shot: mean}}."""
+    ce = baselines.get("ce") or next(iter(baselines.values()), None)
     out = []
     if ce is None or not c["x"]:
         beats = None

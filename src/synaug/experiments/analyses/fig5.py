@@ -117,8 +117,9 @@ def run(ctx) -> ExperimentResult:
         note=f"N = {opts['n']} per cell, ratio r = {opts['ratio']}, class means +-{opts['separation']} on x, "
              "group means +-same on y, identity covariance; accuracy and worst cell (%) on a cell-balanced "
              "test set; tilt = boundary angle from vertical (degrees)")])
-    result.curves = {"boundaries": {f"{s} / {v}": [boundary(clf)[0].tolist() + [boundary(clf)[1]]
-                                                   for _, clf, _ in runs[s, v]] for s in SETTINGS for v in VARIANTS}}
+    result.tables.append(Table(f"Learned boundaries w1 x + w2 y + b = 0 (seed {ctx.seeds[0]})", ["w1", "w2", "b"],
+                               {k: dict(zip(("w1", "w2", "b"), [*boundary(v[0][1])[0].tolist(), boundary(v[0][1])[1]]))
+                                for k, v in ((f"{s} / {v}", runs[s, v]) for s in SETTINGS for v in VARIANTS)}))
     fig = draw({k: v[0] for k, v in runs.items()})
     result.figures.append((save_figure(ctx, fig, "fig5_toy.png"),
                            "Scatter per setting (columns) and training data (rows) with the learned linear "

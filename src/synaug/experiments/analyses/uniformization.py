@@ -68,7 +68,7 @@ def run(ctx) -> ExperimentResult:
             made_rows[strategy]["total synthetic"] = int(sum(made_rows[strategy]["synthetic"]))
             xs.append(made_rows[strategy]["total synthetic"])
             points.append(rows[strategy])
-        result.curves[family] = {**curve(xs, points, SHOTS), "levels": [pattern.format(v) for v in opts[key]]}
+        result.curves[family] = curve(xs, points, SHOTS)
     result.tables.append(Table(f"{opts['method']}: accuracy (%) by synthetic budget", [SHOT_LABELS[k] for k in SHOTS],
                                {s: {SHOT_LABELS[k]: r[k] for k in SHOTS} for s, r in rows.items()},
                                note="Many / Medium / Few by the original long tail's class counts"))
