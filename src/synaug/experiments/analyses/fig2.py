@@ -132,7 +132,8 @@ def findings(curves: dict) -> list[Finding]:
     ok = None if not mid else np.mean([i for _, i in ci]) > np.mean([c for c, _ in ci])
     out.append(Finding("Instance-wise replacement degrades accuracy less than class-wise replacement",
                        verdict(ok), "rule: mean accuracy over the intermediate fractions, instance-wise > class-wise; "
-                       + ", ".join(f"{x:g} %: class-wise {fmt(c)} vs instance-wise {fmt(i)}" for x, (c, i) in zip(mid, ci))))
+                       + ", ".join(f"{x:g} %: class-wise {fmt(c)} vs instance-wise {fmt(i)}"
+                                   for x, (c, i) in zip(mid, ci))))
     rk = [(at(cls, "replaced", x), at(cls, "kept", x)) for x in cls["x"] if 0 < x < 100]
     ok = None if not rk else np.mean([r for r, _ in rk]) < np.mean([k for _, k in rk])
     out.append(Finding("Class-wise: the classes with no real image are hurt most (the domain gap)",

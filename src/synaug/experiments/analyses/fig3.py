@@ -26,7 +26,8 @@ from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Ta
 from synaug.plots import pyplot
 from synaug.train.config import TrainConfig
 
-DEFAULTS = {"per_class": None, "max_per_side": 2500, "test_fraction": 0.3, "classes": [0, 1], "tsne": True, "tsne_max": 1500}
+DEFAULTS = {"per_class": None, "max_per_side": 2500, "test_fraction": 0.3, "classes": [0, 1], "tsne": True,
+            "tsne_max": 1500}
 PAPER = {"real": 77.76, "synthetic": 70.56, "total": 74.16}
 
 
@@ -84,7 +85,8 @@ def run(ctx) -> ExperimentResult:
         first = first or (fr, yr, fs, ys)
         probes.append(probe_accuracy(fr, fs, seed, opts["max_per_side"], opts["test_fraction"]))
         half = np.random.default_rng([seed, 3]).permutation(len(fr))
-        controls.append(probe_accuracy(fr[half[::2]], fr[half[1::2]], seed, opts["max_per_side"], opts["test_fraction"]))
+        controls.append(probe_accuracy(fr[half[::2]], fr[half[1::2]], seed, opts["max_per_side"],
+                                       opts["test_fraction"]))
         close.append(centroid_closeness(fr, yr, fs, ys))
     rows = {"real vs synthetic": {k: stat([p[k] for p in probes]) for k in PAPER},
             "control: real vs real": {k: stat([p[k] for p in controls]) for k in PAPER}}
@@ -136,7 +138,8 @@ def draw_map(fr, yr, fs, ys, classes, how: str, limit: int = 10**9):
             col = cmap(i % 10)
             ax.scatter(*zr[yr[r] == c].T, s=6, color=col, marker="o", alpha=0.5, label=f"Real C{c}")
             ax.scatter(*zs[ys[s] == c].T, s=10, color=col, marker="x", alpha=0.5, label=f"Syn C{c}")
-        ax.set_title(f"{how.upper()}: {'classes ' + ', '.join(map(str, chosen)) if len(chosen) <= 3 else 'all classes'}")
+        shown = "classes " + ", ".join(map(str, chosen)) if len(chosen) <= 3 else "all classes"
+        ax.set_title(f"{how.upper()}: {shown}")
         ax.set_xticks([])
         ax.set_yticks([])
         if len(chosen) <= 3:
@@ -154,7 +157,8 @@ def findings(rows: dict, close: dict) -> list[Finding]:
         Finding("Synthetic features of a class lie closer to other classes' synthetic features than to their own "
                 "class's real features (Syn C2 nearer Syn C1 than Real C2)",
                 verdict(None if close["mean"] is None else close["mean"] > 0.5),
-                f"rule: share of class pairs where d(Syn C2, Syn C1) < d(Syn C2, Real C2) > 0.5; {fmt(close['mean'], 3)}"),
+                "rule: share of class pairs where d(Syn C2, Syn C1) < d(Syn C2, Real C2) > 0.5; "
+                f"{fmt(close['mean'], 3)}"),
     ]
 
 

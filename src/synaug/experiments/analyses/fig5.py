@@ -167,7 +167,8 @@ def findings(rows: dict) -> list[Finding]:
         return rows[f"{setting} / {variant}"][key]["mean"]
 
     cls, grp = mean("class imbalance", "original", "worst_cell"), mean("group imbalance", "original", "worst_cell")
-    both_tilt, cls_tilt = mean("class + group imbalance", "original", "tilt"), mean("class imbalance", "original", "tilt")
+    both_tilt = mean("class + group imbalance", "original", "tilt")
+    cls_tilt = mean("class imbalance", "original", "tilt")
     both = mean("class + group imbalance", "original", "worst_cell")
     imbalanced = SETTINGS[1:]
     gains = [mean(s, "uniformized", "worst_cell") - mean(s, "original", "worst_cell") for s in imbalanced]
