@@ -1,0 +1,172 @@
+"""Figure 3 (ICML paper): the domain gap between real and synthetic images.
+
+(a) Binary domain classification: a linear probe (scikit-learn logistic regression, the audit's
+`probe`) separates real from synthetic features (up to 2.5k of each, as the paper), scored on
+held-out features: accuracy on real, on synthetic, and in total (50 % = no gap; paper, CIFAR100:
+77.76 / 70.56 / 74.16). A control probe separates two random halves of the SAME real images
+(it should sit at chance).
+(b) Feature map: real and synthetic features of two classes (C1, C2) and of every class,
+projected to 2-D with PCA (and t-SNE when asked); the paper sees Syn C2 closer to Syn C1 than to
+Real C2.
+
+Features: the audit's feature network (`synaug.audit.core.feature_extractor`: a short
+class-balanced cross-entropy run on real data) trained on one half of every class of the balanced
+real pool; the probe's real images are the OTHER half, so the feature network saw neither the
+probe's real nor its synthetic images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synaug.audit import metrics as M
+from synaug.audit.core import AuditConfig, feature_extractor
+from synaug.experiments.analyses.common import balanced_pool, fmt, options, save_figure, stat, verdict
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
+from synaug.plots import pyplot
+from synaug.train.config import TrainConfig
+
+DEFAULTS = {"per_class": None, "max_per_side": 2500, "test_fraction": 0.3, "classes": [0, 1], "tsne": True,
+            "tsne_max": 1500}
+PAPER = {"real": 77.76, "synthetic": 70.56, "total": 74.16}
+
+
+def probe_accuracy(real: np.ndarray, synthetic: np.ndarray, seed: int = 0, max_per_side: int = 2500,
+                   test_fraction: float = 0.3) -> dict:
+    """Held-out accuracy (%) of a real (0) vs synthetic (1) linear probe on equal-size seeded
+    subsamples of both: on the held-out real, synthetic, and all features."""
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng([seed, 31])
+    n = min(len(real), len(synthetic), max_per_side)
+    x = np.concatenate([real[rng.choice(len(real), n, replace=False)],
+                        synthetic[rng.choice(len(synthetic), n, replace=False)]])
+    y = np.r_[np.zeros(n, int), np.ones(n, int)]
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    pred = M.probe(xtr, ytr, seed, max_iter=500).predict(xte)
+    return {"real": 100 * float((pred[yte == 0] == 0).mean()), "synthetic": 100 * float((pred[yte == 1] == 1).mean()),
+            "total": 100 * float((pred == yte).mean())}
+
+
+def centroid_closeness(real: np.ndarray, real_y: np.ndarray, syn: np.ndarray, syn_y: np.ndarray) -> float | None:
+    """Share of ordered class pairs (c1, c2) where the synthetic centroid of c2 is closer to the
+    synthetic centroid of c1 than to the real centroid of c2 (features standardised together)."""
+    x = np.concatenate([real, syn])
+    mu, sd = x.mean(0), x.std(0) + 1e-8
+    classes = sorted(set(real_y.tolist()) & set(syn_y.tolist()))
+    rc = {c: ((real[real_y == c] - mu) / sd).mean(0) for c in classes}
+    sc = {c: ((syn[syn_y == c] - mu) / sd).mean(0) for c in classes}
+    pairs = [(a, b) for a in classes for b in classes if a != b]
+    if not pairs:
+        return None
+    return float(np.mean([np.linalg.norm(sc[b] - sc[a]) < np.linalg.norm(sc[b] - rc[b]) for a, b in pairs]))
+
+
+def features_for_seed(ctx, splits, synthetic, seed: int):
+    """(real probe features, their labels, synthetic features, their labels) of one seed."""
+    tcfg = TrainConfig.from_dict(ctx.config["train"])
+    real = splits.train
+    feat_idx, probe_idx = M.carve_validation(real.labels, 0.5, seed)
+    acfg = AuditConfig(seed=seed, steps=tcfg.steps, batch_size=tcfg.batch_size, device=tcfg.device)
+    extract = feature_extractor(real.subset(feat_idx), acfg, ctx.out / "runs" / "feature-net" / f"seed{seed}",
+                                ctx.progress)
+    probe_real = real.subset(probe_idx)
+    return extract(probe_real), probe_real.labels, extract(synthetic), synthetic.labels
+
+
+def run(ctx) -> ExperimentResult:
+    opts = options(ctx, DEFAULTS)
+    splits = balanced_pool(ctx, opts["per_class"])
+    per_class = -(-opts["max_per_side"] // splits.train.num_classes)  # ceil: up to max_per_side in all
+    synthetic = ctx.synthetic(splits, strategy=f"LT+{per_class}", use_groups=False)
+    probes, controls, close, first = [], [], [], None
+    for seed in ctx.seeds:
+        fr, yr, fs, ys = features_for_seed(ctx, splits, synthetic, seed)
+        first = first or (fr, yr, fs, ys)
+        probes.append(probe_accuracy(fr, fs, seed, opts["max_per_side"], opts["test_fraction"]))
+        half = np.random.default_rng([seed, 3]).permutation(len(fr))
+        controls.append(probe_accuracy(fr[half[::2]], fr[half[1::2]], seed, opts["max_per_side"],
+                                       opts["test_fraction"]))
+        close.append(centroid_closeness(fr, yr, fs, ys))
+    rows = {"real vs synthetic": {k: stat([p[k] for p in probes]) for k in PAPER},
+            "control: real vs real": {k: stat([p[k] for p in controls]) for k in PAPER}}
+    closeness = Table("Feature centroids: is Syn C2 nearer Syn C1 than Real C2?", ["share of class pairs"],
+                      {"d(Syn C2, Syn C1) < d(Syn C2, Real C2)": {"share of class pairs": stat(close)}},
+                      note="class centroids of the standardised features; 0.5 = no preference")
+    result = ExperimentResult(tables=[Table(
+        "Binary domain classification (held-out linear-probe accuracy, %)", list(PAPER), rows,
+        paper={"real vs synthetic": dict(PAPER)},
+        note=f"features: audit feature net ({TrainConfig.from_dict(ctx.config['train']).steps} steps) on half of "
+             f"every real class; probe: up to {opts['max_per_side']} of each side, {opts['test_fraction']:.0%} "
+             "held out; 50 % = indistinguishable"), closeness])
+    result.figures.extend(draw_all(ctx, opts, first))
+    result.findings.extend(findings(rows, stat(close)))
+    return result
+
+
+def draw_all(ctx, opts, feats) -> list[tuple[str, str]]:
+    fr, yr, fs, ys = feats
+    figs = [(save_figure(ctx, draw_map(fr, yr, fs, ys, opts["classes"], "pca"), "fig3_pca.png"),
+             "PCA of real and synthetic features: two classes (left), every class (right)")]
+    if opts["tsne"]:
+        figs.append((save_figure(ctx, draw_map(fr, yr, fs, ys, opts["classes"], "tsne", opts["tsne_max"]),
+                                 "fig3_tsne.png"), "t-SNE of real and synthetic features (as the PCA figure)"))
+    return figs
+
+
+def embed(x: np.ndarray, how: str, seed: int = 0) -> np.ndarray:
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+    if how == "pca" or len(x) < 5:
+        return PCA(2, random_state=seed).fit_transform(x)
+    return TSNE(2, perplexity=min(30, (len(x) - 1) // 3), random_state=seed, init="pca").fit_transform(x)
+
+
+def draw_map(fr, yr, fs, ys, classes, how: str, limit: int = 10**9):
+    """Two panels: the chosen classes' real (o) and synthetic (x) features, and every class's."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    rng = np.random.default_rng(0)
+    for ax, chosen in zip(axes, (list(classes), sorted(set(yr.tolist())))):
+        r = np.where(np.isin(yr, chosen))[0]
+        s = np.where(np.isin(ys, chosen))[0]
+        r, s = (rng.permutation(r)[:limit // 2], rng.permutation(s)[:limit // 2])
+        z = embed(np.concatenate([fr[r], fs[s]]), how)
+        zr, zs = z[:len(r)], z[len(r):]
+        cmap = plt.get_cmap("tab10")
+        for i, c in enumerate(chosen):
+            col = cmap(i % 10)
+            ax.scatter(*zr[yr[r] == c].T, s=6, color=col, marker="o", alpha=0.5, label=f"Real C{c}")
+            ax.scatter(*zs[ys[s] == c].T, s=10, color=col, marker="x", alpha=0.5, label=f"Syn C{c}")
+        shown = "classes " + ", ".join(map(str, chosen)) if len(chosen) <= 3 else "all classes"
+        ax.set_title(f"{how.upper()}: {shown}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if len(chosen) <= 3:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def findings(rows: dict, close: dict) -> list[Finding]:
+    gap, ctrl = rows["real vs synthetic"]["total"], rows["control: real vs real"]["total"]
+    ok = None if gap["mean"] is None else gap["mean"] >= 60 and gap["mean"] - ctrl["mean"] >= 10
+    return [
+        Finding("A domain gap exists: a linear probe tells real from synthetic features well above chance",
+                verdict(ok), f"rule: held-out probe accuracy >= 60 % and >= control + 10 points; "
+                f"{fmt(gap['mean'])} ± {fmt(gap['std'])} % vs control {fmt(ctrl['mean'])} % (paper: 74.16 %)"),
+        Finding("Synthetic features of a class lie closer to other classes' synthetic features than to their own "
+                "class's real features (Syn C2 nearer Syn C1 than Real C2)",
+                verdict(None if close["mean"] is None else close["mean"] > 0.5),
+                "rule: share of class pairs where d(Syn C2, Syn C1) < d(Syn C2, Real C2) > 0.5; "
+                f"{fmt(close['mean'], 3)}"),
+    ]
+
+
+register_experiment(Experiment(
+    name="fig3", title="Domain gap between real and synthetic images",
+    paper="ICML Fig. 3: (a) real-vs-synthetic linear probe on frozen features (2.5k each), (b) 2-D map of "
+          "real and synthetic features of two classes",
+    dataset="mnist-lt", run=run,
+    defaults={"dataset": "mnist-lt", "imbalance": 1, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64}},
+    tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16},
+          "options": {"per_class": 20, "max_per_side": 60, "tsne": False}}))

@@ -1,0 +1,215 @@
+"""The paper's analyses (synaug.experiments.analyses): each runs end to end on its tiny settings
+through `run(ctx)`, and the pieces that decide their numbers are checked against independent
+computations (mixture counts, probe sanity, the plotted boundary, plan formulas)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from synaug.data.imageset import ImageSet
+from synaug.errors import ConfigError
+from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
+from synaug.experiments.analyses.common import capped, mixture, options, with_train
+from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext
+from synaug.experiments.runner import resolve_config
+from synaug.plots import pyplot
+
+NAMES = ("fig2", "fig3", "fig4", "fig5", "uniformization")
+STATUSES = {"reproduced", "not reproduced", "not runnable"}
+
+
+def tiny_context(name: str, tmp_path, **opts) -> ExperimentContext:
+    """The experiment's defaults updated by its tiny overrides; the `options` block (experiment
+    options, not runner config) is attached after the runner resolves the rest."""
+    exp = EXPERIMENTS[name]
+    layer = copy.deepcopy(dict(exp.defaults))
+    for k, v in exp.tiny.items():
+        layer[k] = {**layer[k], **v} if isinstance(v, dict) and isinstance(layer.get(k), dict) else v
+    options_block = {**layer.pop("options", {}), **opts}
+    cfg = resolve_config(layer)
+    cfg["options"] = options_block
+    return ExperimentContext(cfg, tmp_path / name, tmp_path / "shared", progress=False, log=lambda *a, **k: None)
+
+
+def run_tiny(name: str, tmp_path, **opts):
+    ctx = tiny_context(name, tmp_path, **opts)
+    result = EXPERIMENTS[name].run(ctx)
+    for file_name, caption in result.figures:
+        assert (ctx.out / file_name).is_file() and (ctx.out / file_name).stat().st_size > 1000, file_name
+        assert caption
+    assert result.findings and {f.status for f in result.findings} <= STATUSES
+    assert all(f.claim and f.evidence for f in result.findings)
+    for name_, c in result.curves.items():  # one shape: {"x": [...], series: {"mean": [...], "std": [...]}}
+        assert set(c) > {"x"}, name_
+        for series, v in c.items():
+            if series != "x":
+                assert set(v) == {"mean", "std"} and len(v["mean"]) == len(v["std"]) == len(c["x"]), (name_, series)
+    return ctx, result
+
+
+def test_all_registered_with_tiny_settings():
+    for name in NAMES:
+        exp = EXPERIMENTS[name]
+        assert exp.name == name and exp.tiny and exp.paper and callable(exp.run)
+
+
+def test_unknown_option_is_a_config_error(tmp_path):
+    ctx = tiny_context("fig5", tmp_path, nn=3)
+    with pytest.raises(ConfigError, match="nn"):
+        options(ctx, fig5.DEFAULTS)
+
+
+# ----------------------------------------------------------------------------- fig2
+def toy_set(per_class: int, classes: int, synthetic: bool) -> ImageSet:
+    labels = np.repeat(np.arange(classes), per_class)
+    images = np.arange(len(labels), dtype=np.int32).reshape(-1, 1, 1, 1) + (1000 if synthetic else 0)  # ids
+    return ImageSet(images, labels, [str(c) for c in range(classes)], synthetic=np.full(len(labels), synthetic))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.5, 0.75, 1.0])
+def test_fig2_mixture_counts_are_exact(fraction):
+    C, n = 10, 13
+    real, syn = toy_set(n, C, False), toy_set(n, C, True)
+    counts = {c: n for c in range(C)}
+    order = np.random.default_rng(1).permutation(C)
+    real_n, syn_n, replaced = fig2.replacement_counts("class-wise", fraction, counts, order)
+    mix = mixture(real, syn, real_n, syn_n, seed=0)
+    k = int(round(fraction * C))
+    assert sorted(replaced) == sorted(order[:k].tolist())
+    for c in range(C):
+        in_c = mix.labels == c
+        assert in_c.sum() == n  # every class keeps its size
+        assert mix.synthetic[in_c].sum() == (n if c in replaced else 0)
+    real_n, syn_n, _ = fig2.replacement_counts("instance-wise", fraction, counts, order)
+    mix = mixture(real, syn, real_n, syn_n, seed=0)
+    for c in range(C):
+        in_c = mix.labels == c
+        assert in_c.sum() == n
+        assert abs(mix.synthetic[in_c].sum() - fraction * n) <= 1
+    assert len(np.unique(mix.images.ravel())) == len(mix)  # no image drawn twice
+
+
+def test_fig2_end_to_end(tmp_path):
+    ctx, result = run_tiny("fig2", tmp_path)
+    fractions = ctx.config["options"]["fractions"]
+    for setting in fig2.SETTINGS:
+        assert result.curves[setting]["x"] == [100 * f for f in sorted(fractions)]
+        assert len(result.curves[setting]["accuracy"]["mean"]) == len(fractions)
+    rows = result.tables[0].rows
+    per_class = ctx.config["options"]["per_class"]
+    assert rows["class-wise 50 %"]["synthetic"] == 5 * per_class  # 5 of 10 classes all synthetic
+    assert rows["instance-wise 50 %"]["real"] == rows["instance-wise 50 %"]["synthetic"] == 5 * per_class
+    assert rows["class-wise 0 %"]["replaced"]["mean"] is None and rows["class-wise 100 %"]["kept"]["mean"] is None
+    assert len(result.findings) == 5
+
+
+# ----------------------------------------------------------------------------- fig3
+def test_fig3_probe_is_at_chance_on_one_distribution_and_perfect_on_two():
+    rng = np.random.default_rng(0)
+    same = rng.normal(size=(1200, 16))
+    chance = fig3.probe_accuracy(same[:600], same[600:], seed=0)
+    assert 38 <= chance["total"] <= 62
+    far = fig3.probe_accuracy(rng.normal(size=(600, 16)), rng.normal(size=(600, 16)) + 4.0, seed=0)
+    assert far["total"] >= 99 and far["real"] >= 99 and far["synthetic"] >= 99
+
+
+def test_fig3_centroid_closeness_counts_pairs():
+    # synthetic classes collapsed together far from the real ones: every pair counts
+    real = np.array([[0.0, 0], [10, 0]])
+    syn = np.array([[0.0, 50], [1, 50]])
+    assert fig3.centroid_closeness(real, np.array([0, 1]), syn, np.array([0, 1])) == 1.0
+    # synthetic on top of its own real class: no pair counts
+    assert fig3.centroid_closeness(real, np.array([0, 1]), real + 0.01, np.array([0, 1])) == 0.0
+
+
+def test_fig3_end_to_end(tmp_path):
+    _, result = run_tiny("fig3", tmp_path)
+    rows = result.tables[0].rows
+    assert set(rows) == {"real vs synthetic", "control: real vs real"}
+    for row in rows.values():
+        assert set(row) == {"real", "synthetic", "total"} and 0 <= row["total"]["mean"] <= 100
+    assert result.tables[0].paper["real vs synthetic"]["total"] == 74.16
+    assert result.figures[0][0] == "fig3_pca.png"
+
+
+# ----------------------------------------------------------------------------- fig4
+def test_fig4_level_options_leave_the_default_out(tmp_path):
+    ctx = tiny_context("fig4", tmp_path)
+    knob = fig4.KNOBS["render"]
+    assert fig4.level_options(ctx, knob, 0.0) == {}
+    assert fig4.level_options(ctx, knob, 0.5) == {"degrade": 0.5}
+    assert knob.quality(0.25) == 0.75 and fig4.KNOBS["diffusion"].quality(10) == 10
+
+
+def test_fig4_end_to_end(tmp_path):
+    ctx, result = run_tiny("fig4", tmp_path)
+    levels = ctx.config["options"]["levels"]
+    ran = result.curves["synaug"]["x"]
+    assert len(ran) + len(result.skipped) == len(levels)  # every level ran or says why not
+    assert all("degrade" in s for s in result.skipped)
+    assert 1.0 in ran  # degrade 0 (today's images) always runs
+    assert set(result.curves) == {"synaug", "ce (real data only)"}
+    assert "ce" in result.tables[0].rows
+
+
+def test_fig4_unknown_generator_is_skipped(tmp_path):
+    ctx = tiny_context("fig4", tmp_path)
+    ctx.config["generate"]["generator"] = "smote"
+    result = fig4.run(ctx)
+    assert result.skipped and "smote" in result.skipped[0] and not result.tables
+
+
+# ----------------------------------------------------------------------------- fig5
+def test_fig5_plotted_line_is_the_models_boundary():
+    rng = np.random.default_rng(3)
+    x, y, _ = fig5.sample(fig5.cell_counts("class + group imbalance", 300, 5), 1.5, rng)
+    clf = fig5.fit_linear(x, y)
+    w, b = fig5.boundary(clf)
+    fig, ax = pyplot().subplots()
+    line = fig5.draw_boundary(ax, w, b, 5.0)
+    pts = np.c_[line.get_xdata(), line.get_ydata()]
+    assert np.allclose(clf.decision_function(pts), 0, atol=1e-8)
+    assert np.allclose(pts @ clf.coef_[0] + clf.intercept_[0], 0, atol=1e-8)
+    assert np.ptp(pts, axis=0).max() == pytest.approx(10.0)  # spans the square
+    pyplot().close(fig)
+
+
+def test_fig5_cell_counts_and_uniformized_sizes():
+    counts = fig5.cell_counts("class + group imbalance", 400, 10)
+    assert counts == {(0, 0): 400, (0, 1): 400, (1, 0): 40, (1, 1): 4}
+    rng = np.random.default_rng(0)
+    x, y, a = fig5.sample(counts, 1.5, rng)
+    _, y2, a2 = fig5.uniformized(x, y, a, counts, 400, 1.5, rng)
+    assert np.bincount(y2 * 2 + a2).tolist() == [400] * 4
+
+
+def test_fig5_uniformizing_improves_the_worst_cell(tmp_path):
+    _, result = run_tiny("fig5", tmp_path)
+    rows = result.tables[0].rows
+    assert len(rows) == len(fig5.SETTINGS) * len(fig5.VARIANTS)
+    for s in ("class imbalance", "class + group imbalance"):
+        assert rows[f"{s} / uniformized"]["worst_cell"]["mean"] > rows[f"{s} / original"]["worst_cell"]["mean"] + 5
+    tilted = rows["class + group imbalance / original"]["tilt"]["mean"]
+    assert tilted > rows["class + group imbalance / uniformized"]["tilt"]["mean"]
+
+
+# ----------------------------------------------------------------------------- uniformization
+def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
+    ctx, result = run_tiny("uniformization", tmp_path)
+    base = ctx.splits()
+    counts = capped(with_train(base, base.train.without_groups()), ctx.config["options"]["per_class"])
+    n = counts.train.class_counts()
+    made = result.tables[1].rows
+    for beta in ctx.config["options"]["betas"]:
+        assert made[f"U-{beta}"]["real"] == np.minimum(n, beta).tolist()
+        assert made[f"U-{beta}"]["synthetic"] == np.maximum(beta - n, 0).tolist()
+    for alpha in ctx.config["options"]["alphas"]:
+        assert made[f"LT+{alpha}"]["real"] == n.tolist()
+        assert made[f"LT+{alpha}"]["synthetic"] == [alpha] * len(n)
+    for family, key, _ in uniformization.FAMILIES:
+        c = result.curves[family]
+        assert len(c["x"]) == len(ctx.config["options"][key]) == len(c["accuracy"]["mean"])
+    assert set(result.tables[0].rows["U-4"]) == {"Many", "Medium", "Few", "All"}
