@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import yaml
 
+from synaug.audit.weighting import weighted_by_audit
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
@@ -139,7 +140,8 @@ def method_parts(method: Method, train_set: ImageSet, real: ImageSet, cfg: Train
                  class_counts=train_set.class_counts(), batch_size=cfg.batch_size, seed=cfg.seed,
                  num_cells=real.num_cells, step_size=cfg.dro_step_size, alpha=cfg.mixup_alpha,
                  pairing=method.pairing)
-    return (SAMPLERS.create(method.sampler, facts), BATCH_TRANSFORMS.create(method.transform, facts),
+    return (weighted_by_audit(SAMPLERS.create(method.sampler, facts), train_set, cfg),
+            BATCH_TRANSFORMS.create(method.transform, facts),
             LOSSES.create(method.loss, facts))
 
 
