@@ -194,3 +194,27 @@ def test_synaug_audit_is_registered_as_synaug_on_audited_data():
     a, s = METHODS["synaug-audit"], METHODS["synaug"]
     assert a.synthetic_policy == "audited" and s.synthetic_policy == "all"
     assert replace(a, name="synaug", description=s.description, synthetic_policy="all") == s
+
+
+def test_runner_trains_synaug_audit_on_the_audited_subset_and_reports_it(made, monkeypatch):
+    from synaug.experiments import runner
+    splits, folder, synthetic, tmp = made
+    plain, _ = tiny_splits()
+    out = tmp / "exp"
+    (out).mkdir()
+    folder.rename(out / "synthetic")
+    synthetic = workflow.read_synthetic(out / "synthetic", plain.train, 12)
+    monkeypatch.setattr(runner, "load_dataset", lambda name, imbalance=100: plain)
+    monkeypatch.setattr(runner, "uniformize", lambda *a, **k: (synthetic, {"undrawable": {}}))
+    monkeypatch.setattr("synaug.audit.recipe.RecipeConfig", lambda: FAST)
+    train = dict(steps=12, batch_size=16, warmup_steps=2, stage2_steps=6, checkpoint_every=4, device="cpu",
+                 synthetic_weighting="audit")
+    cfg = runner.resolve_config({"dataset": "mnist-lt", "methods": ["synaug-audit"], "train": train, "out": str(out)})
+    results = runner.run_experiment(cfg, progress=False, log=lambda *a: None)
+    summary = results["audit"]["True"]
+    record = json.loads((out / "audit" / "recipe.json").read_text())
+    assert summary["synthetic_used"] == len(record["files"]) < len(synthetic)
+    run_config = (out / "runs" / "synaug-audit" / "seed0" / "config.yaml").read_text()
+    assert f"synthetic_images: {len(record['files'])}" in run_config
+    assert f"audit: {out / 'audit'}" in run_config  # weighting by its own audit
+    assert "Audit of the synthetic images" in (out / "report.html").read_text()
