@@ -218,3 +218,11 @@ def test_runner_trains_synaug_audit_on_the_audited_subset_and_reports_it(made, m
     assert f"synthetic_images: {len(record['files'])}" in run_config
     assert f"audit: {out / 'audit'}" in run_config  # weighting by its own audit
     assert "Audit of the synthetic images" in (out / "report.html").read_text()
+
+
+def test_weighting_without_an_audit_fails_before_training_for_methods_without_their_own():
+    from synaug.experiments import runner
+    train = {"synthetic_weighting": "audit"}
+    with pytest.raises(ConfigError, match="synaug"):
+        runner.resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug"], "train": train})
+    runner.resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug-audit"], "train": train})

@@ -159,3 +159,14 @@ def with_own_audit(train_cfg, audit_dir: Path):
     if train_cfg.synthetic_weighting == "audit" and not train_cfg.audit:
         return dc_replace(train_cfg, audit=str(audit_dir))
     return train_cfg
+
+
+def check_weighting(train_cfg, methods) -> None:
+    """`synthetic_weighting: audit` with no `audit:` folder only works for methods that make their own
+    audit (synaug-audit): fail before any training, not after the first methods have run."""
+    if train_cfg.synthetic_weighting != "audit" or train_cfg.audit:
+        return
+    lacking = [m.name for m in methods if m.synthetic and m.synthetic_policy != "audited"]
+    if lacking:
+        raise ConfigError(f"train: synthetic_weighting: audit needs `audit: DIR` (a `synaug audit` folder) for "
+                          f"{', '.join(lacking)}; only synaug-audit makes its own")

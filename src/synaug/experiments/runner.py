@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from synaug.audit.recipe import audited_synthetic, recipe_dirs, with_own_audit
+from synaug.audit.recipe import audited_synthetic, check_weighting, recipe_dirs, with_own_audit
 from synaug.data import DATASETS, load_dataset
 from synaug.errors import ConfigError, check_keys, unknown
 from synaug.eval.metrics import imbalance_factor
@@ -66,9 +66,8 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     cfg["dataset"] = cfg["dataset"] or task.dataset
     cfg["methods"] = list(cfg["methods"] or task.methods)
     cfg["out"] = cfg["out"] or default_out(cfg["task"], cfg["dataset"])
-    TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
-    for m in cfg["methods"]:
-        get_method(m)
+    train = TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
+    check_weighting(train, [get_method(m) for m in cfg["methods"]])
     _check_names(cfg)
     return cfg
 
