@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# The audited recipe on fashion-lt against plain SYNAuG and class-balanced re-sampling, 3 seeds.
-# Every choice (budget = audit-proportional, filter defaults) was fixed before any run; the audit
-# only reads a validation split carved from the training data; the test set is read by evaluation.
-# Usage: OUT=.bench-tmp/audit bash benchmarks/audit_fashion_lt.sh   (python: $PY, default python)
+# The audited recipe (method synaug-audit: audit -> filter -> audit-proportional budget of the shared
+# uniform synthetic set, synaug.audit.recipe) against plain SYNAuG and the baselines, 3 seeds:
+#   (a) fashion-lt: ce-rs vs synaug vs synaug-audit (All / Many / Medium / Few, mean ± std);
+#   (b) over the cells of every dataset run: Spearman rank correlation between the audit's transfer
+#       score and the per-cell test gain of synaug over the re-sampling baseline (ce-rs, or rs for
+#       grouped data) and over plain training (ce / erm).
+# Every choice (budget, filter defaults) was fixed before any run; the audit reads only a validation
+# part carved from the training data; the test set is read by evaluation alone.
+# Usage: OUT=.bench-tmp/audit bash benchmarks/audit_fashion_lt.sh
+#   PY (default python), SEEDS (0,1,2), STEPS (600, the demo's), LONGTAIL ("fashion-lt mnist-lt"),
+#   GROUPED ("mnist-fair:fairness fashion-spurious:spurious"; "" to skip)
 set -euo pipefail
 PY=${PY:-python}
-OUT=${OUT:-.bench-tmp/audit-fashion-lt}
+OUT=${OUT:-.bench-tmp/audit}
+SEEDS=${SEEDS:-0,1,2}
 STEPS=${STEPS:-600}
+LONGTAIL=${LONGTAIL:-fashion-lt mnist-lt}
+GROUPED=${GROUPED-mnist-fair:fairness fashion-spurious:spurious}
 S="$PY -m synaug.cli"
 mkdir -p "$OUT"
 t0=$(date +%s)
-$S plan --dataset fashion-lt --out "$OUT/plan.csv" > "$OUT/plan.txt"
-$S generate --plan "$OUT/plan.csv" --out "$OUT/syn" --skip-undrawable > "$OUT/generate.txt" 2>&1
-$S audit --dataset fashion-lt --synthetic "$OUT/syn" --out "$OUT/audit" --quiet | tee "$OUT/audit.txt"
-$S plan --dataset fashion-lt --strategy "audit-proportional:$OUT/audit" --out "$OUT/plan-audit.csv" | tee "$OUT/plan-audit.txt"
-$S generate --plan "$OUT/plan-audit.csv" --out "$OUT/syn-audit" --skip-undrawable > "$OUT/generate-audit.txt" 2>&1
-# same base seed: the budgeted plan's images are the first ones of the audited folder, file for file
-$S filter --synthetic "$OUT/syn-audit" --audit "$OUT/audit" | tee "$OUT/filter.txt"
-t1=$(date +%s)
-echo "audit + budget + filter: $((t1 - t0)) s" | tee "$OUT/timing.txt"
-for seed in 0 1 2; do
-  $S train --dataset fashion-lt --method ce-rs --seed $seed --steps $STEPS --out "$OUT/runs/ce-rs-$seed" > /dev/null
-  $S train --dataset fashion-lt --method synaug --synthetic "$OUT/syn" --seed $seed --steps $STEPS --out "$OUT/runs/synaug-$seed" > /dev/null
-  $S train --dataset fashion-lt --method synaug --synthetic "$OUT/syn-audit" --seed $seed --steps $STEPS --out "$OUT/runs/synaug-audit-$seed" > /dev/null
+for ds in $LONGTAIL; do
+  $S demo --task longtail --dataset "$ds" --methods ce,ce-rs,synaug,synaug-audit --seeds "$SEEDS" \
+     --steps "$STEPS" --out "$OUT/$ds" --quiet > "$OUT/$ds.txt" 2>&1
+  echo "$ds: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
 done
-echo "training: $(( $(date +%s) - t1 )) s" | tee -a "$OUT/timing.txt"
+for pair in $GROUPED; do
+  ds=${pair%%:*}; task=${pair##*:}
+  $S demo --task "$task" --dataset "$ds" --methods erm,rs,synaug,synaug-audit --seeds "$SEEDS" \
+     --steps "$STEPS" --out "$OUT/$ds" --quiet > "$OUT/$ds.txt" 2>&1
+  echo "$ds: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"
+done
 $PY benchmarks/audit_summary.py "$OUT" | tee "$OUT/summary.txt"

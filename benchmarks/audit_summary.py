@@ -1,5 +1,13 @@
-"""Table of benchmarks/audit_fashion_lt.sh: mean +- std over seeds, and the rank correlation between
-the audit's per-cell transfer score and the per-class test gain of SYNAuG over ce-rs (reporting only)."""
+"""Summary of benchmarks/audit_fashion_lt.sh (reads OUT/<dataset>/results.json of `synaug demo`):
+
+(a) per dataset, every method's task metrics as mean ± sample std over seeds;
+(b) per dataset and pooled over datasets, the Spearman rank correlation across cells between the
+    audit's transfer score (of the uniform synthetic set synaug trains on; validation carved from
+    the training data) and the per-cell test accuracy gain of synaug (mean over seeds) over
+    - the re-sampling baseline (ce-rs; rs on class x group data): synthetic images vs re-sampling
+      as the way to balance, the gain the audit is meant to predict;
+    - plain training (ce; erm on class x group data).
+Reporting only: nothing here is fed back into any choice."""
 
 import json
 import sys
@@ -8,30 +16,74 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from synaug.data import load_dataset
+BASELINES = {"longtail": ("ce-rs", "ce")}  # grouped tasks: ("rs", "erm")
 
-out = Path(sys.argv[1])
-test = load_dataset("fashion-lt").test
-keys = ("accuracy", "many", "medium", "few")
-recalls = {}
-print(f"{'method':<14}" + "".join(f"{k:>16}" for k in keys))
-for method in ("ce-rs", "synaug", "synaug-audit"):
-    files = [out / "runs" / f"{method}-{s}" / "metrics.json" for s in (0, 1, 2)]
-    runs = [json.loads(f.read_text()) for f in files if f.is_file()]
-    if len(runs) < 2:
-        print(f"{method:<14}  {len(runs)} run(s): " + " ".join(f"All {r['accuracy']:.2f} Few {r['few']:.2f}" for r in runs))
-        continue
-    print(f"{method:<14}" + "".join(f"{np.mean([r[k] for r in runs]):>9.2f} ± {np.std([r[k] for r in runs], ddof=1):4.2f}"
-                                    for k in keys))
-    preds = [np.asarray(r["predictions"]) for r in runs]
-    recalls[method] = np.mean([[(p[test.labels == c] == c).mean() for c in range(10)] for p in preds], axis=0)
-if not {"synaug", "ce-rs"} <= set(recalls):
-    sys.exit(0)
-audit = json.loads((out / "audit" / "audit.json").read_text())
-scored = [c for c in audit["cells"] if c["transfer"] is not None]
-gain = [100 * (recalls["synaug"][c["cell"]] - recalls["ce-rs"][c["cell"]]) for c in scored]
-rho, p = spearmanr([c["transfer"] for c in scored], gain)
-print("\nper class: audit transfer (validation) vs test recall gain of synaug over ce-rs (points)")
-for c, g in zip(scored, gain):
-    print(f"  {c['name']:<12} transfer {100 * c['transfer']:5.1f}   gain {g:+6.2f}")
-print(f"Spearman rank correlation over {len(scored)} classes: {rho:.2f} (p = {p:.2f})")
+
+def table(results: dict) -> list[str]:
+    keys = list(next(iter(results["methods"].values()))["summary"])
+    keys = ["accuracy", "many", "medium", "few"] if results["task"] == "longtail" else keys  # All/Many/Medium/Few
+    lines = [f"{'method':<14}" + "".join(f"{k:>18}" for k in keys)]
+    for m, r in results["methods"].items():
+        cells = []
+        for k in keys:
+            st = r["summary"][k]
+            cells.append(f"{'-':>18}" if st["mean"] is None else
+                         f"{st['mean']:>10.2f} ± {st['std'] or 0:5.2f}" if st["n"] > 1 else f"{st['mean']:>18.2f}")
+        lines.append(f"{m:<14}" + "".join(cells))
+    return lines
+
+
+def per_cell(results: dict, method: str) -> dict:
+    """{cell name: mean test accuracy over seeds} (classes, or class x group cells)."""
+    r = results["methods"][method]
+    if "per_cell_mean" in r:
+        return dict(r["per_cell_mean"])
+    return dict(zip(results["class_names"], r["per_class_mean"]))
+
+
+def gains(results: dict) -> tuple[list, dict]:
+    """Scored audit cells and {baseline: [gain per cell]} (points)."""
+    audit = next(iter(results["audit"].values()))
+    scored = [c for c in audit["cells"] if c["score"] is not None]
+    synaug = per_cell(results, "synaug")
+    out = {}
+    for base in BASELINES.get(results["task"], ("rs", "erm")):
+        if base in results["methods"]:
+            b = per_cell(results, base)
+            out[base] = [synaug[c["name"]] - b[c["name"]] for c in scored]
+    return scored, out
+
+
+def correlation(results: dict, name: str, pooled: dict) -> list[str]:
+    if "audit" not in results or "synaug" not in results["methods"]:
+        return [f"{name}: no audit or no synaug run: no correlation"]
+    scored, by_base = gains(results)
+    lines = [f"\n{name}: audit transfer (validation, %) vs synaug's per-cell test gain (points)"]
+    lines.append(f"  {'cell':<24}{'transfer':>9}" + "".join(f"{'vs ' + b:>12}" for b in by_base))
+    for i, c in enumerate(scored):
+        lines.append(f"  {c['name']:<24}{100 * c['score']:>9.1f}" + "".join(f"{g[i]:>+12.2f}" for g in by_base.values()))
+    for kind, (base, g) in zip(("balanced", "plain"), by_base.items()):
+        rho, p = spearmanr([c["score"] for c in scored], g)
+        lines.append(f"  Spearman vs {base}: rho = {rho:.2f} (p = {p:.2f}, {len(scored)} cells)")
+        pooled.setdefault(kind, ([], []))
+        pooled[kind][0].extend(c["score"] for c in scored)
+        pooled[kind][1].extend(g)
+    return lines
+
+
+def main(out: Path) -> None:
+    pooled = {}
+    for f in sorted(out.glob("*/results.json")):
+        results = json.loads(f.read_text())
+        seeds = results["config"]["seeds"]
+        print(f"\n== {f.parent.name} ({results['task']}, seeds {seeds}; last training step)")
+        print("\n".join(table(results)))
+        print("\n".join(correlation(results, f.parent.name, pooled)))
+    for kind, (s, g) in pooled.items():
+        rho, p = spearmanr(s, g)
+        base = "re-sampling (ce-rs / rs)" if kind == "balanced" else "plain (ce / erm)"
+        print(f"\npooled over datasets, gain over {base}: Spearman rho = {rho:.2f} (p = {p:.2f}, {len(s)} cells)")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

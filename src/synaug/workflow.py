@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 from pathlib import Path
 
+from synaug.audit.recipe import audited_synthetic, with_own_audit
 from synaug.data import load_dataset
 from synaug.data.cache import cached_imageset
 from synaug.data.imageset import CachedImages, DatasetSplits, ImageSet, LazyImages
@@ -211,6 +212,11 @@ def empty_synthetic(train: ImageSet, side: int, grouped: bool) -> ImageSet:
                     group_names=train.group_names if grouped else None, synthetic=np.ones(0, bool))
 
 
+def synthetic_folder_name(train: ImageSet, use_groups: bool) -> str:
+    """The folder, in an experiment's output, of the uniform synthetic set over cells or over classes."""
+    return "synthetic" if use_groups or not train.has_groups else "synthetic-classes"
+
+
 def uniformize(splits: DatasetSplits, dataset: str, out: Path, use_groups: bool, side: int, *,
                plan_options: dict, generate_options: dict, progress: bool = True, log=print):
     """Plan (plan-NAME.csv) and generate (out/NAME, once: a re-run reuses the images) the synthetic
@@ -220,7 +226,7 @@ def uniformize(splits: DatasetSplits, dataset: str, out: Path, use_groups: bool,
     d = distributed.current()
     g = generate_options
     grouped = use_groups and splits.train.has_groups
-    name = "synthetic" if grouped or not splits.train.has_groups else "synthetic-classes"
+    name = synthetic_folder_name(splits.train, use_groups)
     items, meta = plan_for(splits.train, dataset=dataset, generator=g["generator"], use_groups=use_groups,
                            unused=splits.unused, **plan_options)
     if d.is_main:
@@ -272,6 +278,10 @@ def train_run(dataset: str, method: str, out: Path, cfg: TrainConfig, *, synthet
         prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
     distributed.barrier(d)
     splits, sets = decode_to_cache(splits, {"train": syn}, cfg, dataset, Path(out), progress)
+    if m.synthetic_policy == "audited":  # audit -> filter -> budget into OUT/audit, OUT/synthetic-audited
+        sets["train"], _ = audited_synthetic(splits, Path(synthetic), sets["train"], Path(out) / "audit",
+                                             Path(out) / "synthetic-audited", dataset=dataset, progress=progress)
+        cfg = with_own_audit(cfg, Path(out) / "audit")
     return train_and_evaluate(m, splits, cfg, Path(out), synthetic=sets["train"], many=many, few=few,
                               resume=resume, progress=progress)
 

@@ -175,6 +175,8 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
                     "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
                     "differs from Stable Diffusion's; read these numbers as a test of the pipeline on real data, not "
                     "as a reproduction of the paper's figures.</p>")
+    for key, summary in (results.get("audit") or {}).items():
+        body.append(audit_section(summary))
     body.append(_accuracy(results, splits.train))
     body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
                 "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
@@ -182,6 +184,34 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     atomic_write_text(path, f"<!doctype html><meta charset=utf-8><title>synaug report</title><style>{CSS}</style>"
                       + "\n".join(body))
     return path
+
+
+def _bar(v: float | None, color: str = "#3b6ea8") -> str:
+    """A 0-1 value as a 100 px inline bar and its percentage ('-' when the audit has no score)."""
+    if v is None:
+        return "<td>-</td>"
+    return (f"<td style='text-align:left'><span style='display:inline-block;width:{100 * v:.0f}px;height:10px;"
+            f"background:{color}'></span> {100 * v:.0f}</td>")
+
+
+def audit_section(summary: dict) -> str:
+    """What the audited recipe (synaug-audit) did: per cell the audit's scores and the images kept."""
+    rows = ["<tr><th>cell</th><th>real</th><th>val</th><th>transfer (score) %</th><th>fidelity %</th>"
+            "<th>uniform</th><th>passed filter</th><th>budget</th><th>used</th></tr>"]
+    for r in summary["cells"]:
+        rows.append(f"<tr><td>{html.escape(r['name'])}</td><td>{r['real']}</td><td>{r['real_val']}</td>"
+                    f"{_bar(r['score'])}{_bar(r['fidelity'], '#e39b3c')}<td>{r['uniform']}</td>"
+                    f"<td>{r['passed_filter']}</td><td>{r['budget']}</td><td><b>{r['used']}</b></td></tr>")
+    return (f"<h2>Audit of the synthetic images (synaug-audit)</h2><p>Before training, the uniform synthetic set "
+            f"was audited against the real <b>training</b> images (a validation part carved from them; the test "
+            f"set is not read): <i>transfer</i> is the recall on a cell's real validation images of a probe "
+            f"trained on synthetic images only, <i>fidelity</i> the share of its synthetic images a probe of the "
+            f"real images assigns to it. The filter dropped {summary['dropped_by_filter']} images (assigned to "
+            f"another cell, or off the real manifold); the budget ({html.escape(summary['budget'])}: "
+            f"round(transfer x fill)) kept {summary['synthetic_used']} of {summary['synthetic_uniform']}, the "
+            f"first ones in plan order. Audit time {summary['audit_seconds']:.0f} s; details in "
+            f"<code>{html.escape(Path(summary['audit']).name)}/audit.html</code>.</p><table>"
+            + "".join(rows) + "</table>")
 
 
 def _header(results: dict, splits, task) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from synaug.audit.recipe import audited_synthetic, check_weighting, recipe_dirs, with_own_audit
 from synaug.data import DATASETS, load_dataset
 from synaug.errors import ConfigError, check_keys, unknown
 from synaug.eval.metrics import imbalance_factor
@@ -29,7 +30,7 @@ from synaug.train import distributed
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
 from synaug.train.models import MODELS, is_model_name
-from synaug.workflow import decode_to_cache, train_and_evaluate, training_side, uniformize
+from synaug.workflow import decode_to_cache, synthetic_folder_name, train_and_evaluate, training_side, uniformize
 
 BASE_CONFIG = {
     "task": "longtail",
@@ -65,9 +66,8 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     cfg["dataset"] = cfg["dataset"] or task.dataset
     cfg["methods"] = list(cfg["methods"] or task.methods)
     cfg["out"] = cfg["out"] or default_out(cfg["task"], cfg["dataset"])
-    TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
-    for m in cfg["methods"]:
-        get_method(m)
+    train = TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
+    check_weighting(train, [get_method(m) for m in cfg["methods"]])
     _check_names(cfg)
     return cfg
 
@@ -132,10 +132,12 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
             splits, cfg["dataset"], out, use_groups, training_side(splits, train_cfg), plan_options=cfg["plan"],
             generate_options=cfg["generate"], progress=progress, log=log)
     splits, synthetic = decode_to_cache(splits, synthetic, train_cfg, cfg["dataset"], out, progress and d.is_main)
+    audited = audit_synthetic(cfg, methods, splits, synthetic, log)
     results = results_header(cfg, task, splits, synthetic, plans)
+    results.update({"audit": {str(k): s for k, (_, s) in audited.items()}} if audited else {})
     for method in methods:
-        results["methods"][method.name] = run_method(cfg, task, method, splits, synthetic.get(method.use_groups),
-                                                     progress, log)
+        syn = audited[method.use_groups][0] if method.synthetic_policy == "audited" else synthetic.get(method.use_groups)
+        results["methods"][method.name] = run_method(cfg, task, method, splits, syn, progress, log)
     if not d.is_main:
         return None
     results["seconds"] = time.time() - t0
@@ -145,6 +147,21 @@ def run_experiment(cfg: dict, progress: bool = True, log=print) -> dict | None:
     atomic_write_text(out / "results.txt", table + "\n")
     write_report(results, splits, synthetic, out / "report.html")
     return results
+
+
+def audit_synthetic(cfg: dict, methods, splits, synthetic: dict, log) -> dict:
+    """{use_groups: (audited ImageSet, summary)} for the methods that train on audited synthetic data
+    (`synaug.audit.recipe`: audit -> filter -> budget of the shared uniform set; OUT/audit[-classes])."""
+    out, done = Path(cfg["out"]), {}
+    for use_groups in sorted({m.use_groups for m in methods if m.synthetic_policy == "audited"}, reverse=True):
+        name = synthetic_folder_name(splits.train, use_groups)
+        audit_dir, audited_dir = recipe_dirs(out, name)
+        done[use_groups] = audited_synthetic(splits, out / name, synthetic[use_groups], audit_dir, audited_dir,
+                                             use_groups=use_groups, dataset=cfg["dataset"])
+        s = done[use_groups][1]
+        log(f"audit ({audit_dir}, {s['audit_seconds']:.0f}s): {s['synthetic_used']} of {s['synthetic_uniform']} "
+            f"synthetic images kept ({s['dropped_by_filter']} dropped by the filter, the rest by the budget)")
+    return done
 
 
 def results_header(cfg: dict, task: Task, splits, synthetic: dict, plans: dict) -> dict:
@@ -165,6 +182,9 @@ def run_method(cfg: dict, task: Task, method, splits, synthetic, progress: bool,
     for seed in cfg["seeds"]:
         tcfg = TrainConfig.from_dict({**cfg["train"], "seed": int(seed)})
         run_dir = Path(cfg["out"]) / "runs" / method.name / f"seed{seed}"
+        if method.synthetic_policy == "audited":  # weighting by audit: its own audit unless one is named
+            tcfg = with_own_audit(tcfg, recipe_dirs(Path(cfg["out"]), synthetic_folder_name(
+                splits.train, method.use_groups))[0])
         metrics = train_and_evaluate(method, splits, tcfg, run_dir, synthetic=synthetic,
                                      many=th["many"], few=th["few"], progress=progress)
         if metrics is None:  # not rank 0

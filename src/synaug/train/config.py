@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from synaug.errors import check_keys
+from synaug.errors import ConfigError, check_keys
 
 
 @dataclass
@@ -47,6 +47,13 @@ class TrainConfig:
     compile: bool = False            # torch.compile the model for stage 1 (CUDA; minutes of compiling)
     checkpoint_every: int = 200      # steps between checkpoints
     eval_batch_size: int = 1024
+    # synthetic images drawn in proportion to their cell's audit score (synaug.audit.weighting); off by default
+    synthetic_weighting: str = "none"  # none | audit
+    audit: str | None = None         # the `synaug audit` folder it reads (synaug-audit: its own audit)
+
+    def __post_init__(self):
+        if self.synthetic_weighting not in ("none", "audit"):
+            raise ConfigError(f"synthetic_weighting: {self.synthetic_weighting!r}; choose none or audit")
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

@@ -33,6 +33,8 @@ class Method:
     head: str = "linear"                 # the model's last layer: synaug.train.models.HEADS
     train: tuple = ()                    # ((TrainConfig field, value), ...) the method sets itself (WB's
                                          # tuned weight decay); they win over the run's config
+    synthetic_policy: str = "all"        # all: every uniformizing image; audited: the audit's filter and budget
+                                         # first (synaug.audit.recipe, applied by the runner and `synaug train`)
 
 
 METHODS = Registry("method")
@@ -87,6 +89,9 @@ for _m in [
     Method("cutmix", "CutMix on the real data only (Yun et al. 2019)", transform="cutmix"),
     Method("synaug", "SYNAuG: uniformize with synthetic data, domain Mixup, fine-tune last layer",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune"),
+    Method("synaug-audit", "SYNAuG on audited synthetic data: the audit's filter drops mislabelled and off-manifold "
+           "images, then each cell keeps round(transfer score x its fill) of them (synaug.audit.recipe)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune", synthetic_policy="audited"),
     Method("synaug-retrain", "SYNAuG with the last layer re-initialised in stage 2 (Table 1 d)",
            transform="mixup", pairing="domain", synthetic=True, stage2="retrain"),
     Method("synaug-nomixup", "uniformize + fine-tune, no Mixup (ablation)", synthetic=True, stage2="finetune"),

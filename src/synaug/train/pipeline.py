@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import yaml
 
+from synaug.audit.weighting import weighted_by_audit
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
@@ -156,7 +157,10 @@ def method_parts(method: Method, train_set: ImageSet, real: ImageSet, cfg: Train
         raise ConfigError(f"method {method.name!r}: sampler {method.sampler!r} draws {sampler.images_per_sample} "
                           f"image(s) per sample, batch transform {method.transform!r} takes "
                           f"{transform.images_per_sample}; CMO needs both its sampler and its transform")
-    return sampler, transform, LOSSES.create(method.loss, facts)
+    if cfg.synthetic_weighting != "none" and sampler.images_per_sample != 1:
+        raise ConfigError(f"method {method.name!r}: synthetic_weighting: audit re-weights single draws; "
+                          "it does not combine with CMO's paired draws")
+    return weighted_by_audit(sampler, train_set, cfg), transform, LOSSES.create(method.loss, facts)
 
 
 def fit_callbacks(cfg: TrainConfig, method: Method, run_dir: Path, checkpoint: Path, resume: bool,
