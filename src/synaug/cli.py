@@ -361,8 +361,8 @@ def _experiment_parser(sub) -> None:
     p.add_argument("--list", action="store_true", help="print every experiment: name, paper reference, dataset")
     p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
     p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
-    p.add_argument("--seeds", default=None, help="comma-separated training seeds, e.g. 0,1,2 (default: the "
-                   "config's, else 0)")
+    p.add_argument("--seeds", default=None, help="comma-separated training seeds (default 0,1,2, or the "
+                   "config's; --seeds 0 for a quick look)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
     p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
                    "generate, train, thresholds): your data and generator; the experiment's rows stay its own")

@@ -50,8 +50,8 @@ class Table:
 
 @dataclass
 class Finding:
-    """One claim of the paper and what happened here: "reproduced", "not reproduced" or "not runnable"
-    (with the reason), and the numbers that decide it."""
+    """One claim of the paper and what happened here: "reproduced", "not reproduced" or "not runnable
+    here" (with the reason), and the numbers that decide it, with the rule used."""
 
     claim: str
     status: str
@@ -171,15 +171,16 @@ def register_experiment(experiment: Experiment) -> Experiment:
 def experiment_config(experiment: Experiment, overrides: dict | None = None, config_path=None,
                       tiny: bool = False) -> dict:
     """The resolved runner config of `experiment`: synaug's base config, then the experiment's task,
-    dataset and defaults, then the user's YAML file, then explicit overrides (--dataset, --seeds,
-    --steps, --out), then the `tiny` overrides (tests). Nested blocks (train, plan, generate) merge.
+    dataset, seeds 0, 1, 2 (a table reports mean ± std) and defaults, then with `tiny` the overrides
+    that make it run in seconds (tests), then the user's YAML file, then explicit overrides
+    (--dataset, --seeds, --steps, --out): what the user states always wins. Nested blocks (train, plan, generate) merge.
     The task is the experiment's: its table columns are that task's metrics."""
-    layers = [{"task": experiment.task, "dataset": experiment.dataset,
-               "out": f"runs/experiments/{experiment.name}"}, experiment.defaults]
+    layers = [{"task": experiment.task, "dataset": experiment.dataset, "seeds": [0, 1, 2],
+               "out": f"runs/experiments/{experiment.name}"}, experiment.defaults, experiment.tiny if tiny else {}]
     if config_path:
         resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
         layers.append(load_yaml(config_path, "--config"))
-    layers += [overrides or {}, experiment.tiny if tiny else {}]
+    layers.append(overrides or {})
     merged: dict = {}
     for layer in layers:
         for k, v in layer.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def table_figure(table: dict, path: Path) -> Path | None:
         vals = [row.get(table["columns"][i]) for i in cols]
         means = [np.nan if cell_mean(v) is None else cell_mean(v) for v in vals]
         errs = [(v.get("std") or 0.0) if isinstance(v, dict) else 0.0 for v in vals]
-        ax.bar(x + (j - (len(rows) - 1) / 2) * width, means, width, yerr=errs, capsize=2, label=name)
+        ax.bar(x + (j - (len(rows) - 1) / 2) * width, means, width, yerr=errs if any(errs) else None, capsize=2,
+               label=name)
     ax.set_xticks(x, [labels[i] for i in cols])
     ax.set_ylabel("%")
     ax.set_title(table["title"], fontsize=10)
@@ -125,7 +127,8 @@ def section_html(results: dict, out: Path) -> str:
         path = out / fig["file"]
         if path.is_file():
             body.append(f"<figure><img src='{png_data_uri(path)}'><figcaption class=note>"
-                        f"{html.escape(fig['caption'])} (<code>{html.escape(fig['file'])}</code>)</figcaption></figure>")
+                        f"{html.escape(fig['caption'])} (<code>{html.escape(fig['file'])}</code>)"
+                        "</figcaption></figure>")
     if results["findings"]:
         body.append("<h3>Findings</h3><ul>" + "".join(
             f"<li><span class=status style='color:{STATUS_COLOUR.get(f['status'], '#222')}'>"
@@ -152,17 +155,35 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float) -> di
         if png is not None:
             figures.append({"file": png.name, "caption": f"{table['title']}: mean over seeds, error bars one std"})
     findings = [as_dict(f) for f in res["findings"]]
-    for f in findings:
-        if f["status"] not in STATUSES:
-            raise ValueError(f"finding status {f['status']!r} is not one of {STATUSES}")
+    for f in findings:  # the seam's first docstring said "not runnable": one spelling in the results
+        f["status"] = "not runnable here" if f["status"] == "not runnable" else f["status"]
     results = {"experiment": experiment.name, "title": experiment.title, "paper": experiment.paper,
                "config": cfg, "seconds": seconds, "tables": tables, "curves": res["curves"], "figures": figures,
                "findings": findings, "skipped": res["skipped"], "caveat": stand_in_caveat(cfg, experiment.paper),
                "selection": "last training step (no test-set selection)"}
     write_json(out / "results.json", results)
-    atomic_write_text(out / "report.html", f"<!doctype html><meta charset=utf-8><title>synaug experiment "
-                      f"{html.escape(experiment.name)}</title><style>{CSS}</style>\n" + section_html(results, out))
+    section = section_html(results, out)
+    atomic_write_text(out / "section.html", section)
+    atomic_write_text(out / "report.html", page(f"synaug experiment {experiment.name}", section))
+    write_index(out.parent)
     return results
+
+
+def page(title: str, body: str) -> str:
+    return f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{CSS}</style>\n{body}"
+
+
+def write_index(folder: Path) -> Path:
+    """FOLDER/experiments.html: the sections of every experiment run under FOLDER (each
+    NAME/section.html), in name order, so the default runs/experiments/ has one page for all."""
+    parts = sorted(p for p in Path(folder).glob("*/section.html") if (p.parent / "results.json").is_file())
+    names = [json.loads((p.parent / "results.json").read_text()).get("experiment", "") for p in parts]
+    links = " · ".join(f"<a href='#{html.escape(n)}'>{html.escape(n)}</a> (<code>{html.escape(p.parent.name)}</code>)"
+                       for n, p in zip(names, parts))
+    body = [f"<h1>synaug experiments</h1><p>{links}</p>"] + [p.read_text() for p in parts]
+    path = Path(folder) / "experiments.html"
+    atomic_write_text(path, page("synaug experiments", "\n".join(body)))
+    return path
 
 
 def format_result_text(results: dict) -> str:
@@ -171,7 +192,8 @@ def format_result_text(results: dict) -> str:
     for table in results["tables"]:
         labels = table.get("labels") or table["columns"]
         fmts = table.get("fmt") or ["{:.2f}"] * len(table["columns"])
-        cells = {n: [format_cell(r.get(k), f) for k, f in zip(table["columns"], fmts)] for n, r in table["rows"].items()}
+        cells = {n: [format_cell(r.get(k), f) for k, f in zip(table["columns"], fmts)]
+                 for n, r in table["rows"].items()}
         widths = [max([len(lab)] + [len(c[i]) for c in cells.values()]) for i, lab in enumerate(labels)]
         name_w = max([8] + [len(n) for n in cells])
         head = f"{'row':<{name_w}}  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths))
