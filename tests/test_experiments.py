@@ -112,6 +112,7 @@ def test_table_experiment_end_to_end(name, base):
     assert page.count("data:image/png;base64,") >= 1 and (out / f"{name}-table1.png").is_file()
     assert all(html.escape(label) in page for label in table["rows"]) and "Stand-in" in page
     assert results["tables"][0]["rows"].keys() == table["rows"].keys()
+    assert f"<section id='{name}'>" in (base / "experiments.html").read_text()  # the page of every experiment
 
 
 @pytest.mark.slow
@@ -176,3 +177,24 @@ def test_cli_runs_an_experiment_from_a_config(tmp_path, capsys):
     assert "Table 3(a)" in printed and "paper: accuracy 93.9" in printed and str(out / "report.html") in printed
     saved = json.loads((out / "results.json").read_text())
     assert saved["config"]["train"]["steps"] == 3 and saved["config"]["plan"]["strategy"] == "U-100"
+
+
+def test_findings_follow_their_rule():
+    """compare: reproduced iff the mean beats on every (or any) metric, lower-is-better for fairness;
+    a row not run -> not runnable here; a gap inside the seeds' spread is said so."""
+    def cell(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)), "seeds": values}
+
+    t = tables.Table("t", ["accuracy", "dp"], rows={
+        "a": {"accuracy": cell([80.0, 82.0]), "dp": cell([0.10, 0.12])},
+        "b": {"accuracy": cell([79.0, 81.0]), "dp": cell([0.05, 0.07])}})
+    assert tables.compare(t, "a", "b", ["accuracy"], "c").status == "reproduced"
+    assert "within one std" in tables.compare(t, "a", "b", ["accuracy"], "c").evidence  # 1.0 vs std 1.41
+    assert tables.compare(t, "b", "a", ["accuracy"], "c").status == "not reproduced"
+    assert tables.compare(t, "b", "a", ["dp"], "c", lower=True).status == "reproduced"
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c").status == "reproduced"  # both higher
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c", lower=True).status == "not reproduced"
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c", lower=True, mode="any").status == "not reproduced"
+    assert tables.compare(t, "b", "a", ["accuracy", "dp"], "c", lower=True, mode="any").status == "reproduced"
+    assert tables.compare(t, "a", "zz", ["accuracy"], "c").status == "not runnable here"
+    assert tables.best_of(t, "a", "accuracy", "c").status == "reproduced"

@@ -358,7 +358,7 @@ def _experiment_parser(sub) -> None:
     p = sub.add_parser("experiment", help="reproduce a table or figure of the paper: --list, or NAME "
                        "(results.json, PNGs, report.html)")
     p.add_argument("name", nargs="?", help="experiment name (see --list)")
-    p.add_argument("--list", action="store_true", help="print every experiment: name, paper reference, dataset")
+    p.add_argument("--list", action="store_true", help="print every experiment: name, default dataset, paper reference")
     p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
     p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
     p.add_argument("--seeds", default=None, help="comma-separated training seeds (default 0,1,2, or the "
@@ -367,7 +367,7 @@ def _experiment_parser(sub) -> None:
     p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
                    "generate, train, thresholds): your data and generator; the experiment's rows stay its own")
     p.add_argument("--out", default=None, help="default runs/experiments/NAME; generated images are shared "
-                   "between experiments in the folder `shared` beside it")
+                   "between experiments in the folder `shared` beside it; a re-run reuses finished runs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_experiment)
 

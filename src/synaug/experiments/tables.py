@@ -174,7 +174,9 @@ def compare(table: Table, better: str, worse: str, keys, claim: str, lower: bool
             return Finding(claim, "not runnable here", f"{k} is undefined for {better if a is None else worse}")
         diff = (b - a) if lower else (a - b)
         wins.append(diff > 0)
-        parts.append(f"{k}: {better} {a:.4g} vs {worse} {b:.4g}")
+        spread = max(table.rows[better][k]["std"] or 0.0, table.rows[worse][k]["std"] or 0.0)
+        noise = " (within one std over seeds)" if 0 < abs(diff) <= spread else ""
+        parts.append(f"{k}: {better} {a:.4g} vs {worse} {b:.4g}{noise}")
     ok = all(wins) if mode == "all" else any(wins)
     rule = (f"rule: mean over {len(table.rows[better][keys[0]]['seeds'])} seed(s) {'lower' if lower else 'higher'} "
             f"on {'every' if mode == 'all' else 'at least one'} metric")
@@ -186,8 +188,10 @@ def best_of(table: Table, row: str, key: str, claim: str) -> Finding:
     if row not in table.rows or len(table.rows) < 2:
         return Finding(claim, "not runnable here", f"row {row} or its competitors not run here")
     others = {n: r[key]["mean"] for n, r in table.rows.items() if n != row and r[key]["mean"] is not None}
-    top = max(others, key=others.get)
     mine = table.rows[row][key]["mean"]
+    if mine is None or not others:
+        return Finding(claim, "not runnable here", f"{key} is undefined for {row} or every other row")
+    top = max(others, key=others.get)
     return Finding(claim, "reproduced" if mine > others[top] else "not reproduced",
                    f"{key}: {row} {mine:.4g}, best other {top} {others[top]:.4g} (rule: mean over seeds higher "
                    f"than every other row run)")
