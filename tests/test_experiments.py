@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from synaug.cli import main
-from synaug.data import load_dataset
+from synaug.data import DATASETS, load_dataset
 from synaug.experiments import tables
+from synaug.experiments.catalog import experiment_config
 from synaug.experiments.experiment_report import STATUSES
 from synaug.experiments.library import EXPERIMENTS, run_named
 from synaug.experiments.tasks import TASKS
@@ -139,7 +140,8 @@ def test_two_experiments_share_generated_images(tmp_path):
     folders = {p.name for p in shared.iterdir() if p.is_dir()}
     assert len(folders) == 1 and len(first) == 100  # U-100 on cells of 40 and 60 images
     run_named("table3d", {"out": str(tmp_path / "d")}, **QUIET)
-    assert {p: p.stat().st_mtime_ns for p in shared.rglob("*.png") if p.relative_to(shared).parts[0] in folders} == first
+    again = {p: p.stat().st_mtime_ns for p in shared.rglob("*.png") if p.relative_to(shared).parts[0] in folders}
+    assert again == first  # the same 100 files, none rewritten
     assert len({p.name for p in shared.iterdir() if p.is_dir()} - folders) == 1  # synaug-classes' plan
 
 
@@ -174,7 +176,7 @@ def test_cli_runs_an_experiment_from_a_config(tmp_path, capsys):
     out = tmp_path / "exp"
     assert main(["experiment", "table3a", "--config", str(cfg), "--seeds", "0", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "Table 3(a)" in printed and "paper: accuracy 93.9" in printed and str(out / "report.html") in printed
+    assert "Table 3(a)" in printed and "paper: Accuracy 93.9" in printed and str(out / "report.html") in printed
     saved = json.loads((out / "results.json").read_text())
     assert saved["config"]["train"]["steps"] == 3 and saved["config"]["plan"]["strategy"] == "U-100"
 
@@ -198,3 +200,15 @@ def test_findings_follow_their_rule():
     assert tables.compare(t, "b", "a", ["accuracy", "dp"], "c", lower=True, mode="any").status == "reproduced"
     assert tables.compare(t, "a", "zz", ["accuracy"], "c").status == "not runnable here"
     assert tables.best_of(t, "a", "accuracy", "c").status == "reproduced"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_names_its_dataset_task_and_resolves(name, tmp_path):
+    """The registry contract: a registered dataset and task, and a config that resolves (defaults, tiny)."""
+    e = EXPERIMENTS[name]
+    assert e.dataset in DATASETS and e.task in TASKS and callable(e.run) and e.paper and e.title
+    cfg = experiment_config(e)
+    assert cfg["dataset"] == e.dataset and cfg["task"] == e.task and cfg["seeds"] == [0, 1, 2]
+    assert cfg["out"] == f"runs/experiments/{name}"
+    tiny = experiment_config(e, {"out": str(tmp_path)}, tiny=True)
+    assert tiny["train"]["steps"] <= 10 and tiny["out"] == str(tmp_path)

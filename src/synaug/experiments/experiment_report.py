@@ -200,7 +200,8 @@ def format_result_text(results: dict) -> str:
         lines += [table["title"], head, "-" * len(head)]
         for name, row_cells in cells.items():
             paper = table.get("paper", {}).get(name)
-            tail = ("  | paper: " + ", ".join(f"{k} {v}" for k, v in paper.items())) if paper else ""
+            named = dict(zip(table["columns"], labels))
+            tail = ("  | paper: " + ", ".join(f"{named.get(k, k)} {v}" for k, v in paper.items())) if paper else ""
             lines.append(f"{name:<{name_w}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row_cells, widths)) + tail)
         lines.append("")
     lines += [f"[{f['status']}] {f['claim']}: {f['evidence']}" for f in results["findings"]]
