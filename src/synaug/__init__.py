@@ -2,8 +2,8 @@
 
 Pipeline: dataset -> plan -> generate -> train (stage 1) -> fine-tune last layer (stage 2)
 -> evaluate -> report. Each stage is a library function and a `synaug` subcommand; the Python API
-mirrors the CLI: `synaug.plan`, `synaug.generate`, `synaug.train`, `synaug.evaluate`, `synaug.run`
-(see `synaug.api`).
+mirrors the CLI: `synaug.plan`, `synaug.generate`, `synaug.train`, `synaug.evaluate`, `synaug.run`,
+`synaug.experiment` (see `synaug.api`).
 """
 
 __version__ = "0.1.0"
@@ -14,7 +14,7 @@ import types
 
 from synaug.errors import SynaugError  # noqa: F401
 
-API = ("plan", "generate", "train", "evaluate", "run")
+API = ("plan", "generate", "train", "evaluate", "run", "experiment")
 
 
 def _api(name: str):

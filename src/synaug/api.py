@@ -7,12 +7,14 @@ the command prints. Each is the same `synaug.workflow` call the CLI makes.
     metrics = synaug.train("mnist-lt", "synaug", "runs/r0", synthetic="synthetic/", steps=600)
     metrics = synaug.evaluate("runs/r0")
     results = synaug.run({"task": "longtail", "seeds": [0, 1, 2]})   # several methods and seeds
+    results = synaug.experiment("table2", seeds=[0, 1, 2])   # a table of the paper (synaug experiment)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from synaug.experiments.library import run_named
 from synaug.experiments.runner import resolve_config, run_experiment
 from synaug.generators.runner import GenerationReport
 from synaug.validate import parse_strategy
@@ -58,3 +60,16 @@ def run(config: dict | None = None, path: str | Path | None = None, progress: bo
     overrides and/or a YAML file), through plan, generate, train and evaluate; results.json,
     report.html and one run folder per method and seed under the config's `out`."""
     return run_experiment(resolve_config(config, path), progress=progress)
+
+
+def experiment(name: str, *, dataset: str | None = None, imbalance: float | None = None, seeds=None,
+               steps: int | None = None, out: str | Path | None = None, config: str | Path | None = None,
+               overrides: dict | None = None, progress: bool = True, tiny: bool = False) -> dict:
+    """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`) on
+    the embedded data, or on yours with `dataset` / a `config` YAML (dataset, plan, generate, train);
+    `overrides` is any further runner-config dict. Writes results.json, PNGs and report.html under
+    `out` (default runs/experiments/NAME) and returns the results dict."""
+    given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
+             "seeds": None if seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
+             "train": {"steps": steps} if steps else None}
+    return run_named(name, {**given, **(overrides or {})}, config, progress=progress, tiny=tiny)

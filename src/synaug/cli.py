@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_plan_parser, _generate_parser, _cache_parser, _train_parser, _evaluate_parser, _run_parser,
-                _demo_parser, _add_audit_parser, _add_filter_parser, _add_fit_lora_parser):
+                _demo_parser, _experiment_parser, _add_audit_parser, _add_filter_parser, _add_fit_lora_parser):
         add(sub)
     return parser
 
@@ -439,6 +439,24 @@ def _demo_parser(sub) -> None:
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
+
+
+def _experiment_parser(sub) -> None:
+    p = sub.add_parser("experiment", help="reproduce a table or figure of the paper: --list, or NAME "
+                       "(results.json, PNGs, report.html)")
+    p.add_argument("name", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="print every experiment: name, default dataset, paper reference")
+    p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
+    p.add_argument("--seeds", default=None, help="comma-separated training seeds (default 0,1,2, or the "
+                   "config's; --seeds 0 for a quick look)")
+    p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
+    p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
+                   "generate, train, thresholds): your data and generator; the experiment's rows stay its own")
+    p.add_argument("--out", default=None, help="default runs/experiments/NAME; generated images are shared "
+                   "between experiments in the folder `shared` beside it; a re-run reuses finished runs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_experiment)
 
 
 def _method_names():
@@ -572,6 +590,35 @@ def cmd_demo(args) -> int:
     what = f"IF={cfg['imbalance']}, " if cfg["task"] == "longtail" else ""
     print(f"{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     _print_results(cfg, results, gap=True)
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from synaug.experiments.experiment_report import format_result_text
+    from synaug.experiments.library import EXPERIMENTS, listing, run_named
+
+    if args.list:
+        experiments = listing()
+        width = max(len(e.name) for e in experiments)
+        for e in experiments:
+            print(f"{e.name:<{width}}  {e.dataset:<16}  {e.paper}")
+        return 0
+    if not args.name:
+        raise SynaugError("give an experiment NAME (one of: " + ", ".join(sorted(EXPERIMENTS))
+                          + ") or --list")
+    EXPERIMENTS[args.name]  # an unknown name fails (with a suggestion) before any work
+    overrides = {"dataset": args.dataset, "imbalance": args.imbalance, "out": args.out}
+    if args.seeds is not None:
+        overrides["seeds"] = _seeds(args.seeds)
+    if args.steps:
+        overrides["train"] = {"steps": args.steps}
+    if args.config:
+        load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
+    results = run_named(args.name, overrides, args.config, progress=not args.quiet)
+    print()
+    print(format_result_text(results))
+    out = Path(results["config"]["out"])
+    print(f"\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}\nruns:    {out / 'runs'}")
     return 0
 
 

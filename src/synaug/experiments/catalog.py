@@ -11,18 +11,26 @@ paper claim) is written by `write_result` as results.json, the PNGs, and an HTML
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from synaug.data import load_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.errors import ConfigError
+from synaug.experiments.experiment_report import write_result
+from synaug.experiments.runner import resolve_config
+from synaug.fileio import write_json
 from synaug.registry import Registry
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
-from synaug.workflow import train_and_evaluate, training_side, uniformize
+from synaug.train.rundir import prepare_run_dir
+from synaug.validate import load_yaml
+from synaug.workflow import decode_to_cache, train_and_evaluate, training_side, uniformize
 
 
 @dataclass
@@ -35,12 +43,15 @@ class Table:
     rows: dict[str, dict] = field(default_factory=dict)
     paper: dict[str, dict] = field(default_factory=dict)
     note: str = ""
+    labels: list[str] = field(default_factory=list)   # column titles (default: the column keys)
+    fmt: list[str] = field(default_factory=list)      # number format per column (default "{:.2f}")
+    paper_source: str = ""                            # where the paper numbers come from (table, setting)
 
 
 @dataclass
 class Finding:
-    """One claim of the paper and what happened here: "reproduced", "not reproduced" or "not runnable"
-    (with the reason), and the numbers that decide it."""
+    """One claim of the paper and what happened here: "reproduced", "not reproduced" or "not runnable
+    here" (with the reason), and the numbers that decide it, with the rule used."""
 
     claim: str
     status: str
@@ -90,17 +101,18 @@ class ExperimentContext:
 
     def synthetic(self, splits: DatasetSplits, dataset: str | None = None, strategy="uniform",
                   use_groups: bool = True, generator: str | None = None,
-                  generator_options: dict | None = None) -> ImageSet:
+                  generator_options: dict | None = None, plan_options: dict | None = None) -> ImageSet:
         """Synthetic images for the plan `strategy` (a strategy name or {cell: final count}) of
         `splits.train`, generated once into the shared folder of that plan and read back at the
-        training side; generator and its options default to the config's `generate` block."""
+        training side; generator and its options default to the config's `generate` block, the
+        other plan settings (seed, template, modifiers) to its `plan` block updated by `plan_options`."""
         dataset = dataset or self.config["dataset"]
         gen = {**self.config["generate"]}
         if generator:
             gen["generator"] = generator
         if generator_options is not None:
             gen["options"] = generator_options
-        plan = {**self.config["plan"], "strategy": strategy}
+        plan = {**self.config["plan"], **(plan_options or {}), "strategy": strategy}
         side = training_side(splits, TrainConfig.from_dict(self.config["train"]))
         key = dict(dataset=dataset, imbalance=self.config["imbalance"], train=len(splits.train), plan=plan,
                    generator=gen["generator"], options=gen.get("options") or {}, side=side, groups=use_groups)
@@ -114,16 +126,26 @@ class ExperimentContext:
                    synthetic: ImageSet | None = None, train: dict | None = None) -> dict:
         """`method` trained (stage 1 + its stage 2) with the config's training options updated by
         `train` and the run's `seed`, evaluated on `splits.test`; the run folder is
-        out/runs/NAME/seedS (a finished run there is reused). Returns the test metrics."""
+        out/runs/NAME/seedS. A finished run there is reused when it was made with the same method,
+        data, training options and synthetic images (experiment.json); one made otherwise is
+        replaced, so a re-run with other --steps never reports stale numbers."""
         run_dir = self.out / "runs" / name / f"seed{seed}"
-        done = run_dir / "metrics.json"
-        if done.is_file():
-            return json.loads(done.read_text())
         cfg = TrainConfig.from_dict({**self.config["train"], **(train or {}), "seed": int(seed)})
+        stamp = {"method": method, "data": splits.info, "train": cfg.to_dict(),
+                 "synthetic": None if synthetic is None else len(synthetic),
+                 "thresholds": self.config["thresholds"]}
+        stamp = json.loads(json.dumps(stamp, default=str))
+        done, stamp_file = run_dir / "metrics.json", run_dir / "experiment.json"
+        if done.is_file() and stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp:
+            return json.loads(done.read_text())
+        prepare_run_dir(run_dir, overwrite=True)  # another run's (or a killed run's) files: start afresh
+        splits, sets = decode_to_cache(splits, {"synthetic": synthetic}, cfg, self.config["dataset"], self.shared,
+                                       self.progress)
         th = self.config["thresholds"]
-        metrics = train_and_evaluate(get_method(method), splits, cfg, run_dir, synthetic=synthetic,
+        metrics = train_and_evaluate(get_method(method), splits, cfg, run_dir, synthetic=sets["synthetic"],
                                      many=th["many"], few=th["few"], progress=self.progress)
         metrics.pop("predictions", None)
+        write_json(stamp_file, stamp)
         return metrics
 
 
@@ -136,6 +158,7 @@ class Experiment:
     run: Callable[[ExperimentContext], ExperimentResult]
     defaults: dict = field(default_factory=dict)   # config defaults (e.g. train steps, methods)
     tiny: dict = field(default_factory=dict)       # overrides that make it run in seconds (tests)
+    task: str = "longtail"  # the task (synaug.experiments.tasks) whose metrics and defaults it uses
 
 
 EXPERIMENTS = Registry("experiment")
@@ -143,3 +166,50 @@ EXPERIMENTS = Registry("experiment")
 
 def register_experiment(experiment: Experiment) -> Experiment:
     return EXPERIMENTS.add(experiment.name, experiment)
+
+
+def experiment_config(experiment: Experiment, overrides: dict | None = None, config_path=None,
+                      tiny: bool = False) -> dict:
+    """The resolved runner config of `experiment`: synaug's base config, then the experiment's task,
+    dataset, seeds 0, 1, 2 (a table reports mean ± std) and defaults, then with `tiny` the overrides
+    that make it run in seconds (tests), then the user's YAML file, then explicit overrides
+    (--dataset, --seeds, --steps, --out): what the user states always wins. Nested blocks (train, plan, generate) merge.
+    The task is the experiment's: its table columns are that task's metrics."""
+    layers = [{"task": experiment.task, "dataset": experiment.dataset, "seeds": [0, 1, 2],
+               "out": f"runs/experiments/{experiment.name}"}, experiment.defaults, experiment.tiny if tiny else {}]
+    if config_path:
+        resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
+        layers.append(load_yaml(config_path, "--config"))
+    layers.append(overrides or {})
+    merged: dict = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if v is None:
+                continue
+            merged[k] = {**merged.get(k, {}), **v} if isinstance(v, dict) else copy.deepcopy(v)
+    if merged["task"] != experiment.task:
+        raise ConfigError(f"experiment {experiment.name} is a {experiment.task} experiment; its config says "
+                          f"task: {merged['task']} (leave task out of an experiment's config)")
+    merged.pop("methods", None)  # an experiment's rows are its own
+    return resolve_config(merged)
+
+
+def shared_dir(out: Path) -> Path:
+    """Generated images shared between experiments: beside the experiment's folder
+    (runs/experiments/shared for the default runs/experiments/NAME)."""
+    return Path(out).resolve().parent / "shared"
+
+
+def run_named(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
+              log: Callable = print, tiny: bool = False) -> dict:
+    """`synaug experiment NAME`: the experiment's config resolved, its run, and its results written
+    (results.json, the PNGs, report.html) into the config's `out`. Returns the results dict."""
+    experiment = EXPERIMENTS[name]
+    cfg = experiment_config(experiment, overrides, config_path, tiny)
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = ExperimentContext(cfg, out, shared_dir(out), progress=progress, log=log)
+    t0 = time.time()
+    log(f"{name}: {experiment.title} on {cfg['dataset']}, seeds {ctx.seeds} -> {out}")
+    result = experiment.run(ctx)
+    return write_result(experiment, cfg, out, result, time.time() - t0)

@@ -42,6 +42,7 @@ BASE_CONFIG = {
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20},
+    "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
     "out": None,
 }
 

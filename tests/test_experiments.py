@@ -1,0 +1,214 @@
+"""`synaug experiment`: the paper's tables as named experiments, run end to end on tiny settings
+(a few steps, plans that fill cells to 100 images), checked against independent computations:
+the rows a table must have given what this synaug registers, the mean and std over seeds against
+numpy's over the per-run metrics files, the paper's numbers against the paper text, the shared
+synthetic images generated once."""
+
+import html
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from synaug.cli import main
+from synaug.data import DATASETS, load_dataset
+from synaug.experiments import tables
+from synaug.experiments.catalog import experiment_config
+from synaug.experiments.experiment_report import STATUSES
+from synaug.experiments.library import EXPERIMENTS, run_named
+from synaug.experiments.tasks import TASKS
+from synaug.generators import GENERATORS
+from synaug.errors import SynaugError
+from synaug.train.methods import get_method
+
+TABLES = {"table1": tables.TABLE1_ROWS, "table2": tables.TABLE2_ROWS, "table3a": tables.TABLE3A_ROWS,
+          "table3b": tables.TABLE3B_ROWS, "table3c": tables.TABLE3C_ROWS, "table3d": tables.TABLE3D_ROWS,
+          "table3b-lt": tables.TABLE3B_LT_ROWS, "table4": tables.TABLE4_ROWS, "table5": tables.TABLE5_ROWS}
+QUIET = dict(progress=False, log=lambda *a, **k: None, tiny=True)
+
+
+def expected_rows(rows) -> list[str]:
+    """Rows that can run here: a registered method (or fallback), a registered generator, and no
+    image translation (needs the diffusion generator; the tiny config renders)."""
+    def registered(name):
+        try:
+            return get_method(name) is not None
+        except SynaugError:
+            return False
+
+    def ok(r):
+        return (any(registered(m) for m in (r.method, *r.fallback)) and r.img2img is None
+                and (r.generator is None or r.generator in GENERATORS))
+    return [r.label for r in rows if ok(r)]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """One folder for every experiment of this module, so their generated images are shared."""
+    return tmp_path_factory.mktemp("experiments")
+
+
+def test_list_names_every_experiment(capsys):
+    assert main(["experiment", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(EXPERIMENTS)
+    assert set(TABLES) <= set(EXPERIMENTS)
+    for line in lines:
+        e = EXPERIMENTS[line.split()[0]]
+        assert line.split()[1] == e.dataset and e.paper in line
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["experiment", "tabel2"], "did you mean 'table2'"),
+    (["experiment", "table2", "--seeds", "0,x"], "bad --seeds"),
+    (["experiment", "table2", "--seeds", "1,1"], "distinct seeds"),
+    (["experiment"], "--list"),
+    (["experiment", "table2", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["experiment", "table2", "--config", "missing.yaml"], "missing.yaml"),
+])
+def test_mistakes_are_errors(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_config_cannot_change_the_task(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: fairness\n")
+    assert main(["experiment", "table2", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(TABLES))
+def test_table_experiment_end_to_end(name, base):
+    results = run_named(name, {"out": str(base / name)}, **QUIET)
+    out = base / name
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["experiment"] == name and saved["config"]["seeds"] == [0]
+    task = TASKS[EXPERIMENTS[name].task]
+    table = saved["tables"][0]
+    assert table["columns"] == list(task.keys) and table["labels"] == list(task.labels)
+    rows = TABLES[name]
+    assert list(table["rows"]) == expected_rows(rows)
+    not_run = [r.label for r in rows if r.label not in table["rows"]]
+    assert [s.split(":")[0] for s in saved["skipped"] if s.split(":")[0] in not_run] == not_run
+    for label, row in table["rows"].items():
+        metrics = json.loads((out / "runs" / tables.slug(label) / "seed0" / "metrics.json").read_text())
+        for key in task.keys:
+            assert row[key]["seeds"] == [metrics[key]]
+            # one seed: its value, no spread; a metric undefined here (no Few class at IF 10) stays None
+            assert row[key]["mean"] == metrics[key]
+            assert row[key]["std"] == (None if metrics[key] is None else 0.0)
+    if "synaug" in table["rows"]:  # trained on the real images + those the tiny plan (U-100) adds per cell
+        splits = load_dataset(saved["config"]["dataset"], imbalance=saved["config"]["imbalance"])
+        added = sum(max(100 - int(n), 0) for n in splits.train.cell_counts().values())
+        run = yaml.safe_load((out / "runs" / "synaug" / "seed0" / "config.yaml").read_text())
+        assert run["synthetic_images"] == added > 0
+    for f in saved["findings"]:
+        assert f["status"] in STATUSES
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 1 and (out / f"{name}-table1.png").is_file()
+    assert all(html.escape(label) in page for label in table["rows"]) and "Stand-in" in page
+    assert results["tables"][0]["rows"].keys() == table["rows"].keys()
+    assert f"<section id='{name}'>" in (base / "experiments.html").read_text()  # the page of every experiment
+
+
+@pytest.mark.slow
+def test_paper_numbers_and_findings_follow_the_table(base):
+    """At the tiny setting's IF 10 the long-tail paper column is All at IF 10 (ICML Tables 1, 2, 5);
+    the fairness one is the UTKFace row; a finding's status follows its stated rule."""
+    t2 = json.loads((base / "table2" / "results.json").read_text()) if (base / "table2").is_dir() else \
+        run_named("table2", {"out": str(base / "table2")}, **QUIET)
+    table = t2["tables"][0]
+    assert table["paper"]["synaug"] == {"accuracy": 69.01} and table["paper"]["ce"] == {"accuracy": 59.50}
+    finding = next(f for f in t2["findings"] if f["claim"] == "SYNAuG beats CE on All")
+    better = table["rows"]["synaug"]["accuracy"]["mean"] > table["rows"]["ce"]["accuracy"]["mean"]
+    assert finding["status"] == ("reproduced" if better else "not reproduced")
+    assert tables.TABLE3B_ROWS[2].paper["*"] == {"accuracy": 93.8, "dp": 0.06360, "ed": 0.04663, "eo": 0.05808}
+
+
+@pytest.mark.slow
+def test_two_experiments_share_generated_images(tmp_path):
+    """table3a and table3d plan the same class x group cells: the second finds the images of the
+    first (not one file rewritten) and adds only its class-only plan's folder."""
+    run_named("table3a", {"out": str(tmp_path / "a")}, **QUIET)
+    shared = tmp_path / "shared"
+    first = {p: p.stat().st_mtime_ns for p in shared.rglob("*.png")}
+    folders = {p.name for p in shared.iterdir() if p.is_dir()}
+    assert len(folders) == 1 and len(first) == 100  # U-100 on cells of 40 and 60 images
+    run_named("table3d", {"out": str(tmp_path / "d")}, **QUIET)
+    again = {p: p.stat().st_mtime_ns for p in shared.rglob("*.png") if p.relative_to(shared).parts[0] in folders}
+    assert again == first  # the same 100 files, none rewritten
+    assert len({p.name for p in shared.iterdir() if p.is_dir()} - folders) == 1  # synaug-classes' plan
+
+
+@pytest.mark.slow
+def test_mean_and_std_over_seeds_and_reuse(tmp_path):
+    import synaug
+
+    out = tmp_path / "t3a"
+    results = synaug.experiment("table3a", seeds=[0, 1], out=out, progress=False, tiny=True)
+    for label, row in results["tables"][0]["rows"].items():
+        for key, cell in row.items():
+            per_run = [json.loads((out / "runs" / tables.slug(label) / f"seed{s}" / "metrics.json").read_text())[key]
+                       for s in (0, 1)]
+            assert cell["seeds"] == per_run
+            assert cell["mean"] == pytest.approx(np.mean(per_run))
+            assert cell["std"] == pytest.approx(np.std(per_run, ddof=1))
+    page = (out / "report.html").read_text()
+    assert " ± " in page
+    metrics = out / "runs" / "erm" / "seed1" / "metrics.json"
+    stamp = metrics.stat().st_mtime_ns
+    synaug.experiment("table3a", seeds=[0, 1], out=out, progress=False, tiny=True)
+    assert metrics.stat().st_mtime_ns == stamp  # a finished, identical run is reused
+    synaug.experiment("table3a", seeds=[1], out=out, steps=5, progress=False, tiny=True)
+    assert metrics.stat().st_mtime_ns != stamp  # other steps: trained again, never stale numbers
+    assert "steps: 5" in (out / "runs" / "erm" / "seed1" / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_cli_runs_an_experiment_from_a_config(tmp_path, capsys):
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("plan: {strategy: U-100}\ntrain: {steps: 3, stage2_steps: 2, batch_size: 16}\n")
+    out = tmp_path / "exp"
+    assert main(["experiment", "table3a", "--config", str(cfg), "--seeds", "0", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Table 3(a)" in printed and "paper: Accuracy 93.9" in printed and str(out / "report.html") in printed
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["train"]["steps"] == 3 and saved["config"]["plan"]["strategy"] == "U-100"
+
+
+def test_findings_follow_their_rule():
+    """compare: reproduced iff the mean beats on every (or any) metric, lower-is-better for fairness;
+    a row not run -> not runnable here; a gap inside the seeds' spread is said so."""
+    def cell(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)), "seeds": values}
+
+    t = tables.Table("t", ["accuracy", "dp"], rows={
+        "a": {"accuracy": cell([80.0, 82.0]), "dp": cell([0.10, 0.12])},
+        "b": {"accuracy": cell([79.0, 81.0]), "dp": cell([0.05, 0.07])}})
+    assert tables.compare(t, "a", "b", ["accuracy"], "c").status == "reproduced"
+    assert "within one std" in tables.compare(t, "a", "b", ["accuracy"], "c").evidence  # 1.0 vs std 1.41
+    assert tables.compare(t, "b", "a", ["accuracy"], "c").status == "not reproduced"
+    assert tables.compare(t, "b", "a", ["dp"], "c", lower=True).status == "reproduced"
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c").status == "reproduced"  # both higher
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c", lower=True).status == "not reproduced"
+    assert tables.compare(t, "a", "b", ["accuracy", "dp"], "c", lower=True, mode="any").status == "not reproduced"
+    assert tables.compare(t, "b", "a", ["accuracy", "dp"], "c", lower=True, mode="any").status == "reproduced"
+    assert tables.compare(t, "a", "zz", ["accuracy"], "c").status == "not runnable here"
+    assert tables.best_of(t, "a", "accuracy", "c").status == "reproduced"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_names_its_dataset_task_and_resolves(name, tmp_path):
+    """The registry contract: a registered dataset and task, and a config that resolves (defaults, tiny)."""
+    e = EXPERIMENTS[name]
+    assert e.dataset in DATASETS and e.task in TASKS and callable(e.run) and e.paper and e.title
+    cfg = experiment_config(e)
+    assert cfg["dataset"] == e.dataset and cfg["task"] == e.task and cfg["seeds"] == [0, 1, 2]
+    assert cfg["out"] == f"runs/experiments/{name}"
+    tiny = experiment_config(e, {"out": str(tmp_path)}, tiny=True)
+    assert tiny["train"]["steps"] <= 10 and tiny["out"] == str(tmp_path)
