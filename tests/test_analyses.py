@@ -4,7 +4,7 @@ computations (mixture counts, probe sanity, the plotted boundary, plan formulas)
 
 from __future__ import annotations
 
-import copy
+import json
 
 import numpy as np
 import pytest
@@ -13,8 +13,8 @@ from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError
 from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
 from synaug.experiments.analyses.common import capped, mixture, options, with_train
-from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext
-from synaug.experiments.runner import resolve_config
+from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext, experiment_config
+from synaug.experiments.experiment_report import write_result
 from synaug.plots import pyplot
 
 NAMES = ("fig2", "fig3", "fig4", "fig5", "uniformization")
@@ -22,21 +22,19 @@ STATUSES = {"reproduced", "not reproduced", "not runnable"}
 
 
 def tiny_context(name: str, tmp_path, **opts) -> ExperimentContext:
-    """The experiment's defaults updated by its tiny overrides; the `options` block (experiment
-    options, not runner config) is attached after the runner resolves the rest."""
-    exp = EXPERIMENTS[name]
-    layer = copy.deepcopy(dict(exp.defaults))
-    for k, v in exp.tiny.items():
-        layer[k] = {**layer[k], **v} if isinstance(v, dict) and isinstance(layer.get(k), dict) else v
-    options_block = {**layer.pop("options", {}), **opts}
-    cfg = resolve_config(layer)
-    cfg["options"] = options_block
+    """The config `synaug experiment NAME` resolves with the experiment's tiny overrides, plus
+    experiment `options`."""
+    cfg = experiment_config(EXPERIMENTS[name], {"out": str(tmp_path / name), "options": opts}, tiny=True)
     return ExperimentContext(cfg, tmp_path / name, tmp_path / "shared", progress=False, log=lambda *a, **k: None)
 
 
 def run_tiny(name: str, tmp_path, **opts):
+    """One tiny run, its result checked for shape and written as `synaug experiment` writes it."""
     ctx = tiny_context(name, tmp_path, **opts)
     result = EXPERIMENTS[name].run(ctx)
+    written = write_result(EXPERIMENTS[name], ctx.config, ctx.out, result, 0.0)
+    assert json.loads((ctx.out / "results.json").read_text())["experiment"] == name == written["experiment"]
+    assert (ctx.out / "report.html").is_file()
     for file_name, caption in result.figures:
         assert (ctx.out / file_name).is_file() and (ctx.out / file_name).stat().st_size > 1000, file_name
         assert caption

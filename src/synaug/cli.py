@@ -453,8 +453,11 @@ def _experiment_parser(sub) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
     p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
                    "generate, train, thresholds): your data and generator; the experiment's rows stay its own")
-    p.add_argument("--out", default=None, help="default runs/experiments/NAME; generated images are shared "
-                   "between experiments in the folder `shared` beside it; a re-run reuses finished runs")
+    p.add_argument("--out", default=None, help="default runs/experiments/NAME, whose generated images are shared "
+                   "between experiments in runs/experiments/shared (with --out: OUT/shared, or --shared); "
+                   "a re-run reuses finished runs")
+    p.add_argument("--shared", default=None, help="folder of generated images shared between experiments "
+                   "(one subfolder per plan); give the same one to several experiments")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_experiment)
 
@@ -614,7 +617,7 @@ def cmd_experiment(args) -> int:
         overrides["train"] = {"steps": args.steps}
     if args.config:
         load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
-    results = run_named(args.name, overrides, args.config, progress=not args.quiet)
+    results = run_named(args.name, overrides, args.config, progress=not args.quiet, shared=args.shared)
     print()
     print(format_result_text(results))
     out = Path(results["config"]["out"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from synaug.data import load_dataset
+from synaug.data import DATASETS, load_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError
 from synaug.experiments.experiment_report import write_result
@@ -175,7 +175,8 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
     that make it run in seconds (tests), then the user's YAML file, then explicit overrides
     (--dataset, --seeds, --steps, --out): what the user states always wins. Nested blocks (train, plan, generate) merge.
     The task is the experiment's: its table columns are that task's metrics."""
-    layers = [{"task": experiment.task, "dataset": experiment.dataset, "seeds": [0, 1, 2],
+    own_data = experiment.dataset.partition(":")[0] in DATASETS  # not so for a toy that draws its own points
+    layers = [{"task": experiment.task, "dataset": experiment.dataset if own_data else None, "seeds": [0, 1, 2],
                "out": f"runs/experiments/{experiment.name}"}, experiment.defaults, experiment.tiny if tiny else {}]
     if config_path:
         resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
@@ -194,22 +195,33 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
     return resolve_config(merged)
 
 
-def shared_dir(out: Path) -> Path:
-    """Generated images shared between experiments: beside the experiment's folder
-    (runs/experiments/shared for the default runs/experiments/NAME)."""
-    return Path(out).resolve().parent / "shared"
+DEFAULT_ROOT = Path("runs/experiments")
+
+
+def in_default_root(out: Path) -> bool:
+    """Whether `out` is a folder of the default experiments root (runs/experiments/NAME)."""
+    return Path(out).resolve().parent == DEFAULT_ROOT.resolve()
+
+
+def shared_dir(out: Path, shared: Path | None = None) -> Path:
+    """Generated images shared between experiments: `shared` when given; runs/experiments/shared for
+    the default runs/experiments/NAME; else OUT/shared, so that nothing is written outside a folder
+    the user named."""
+    if shared:
+        return Path(shared)
+    return DEFAULT_ROOT.resolve() / "shared" if in_default_root(out) else Path(out).resolve() / "shared"
 
 
 def run_named(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
-              log: Callable = print, tiny: bool = False) -> dict:
+              log: Callable = print, tiny: bool = False, shared: Path | None = None) -> dict:
     """`synaug experiment NAME`: the experiment's config resolved, its run, and its results written
     (results.json, the PNGs, report.html) into the config's `out`. Returns the results dict."""
     experiment = EXPERIMENTS[name]
     cfg = experiment_config(experiment, overrides, config_path, tiny)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
-    ctx = ExperimentContext(cfg, out, shared_dir(out), progress=progress, log=log)
+    ctx = ExperimentContext(cfg, out, shared_dir(out, shared), progress=progress, log=log)
     t0 = time.time()
     log(f"{name}: {experiment.title} on {cfg['dataset']}, seeds {ctx.seeds} -> {out}")
     result = experiment.run(ctx)
-    return write_result(experiment, cfg, out, result, time.time() - t0)
+    return write_result(experiment, cfg, out, result, time.time() - t0, index=in_default_root(out))

@@ -143,8 +143,9 @@ def section_html(results: dict, out: Path) -> str:
     return "\n".join(body)
 
 
-def write_result(experiment, cfg: dict, out: Path, result, seconds: float) -> dict:
-    """results.json, one PNG per table and report.html for one experiment's `result`; returns the
+def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index: bool = False) -> dict:
+    """results.json, one PNG per table and report.html for one experiment's `result` (with `index`,
+    the experiments.html of the folder above, gathering every experiment's section); returns the
     results dict written to results.json."""
     out = Path(out)
     res = as_dict(result)
@@ -165,7 +166,8 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float) -> di
     section = section_html(results, out)
     atomic_write_text(out / "section.html", section)
     atomic_write_text(out / "report.html", page(f"synaug experiment {experiment.name}", section))
-    write_index(out.parent)
+    if index:  # runs/experiments/experiments.html: one page for every experiment of the default root
+        write_index(out.parent)
     return results
 
 

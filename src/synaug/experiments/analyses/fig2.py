@@ -158,6 +158,6 @@ register_experiment(Experiment(
     paper="ICML Fig. 2 / workshop Fig. 2: test accuracy when real training images of a balanced dataset are "
           "replaced by synthetic ones, whole classes at a time (a) or the same fraction of every class (b)",
     dataset="mnist-lt", run=run,
-    defaults={"dataset": "mnist-lt", "imbalance": 1, "seeds": [0], "train": {"steps": 300, "batch_size": 64}},
+    defaults={"dataset": "mnist-lt", "imbalance": 1, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"fractions": [0.0, 0.5, 1.0], "instance_extra": [], "per_class": 8}}))

@@ -167,7 +167,7 @@ register_experiment(Experiment(
     paper="ICML Fig. 4 / workshop Fig. 4: SYNAuG on ImageNet100-LT with Stable Diffusion at 3-300 inference "
           "steps vs CE; Many / Medium / Few / All",
     dataset="mnist-lt", run=run,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0], "train": {"steps": 300, "batch_size": 64,
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64,
                                                                                "stage2_steps": 100}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"per_class": 12, "levels": [1.0, 0.0], "baselines": ["ce"]}}))

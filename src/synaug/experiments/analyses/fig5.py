@@ -191,4 +191,4 @@ register_experiment(Experiment(
           "classifiers learned on each (more vertical = fairer)",
     dataset="none (2-D Gaussians)", run=run,
     defaults={"seeds": [0, 1, 2]},
-    tiny={"seeds": [0], "options": {"n": 200, "test_per_cell": 300}}))
+    tiny={"seeds": [0], "train": {"steps": 1}, "options": {"n": 200, "test_per_cell": 300}}))

@@ -124,7 +124,7 @@ register_experiment(Experiment(
     paper="Workshop paper Fig. 3: accuracy vs number of synthetic samples on CIFAR100-LT (IF 100) for U-beta "
           "(every class capped and filled to beta) and LT+alpha (alpha synthetic images added to every class)",
     dataset="mnist-lt", run=run,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0],
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2],
               "train": {"steps": 300, "batch_size": 64, "stage2_steps": 100}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"betas": [4, 8], "alphas": [0, 3], "per_class": 10}}))
