@@ -64,12 +64,15 @@ def run(config: dict | None = None, path: str | Path | None = None, progress: bo
 
 def experiment(name: str, *, dataset: str | None = None, imbalance: float | None = None, seeds=None,
                steps: int | None = None, out: str | Path | None = None, config: str | Path | None = None,
-               overrides: dict | None = None, progress: bool = True, tiny: bool = False) -> dict:
+               overrides: dict | None = None, shared: str | Path | None = None, progress: bool = True,
+               tiny: bool = False) -> dict:
     """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`) on
     the embedded data, or on yours with `dataset` / a `config` YAML (dataset, plan, generate, train);
     `overrides` is any further runner-config dict. Writes results.json, PNGs and report.html under
-    `out` (default runs/experiments/NAME) and returns the results dict."""
+    `out` (default runs/experiments/NAME; generated images in `shared`, default runs/experiments/shared
+    or OUT/shared) and returns the results dict."""
     given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
              "seeds": None if seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
              "train": {"steps": steps} if steps else None}
-    return run_named(name, {**given, **(overrides or {})}, config, progress=progress, tiny=tiny)
+    return run_named(name, {**given, **(overrides or {})}, config, progress=progress, tiny=tiny,
+                     shared=None if shared is None else Path(shared))

@@ -442,9 +442,10 @@ def table5(ctx: ExperimentContext) -> ExperimentResult:
         "ICML Table 5 (All at IF 100 / 50 / 10) and the workshop paper's Table 1 (Many / Medium / Few of the "
         "baselines at IF 100), " + LT_SOURCE, note="Every row but ce, mixup and cutmix is SYNAuG (uniformize, "
         "domain Mixup, fine-tune) with images from another source.",
-        paper_only=("Class Distribution Fitting: not runnable here (a diffusion model fine-tuned per class, "
-                    "DreamBooth; synaug has no such fine-tuning: give its weights as the config's diffusion model "
-                    "to run SYNAuG on them)",))
+        paper_only=("Class Distribution Fitting: not runnable with the offline renderer (a diffusion model "
+                    "fine-tuned per class, DreamBooth-style); with Stable Diffusion, fit per-class LoRA adapters "
+                    "with `synaug fit-lora --dataset D --model SD --out DIR` and run this experiment with a config "
+                    "whose generator is diffusion with options {lora: DIR}: the SYNAuG row is then this baseline",))
     acc = ["accuracy"]
     return result_of(table, skipped, [
         compare(table, syn, "ce", acc, "SYNAuG beats CE on All"),
