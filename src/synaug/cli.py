@@ -621,7 +621,8 @@ def cmd_experiment(args) -> int:
     print()
     print(format_result_text(results))
     out = Path(results["config"]["out"])
-    print(f"\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}\nruns:    {out / 'runs'}")
+    print(f"\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}"
+          + (f"\nruns:    {out / 'runs'}" if (out / "runs").is_dir() else ""))
     return 0
 
 
