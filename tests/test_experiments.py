@@ -14,7 +14,7 @@ import yaml
 from synaug.cli import main
 from synaug.data import DATASETS, load_dataset
 from synaug.experiments import tables
-from synaug.experiments.catalog import experiment_config
+from synaug.experiments.catalog import ExperimentContext, experiment_config
 from synaug.experiments.experiment_report import STATUSES
 from synaug.experiments.library import EXPERIMENTS, run_named
 from synaug.experiments.tasks import TASKS
@@ -217,3 +217,32 @@ def test_every_experiment_names_its_dataset_task_and_resolves(name, tmp_path):
     assert cfg["out"] == f"runs/experiments/{name}"
     tiny = experiment_config(e, {"out": str(tmp_path)}, tiny=True)
     assert tiny["train"]["steps"] <= 10 and tiny["out"] == str(tmp_path)
+
+
+def test_a_finished_run_is_reused_only_for_the_same_data(tmp_path, monkeypatch):
+    """The reuse record holds a digest of the training and synthetic sets: a synthetic set of the same
+    size but other images (another plan seed, generator option, replacement mixture) trains again."""
+    from synaug.experiments import catalog
+
+    calls = []
+
+    def fake_train(method, splits, cfg, run_dir, synthetic=None, **kw):
+        calls.append(None if synthetic is None else synthetic.images.sum())
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text("method: ce\n")  # what makes it a run folder synaug may replace
+        (run_dir / "metrics.json").write_text(json.dumps({"accuracy": float(len(calls))}))
+        return {"accuracy": float(len(calls))}
+
+    monkeypatch.setattr(catalog, "train_and_evaluate", fake_train)
+    ctx = ExperimentContext(experiment_config(EXPERIMENTS["table2"], {"out": str(tmp_path)}, tiny=True), tmp_path,
+                            tmp_path / "shared", progress=False, log=lambda *a, **k: None)
+    splits = ctx.splits()
+    syn = splits.train.subset(np.arange(20))
+    other = syn.subset(np.arange(20))
+    other.images = other.images.copy()
+    other.images[0] = 255 - other.images[0]
+    assert catalog.fingerprint(syn) == catalog.fingerprint(splits.train.subset(np.arange(20)))
+    assert catalog.fingerprint(other) != catalog.fingerprint(syn)
+    first = ctx.train_eval("ce", splits, "ce", 0, synthetic=syn)
+    assert ctx.train_eval("ce", splits, "ce", 0, synthetic=syn) == first and len(calls) == 1  # reused
+    assert ctx.train_eval("ce", splits, "ce", 0, synthetic=other)["accuracy"] == 2.0  # same size, other images

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from synaug.data import DATASETS, load_dataset
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError
@@ -132,7 +134,7 @@ class ExperimentContext:
         run_dir = self.out / "runs" / name / f"seed{seed}"
         cfg = TrainConfig.from_dict({**self.config["train"], **(train or {}), "seed": int(seed)})
         stamp = {"method": method, "data": splits.info, "train": cfg.to_dict(),
-                 "synthetic": None if synthetic is None else len(synthetic),
+                 "train_set": fingerprint(splits.train), "synthetic": fingerprint(synthetic),
                  "thresholds": self.config["thresholds"]}
         stamp = json.loads(json.dumps(stamp, default=str))
         done, stamp_file = run_dir / "metrics.json", run_dir / "experiment.json"
@@ -147,6 +149,23 @@ class ExperimentContext:
         metrics.pop("predictions", None)
         write_json(stamp_file, stamp)
         return metrics
+
+
+def fingerprint(ds: ImageSet | None, sample: int = 256) -> str | None:
+    """A digest of a training set's contents, so a finished run is reused only for the same data: its
+    size, labels, groups, synthetic flags and image bytes (all of an in-memory set; `sample` evenly
+    spaced images of one read from disk or a cache, whose decoding would cost more than the check)."""
+    if ds is None:
+        return None
+    h = hashlib.sha256(repr((len(ds), ds.image_shape, list(ds.class_names))).encode())
+    for part in (ds.labels, ds.groups, ds.synthetic):
+        if part is not None:
+            h.update(np.ascontiguousarray(part).tobytes())
+    if isinstance(ds.images, np.ndarray):
+        h.update(np.ascontiguousarray(ds.images).tobytes())
+    elif len(ds):
+        h.update(np.ascontiguousarray(ds.images[np.unique(np.linspace(0, len(ds) - 1, sample).astype(int))]).tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
