@@ -50,7 +50,7 @@ def test_a_composition_is_the_left_recipe_with_the_right_algorithm_on_top(name, 
 
 
 @pytest.mark.parametrize("composed,registered", [("ce+cmo", "ce-cmo"), ("ldam-drw+cmo", "ldam-drw-cmo"),
-                                                 ("synaug+cutmix", "synaug-cutmix"), ("synaug+ce", "synaug"),
+                                                 ("synaug+cutmix", "synaug-cutmix"),
                                                  ("ldam-drw+ce-cmo", "ldam-drw-cmo")])
 def test_compositions_equal_the_registered_methods_they_spell(composed, registered):
     assert recipe(get_method(composed)) == recipe(METHODS[registered])
@@ -59,7 +59,25 @@ def test_compositions_equal_the_registered_methods_they_spell(composed, register
 def test_a_right_part_keeps_the_left_ones_fields_it_leaves_at_their_defaults():
     # mixup's random pairing is the default: uniformize+mixup is uniformize with Mixup, random partners
     assert recipe(get_method("uniformize+mixup")) == recipe(replace(METHODS["uniformize"], transform="mixup"))
-    assert get_method("synaug+mixup").pairing == "domain"  # synaug's domain pairing is kept
+    assert get_method("synaug+cutmix").pairing == "domain"  # synaug's domain pairing is kept
+
+
+@pytest.mark.parametrize("name", ["ce+ce", "synaug+ce", "synaug+uniformize", "synaug+mixup", "wb+wb"])
+def test_a_part_that_adds_nothing_is_refused(name):
+    with pytest.raises(ConfigError, match="adds nothing"):
+        get_method(name)
+
+
+def test_cmo_sampler_without_its_transform_is_refused_before_any_work():
+    with pytest.raises(ConfigError, match="do not fit together"):
+        get_method("cmo+mixup")
+
+
+@pytest.mark.parametrize("name,stage2,data", [("dfr+synaug", "finetune", "train"), ("synaug+dfr", "dfr", "val"),
+                                              ("synaug-dfr+wb", "wb", "train"), ("synaug-dfr+cmo", "dfr", "val")])
+def test_a_stage2_recipe_comes_with_the_data_it_trains_on(name, stage2, data):
+    m = get_method(name)
+    assert (m.stage2, m.stage2_data) == (stage2, data)
 
 
 def test_the_right_parts_training_overrides_win_and_merge():

@@ -39,8 +39,14 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 
 @register_loss("ce")
 class CrossEntropy(Loss):
+    """Cross-entropy of `scale` x logits (1: plain; a cosine head's scores in [-1, 1] need the scale
+    its training loss used, LDAM's s = 30, or the softmax over them stays nearly flat)."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
     def __call__(self, logits, targets, cells=None):
-        return soft_cross_entropy(logits, targets).mean()
+        return soft_cross_entropy(self.scale * logits.float(), targets).mean()
 
 
 @register_loss("balanced-softmax")
@@ -130,9 +136,12 @@ def ldam_margins(class_counts, max_m: float = 0.5) -> torch.Tensor:
 class LDAMLoss(ReweightedCE):
     """LDAM-DRW (docs/definitions.md): the target logit lowered by its class margin, every logit
     scaled by s (30, for the cosine head methods declare with it), then DRW's cross-entropy:
-    per-class effective-number weights (beta 0.9999) from `drw_start` (80 %) of training. A soft
-    target row lowers each class's logit by that class's margin times its target mass: the
-    reference's hard-label margin for one-hot rows, and a consistent one under Mixup."""
+    per-class effective-number weights (beta 0.9999) from `drw_start` (80 %) of training.
+
+    A soft target row (Mixup, CMO) is the expectation of hard-label LDAM terms: each class the row
+    puts mass on contributes the loss with ITS margin, weighted by that mass, as the CMO reference's
+    lam * L(x, y_a) + (1 - lam) * L(x, y_b); exactly that before DRW. With DRW the terms' class
+    weights share one normaliser (the reference normalises each of its two terms separately)."""
 
     def __init__(self, *, class_counts, max_m: float = 0.5, s: float = 30.0, beta: float = 0.9999,
                  drw_start: float = 0.8):
@@ -141,5 +150,13 @@ class LDAMLoss(ReweightedCE):
         self.s = s
 
     def __call__(self, logits, targets, cells=None):
-        shifted = logits.float() - targets.float() * self.margins.to(logits.device)
-        return super().__call__(self.s * shifted, targets, cells)
+        x, targets = logits.float(), targets.float()
+        k = int((targets > 0).sum(1).max())               # classes per row: 1, or 2 under mixing
+        mass, cls = targets.topk(k, dim=1)
+        margins, weights = self.margins.to(x.device), self.weights.to(x.device)
+        terms = torch.stack([F.cross_entropy(self.s * (x - F.one_hot(c, x.shape[1]) * margins[c, None]), c,
+                                             reduction="none") for c in cls.T], dim=1)
+        if not self.active:
+            return (mass * terms).sum() / len(x)
+        w = mass * weights[cls]
+        return (w * terms).sum() / w.sum()

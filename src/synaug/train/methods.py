@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields, replace
 
 from synaug.errors import ConfigError
 from synaug.registry import Registry
+from synaug.train.mixing import BATCH_TRANSFORMS
+from synaug.train.samplers import SAMPLERS
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,24 @@ RECIPE_FIELDS = tuple(f.name for f in fields(Method) if f.name not in ("name", "
 
 
 def compose(parts: list[Method]) -> Method:
-    """The parts left to right: each one's non-default fields replace the result's so far."""
+    """The parts left to right: each one's non-default fields replace the result's so far; a stage-2
+    recipe comes with the data it trains on. A part that changes nothing, and a sampler paired with
+    a batch transform that takes another number of images (CMO's), are refused here, before any work."""
     out = parts[0]
     for part in parts[1:]:
         changes = {f: getattr(part, f) for f in RECIPE_FIELDS if getattr(part, f) != DEFAULTS[f]}
-        out = replace(out, **changes, train=tuple({**dict(out.train), **dict(part.train)}.items()))
-    return replace(out, name="+".join(p.name for p in parts),
-                   description=" + ".join(p.description for p in parts))
+        if "stage2" in changes:
+            changes["stage2_data"] = part.stage2_data
+        train = tuple({**dict(out.train), **dict(part.train)}.items())
+        if all(getattr(out, f) == v for f, v in changes.items()) and train == out.train:
+            raise ConfigError(f"method {'+'.join(p.name for p in parts)!r}: {part.name!r} adds nothing to "
+                              f"{out.name!r} (it is already part of it); drop it")
+        out = replace(out, **changes, train=train)
+    name = "+".join(p.name for p in parts)
+    if SAMPLERS[out.sampler].images_per_sample != BATCH_TRANSFORMS[out.transform].images_per_sample:
+        raise ConfigError(f"method {name!r}: sampler {out.sampler!r} and batch transform {out.transform!r} do not "
+                          "fit together (CMO needs both its sampler and its transform: put cmo last)")
+    return replace(out, name=name, description=" + ".join(p.description for p in parts))
 
 
 for _m in [

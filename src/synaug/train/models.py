@@ -47,7 +47,10 @@ def _torchvision_names() -> set[str]:
 class NormedLinear(nn.Module):
     """Cosine classifier of LDAM-DRW's CIFAR ResNet (kaidic/LDAM-DRW, models/resnet_cifar.py):
     normalised features times normalised class weights; the weight is stored (in, out) and
-    initialised as the reference does."""
+    initialised as the reference does. Its scores are cosines in [-1, 1]: a loss trains them at
+    `logit_scale` (LDAM's s), which last-layer fine-tuning uses too."""
+
+    logit_scale = 30.0
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()

@@ -104,7 +104,8 @@ def _train_last_layer(s: Stage2, reinit: bool) -> np.ndarray:
     if reinit and not (s.resume and (s.run_dir / "stage2.pt").is_file()):
         torch.manual_seed(cfg.seed + 1)
         model.classifier.reset_parameters()
-    fit_last_layer(s, s.tuning.subset(idx), LOSSES["ce"]())
+    # a cosine head is fine-tuned at the scale its stage-1 loss trained it with (plain layers: 1)
+    fit_last_layer(s, s.tuning.subset(idx), LOSSES["ce"](scale=getattr(model.classifier, "logit_scale", 1.0)))
     return idx
 
 
