@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from synaug.data.imageset import ImageSet
-from synaug.errors import ConfigError
+from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
 from synaug.experiments.analyses.common import capped, mixture, options, with_train
 from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext, experiment_config
@@ -57,7 +57,7 @@ def test_all_registered_with_tiny_settings():
 def test_unknown_option_is_a_config_error(tmp_path):
     ctx = tiny_context("fig5", tmp_path, nn=3)
     with pytest.raises(ConfigError, match="nn"):
-        options(ctx, fig5.DEFAULTS)
+        options(ctx, fig5.DEFAULTS, fig5.RULES)
 
 
 # ----------------------------------------------------------------------------- fig2
@@ -211,3 +211,21 @@ def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
         c = result.curves[family]
         assert len(c["x"]) == len(ctx.config["options"][key]) == len(c["accuracy"]["mean"])
     assert set(result.tables[0].rows["U-4"]) == {"Many", "Medium", "Few", "All"}
+
+
+@pytest.mark.parametrize("name,opts,match", [
+    ("fig2", {"fractions": [1.5]}, r"fractions\[0\]: expected a number in \[0, 1\]"),
+    ("fig2", {"fractions": "abc"}, "fractions: expected a non-empty list"),
+    ("fig2", {"method": "nope"}, "unknown method"),
+    ("fig5", {"n": 0}, "n: expected an integer"),
+    ("fig5", {"ratio": 0}, "ratio: expected a number in"),
+    ("fig5", {"n": "abc"}, "n: expected an integer"),
+    ("fig5", {"test_per_cell": -1}, "test_per_cell"),
+    ("fig3", {"tsne": "yes"}, "tsne: expected true or false"),
+    ("uniformization", {"betas": [50.5]}, r"betas\[0\]: expected an integer"),
+])
+def test_bad_option_values_are_config_errors(name, opts, match, tmp_path):
+    ctx = tiny_context(name, tmp_path, **opts)
+    module = {"fig2": fig2, "fig3": fig3, "fig5": fig5, "uniformization": uniformization}[name]
+    with pytest.raises(SynaugError, match=match):
+        options(ctx, module.DEFAULTS, module.RULES)

@@ -246,3 +246,13 @@ def test_a_finished_run_is_reused_only_for_the_same_data(tmp_path, monkeypatch):
     first = ctx.train_eval("ce", splits, "ce", 0, synthetic=syn)
     assert ctx.train_eval("ce", splits, "ce", 0, synthetic=syn) == first and len(calls) == 1  # reused
     assert ctx.train_eval("ce", splits, "ce", 0, synthetic=other)["accuracy"] == 2.0  # same size, other images
+
+
+@pytest.mark.parametrize("layer,match", [({"seeds": [0, 0]}, "distinct"), ({"seeds": [0, "a"]}, "distinct"),
+                                         ({"thresholds": {"many": 5, "few": 50}}, "few <= many"),
+                                         ({"options": {"levels": [1]}}, "a table takes none")])
+def test_config_values_that_would_give_wrong_numbers_are_refused(layer, match, tmp_path):
+    """A repeated seed would count one run twice in mean ± std; few > many puts a class in Many and Few;
+    options a table does not take would be ignored silently."""
+    with pytest.raises(SynaugError, match=match):
+        run_named("table2", {**layer, "out": str(tmp_path)}, **QUIET)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from synaug.fileio import atomic_write_text, write_json
-from synaug.plots import pyplot
+from synaug.plots import pyplot, save_png
 
 STATUSES = ("reproduced", "not reproduced", "not runnable here")
 STATUS_COLOUR = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "not runnable here": "#777"}
@@ -82,9 +82,7 @@ def table_figure(table: dict, path: Path) -> Path | None:
     ax.set_ylabel("%")
     ax.set_title(table["title"], fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def png_data_uri(path: Path) -> str:

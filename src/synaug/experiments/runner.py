@@ -70,7 +70,21 @@ def resolve_config(overrides: dict | None = None, path: str | Path | None = None
     train = TrainConfig.from_dict(cfg["train"])  # fail early on unknown training options
     check_weighting(train, [get_method(m) for m in cfg["methods"]])
     _check_names(cfg)
+    _check_seeds_and_thresholds(cfg)
     return cfg
+
+
+def _check_seeds_and_thresholds(cfg: dict) -> None:
+    """Distinct non-negative integer seeds (a repeated one would count one run twice in mean ± std),
+    and Few <= Many thresholds (else a class is both)."""
+    seeds = cfg["seeds"]
+    if (not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"seeds: give distinct integers >= 0, e.g. [0, 1, 2]; got {seeds!r}")
+    th = cfg["thresholds"]
+    if not all(isinstance(th[k], int) and not isinstance(th[k], bool) and th[k] >= 0 for k in ("many", "few")) \
+            or th["few"] > th["many"]:
+        raise ConfigError(f"thresholds: few and many are image counts with few <= many; got {th!r}")
 
 
 def default_out(task: str, dataset: str, demo: bool = False) -> str:

@@ -126,6 +126,8 @@ for _m in [
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", stage2_data="val"),
     Method("synaug-classes", "SYNAuG balancing classes only, without the sensitive attribute (Table 3d)",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", use_groups=False),
+    Method("uniformize-classes", "uniformize classes only, without the sensitive attribute; no Mixup, no stage 2 "
+           "(Table 3d's SYNAuG*)", synthetic=True, use_groups=False),
     Method("synaug-classes-random", "synaug-classes with Mixup partners drawn at random, not across domains",
            transform="mixup", pairing="random", synthetic=True, stage2="finetune", use_groups=False),
 ]:

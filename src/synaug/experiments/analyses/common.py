@@ -3,32 +3,80 @@ options, mean/std over seeds, Many/Medium/Few recomputed on a fixed class split,
 synthetic training sets, and saving a figure into the experiment's folder.
 
 Experiment options (levels, fractions, per-class caps) are not training options, so they live
-under the config's `options` block: `options(ctx, DEFAULTS)` is DEFAULTS updated by that block
-(an unknown name is a ConfigError, as everywhere else).
+under the config's `options` block: `options(ctx, DEFAULTS, RULES)` is DEFAULTS updated by that
+block, every value checked by its rule (an unknown name or a bad value is a ConfigError).
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
-from synaug.errors import check_keys
+from synaug.errors import ConfigError, check_keys
 from synaug.eval.metrics import many_medium_few
 from synaug.experiments.aggregate import mean_std
 from synaug.experiments.catalog import ExperimentContext
-from synaug.plots import pyplot
+from synaug.plots import pyplot, save_png
+from synaug.train.methods import get_method
 
 SHOTS = ("many", "medium", "few", "accuracy")
 SHOT_LABELS = {"many": "Many", "medium": "Medium", "few": "Few", "accuracy": "All"}
 
 
-def options(ctx: ExperimentContext, defaults: dict) -> dict:
-    """`defaults` updated by the config's `options` block (unknown names refused)."""
+def options(ctx: ExperimentContext, defaults: dict, rules: dict) -> dict:
+    """`defaults` updated by the config's `options` block: an unknown name, or a value its rule
+    (one of the checkers below, per name) refuses, is a ConfigError naming the option."""
     given = ctx.config.get("options") or {}
     check_keys(given, defaults, "experiment options")
-    return {**defaults, **given}
+    return {**defaults, **{k: rules[k](k, v) for k, v in given.items()}}
+
+
+def _refuse(name: str, wanted: str, value) -> ConfigError:
+    return ConfigError(f"experiment option {name}: expected {wanted}, got {value!r}")
+
+
+def number(lo: float, hi: float = float("inf"), integer: bool = False, optional: bool = False) -> Callable:
+    """A checker: a number (an integer with `integer`) in [lo, hi] (None too with `optional`)."""
+    wanted = f"{'an integer' if integer else 'a number'} in [{lo:g}, {hi:g}]" + (" or null" if optional else "")
+
+    def check(name, value):
+        if value is None and optional:
+            return None
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and lo <= value <= hi
+        if not ok or (integer and value != int(value)):
+            raise _refuse(name, wanted, value)
+        return int(value) if integer else float(value)
+    return check
+
+
+def listed(item: Callable, optional: bool = False, empty: bool = False) -> Callable:
+    """A checker: a list (non-empty unless `empty`) whose every entry `item` accepts (None too with
+    `optional`)."""
+    def check(name, value):
+        if value is None and optional:
+            return None
+        if not isinstance(value, list) or not (value or empty):
+            raise _refuse(name, "a list" if empty else "a non-empty list", value)
+        return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    return check
+
+
+def method_name(name, value):
+    """A checker: a registered (or composed) method name."""
+    if not isinstance(value, str):
+        raise _refuse(name, "a method name", value)
+    get_method(value)
+    return value
+
+
+def flag(name, value):
+    if not isinstance(value, bool):
+        raise _refuse(name, "true or false", value)
+    return value
 
 
 def stat(values) -> dict:
@@ -99,8 +147,7 @@ def balanced_pool(ctx: ExperimentContext, per_class: int | None = None) -> Datas
 def save_figure(ctx: ExperimentContext, fig, name: str) -> str:
     """The figure as ctx.out/NAME (PNG), closed; returns NAME for `ExperimentResult.figures`."""
     ctx.out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(ctx.out / name, dpi=110, bbox_inches="tight")
-    pyplot().close(fig)
+    save_png(fig, ctx.out / name)
     return name
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import (balanced_pool, curve, fmt, mean_of, mixture, options, save_figure,
+from synaug.experiments.analyses.common import (listed, number, method_name, balanced_pool, curve, fmt, mean_of, mixture, options, save_figure,
                                                  stat, verdict, with_train)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
 from synaug.plots import pyplot
@@ -28,6 +28,8 @@ DEFAULTS = {
     "method": "ce",
 }
 SETTINGS = ("class-wise", "instance-wise")
+RULES = {"fractions": listed(number(0, 1)), "instance_extra": listed(number(0, 1), empty=True),
+         "per_class": number(1, integer=True, optional=True), "method": method_name}
 
 
 def replacement_counts(setting: str, fraction: float, counts: dict, class_order) -> tuple[dict, dict, list]:
@@ -52,7 +54,7 @@ def run_name(setting: str, fraction: float) -> str:
 
 
 def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS)
+    opts = options(ctx, DEFAULTS, RULES)
     splits = balanced_pool(ctx, opts["per_class"])
     counts = {c: int(n) for c, n in enumerate(splits.train.class_counts())}
     synthetic = ctx.synthetic(splits, strategy={c: 2 * n for c, n in counts.items()}, use_groups=False)

@@ -21,7 +21,7 @@ import numpy as np
 
 from synaug.audit import metrics as M
 from synaug.audit.core import AuditConfig, feature_extractor
-from synaug.experiments.analyses.common import balanced_pool, fmt, options, save_figure, stat, verdict
+from synaug.experiments.analyses.common import listed, number, flag, balanced_pool, fmt, options, save_figure, stat, verdict
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
 from synaug.plots import pyplot
 from synaug.train.config import TrainConfig
@@ -29,6 +29,9 @@ from synaug.train.config import TrainConfig
 DEFAULTS = {"per_class": None, "max_per_side": 2500, "test_fraction": 0.3, "classes": [0, 1], "tsne": True,
             "tsne_max": 1500}
 PAPER = {"real": 77.76, "synthetic": 70.56, "total": 74.16}
+RULES = {"per_class": number(2, integer=True, optional=True), "max_per_side": number(2, integer=True),
+         "test_fraction": number(0.05, 0.95), "classes": listed(number(0, integer=True)), "tsne": flag,
+         "tsne_max": number(10, integer=True)}
 
 
 def probe_accuracy(real: np.ndarray, synthetic: np.ndarray, seed: int = 0, max_per_side: int = 2500,
@@ -75,7 +78,7 @@ def features_for_seed(ctx, splits, synthetic, seed: int):
 
 
 def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS)
+    opts = options(ctx, DEFAULTS, RULES)
     splits = balanced_pool(ctx, opts["per_class"])
     per_class = -(-opts["max_per_side"] // splits.train.num_classes)  # ceil: up to max_per_side in all
     synthetic = ctx.synthetic(splits, strategy=f"LT+{per_class}", use_groups=False)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synaug.errors import SynaugError
-from synaug.experiments.analyses.common import (SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options, plot_shots,
+from synaug.experiments.analyses.common import (listed, number, method_name, SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options, plot_shots,
                                                 save_figure, stat, verdict)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
 from synaug.plots import pyplot
@@ -40,6 +40,8 @@ class Knob:
 KNOBS = {"render": Knob("degrade", 0.0, (1.0, 0.75, 0.5, 0.25, 0.0), "render quality (1 - degrade)"),
          "diffusion": Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")}
 DEFAULTS = {"per_class": None, "levels": None, "baselines": ["ce", "ce-rs"], "method": "synaug"}
+RULES = {"per_class": number(1, integer=True, optional=True), "levels": listed(number(0), optional=True),
+         "baselines": listed(method_name), "method": method_name}
 
 
 def level_options(ctx, knob: Knob, value) -> dict:
@@ -56,7 +58,7 @@ def methods_stats(ctx, method: str, splits, name: str, synthetic=None) -> dict:
 
 
 def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS)
+    opts = options(ctx, DEFAULTS, RULES)
     generator = ctx.config["generate"]["generator"]
     result = ExperimentResult()
     if generator not in KNOBS:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import fmt, options, save_figure, stat, verdict
+from synaug.experiments.analyses.common import number, fmt, options, save_figure, stat, verdict
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
 from synaug.plots import pyplot
 
@@ -29,6 +29,8 @@ DEFAULTS = {"n": 500, "ratio": 10, "separation": 1.5, "test_per_cell": 2000}
 SETTINGS = ("balanced", "class imbalance", "group imbalance", "class + group imbalance")
 VARIANTS = ("original", "re-sampled", "uniformized")
 COLUMNS = ("accuracy", "worst_cell", "tilt")
+RULES = {"n": number(2, integer=True), "ratio": number(1), "separation": number(0),
+         "test_per_cell": number(1, integer=True)}
 
 
 def cell_counts(setting: str, n: int, r: float) -> dict:
@@ -99,7 +101,7 @@ def fit_variant(variant: str, x, y, a, counts, opts, rng):
 
 
 def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS)
+    opts = options(ctx, DEFAULTS, RULES)
     runs = {}  # (setting, variant) -> [(metrics, clf, data) per seed]
     for seed in ctx.seeds:
         rng = np.random.default_rng([seed, 5])

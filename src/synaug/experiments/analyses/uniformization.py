@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import (SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options,
+from synaug.experiments.analyses.common import (listed, number, method_name, SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options,
                                                 plot_shots, save_figure, shot_accuracy, stat, take_per_class,
                                                 verdict, with_train)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
@@ -28,6 +28,8 @@ from synaug.plots import pyplot
 DEFAULTS = {"betas": [50, 100, 200, 400], "alphas": [0, 50, 100, 200, 400], "method": "synaug",
             "per_class": None}
 FAMILIES = (("U", "betas", "U-{}"), ("LT+", "alphas", "LT+{}"))
+RULES = {"betas": listed(number(0, integer=True)), "alphas": listed(number(0, integer=True)),
+         "method": method_name, "per_class": number(1, integer=True, optional=True)}
 
 
 def training_counts(counts: dict, strategy: str) -> tuple[dict, dict]:
@@ -54,7 +56,7 @@ def level(ctx, opts, splits, counts: dict, strategy: str) -> tuple[dict, dict]:
 
 
 def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS)
+    opts = options(ctx, DEFAULTS, RULES)
     base = ctx.splits()
     splits = capped(with_train(base, base.train.without_groups()), opts["per_class"])
     counts = {c: int(n) for c, n in enumerate(splits.train.class_counts())}
