@@ -1,0 +1,46 @@
+"""Write the named experiments' results (`synaug experiment NAME`, under ROOT/NAME/results.json) into
+docs/results.md, between the markers `<!-- experiments:begin -->` and `<!-- experiments:end -->`:
+per experiment its command, seeds and steps, wall time, the tables (mean ± sample std over seeds, the
+paper's numbers after '|'), one line per paper claim with its status, and the rows not run.
+
+Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from synaug.experiments.experiment_report import format_result_text
+from synaug.fileio import atomic_write_text
+
+BEGIN, END = "<!-- experiments:begin -->", "<!-- experiments:end -->"
+
+
+def section(results: dict) -> str:
+    cfg = results["config"]
+    seeds = ",".join(str(s) for s in cfg["seeds"])
+    steps = cfg["train"].get("steps")
+    command = f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
+    head = (f"### `{results['experiment']}`: {results['title']}\n\n{results['paper']}\n\n"
+            f"`{command}` on `{cfg['dataset']}` ({len(cfg['seeds'])} seed(s), {steps} stage-1 steps; "
+            f"{results['seconds'] / 60:.1f} min on the 2-core machine, other work running)\n")
+    return head + "\n```\n" + format_result_text(results) + "\n```\n"
+
+
+def main(root: str, target: str = "docs/results.md") -> None:
+    found = sorted(Path(root).glob("*/results.json"))
+    parts = [section(json.loads(p.read_text())) for p in found]
+    block = "\n".join([BEGIN, *parts, END])
+    doc = Path(target).read_text()
+    if BEGIN in doc and END in doc:
+        doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n## The paper's tables and figures (`synaug experiment`)\n\n" + block + "\n"
+    atomic_write_text(Path(target), doc)
+    print(f"{len(parts)} experiment(s) written into {target}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
