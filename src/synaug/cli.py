@@ -297,6 +297,9 @@ def cmd_fit_lora(args) -> int:
     if not Path(args.model).is_dir():
         raise ConfigError(f"--model {args.model}: no such folder (a local diffusers Stable Diffusion model)")
     train = load_dataset(args.dataset, imbalance=args.imbalance).train
+    unknown_classes = [c for c in classes or [] if c not in train.class_names]
+    if unknown_classes:  # before the table's header: an error line alone
+        raise ConfigError(f"--classes: {unknown_classes} not classes of {args.dataset} (classes: {train.class_names})")
     print(f"{'class':<20} {'images':>6}  {'loss before':>11} {'after':>8}  adapter")
 
     def show(info):
