@@ -166,3 +166,17 @@ def test_cifar10_lt_rgb_pipeline_with_resnet32(tmp_path):
     from PIL import Image
     first = sorted((tmp_path / "out" / "synthetic" / "truck").glob("*.png"))[0]
     assert Image.open(first).mode == "RGB" and Image.open(first).size == (32, 32)
+
+
+@pytest.mark.slow
+def test_demo_report_shows_the_audit_and_the_audit_changes_no_number(tmp_path):
+    """`synaug demo` audits the uniform synthetic set for its report; the methods' metrics are those of
+    a run without the audit (the audit reads training data only and draws from its own generators)."""
+    base = {"methods": ["ce", "synaug"], "train": {"steps": 6, "stage2_steps": 4, "batch_size": 32}}
+    with_audit = run_experiment(resolve_config({**base, "audit": True, "out": str(tmp_path / "a")}), progress=False)
+    without = run_experiment(resolve_config({**base, "out": str(tmp_path / "b")}), progress=False)
+    assert "Audit of the synthetic images" in (tmp_path / "a" / "report.html").read_text()
+    assert "Audit of the synthetic images" not in (tmp_path / "b" / "report.html").read_text()
+    assert with_audit["audit"]["True"]["cells"] and "audit" not in without
+    for m in base["methods"]:
+        assert with_audit["methods"][m]["seeds"]["0"]["per_class"] == without["methods"][m]["seeds"]["0"]["per_class"]

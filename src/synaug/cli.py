@@ -440,6 +440,8 @@ def _demo_parser(sub) -> None:
     p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
+    p.add_argument("--no-audit", action="store_true", help="skip the audit of the synthetic images (its report "
+                   "section; it changes no method's numbers)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 
@@ -589,6 +591,7 @@ def cmd_demo(args) -> int:
         overrides["methods"] = [m.strip() for m in args.methods.split(",")]
     if args.steps:
         overrides["train"] = {"steps": args.steps}
+    overrides["audit"] = not args.no_audit  # the report shows what the audit says of the synthetic images
     cfg = resolve_config(overrides)
     check_out_dir(cfg["out"])
     results = run_experiment(cfg, progress=not args.quiet)

@@ -202,14 +202,15 @@ def audit_section(summary: dict) -> str:
         rows.append(f"<tr><td>{html.escape(r['name'])}</td><td>{r['real']}</td><td>{r['real_val']}</td>"
                     f"{_bar(r['score'])}{_bar(r['fidelity'], '#e39b3c')}<td>{r['uniform']}</td>"
                     f"<td>{r['passed_filter']}</td><td>{r['budget']}</td><td><b>{r['used']}</b></td></tr>")
-    return (f"<h2>Audit of the synthetic images (synaug-audit)</h2><p>Before training, the uniform synthetic set "
+    return (f"<h2>Audit of the synthetic images</h2><p>Before training, the uniform synthetic set "
             f"was audited against the real <b>training</b> images (a validation part carved from them; the test "
             f"set is not read): <i>transfer</i> is the recall on a cell's real validation images of a probe "
             f"trained on synthetic images only, <i>fidelity</i> the share of its synthetic images a probe of the "
             f"real images assigns to it. The filter dropped {summary['dropped_by_filter']} images (assigned to "
             f"another cell, or off the real manifold); the budget ({html.escape(summary['budget'])}: "
             f"round(transfer x fill)) kept {summary['synthetic_used']} of {summary['synthetic_uniform']}, the "
-            f"first ones in plan order. Audit time {summary['audit_seconds']:.0f} s; details in "
+            f"first ones in plan order: the set the method <code>synaug-audit</code> trains on (the other "
+            f"methods train on the whole uniform set). Audit time {summary['audit_seconds']:.0f} s; details in "
             f"<code>{html.escape(Path(summary['audit']).name)}/audit.html</code>.</p><table>"
             + "".join(rows) + "</table>")
 

@@ -43,6 +43,8 @@ BASE_CONFIG = {
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20},
     "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
+    "audit": False,           # audit the uniform synthetic set (report section) even if no method trains on
+                              # the audited subset (synaug-audit always does); `synaug demo` turns it on
     "out": None,
 }
 
@@ -168,7 +170,10 @@ def audit_synthetic(cfg: dict, methods, splits, synthetic: dict, log) -> dict:
     """{use_groups: (audited ImageSet, summary)} for the methods that train on audited synthetic data
     (`synaug.audit.recipe`: audit -> filter -> budget of the shared uniform set; OUT/audit[-classes])."""
     out, done = Path(cfg["out"]), {}
-    for use_groups in sorted({m.use_groups for m in methods if m.synthetic_policy == "audited"}, reverse=True):
+    wanted = {m.use_groups for m in methods if m.synthetic_policy == "audited"}
+    if cfg.get("audit") and distributed.current().world == 1:  # for the report: every set the methods train on
+        wanted |= {m.use_groups for m in methods if m.synthetic}
+    for use_groups in sorted(wanted, reverse=True):
         name = synthetic_folder_name(splits.train, use_groups)
         audit_dir, audited_dir = recipe_dirs(out, name)
         done[use_groups] = audited_synthetic(splits, out / name, synthetic[use_groups], audit_dir, audited_dir,
