@@ -37,8 +37,9 @@ class TensorData:
     def from_imageset(cls, ds: ImageSet, device: torch.device) -> TensorData:
         images = ds.images
         if isinstance(images, np.ndarray):
-            # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed.
-            images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(device)
+            # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed, except of a
+            # read-only array (a view of shared images), which torch refuses to wrap without a warning
+            images = torch.from_numpy(np.require(images, requirements=["C", "W"])).permute(0, 3, 1, 2).to(device)
         return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic).to(device),
                    torch.from_numpy(np.asarray(ds.cells(), dtype=np.int64)).to(device), device)
 
