@@ -144,7 +144,9 @@ def run_table(ctx: ExperimentContext, title: str, rows: list[Row], source: str, 
     splits = ctx.splits()
     table = Table(title, list(task.keys), labels=list(task.labels), fmt=list(task.fmt), note=note,
                   paper_source=source)
-    skipped = [f"{label}: a paper row with no implementation in synaug" for label in paper_only]
+    # a paper row this table does not run: its own reason when it gives one ("NAME: why"), else this
+    skipped = [label if ": " in label else f"{label}: a paper row with no implementation in synaug"
+               for label in paper_only]
     notes = []
     for row in rows:
         summary, why = run_row(ctx, row, splits, task.keys)
