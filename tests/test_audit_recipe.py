@@ -13,7 +13,8 @@ from PIL import Image
 from synaug import workflow
 from synaug.audit.core import AuditConfig
 from synaug.audit.recipe import RecipeConfig, audited_synthetic
-from synaug.audit.weighting import WeightedDrawSampler, weighted_by_audit
+from synaug.audit.weighting import weighted_by_audit
+from synaug.train.samplers import ProbabilitySampler
 from synaug.data.imageset import DatasetSplits
 from synaug.errors import ConfigError
 from synaug.train import pipeline
@@ -158,7 +159,7 @@ def test_weighting_draws_a_score_02_synthetic_image_02x_as_often(tmp_path):
     for name, facts in (("shuffle", {}), ("class-balanced", {"labels": train_set.labels})):
         base = SAMPLERS.create(name, dict(n=len(train_set), batch_size=4096, seed=3, **facts))
         s = weighted_by_audit(base, train_set, cfg)
-        assert isinstance(s, WeightedDrawSampler)
+        assert isinstance(s, ProbabilitySampler)
         real = np.flatnonzero(~train_set.synthetic & (train_set.labels == 1))[0]
         low = np.flatnonzero(train_set.synthetic & (train_set.labels == 1) & (train_set.groups == 0))
         zero = np.flatnonzero(train_set.synthetic & (train_set.labels == 2) & (train_set.groups == 1))
@@ -183,7 +184,7 @@ def test_weighting_off_by_default_and_reaches_the_loop(tmp_path, monkeypatch):
     audit = fake_audit(tmp_path, {(1, 0): 0.2})
     cfg = tiny_cfg(synthetic_weighting="audit", audit=str(audit))
     sampler, _, _ = pipeline.method_parts(m, splits.train.concat(syn), splits.train, cfg)
-    assert isinstance(sampler, WeightedDrawSampler)
+    assert isinstance(sampler, ProbabilitySampler)
     with pytest.raises(ConfigError):
         pipeline.method_parts(m, splits.train.concat(syn), splits.train, tiny_cfg(synthetic_weighting="audit"))
     with pytest.raises(ConfigError):

@@ -19,20 +19,9 @@ import numpy as np
 
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError
-from synaug.train.samplers import Sampler
+from synaug.train.samplers import ProbabilitySampler, Sampler
 
 WEIGHTINGS = ("none", "audit")
-
-
-class WeightedDrawSampler(Sampler):
-    """Draw with replacement with probability `p` (a function of (seed, step), as every sampler)."""
-
-    def __init__(self, p: np.ndarray, batch_size: int, seed: int):
-        self.p, self.batch_size, self.seed = np.asarray(p, float), batch_size, seed
-
-    def batch(self, step: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, step, 7])
-        return rng.choice(len(self.p), size=self.batch_size, p=self.p)
 
 
 def read_scores(audit: str | Path, metric: str = "score") -> tuple[dict, bool]:
@@ -63,7 +52,7 @@ def sample_weights(train_set: ImageSet, scores: dict, grouped: bool) -> np.ndarr
 
 
 def weighted_by_audit(sampler: Sampler, train_set: ImageSet, cfg) -> Sampler:
-    """`sampler` unchanged when `cfg.synthetic_weighting` is "none", else a `WeightedDrawSampler`
+    """`sampler` unchanged when `cfg.synthetic_weighting` is "none", else a `ProbabilitySampler`
     whose probabilities are the sampler's own (uniform if it has none) times the audit weights."""
     if cfg.synthetic_weighting == "none" or not train_set.synthetic.any():
         return sampler
@@ -74,4 +63,4 @@ def weighted_by_audit(sampler: Sampler, train_set: ImageSet, cfg) -> Sampler:
     p = base * sample_weights(train_set, *read_scores(cfg.audit))
     if p.sum() <= 0:
         raise ConfigError("synthetic_weighting: audit leaves no image to draw")
-    return WeightedDrawSampler(p / p.sum(), cfg.batch_size, cfg.seed)
+    return ProbabilitySampler(p / p.sum(), cfg.batch_size, cfg.seed, stream=(7,))  # its own draws

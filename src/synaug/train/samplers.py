@@ -41,19 +41,25 @@ class ShuffleSampler(Sampler):
         return np.concatenate([self._perm(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
 
 
-class _WeightedSampler(Sampler):
-    """Draw with replacement, each sample with probability proportional to 1 / |its stratum|,
-    so every stratum (class, or class x group cell) is equally likely in expectation."""
+class ProbabilitySampler(Sampler):
+    """Draw with replacement, sample i with probability p[i]; step s draws from the generator seeded by
+    (seed, s, *stream), so a sampler with its own `stream` never repeats another's draws."""
 
-    def __init__(self, *, strata: np.ndarray, batch_size: int, seed: int):
-        counts = np.bincount(strata)
-        w = 1.0 / counts[strata]
-        self.p = w / w.sum()
-        self.batch_size, self.seed = batch_size, seed
+    def __init__(self, p: np.ndarray, batch_size: int, seed: int, stream: tuple = ()):
+        self.p, self.batch_size, self.seed, self.stream = np.asarray(p, float), batch_size, seed, tuple(stream)
 
     def batch(self, step: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, step])
+        rng = np.random.default_rng([self.seed, step, *self.stream])
         return rng.choice(len(self.p), size=self.batch_size, p=self.p)
+
+
+class _WeightedSampler(ProbabilitySampler):
+    """Each sample with probability proportional to 1 / |its stratum|, so every stratum (class, or
+    class x group cell) is equally likely in expectation."""
+
+    def __init__(self, *, strata: np.ndarray, batch_size: int, seed: int):
+        w = 1.0 / np.bincount(strata)[strata]
+        super().__init__(w / w.sum(), batch_size, seed)
 
 
 @register_sampler("class-balanced")
