@@ -39,7 +39,8 @@ def main():
         from tiny_sd import build_tiny_pipeline
         model = str(build_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny-sd"))
     gen = DiffusionGenerator(model=model, steps=args.steps, gen_size=args.size, guidance=args.guidance,
-                             dtype=args.dtype, device=args.device, compile=args.compile, safety_checker=False)
+                             dtype=args.dtype, device=args.device, compile=args.compile, safety_checker=False,
+                             image_shape=(args.size, args.size, 3))
     items = build_plan({0: args.batch * (args.batches + 1)}, ["cat"], load_bank(None), 0)
     gen.generate(items[:args.batch])  # warm-up: loading, kernels, compilation
     import torch

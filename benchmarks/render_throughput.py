@@ -24,7 +24,7 @@ def measure(kind: str, n: int, workers: int, where: Path) -> float:
         items = build_plan({c: n // 10 for c in range(10)}, [str(i) for i in range(10)], load_bank("mnist-lt"), 0)
     else:
         items = build_plan({c: n // 9 for c in range(9)}, FASHION, load_bank("fashion-lt"), 0)
-    gen = RenderGenerator(size=28)
+    gen = RenderGenerator(image_shape=(28, 28, 1))
     gen.generate(items[:: max(1, len(items) // 40)])  # warm the per-process glyph/emoji caches
     where.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(dir=where))

@@ -36,14 +36,14 @@ def tiny_splits(seed=0, size=12):
 
 
 def main(out: Path, method: str) -> None:
-    d = distributed.current()
+    d = distributed.init_from_env()
     seen = []
     slice_of = distributed.local_slice
     distributed.local_slice = lambda idx, dd: seen.append(slice_of(idx, dd).tolist()) or slice_of(idx, dd)
     cfg = TrainConfig(steps=30, batch_size=16, lr=0.05, warmup_steps=3, stage2_steps=10, stage2_batch_size=8,
                       checkpoint_every=10, seed=1, device=os.environ.get("SYNAUG_TEST_DEVICE", "cpu"))
     splits, synthetic = tiny_splits()
-    trained = train_method(get_method(method), splits, cfg, out / "run", synthetic=synthetic, progress=False)
+    trained = train_method(get_method(method), splits, cfg, out / "run", synthetic=synthetic, progress=False, dist=d)
     torch.save({"slices": seen, "model": trained.model.state_dict()}, out / f"rank{d.rank}-of-{d.world}.pt")
     if d.is_main:
         metrics = evaluate_model(trained, splits.test, splits.train.class_counts())

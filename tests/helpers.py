@@ -94,3 +94,13 @@ def write_cifar100(parent: Path, train, test, names, byte_keys: bool = True) -> 
     for name, content in files.items():
         (root / name).write_bytes(pickle.dumps(_pickle_dict(content, byte_keys)))
     return root
+
+
+def plan_for(train, strategy="uniform", generator="render", dataset="", use_groups=True, unused=None,
+             generator_options=None, **plan_options):
+    """(plan items, plan meta) of `synaug.engine.planning.fit_plan` with the specs built from keywords."""
+    from synaug.engine.planning import fit_plan
+    from synaug.engine.specs import GeneratorSpec, PlanSpec
+    fitted = fit_plan(train, PlanSpec(strategy=strategy, use_groups=use_groups, **plan_options),
+                      GeneratorSpec(generator, generator_options), dataset, unused)
+    return fitted.items, fitted.meta

@@ -1,5 +1,5 @@
 """The paper's analyses (synaug.experiments.analyses): each runs end to end on its tiny settings
-through `run(ctx)`, and the pieces that decide their numbers are checked against independent
+through its jobs and collector, and the pieces that decide their numbers are checked against independent
 computations (mixture counts, probe sanity, the plotted boundary, plan formulas)."""
 
 from __future__ import annotations
@@ -9,36 +9,43 @@ import json
 import numpy as np
 import pytest
 
-from synaug.data.imageset import ImageSet
+from dataclasses import replace
+
+from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.engine.execute import apply_subset
+from synaug.engine.job import Job
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset
+from synaug.engine.workspace import Workspace
 from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
-from synaug.experiments.analyses.common import capped, mixture, options, with_train
-from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext, experiment_config
-from synaug.experiments.experiment_report import write_result
+from synaug.experiments.analyses.common import options
+from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext, experiment_config, run_jobs
+from synaug.experiments.experiment_report import STATUSES, write_result
+from synaug.generators.base import quality_knob
 from synaug.plots import pyplot
 
 NAMES = ("fig2", "fig3", "fig4", "fig5", "uniformization")
-STATUSES = {"reproduced", "not reproduced", "not runnable"}
 
 
 def tiny_context(name: str, tmp_path, **opts) -> ExperimentContext:
     """The config `synaug experiment NAME` resolves with the experiment's tiny overrides, plus
     experiment `options`."""
     cfg = experiment_config(EXPERIMENTS[name], {"out": str(tmp_path / name), "options": opts}, tiny=True)
-    return ExperimentContext(cfg, tmp_path / name, tmp_path / "shared", progress=False, log=lambda *a, **k: None)
+    quiet = lambda *a, **k: None  # noqa: E731
+    return ExperimentContext(cfg, Workspace(shared=tmp_path / "shared", progress=False, log=quiet), quiet)
 
 
 def run_tiny(name: str, tmp_path, **opts):
     """One tiny run, its result checked for shape and written as `synaug experiment` writes it."""
     ctx = tiny_context(name, tmp_path, **opts)
-    result = EXPERIMENTS[name].run(ctx)
-    written = write_result(EXPERIMENTS[name], ctx.config, ctx.out, result, 0.0)
+    result = EXPERIMENTS[name].collect(ctx, run_jobs(ctx, EXPERIMENTS[name].jobs(ctx)))
+    written = write_result(EXPERIMENTS[name], ctx.config.raw, ctx.out, result, 0.0)
     assert json.loads((ctx.out / "results.json").read_text())["experiment"] == name == written["experiment"]
     assert (ctx.out / "report.html").is_file()
     for file_name, caption in result.figures:
         assert (ctx.out / file_name).is_file() and (ctx.out / file_name).stat().st_size > 1000, file_name
         assert caption
-    assert result.findings and {f.status for f in result.findings} <= STATUSES
+    assert result.findings and {f.status for f in result.findings} <= set(STATUSES)
     assert all(f.claim and f.evidence for f in result.findings)
     for name_, c in result.curves.items():  # one shape: {"x": [...], series: {"mean": [...], "std": [...]}}
         assert set(c) > {"x"}, name_
@@ -51,7 +58,7 @@ def run_tiny(name: str, tmp_path, **opts):
 def test_all_registered_with_tiny_settings():
     for name in NAMES:
         exp = EXPERIMENTS[name]
-        assert exp.name == name and exp.tiny and exp.paper and callable(exp.run)
+        assert exp.name == name and exp.tiny and exp.paper and callable(exp.jobs) and callable(exp.collect)
 
 
 def test_unknown_option_is_a_config_error(tmp_path):
@@ -67,6 +74,13 @@ def toy_set(per_class: int, classes: int, synthetic: bool) -> ImageSet:
     return ImageSet(images, labels, [str(c) for c in range(classes)], synthetic=np.full(len(labels), synthetic))
 
 
+def mixture(real, syn, real_n, syn_n):
+    """The training split a job with this subset trains on (the engine's `apply_subset`)."""
+    job = Job("m", "ce", DataSpec("mnist-lt"), plan=PlanSpec(), generator=GeneratorSpec(),
+              subset=Subset(real=real_n, synthetic=syn_n, seed=0))
+    return apply_subset(job, DatasetSplits(train=real, test=real), syn)[0].train
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 0.5, 0.75, 1.0])
 def test_fig2_mixture_counts_are_exact(fraction):
     C, n = 10, 13
@@ -74,7 +88,7 @@ def test_fig2_mixture_counts_are_exact(fraction):
     counts = {c: n for c in range(C)}
     order = np.random.default_rng(1).permutation(C)
     real_n, syn_n, replaced = fig2.replacement_counts("class-wise", fraction, counts, order)
-    mix = mixture(real, syn, real_n, syn_n, seed=0)
+    mix = mixture(real, syn, real_n, syn_n)
     k = int(round(fraction * C))
     assert sorted(replaced) == sorted(order[:k].tolist())
     for c in range(C):
@@ -82,7 +96,7 @@ def test_fig2_mixture_counts_are_exact(fraction):
         assert in_c.sum() == n  # every class keeps its size
         assert mix.synthetic[in_c].sum() == (n if c in replaced else 0)
     real_n, syn_n, _ = fig2.replacement_counts("instance-wise", fraction, counts, order)
-    mix = mixture(real, syn, real_n, syn_n, seed=0)
+    mix = mixture(real, syn, real_n, syn_n)
     for c in range(C):
         in_c = mix.labels == c
         assert in_c.sum() == n
@@ -92,15 +106,15 @@ def test_fig2_mixture_counts_are_exact(fraction):
 
 def test_fig2_end_to_end(tmp_path):
     ctx, result = run_tiny("fig2", tmp_path)
-    fractions = ctx.config["options"]["fractions"]
+    fractions = ctx.config.options["fractions"]
     for setting in fig2.SETTINGS:
         assert result.curves[setting]["x"] == [100 * f for f in sorted(fractions)]
         assert len(result.curves[setting]["accuracy"]["mean"]) == len(fractions)
     rows = result.tables[0].rows
-    per_class = ctx.config["options"]["per_class"]
+    per_class = ctx.config.options["per_class"]
     assert rows["class-wise 50 %"]["synthetic"] == 5 * per_class  # 5 of 10 classes all synthetic
     assert rows["instance-wise 50 %"]["real"] == rows["instance-wise 50 %"]["synthetic"] == 5 * per_class
-    assert rows["class-wise 0 %"]["replaced"]["mean"] is None and rows["class-wise 100 %"]["kept"]["mean"] is None
+    assert rows["class-wise 0 %"]["replaced"].mean is None and rows["class-wise 100 %"]["kept"].mean is None
     assert len(result.findings) == 5
 
 
@@ -128,7 +142,7 @@ def test_fig3_end_to_end(tmp_path):
     rows = result.tables[0].rows
     assert set(rows) == {"real vs synthetic", "control: real vs real"}
     for row in rows.values():
-        assert set(row) == {"real", "synthetic", "total"} and 0 <= row["total"]["mean"] <= 100
+        assert set(row) == {"real", "synthetic", "total"} and 0 <= row["total"].mean <= 100
     assert result.tables[0].paper["real vs synthetic"]["total"] == 74.16
     assert result.figures[0][0] == "fig3_pca.png"
 
@@ -136,15 +150,15 @@ def test_fig3_end_to_end(tmp_path):
 # ----------------------------------------------------------------------------- fig4
 def test_fig4_level_options_leave_the_default_out(tmp_path):
     ctx = tiny_context("fig4", tmp_path)
-    knob = fig4.KNOBS["render"]
-    assert fig4.level_options(ctx, knob, 0.0) == {}
-    assert fig4.level_options(ctx, knob, 0.5) == {"degrade": 0.5}
-    assert knob.quality(0.25) == 0.75 and fig4.KNOBS["diffusion"].quality(10) == 10
+    knob = quality_knob("render")
+    assert dict(fig4.level_generator(ctx, knob, 0.0).options) == {}
+    assert dict(fig4.level_generator(ctx, knob, 0.5).options) == {"degrade": 0.5}
+    assert knob.quality(0.25) == 0.75 and quality_knob("diffusion").quality(10) == 10
 
 
 def test_fig4_end_to_end(tmp_path):
     ctx, result = run_tiny("fig4", tmp_path)
-    levels = ctx.config["options"]["levels"]
+    levels = ctx.config.options["levels"]
     ran = result.curves["synaug"]["x"]
     assert len(ran) + len(result.skipped) == len(levels)  # every level ran or says why not
     assert all("degrade" in s for s in result.skipped)
@@ -153,10 +167,11 @@ def test_fig4_end_to_end(tmp_path):
     assert "ce" in result.tables[0].rows
 
 
-def test_fig4_unknown_generator_is_skipped(tmp_path):
+def test_fig4_a_generator_without_a_quality_knob_is_skipped(tmp_path):
     ctx = tiny_context("fig4", tmp_path)
-    ctx.config["generate"]["generator"] = "smote"
-    result = fig4.run(ctx)
+    ctx.config = replace(ctx.config, generator=GeneratorSpec("smote"))
+    assert [j.name for j in fig4.jobs(ctx)] == ["ce"]  # the baseline only
+    result = fig4.collect(ctx, run_jobs(ctx, []))
     assert result.skipped and "smote" in result.skipped[0] and not result.tables
 
 
@@ -189,40 +204,38 @@ def test_fig5_uniformizing_improves_the_worst_cell(tmp_path):
     rows = result.tables[0].rows
     assert len(rows) == len(fig5.SETTINGS) * len(fig5.VARIANTS)
     for s in ("class imbalance", "class + group imbalance"):
-        assert rows[f"{s} / uniformized"]["worst_cell"]["mean"] > rows[f"{s} / original"]["worst_cell"]["mean"] + 5
-    tilted = rows["class + group imbalance / original"]["tilt"]["mean"]
-    assert tilted > rows["class + group imbalance / uniformized"]["tilt"]["mean"]
+        assert rows[f"{s} / uniformized"]["worst_cell"].mean > rows[f"{s} / original"]["worst_cell"].mean + 5
+    tilted = rows["class + group imbalance / original"]["tilt"].mean
+    assert tilted > rows["class + group imbalance / uniformized"]["tilt"].mean
 
 
 # ----------------------------------------------------------------------------- uniformization
 def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
     ctx, result = run_tiny("uniformization", tmp_path)
-    base = ctx.splits()
-    counts = capped(with_train(base, base.train.without_groups()), ctx.config["options"]["per_class"])
-    n = counts.train.class_counts()
+    n = ctx.splits(ctx.data(groups=False, per_class=ctx.config.options["per_class"])).train.class_counts()
     made = result.tables[1].rows
-    for beta in ctx.config["options"]["betas"]:
+    for beta in ctx.config.options["betas"]:
         assert made[f"U-{beta}"]["real"] == np.minimum(n, beta).tolist()
         assert made[f"U-{beta}"]["synthetic"] == np.maximum(beta - n, 0).tolist()
-    for alpha in ctx.config["options"]["alphas"]:
+    for alpha in ctx.config.options["alphas"]:
         assert made[f"LT+{alpha}"]["real"] == n.tolist()
         assert made[f"LT+{alpha}"]["synthetic"] == [alpha] * len(n)
     for family, key, _ in uniformization.FAMILIES:
         c = result.curves[family]
-        assert len(c["x"]) == len(ctx.config["options"][key]) == len(c["accuracy"]["mean"])
-    assert set(result.tables[0].rows["U-4"]) == {"Many", "Medium", "Few", "All"}
+        assert len(c["x"]) == len(ctx.config.options[key]) == len(c["accuracy"]["mean"])
+    assert set(result.tables[0].rows["U-4"]) == {"many", "medium", "few", "accuracy"}
 
 
 @pytest.mark.parametrize("name,opts,match", [
-    ("fig2", {"fractions": [1.5]}, r"fractions\[0\]: expected a number in \[0, 1\]"),
+    ("fig2", {"fractions": [1.5]}, r"fractions\[0\]: must be a finite number >= 0 and <= 1"),
     ("fig2", {"fractions": "abc"}, "fractions: expected a non-empty list"),
     ("fig2", {"method": "nope"}, "unknown method"),
-    ("fig5", {"n": 0}, "n: expected an integer"),
-    ("fig5", {"ratio": 0}, "ratio: expected a number in"),
-    ("fig5", {"n": "abc"}, "n: expected an integer"),
+    ("fig5", {"n": 0}, "n: must be an integer >= 2"),
+    ("fig5", {"ratio": 0}, "ratio: must be a finite number >= 1"),
+    ("fig5", {"n": "abc"}, "n: must be an integer"),
     ("fig5", {"test_per_cell": -1}, "test_per_cell"),
     ("fig3", {"tsne": "yes"}, "tsne: expected true or false"),
-    ("uniformization", {"betas": [50.5]}, r"betas\[0\]: expected an integer"),
+    ("uniformization", {"betas": [50.5]}, r"betas\[0\]: must be an integer"),
 ])
 def test_bad_option_values_are_config_errors(name, opts, match, tmp_path):
     ctx = tiny_context(name, tmp_path, **opts)

@@ -174,7 +174,7 @@ def test_audit_cli_end_to_end(tiny_audit_inputs, tmp_path, capsys):
 
     dataset, syn = tiny_audit_inputs
     out = tmp_path / "audit"
-    assert main(["audit", "--dataset", dataset, "--synthetic", str(syn), "--out", str(out), "--steps", "3",
+    assert main(["audit", "--dataset", dataset, "--synthetic", str(syn), "--out", str(out), "--feature-steps", "3",
                  "--quiet", "--examples", "2"]) == 0
     printed = capsys.readouterr().out
     assert "audit.html" in printed and "fidel" in printed
@@ -195,7 +195,7 @@ def test_audit_cli_end_to_end(tiny_audit_inputs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--val-fraction", "1.5"], "--val-fraction"),
+    (["--val-fraction", "1.5"], "val_fraction"),
     (["--pretrained", "/no/such.pth"], "no such file"),
 ])
 def test_audit_cli_errors_exit_2(tiny_audit_inputs, tmp_path, capsys, extra, message):

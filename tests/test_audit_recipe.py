@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synaug import workflow
+import synaug
+from synaug.engine.synthetic import SyntheticSet, read_synthetic
 from synaug.audit.core import AuditConfig
 from synaug.audit.recipe import RecipeConfig, audited_synthetic
 from synaug.audit.weighting import weighted_by_audit
 from synaug.train.samplers import ProbabilitySampler
 from synaug.data.imageset import DatasetSplits
 from synaug.errors import ConfigError
+from synaug.experiments.config import resolve_config
 from synaug.train import pipeline
 from synaug.train.methods import METHODS, get_method
 from synaug.train.samplers import SAMPLERS
@@ -58,7 +60,7 @@ def made(tmp_path):
     syn.images[bad] = np.minimum(syn.images[bad], 60)
     syn.images[bad, 5:8, 3:9] = 220
     folder = write_folder(syn, tmp_path / "synthetic")
-    synthetic = workflow.read_synthetic(folder, splits.train, 12)
+    synthetic = read_synthetic(folder, splits.train, 12)
     poisoned = DatasetSplits(train=splits.train, test=NeverRead(), val=splits.val, info=splits.info)
     return poisoned, folder, synthetic, tmp_path
 
@@ -133,9 +135,10 @@ def test_threshold_budget_keeps_whole_cells_or_none(made):
 def test_train_run_synaug_audit(made, monkeypatch):
     splits, folder, _, tmp = made
     plain, _ = tiny_splits()
-    monkeypatch.setattr(workflow, "load_dataset", lambda name, imbalance=100: plain)
+    monkeypatch.setattr("synaug.engine.data.load_dataset", lambda name, **kw: plain)
     monkeypatch.setattr("synaug.audit.recipe.RecipeConfig", lambda: FAST)
-    metrics = workflow.train_run("tiny", "synaug-audit", tmp / "run", tiny_cfg(), synthetic=folder, progress=False)
+    metrics = synaug.train("mnist-lt", "synaug-audit", tmp / "run", synthetic=folder, progress=False,
+                           **tiny_cfg().to_dict())
     assert 0 <= metrics["accuracy"] <= 100
     record = json.loads((tmp / "run" / "audit" / "recipe.json").read_text())
     config = (tmp / "run" / "config.yaml").read_text()
@@ -204,26 +207,28 @@ def test_runner_trains_synaug_audit_on_the_audited_subset_and_reports_it(made, m
     out = tmp / "exp"
     (out).mkdir()
     folder.rename(out / "synthetic")
-    synthetic = workflow.read_synthetic(out / "synthetic", plain.train, 12)
-    monkeypatch.setattr(runner, "load_dataset", lambda name, imbalance=100: plain)
-    monkeypatch.setattr(runner, "uniformize", lambda *a, **k: (synthetic, {"undrawable": {}}))
+    synthetic = read_synthetic(out / "synthetic", plain.train, 12)
+    given = SyntheticSet(synthetic, out / "synthetic", {"undrawable": {}}, np.arange(len(plain.train)))
+    monkeypatch.setattr("synaug.engine.data.load_dataset", lambda name, **kw: plain)
+    monkeypatch.setattr("synaug.engine.workspace.Workspace.planned", lambda *a, **k: given)
     monkeypatch.setattr("synaug.audit.recipe.RecipeConfig", lambda: FAST)
     train = dict(steps=12, batch_size=16, warmup_steps=2, stage2_steps=6, checkpoint_every=4, device="cpu",
                  synthetic_weighting="audit")
-    cfg = runner.resolve_config({"dataset": "mnist-lt", "methods": ["synaug-audit"], "train": train, "out": str(out)})
+    cfg = resolve_config({"dataset": "mnist-lt", "methods": ["synaug-audit"], "train": train, "out": str(out)})
     results = runner.run_experiment(cfg, progress=False, log=lambda *a: None)
     summary = results["audit"]["True"]
-    record = json.loads((out / "audit" / "recipe.json").read_text())
+    audit = Path(summary["audit"])
+    assert audit.parent.parent == out  # the audit of a set that is not a planned folder: in OUT/synthetic/
+    record = json.loads((audit / "recipe.json").read_text())
     assert summary["synthetic_used"] == len(record["files"]) < len(synthetic)
     run_config = (out / "runs" / "synaug-audit" / "seed0" / "config.yaml").read_text()
     assert f"synthetic_images: {len(record['files'])}" in run_config
-    assert f"audit: {out / 'audit'}" in run_config  # weighting by its own audit
+    assert f"audit: {audit}" in run_config  # weighting by its own audit
     assert "Audit of the synthetic images" in (out / "report.html").read_text()
 
 
 def test_weighting_without_an_audit_fails_before_training_for_methods_without_their_own():
-    from synaug.experiments import runner
     train = {"synthetic_weighting": "audit"}
     with pytest.raises(ConfigError, match="synaug"):
-        runner.resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug"], "train": train})
-    runner.resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug-audit"], "train": train})
+        resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug"], "train": train})
+    resolve_config({"dataset": "mnist-lt", "methods": ["ce", "synaug-audit"], "train": train})

@@ -171,7 +171,7 @@ def test_cache_cli_builds_the_cache_and_lists_skips(tmp_path, capsys):
         for cls in ("cat", "dog"):
             write_photos(tmp_path / "data" / split / cls, n=3, side=80)
     # broken.jpg has a valid JPEG header: the reader keeps it (headers only), the cache cannot decode it
-    assert main(["cache", "--dataset", f"imagefolder:{tmp_path / 'data'}", "--size", "72",
+    assert main(["cache", "--dataset", f"imagefolder:{tmp_path / 'data'}", "--image-size", "72",
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "72px" in out

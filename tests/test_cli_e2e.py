@@ -1,10 +1,12 @@
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
 from synaug.cli import main
-from synaug.experiments.runner import resolve_config, run_experiment
+from synaug.experiments.config import resolve_config
+from synaug.experiments.runner import run_experiment
 
 
 def test_plan_cli_prints_table_and_writes_rows(tmp_path, capsys):
@@ -92,7 +94,7 @@ def test_short_group_task_runs(task, keys, tmp_path):
     cfg = resolve_config({"task": task, "methods": methods, "out": str(tmp_path / task),
                           "train": {"steps": 20, "stage2_steps": 10, "dfr_refits": 2}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
-    assert cfg["dataset"] == TASKS[task].dataset
+    assert cfg.data.dataset == TASKS[task].dataset
     for m in methods:
         metrics = results["methods"][m]["seeds"]["0"]
         assert all(metrics[k] is not None for k in keys)
@@ -100,8 +102,11 @@ def test_short_group_task_runs(task, keys, tmp_path):
     page = (tmp_path / task / "report.html").read_text()
     assert "Embedded stand-in" in page and "per class x group cell" in page
     if task == "fairness":  # the class-only variant plans over classes in its own folder
-        assert (tmp_path / task / "synthetic-classes" / "metadata.csv").is_file()
-        assert not (tmp_path / task / "synthetic" / "metadata.csv").exists()
+        assert list(results["synthetic_folders"]) == ["False"]  # erm uses none, synaug-classes plans over classes
+        folder = Path(results["synthetic_folders"]["False"])
+        assert (folder / "metadata.csv").is_file() and folder.parent.parent == tmp_path / task / "synthetic"
+        with open(folder / "metadata.csv", newline="") as f:
+            assert all(r["group"] == "" and r["drawn_group"] for r in csv.DictReader(f))  # classes only
     else:
         assert (tmp_path / task / "runs" / "synaug-dfr" / "seed0" / "dfr.json").is_file()
 
@@ -164,7 +169,7 @@ def test_cifar10_lt_rgb_pipeline_with_resnet32(tmp_path):
     assert list(results["train_cells"].values()) == counts
     assert list(results["synthetic_cells"]["True"].values()) == [20 - n for n in counts]
     from PIL import Image
-    first = sorted((tmp_path / "out" / "synthetic" / "truck").glob("*.png"))[0]
+    first = sorted((Path(results["synthetic_folders"]["True"]) / "truck").glob("*.png"))[0]
     assert Image.open(first).mode == "RGB" and Image.open(first).size == (32, 32)
 
 

@@ -10,7 +10,8 @@ import yaml
 
 from synaug.cli import main
 from synaug.errors import ConfigError, SynaugError
-from synaug.experiments.runner import resolve_config, run_experiment
+from synaug.experiments.config import resolve_config
+from synaug.experiments.runner import run_experiment
 from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS, Method, get_method
 from synaug.train.pipeline import train_method
@@ -146,7 +147,7 @@ def test_synaug_train_and_evaluate_take_a_composed_method(tmp_path, capsys):
 
 def test_a_run_config_takes_composed_methods_and_refuses_unknown_parts(tmp_path):
     cfg = resolve_config({"task": "longtail", "dataset": "mnist-lt", "methods": ["synaug+wb", "ldam-drw+cmo"]})
-    assert cfg["methods"] == ["synaug+wb", "ldam-drw+cmo"]
+    assert cfg.methods == ("synaug+wb", "ldam-drw+cmo")
     with pytest.raises(SynaugError, match="unknown method 'wbb'"):
         resolve_config({"task": "longtail", "dataset": "mnist-lt", "methods": ["synaug+wbb"]})
 

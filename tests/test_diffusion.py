@@ -27,7 +27,7 @@ def tiny_model(tmp_path_factory):
 
 
 def make(tiny_model, **kw):
-    return DiffusionGenerator(**{"model": str(tiny_model), "steps": 2, "gen_size": 32, "save_size": 16, **kw})
+    return DiffusionGenerator(**{"model": str(tiny_model), "steps": 2, "gen_size": 32, "image_shape": (16, 16, 3), **kw})
 
 
 def plan(n=3):
@@ -42,13 +42,12 @@ def rows(folder):
 
 
 def test_plan_to_images_to_metadata(tiny_model, tmp_path):
-    from synaug.workflow import generate_from_plan
+    from synaug.api import generate
 
     items = plan(2)
     write_plan(items, tmp_path / "plan.csv", {"image_shape": [16, 16, 1]})
-    report = generate_from_plan(tmp_path / "plan.csv", tmp_path / "out", "diffusion", batch_size=3,
-                                generator_options={"model": str(tiny_model), "steps": 2, "gen_size": 32},
-                                progress=False)
+    report = generate(tmp_path / "plan.csv", tmp_path / "out", "diffusion", batch_size=3,
+                      options={"model": str(tiny_model), "steps": 2, "gen_size": 32}, progress=False)
     assert report.generated == 4 and report.metadata_written
     meta = rows(tmp_path / "out")
     assert [r["file_name"] for r in meta] == [it.file_name for it in items]
@@ -61,7 +60,7 @@ def test_plan_to_images_to_metadata(tiny_model, tmp_path):
 
 
 def test_same_seed_alone_and_in_a_batch(tiny_model):
-    gen = make(tiny_model, save_size=None)
+    gen = make(tiny_model, image_shape=(32, 32, 3))
     items = plan(3)
     batch = gen.generate(items)
     alone = gen.generate([items[4]])[0]
@@ -139,14 +138,14 @@ def test_out_of_memory_halves_the_batch_and_continues(tiny_model):
 
 
 def test_shards_union_equals_one_process(tiny_model, tmp_path, monkeypatch):
-    from synaug.cli import _distributed_shard
+    from synaug.train.distributed import from_env
 
     items = plan(3)
     run_generation(items, make(tiny_model), tmp_path / "one", batch_size=4, progress=False)
     for rank in (1, 0):  # as torchrun ranks would, in any order
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "2")
-        run_generation(items, make(tiny_model), tmp_path / "two", batch_size=4, shard=_distributed_shard(),
+        run_generation(items, make(tiny_model), tmp_path / "two", batch_size=4, shard=(from_env().rank, from_env().world),
                        progress=False)
     assert digest(tmp_path / "two") == digest(tmp_path / "one")
 
@@ -154,14 +153,14 @@ def test_shards_union_equals_one_process(tiny_model, tmp_path, monkeypatch):
 def test_img2img_records_its_guidance_image(tiny_model, tmp_path):
     rng = np.random.default_rng(0)
     guide = ImageSet(rng.integers(0, 255, (6, 16, 16, 3), dtype=np.uint8), np.array([0, 0, 0, 1, 1, 1]), ["cat", "dog"])
-    gen = make(tiny_model, img2img="intra", guidance_images=guide, strength=0.6)
+    gen = make(tiny_model, img2img="intra", real=guide, strength=0.6)
     items = plan(2)
     run_generation(items, gen, tmp_path / "o", batch_size=4, progress=False)
     for r in rows(tmp_path / "o"):
         assert r["img2img"] == "intra" and r["strength"] == "0.6"
         assert r["guidance_label"] == r["label"]  # intra-class: guided by a real image of its own class
         assert guide.labels[int(r["guidance_index"])] == int(r["label"])
-    inter = make(tiny_model, img2img="inter", guidance_images=guide).generate(items)
+    inter = make(tiny_model, img2img="inter", real=guide).generate(items)
     assert {g.extra["guidance_label"] for g in inter} <= {0, 1}
 
 
@@ -176,7 +175,7 @@ def test_scheduler_swap_by_name_and_unknown_names(tiny_model):
 def test_missing_model_is_local_only_and_clear(tmp_path):
     with pytest.raises(GenerationError, match="local-only"):
         DiffusionGenerator(model=str(tmp_path / "nope")).pipeline()
-    with pytest.raises(GenerationError, match="needs --model"):
+    with pytest.raises(GenerationError, match="needs --generator-model"):
         DiffusionGenerator().pipeline()
 
 

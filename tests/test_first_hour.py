@@ -11,7 +11,7 @@ from PIL import Image
 
 from synaug.cli import main
 from synaug.errors import ConfigError, SynaugError
-from synaug.experiments.runner import resolve_config
+from synaug.experiments.config import resolve_config
 from synaug.progress import Progress
 from synaug.prompts import articles
 from synaug.experiments.report import head_to_tail

@@ -27,7 +27,7 @@ tree_digest = folder_digest
 
 
 def test_render_is_deterministic_per_seed_and_varies_with_it():
-    gen = RenderGenerator(size=28)
+    gen = RenderGenerator(image_shape=(28, 28, 1))
     item = digit_plan()[5]
     a, b = np.asarray(gen.render(item)), np.asarray(gen.render(item))
     assert a.shape == (28, 28) and a.dtype == np.uint8 and np.array_equal(a, b)
@@ -37,7 +37,7 @@ def test_render_is_deterministic_per_seed_and_varies_with_it():
 
 
 def test_render_digit_centre_of_mass_and_emoji_fill():
-    gen = RenderGenerator(size=28)
+    gen = RenderGenerator(image_shape=(28, 28, 1))
     img = np.asarray(gen.render(digit_plan()[3]), dtype=float)
     ys, xs = np.mgrid[0:28, 0:28]
     cy, cx = (img * ys).sum() / img.sum(), (img * xs).sum() / img.sum()
@@ -48,7 +48,7 @@ def test_render_digit_centre_of_mass_and_emoji_fill():
 
 
 def test_render_rgb_size():
-    gen = RenderGenerator(size=(32, 32), channels=3)
+    gen = RenderGenerator(image_shape=(32, 32, 3))
     img = gen.render(digit_plan()[0])
     assert img.mode == "RGB" and img.size == (32, 32)
 

@@ -5,6 +5,7 @@ generator writes is byte-equal to the pool row it names, and no row serves twice
 import csv
 import hashlib
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +16,9 @@ from synaug.data.embedded import FASHION_CLASSES, load_fashion, load_mnist5k
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators import make_generator, run_generation
-from synaug.workflow import generator_options_for, plan_for
+from synaug.engine.planning import generator_context
 
-from helpers import tiny_splits
+from helpers import plan_for, tiny_splits
 
 TAIL = {7: 30, 8: 30, 9: 30}  # final counts of the three rarest digits (mnist-lt IF=100 keeps 11, 6 and 4)
 
@@ -47,9 +48,9 @@ def test_fashion_lt_pool_is_the_official_training_set_minus_the_long_tail():
 def generate(splits, out, strategy=TAIL, **run_options):
     items, _ = plan_for(splits.train, dataset="mnist-lt", generator="heldout", strategy=strategy,
                         unused=splits.unused)
-    options = {**generator_options_for(splits.train, "heldout", False, unused=splits.unused),
-               **run_options.pop("options", {})}
-    report = run_generation(items, make_generator("heldout", **options), out, progress=False, **run_options)
+    context = generator_context(splits.train, False, unused=splits.unused)
+    gen = make_generator("heldout", context, **run_options.pop("options", {}))
+    report = run_generation(items, gen, out, progress=False, **run_options)
     return items, report
 
 
@@ -100,11 +101,11 @@ def test_a_short_pool_is_an_error_or_a_recorded_skip_saying_which_cell_and_how_m
     train, pool = small_pool_case()
     items, meta = plan_for(train, generator="heldout", use_groups=False, unused=pool, strategy={0: 12, 1: 12})
     assert meta["undrawable"] == {}
-    options = generator_options_for(train, "heldout", False, unused=pool)
+    context = generator_context(train, False, unused=pool)
     with pytest.raises(GenerationError, match=r"held-out pool of 'b' has 5 real images.*when_short: skip"):
-        run_generation(items, make_generator("heldout", **options), tmp_path / "x", progress=False)
+        run_generation(items, make_generator("heldout", context), tmp_path / "x", progress=False)
     # the same folder resumes with when_short: skip (the images do not change, only what is recorded)
-    report = run_generation(items, make_generator("heldout", when_short="skip", **options), tmp_path / "x",
+    report = run_generation(items, make_generator("heldout", context, when_short="skip"), tmp_path / "x",
                             progress=False)
     assert len(report.dropped) == 6 - 5 and "pool of 'b' has 5" in report.dropped[0][1]
     rows = read_rows(tmp_path / "x")
@@ -117,17 +118,18 @@ def test_a_short_pool_is_an_error_or_a_recorded_skip_saying_which_cell_and_how_m
 
 def test_datasets_without_a_pool_and_bad_options_are_clear_errors():
     train, pool = small_pool_case()
-    with pytest.raises(ConfigError, match="keeps none"):
+    with pytest.raises(GenerationError, match="keeps none"):
         plan_for(train, generator="heldout", unused=None)
-    with pytest.raises(GenerationError, match="run config"):
-        make_generator("heldout")  # `synaug generate` has no dataset to draw from
+    with pytest.raises(GenerationError, match="keeps none"):
+        make_generator("heldout")  # a plan of a dataset that keeps no unused pool
     with pytest.raises(ConfigError, match="when_short"):
-        make_generator("heldout", pool=pool, when_short="maybe")
+        make_generator("heldout", {"unused": pool}, when_short="maybe")
     assert load_dataset("mnist-fair").unused is None
 
 
 def test_a_run_uniformizes_with_held_out_real_images(tmp_path):
-    from synaug.experiments.runner import resolve_config, run_experiment
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.runner import run_experiment
 
     cfg = resolve_config({"dataset": "mnist-lt", "methods": ["uniformize"], "out": str(tmp_path / "run"),
                           "plan": {"strategy": TAIL}, "generate": {"generator": "heldout"},
@@ -136,6 +138,7 @@ def test_a_run_uniformizes_with_held_out_real_images(tmp_path):
     real, synthetic = results["train_cells"], results["synthetic_cells"]["True"]
     assert [real[c] + synthetic[c] for c in real][-3:] == [30] * 3 and synthetic["0"] == 0
     unused = load_dataset("mnist-lt", imbalance=100).unused
-    for r in read_rows(tmp_path / "run" / "synthetic"):
-        pixels = np.asarray(Image.open(tmp_path / "run" / "synthetic" / r["file_name"]))
+    folder = Path(results["synthetic_folders"]["True"])
+    for r in read_rows(folder):
+        pixels = np.asarray(Image.open(folder / r["file_name"]))
         assert np.array_equal(pixels, unused.images[int(r["source_index"])][:, :, 0])

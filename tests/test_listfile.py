@@ -124,7 +124,7 @@ def test_missing_or_ambiguous_list_files(tmp_path, inet):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no list files under"):
         load_dataset(f"imagenet-lt:{tmp_path / 'empty'}")
-    with pytest.raises(DatasetError, match="needs the ImageNet root"):
+    with pytest.raises(DatasetError, match="give its path as imagenet100-lt:PATH"):
         load_dataset("imagenet100-lt")
     with pytest.raises(DatasetError, match="not a directory"):
         load_dataset(f"imagenet-lt:{tmp_path / 'nope'}")
@@ -169,12 +169,12 @@ NEW_TRAIN_OPTIONS = {"pretrained", "image_size", "crop_size", "augment", "rrc_sc
 def test_paper_configs_name_known_things(name):
     from dataclasses import fields
 
-    from synaug.experiments.tasks import task_for
+    from synaug.experiments.tasks import TASKS
     from synaug.train.config import TrainConfig
     from synaug.train.methods import get_method
 
     cfg = yaml.safe_load((CONFIGS / name).read_text())
-    task_for(cfg["task"])
+    TASKS[cfg["task"]]
     for m in cfg["methods"]:
         get_method(m)
     assert cfg["dataset"].partition(":")[0] in {"utkface", "waterbirds", "imagenet100-lt", "imagenet-lt"}
@@ -211,7 +211,8 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path):
     pytest.importorskip("diffusers")
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")
-    from synaug.experiments.runner import resolve_config, run_experiment
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.runner import run_experiment
     from synaug.train.config import TrainConfig
     from tiny_sd import build_tiny_pipeline
 
@@ -228,7 +229,7 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path):
     overrides = {
         "dataset": _fixture_spec(name, tmp_path / "data"), "seeds": [0], "out": str(tmp_path / "run"),
         "generate": {"options": {**cfg["generate"]["options"], "model": str(build_tiny_pipeline(tmp_path / "sd")),
-                                 "steps": 2, "gen_size": 32, "save_size": 32, "dtype": "fp32", "device": "cpu"}},
+                                 "steps": 2, "gen_size": 32, "dtype": "fp32", "device": "cpu"}},
         "train": train,
     }
     if cfg["plan"].get("modifiers"):

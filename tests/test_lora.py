@@ -144,16 +144,18 @@ def test_fit_lora_cli(fitted, tmp_path, capsys):
             for i in range(2):
                 img = np.full((16, 16, 3), 60 + 120 * k + i, np.uint8)
                 Image.fromarray(img).save(tmp_path / "data" / split / name / f"{i}.png")
-    args = ["fit-lora", "--dataset", f"imagefolder:{tmp_path / 'data'}", "--model", str(model),
-            "--out", str(tmp_path / "lora"), "--classes", "ankle_boot", "--steps", "2"]
+    args = ["fit-lora", "--dataset", f"imagefolder:{tmp_path / 'data'}", "--generator-model", str(model),
+            "--out", str(tmp_path / "lora"), "--classes", "ankle_boot", "--lora-steps", "2"]
     assert main(args) == 0
     assert "1 adapter(s)" in capsys.readouterr().out
     info = json.loads((tmp_path / "lora" / "ankle_boot" / "lora.json").read_text())
     assert info["real_images"] == 2 and info["steps"] == 2 and not (tmp_path / "lora" / "cat").exists()
-    assert main(args[:3] + ["--model", str(tmp_path / "nope")] + args[5:]) == 2
-    assert capsys.readouterr().err.startswith("error: --model")
+    assert main(args[:3] + ["--generator-model", str(tmp_path / "nope")] + args[5:]) == 2
+    assert capsys.readouterr().err.startswith("error: --generator-model")
+    assert main(args[:3] + ["--model", str(model)] + args[5:]) == 2  # the old name says the new one
+    assert "--model is now --generator-model" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(args[:-2] + ["--steps", "0"])
+        main(args[:-2] + ["--lora-steps", "0"])
     assert exc.value.code == 2
 
 

@@ -1,7 +1,8 @@
-"""Planning over class x group cells, or over classes only: synaug.workflow.plan_for."""
+"""Planning over class x group cells, or over classes only: synaug.engine.planning.fit_plan."""
 
 from synaug.data import load_dataset
-from synaug.workflow import plan_for
+
+from helpers import plan_for
 
 
 def test_cell_planning_over_groups_and_classes_only():
@@ -12,4 +13,4 @@ def test_cell_planning_over_groups_and_classes_only():
     assert all(f"in {it.group_name} ink" in it.prompt for it in items)
     items_c, meta_c = plan_for(s.train, dataset="mnist-fair", use_groups=False)
     assert [r["add"] for r in meta_c["cells"]] == [0, 440] and all(it.group_name == "" for it in items_c)
-    assert meta_c["generator_options"] == {"unspecified_groups": ["red", "green", "blue", "yellow"]}
+    assert meta_c["unspecified_groups"] == ["red", "green", "blue", "yellow"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synaug.data.readers import read_cifar, read_idx, read_idx_pair, read_imagefolder, read_metadata_csv
+from synaug.data.formats import read_cifar, read_idx, read_idx_pair
+from synaug.data.readers import read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
 
 from helpers import write_cifar10

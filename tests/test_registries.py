@@ -2,12 +2,15 @@
 a new sampler, loss, batch transform, stage-2 recipe, method, task, dataset or generator is checked
 by being registered, with no test to write."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from synaug.data import DATASETS, load_dataset
 from synaug.errors import ConfigError, DatasetError, SynaugError
+from synaug.eval.specs import METRICS
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS, make_generator
 from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
@@ -152,7 +155,7 @@ def test_every_task_names_a_registered_dataset_methods_and_table(name):
     t = TASKS[name]
     assert t.name == name and t.dataset.partition(":")[0] in DATASETS
     assert all(m in METHODS for m in t.methods)
-    assert len(t.keys) == len(t.labels) == len(t.fmt)
+    assert t.metrics and all(k in METRICS for k in t.metrics)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in DATASETS if not takes_any_option(DATASETS[n])))
@@ -169,6 +172,39 @@ def test_every_generator_declares_itself_and_refuses_unknown_options(name):
     assert cls.name == name and isinstance(cls.parallel_safe, bool)
     with pytest.raises(UnknownOption, match="no option"):
         make_generator(name, no_such_option=1)
+    with pytest.raises(ConfigError, match="come from the plan"):  # the dataset's facts are context, not options
+        make_generator(name, image_shape=(8, 8, 1))
+
+
+# the generator flags of `synaug generate` each backend needs in the contract below (offline, tiny)
+CONTRACT_FLAGS = {
+    "render": [], "smote": [], "heldout": [],
+    "diffusion": ["--sampling-steps", "2", "--gen-size", "32", "--dtype", "fp32", "--device", "cpu",
+                  "--no-safety-checker", "--generator-model", "{tiny_sd}"],
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    pytest.importorskip("diffusers")
+    from tiny_sd import build_tiny_pipeline
+    return build_tiny_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_every_generator_draws_a_plan_through_the_cli(name, tmp_path, request):
+    """plan -> generate from the command line, the real path: each backend gets its context (shape,
+    names, real images, unused pool) from the registry and writes the planned images and metadata."""
+    from synaug.cli import main
+    assert name in CONTRACT_FLAGS, f"generator {name!r}: give its offline contract flags in CONTRACT_FLAGS"
+    flags = [f.format(tiny_sd=request.getfixturevalue("tiny_sd")) if "{" in f else f for f in CONTRACT_FLAGS[name]]
+    plan = tmp_path / "plan.csv"
+    assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "10", "--strategy", '{"8": 55, "9": 45}',
+                 "--generator", name, "--out", str(plan)]) == 0
+    assert main(["generate", "--plan", str(plan), "--out", str(tmp_path / "s"), "--generator", name, *flags]) == 0
+    rows = (tmp_path / "s" / "metadata.csv").read_text().splitlines()[1:]
+    assert len(rows) == 55 - 51 + 45 - 40 and all(f",{name}," in r for r in rows)  # IF 10 keeps 51 and 40
+    assert json.loads((tmp_path / "s" / ".synaug" / "plan.json").read_text())["dataset"] == "mnist-lt"
 
 
 def test_models_registry_builds_every_entry():

@@ -48,7 +48,8 @@ def test_an_image_depends_on_its_seed_only():
 
 
 def test_a_run_uniformizes_with_smote_images(tmp_path):
-    from synaug.experiments.runner import resolve_config, run_experiment
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.runner import run_experiment
 
     cfg = resolve_config({"dataset": "mnist-lt", "methods": ["uniformize"], "out": str(tmp_path / "run"),
                           "plan": {"strategy": {7: 30, 8: 30, 9: 30}}, "generate": {"generator": "smote"},

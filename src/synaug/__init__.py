@@ -2,8 +2,9 @@
 
 Pipeline: dataset -> plan -> generate -> train (stage 1) -> fine-tune last layer (stage 2)
 -> evaluate -> report. Each stage is a library function and a `synaug` subcommand; the Python API
-mirrors the CLI: `synaug.plan`, `synaug.generate`, `synaug.train`, `synaug.evaluate`, `synaug.run`,
-`synaug.experiment` (see `synaug.api`).
+mirrors the CLI, one function per subcommand: `synaug.plan`, `synaug.generate`, `synaug.cache`,
+`synaug.train`, `synaug.evaluate`, `synaug.run`, `synaug.demo`, `synaug.experiment`, `synaug.audit`,
+`synaug.filter`, `synaug.fit_lora` (see `synaug.api`).
 """
 
 __version__ = "0.1.0"
@@ -14,7 +15,7 @@ import types
 
 from synaug.errors import SynaugError  # noqa: F401
 
-API = ("plan", "generate", "train", "evaluate", "run", "experiment")
+API = ("plan", "generate", "cache", "train", "evaluate", "run", "demo", "experiment", "audit", "filter", "fit_lora")
 
 
 def _api(name: str):

@@ -1,5 +1,6 @@
-"""The Python API: one function per `synaug` subcommand, taking the same options, returning what
-the command prints. Each is the same `synaug.workflow` call the CLI makes.
+"""The Python API: one function per `synaug` subcommand, taking the same options (keyword names are
+the CLI's flags with '_'), returning what the command prints. The CLI only parses, calls these and
+formats; every one of them goes through the engine (`synaug.engine`).
 
     import synaug
     synaug.plan("mnist-lt", "plan.csv")                       # -> (items, plan meta)
@@ -14,65 +15,176 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synaug.experiments.library import run_named
-from synaug.experiments.runner import resolve_config, run_experiment
-from synaug.generators.runner import GenerationReport
-from synaug.validate import parse_strategy
-from synaug.workflow import evaluate_run, generate_from_plan, plan_dataset, train_config, train_run
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Thresholds
 
 
-def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, strategy="uniform",
-         seed: int = 0, template: str | None = None, modifiers: str | None = None, generator: str = "render",
-         use_groups: bool = True, aliases: dict | None = None, dataset_options: dict | None = None):
-    """`synaug plan`: plan.csv (+ plan.json) for `dataset`; returns (plan items, plan metadata)."""
-    strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
-    return plan_dataset(dataset, Path(out), imbalance=imbalance, dataset_options=dataset_options,
-                        strategy=strategy, seed=seed, template=template, modifiers=modifiers,
-                        generator=generator, use_groups=use_groups, aliases=aliases)
+def _dist():
+    from synaug.train import distributed
+    return distributed.init_from_env()  # joins the process group under torchrun; alone otherwise
 
 
-def generate(plan_path: str | Path, out: str | Path, generator: str = "render", *,
-             generator_options: dict | None = None, **run_options) -> GenerationReport:
-    """`synaug generate`: the images of a plan into `out` (resumable); `run_options`: batch_size,
-    shard, workers, skip_undrawable, progress."""
-    return generate_from_plan(Path(plan_path), Path(out), generator, generator_options=generator_options,
-                              **run_options)
+def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, strategy="uniform", seed: int = 0,
+         template: str | None = None, modifiers: str | None = None, generator: str = "render",
+         generator_options: dict | None = None, use_groups: bool = True, aliases: dict | None = None,
+         dataset_options: dict | None = None, image_size: int | None = None):
+    """`synaug plan`: plan.csv (+ plan.json) for `dataset`'s training split; returns (plan items, plan meta).
+    `image_size`: the side generated images are saved at (default: the dataset reader's)."""
+    from synaug.engine.planning import fit_plan
+    from synaug.engine.workspace import Workspace
+    from synaug.plan import write_plan
+    from synaug.validate import check_out_file, check_plan_out
+    data = DataSpec(dataset, imbalance, dataset_options)
+    check_plan_out(check_out_file(out), data)
+    splits = Workspace(shared=Path(out).parent).splits(data)
+    fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups),
+                      GeneratorSpec(generator, generator_options), dataset, splits.unused, image_size)
+    meta = {**fitted.meta, "dataset_info": splits.info, "imbalance": data.imbalance,
+            "dataset_options": dict(data.options)}
+    write_plan(fitted.items, out, meta)
+    return fitted.items, meta
 
 
-def train(dataset: str, method: str, out: str | Path, *, synthetic: str | Path | None = None,
-          imbalance: float = 100, many: int = 100, few: int = 20, resume: bool = False,
-          overwrite: bool = False, progress: bool = True, **train_options) -> dict | None:
-    """`synaug train`: one method into the run folder `out`; `train_options` are TrainConfig fields
-    (steps, lr, model, seed...). Returns the test metrics (None on ranks > 0 under torchrun)."""
-    return train_run(dataset, method, Path(out), train_config(train_options), synthetic=synthetic,
-                     imbalance=imbalance, many=many, few=few, resume=resume, overwrite=overwrite,
-                     progress=progress)
+def generate(plan: str | Path, out: str | Path, generator: str = "render", *, options: dict | None = None,
+             batch_size: int = 64, shard: tuple[int, int] | None = None, workers: int = 1,
+             skip_undrawable: bool = False, progress: bool = True):
+    """`synaug generate`: the images of a plan file into `out` (resumable); under torchrun each rank
+    draws its shard. Returns the GenerationReport."""
+    from synaug.engine.synthetic import generate_plan_file, plan_dataset_loader
+    from synaug.plan import read_plan
+    from synaug.validate import check_out_dir
+    spec = GeneratorSpec(generator, options, batch_size, workers, skip_undrawable)
+    check_out_dir(out)
+    if shard is None:  # torchrun / accelerate launch: each process draws its shard (no process group needed)
+        from synaug.train.distributed import from_env
+        shard = (from_env().rank, from_env().world)
+    _, meta = read_plan(plan)
+    return generate_plan_file(Path(plan), Path(out), spec, plan_dataset_loader(meta), shard=shard, progress=progress)
 
 
-def evaluate(run: str | Path, dataset: str | None = None, *, imbalance: float | None = None, many: int = 100,
-             few: int = 20, device: str = "auto") -> dict:
-    """`synaug evaluate`: a run folder's final checkpoint on its dataset's test split."""
-    return evaluate_run(Path(run), dataset, imbalance, many=many, few=few, device=device)
+def cache(dataset: str, *, image_size: int, cache_dir: str | Path, imbalance: float = 100,
+          synthetic: str | Path | None = None, workers: int = 2, progress: bool = True) -> dict:
+    """`synaug cache`: decode an on-disk dataset (and a synthetic folder) once into the image cache;
+    returns {split: ImageSet} of what was cached (empty for a dataset held in memory)."""
+    from synaug.engine.caching import decode_to_cache
+    from synaug.engine.synthetic import read_synthetic
+    from synaug.engine.workspace import Workspace
+    from synaug.train.config import TrainConfig
+    cfg = TrainConfig(image_size=image_size, cache_dir=str(cache_dir), cache_workers=workers)
+    splits = Workspace(shared=Path(cache_dir)).splits(DataSpec(dataset, imbalance))
+    syn = read_synthetic(Path(synthetic), splits.train, image_size) if synthetic else None
+    cached, sets = decode_to_cache(splits, {"synthetic": syn}, cfg, dataset, Path(cache_dir), progress)
+    if cached is splits:
+        return {}
+    return {k: v for k, v in (("train", cached.train), ("val", cached.val), ("test", cached.test),
+                              ("synthetic", sets["synthetic"])) if v is not None}
 
 
-def run(config: dict | None = None, path: str | Path | None = None, progress: bool = True) -> dict | None:
-    """`synaug run` / `synaug demo`: every method and seed of an experiment config (a dict of
-    overrides and/or a YAML file), through plan, generate, train and evaluate; results.json,
-    report.html and one run folder per method and seed under the config's `out`."""
-    return run_experiment(resolve_config(config, path), progress=progress)
+def train(dataset: str, method: str, out: str | Path, *, synthetic: str | Path | None = None, imbalance: float = 100,
+          many: int = 100, few: int = 20, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          dataset_options: dict | None = None, **train_options) -> dict:
+    """`synaug train`: one method into the run folder `out` (new or empty; or `resume` / `overwrite`);
+    `train_options` are TrainConfig fields (steps, lr, model, seed...). Returns the test metrics."""
+    from synaug.engine.execute import run_job
+    from synaug.engine.job import Job
+    from synaug.engine.rundirs import check_run_dir
+    from synaug.engine.workspace import Workspace
+    from synaug.train.config import TrainConfig
+    from synaug.validate import check_out_dir
+    policy = "resume" if resume else "overwrite" if overwrite else "fresh"
+    check_out_dir(out)
+    job = Job(name=Path(out).name, method=method, data=DataSpec(dataset, imbalance, dataset_options),
+              train=TrainConfig.from_dict(train_options), synthetic_folder=None if synthetic is None else str(synthetic),
+              thresholds=Thresholds(many, few))
+    check_run_dir(Path(out), policy)  # before any data is loaded
+    ws = Workspace(shared=Path(out), cache_dir=Path(out) / "cache", progress=progress, dist=_dist())
+    return run_job(job, Path(out), ws, policy)
+
+
+def evaluate(run: str | Path, dataset: str | None = None, *, imbalance: float | None = None, many: int | None = None,
+             few: int | None = None, device: str = "auto") -> dict:
+    """`synaug evaluate`: a run folder's final checkpoint on its dataset's test split, with the run's
+    thresholds unless given (RUN/metrics.json is rewritten only with the run's own)."""
+    from synaug.engine.evaluation import evaluate_run
+    return evaluate_run(Path(run), dataset, imbalance, many=many, few=few, device=device)[0]
+
+
+def run(config: dict | None = None, path: str | Path | None = None, *, progress: bool = True) -> dict | None:
+    """`synaug run`: every method and seed of an experiment config (a dict of overrides and/or a YAML
+    file); results.json, report.html and one run folder per method and seed under the config's `out`."""
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.runner import run_experiment
+    return run_experiment(resolve_config(config, path), progress=progress, dist=_dist())
+
+
+def demo(task: str = "longtail", *, dataset: str | None = None, imbalance: float = 100, seeds=(0,), methods=None,
+         steps: int | None = None, out: str | Path | None = None, audit: bool = True, progress: bool = True):
+    """`synaug demo`: SYNAuG against a task's baselines on embedded data (runs/demo-TASK-DATASET)."""
+    from synaug.experiments.config import default_out
+    from synaug.experiments.tasks import TASKS
+    dataset = dataset or TASKS[task].dataset
+    overrides = {"task": task, "dataset": dataset, "imbalance": imbalance, "seeds": list(seeds), "audit": audit,
+                 "out": str(out or default_out(task, dataset, demo=True)),
+                 "methods": list(methods) if methods else None, "train": {"steps": steps} if steps else None}
+    return run(overrides, progress=progress)
 
 
 def experiment(name: str, *, dataset: str | None = None, imbalance: float | None = None, seeds=None,
                steps: int | None = None, out: str | Path | None = None, config: str | Path | None = None,
                overrides: dict | None = None, shared: str | Path | None = None, progress: bool = True,
-               tiny: bool = False) -> dict:
+               tiny: bool = False) -> dict | None:
     """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`) on
     the embedded data, or on yours with `dataset` / a `config` YAML (dataset, plan, generate, train);
-    `overrides` is any further runner-config dict. Writes results.json, PNGs and report.html under
-    `out` (default runs/experiments/NAME; generated images in `shared`, default runs/experiments/shared
-    or OUT/shared) and returns the results dict."""
+    `overrides` is any further config dict. Writes results.json, PNGs and report.html under `out`
+    (default runs/experiments/NAME) and returns the results dict."""
+    from synaug.experiments.library import run_named
     given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
              "seeds": None if seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
              "train": {"steps": steps} if steps else None}
     return run_named(name, {**given, **(overrides or {})}, config, progress=progress, tiny=tiny,
-                     shared=None if shared is None else Path(shared))
+                     shared=None if shared is None else Path(shared), dist=_dist())
+
+
+def audit(dataset: str, synthetic: str | Path, out: str | Path, *, imbalance: float = 100, use_groups: bool = True,
+          progress: bool = True, **audit_options) -> dict:
+    """`synaug audit`: per cell, will the synthetic images help? (AuditConfig fields as options)."""
+    from synaug.audit.core import AuditConfig, audit_dataset, read_synthetic
+    from synaug.engine.caching import decode_to_cache
+    from synaug.engine.workspace import Workspace
+    from synaug.train.config import TrainConfig
+    from synaug.validate import check_new_folder
+    cfg = AuditConfig(**audit_options)
+    check_new_folder(out, "--out")
+    splits = Workspace(shared=Path(out)).splits(DataSpec(dataset, imbalance))
+    syn, names = read_synthetic(synthetic, splits.train, cfg.image_size)
+    splits, sets = decode_to_cache(splits, {"s": syn}, TrainConfig(image_size=cfg.image_size), dataset,
+                                   Path(out) / "cache")
+    return audit_dataset(splits, sets["s"], Path(out), cfg, dataset=dataset, synthetic_dir=str(synthetic),
+                         syn_names=names, use_groups=use_groups, progress=progress)
+
+
+def filter(synthetic: str | Path, *, audit: str | Path | None = None, clip: str | Path | None = None,
+           keep_mislabelled: bool = False, min_own_prob: float | None = None, max_ratio: float | None = None,
+           threshold: float | None = None, clip_text: str = "prompt", device: str = "auto", batch_size: int = 64,
+           dry_run: bool = False):
+    """`synaug filter`: drop synthetic images an audit (`audit`) or a CLIP model (`clip`) scores as not
+    what they claim to be; returns the FilterReport."""
+    from synaug.audit.filters import filter_by
+    return filter_by(Path(synthetic), audit=audit, clip=clip, label_check=not keep_mislabelled,
+                     min_own_prob=min_own_prob, max_ratio=max_ratio, threshold=threshold, clip_text=clip_text,
+                     device=device, batch_size=batch_size, dry_run=dry_run)
+
+
+def fit_lora(dataset: str, model: str | Path, out: str | Path, *, imbalance: float = 100, classes=None,
+             device: str = "auto", on_class=None, **settings) -> list[dict]:
+    """`synaug fit-lora`: one LoRA adapter of a Stable Diffusion UNet per class (LoraSettings as options)."""
+    from synaug.engine.workspace import Workspace
+    from synaug.errors import ConfigError
+    from synaug.generators.lora import LoraSettings, fit_lora as fit
+    if not Path(model).is_dir():
+        raise ConfigError(f"--generator-model {model}: no such folder (a local diffusers Stable Diffusion model)")
+    train = Workspace(shared=Path(out)).splits(DataSpec(dataset, imbalance)).train
+    unknown = [c for c in classes or [] if c not in train.class_names]
+    if unknown:
+        raise ConfigError(f"--classes: {unknown} not classes of {dataset} (classes: {train.class_names})")
+    return fit(train, str(model), Path(out), classes=classes, settings=LoraSettings(**settings), device=device,
+               on_class=on_class)

@@ -15,6 +15,7 @@ it as CSV so it can be inspected before any GPU time is spent.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import numbers
@@ -22,6 +23,8 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 from synaug.audit.budget import audit_counts
 from synaug.cells import Cell, cell_order, cell_tag
@@ -116,6 +119,31 @@ def real_cuts(counts: Counts, strategy) -> dict:
         beta = int(m.group(1))
         return {c: max(int(n) - beta, 0) for c, n in counts.items()}
     return {c: 0 for c in counts}
+
+
+KEPT_RULE = ("per cell, the first n of the cell's real images in an order shuffled by "
+             "numpy.random.default_rng([seed, 2024]) (one permutation per cell, cells in id order)")
+
+
+def per_cell_order(ids: np.ndarray, seed: int) -> dict[int, np.ndarray]:
+    """Every cell's sample indices in a seeded random order: taking the first n gives nested,
+    seeded subsets (the 25 % subset is part of the 50 % one)."""
+    rng = np.random.default_rng([seed, 2024])
+    ids = np.asarray(ids)
+    return {int(c): rng.permutation(np.flatnonzero(ids == c)) for c in np.unique(ids)}
+
+
+def first_per_cell(ids: np.ndarray, n_of: Mapping[int, int], seed: int) -> np.ndarray:
+    """Sorted indices: the first n_of[c] of cell c's seeded order (`KEPT_RULE`); cells `n_of` does
+    not name keep every sample."""
+    order = per_cell_order(ids, seed)
+    picked = [o[:int(n_of[c])] if c in n_of else o for c, o in order.items()]
+    return np.sort(np.concatenate(picked)).astype(np.int64) if picked else np.zeros(0, np.int64)
+
+
+def kept_digest(indices: np.ndarray) -> str:
+    """A short digest of the kept indices, recorded in plan.json so a run can check it kept the same."""
+    return hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- plan items

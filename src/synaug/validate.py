@@ -173,58 +173,33 @@ def confined(root: Path, name: str) -> Path:
     return target
 
 
-# ----------------------------------------------------------------------------- training config
-_POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
-                 "dfr_refits", "cache_workers")
-_CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "normalize": ("auto", "fit", "imagenet"),
-            "augment": ("pad-crop", "random-resized-crop", "none")}
-_NONNEG_INT = ("stage2_steps", "warmup_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
-_POSITIVE_FLOAT = ("lr", "stage2_lr", "mixup_alpha")
-_NONNEG_FLOAT = ("momentum", "weight_decay", "gamma", "dro_step_size")
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (resolved, hard links too)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or (Path(a).exists() and Path(b).exists()
+                                                          and Path(a).samefile(Path(b)))
+    except OSError:
+        return False
 
 
-def check_train_config(cfg) -> None:
-    """Ranges and types of a TrainConfig (from flags or YAML): a clear error, not a later crash."""
-    def bad(name, need):
-        raise ConfigError(f"training option {name}: must be {need}, got {getattr(cfg, name)!r}")
+def check_plan_out(out: Path, data) -> Path:
+    """A plan file that overwrites no input: not the dataset's own file, and not a .json (the plan's
+    settings are written beside it as PLAN.json)."""
+    out = Path(out)
+    if out.suffix.lower() == ".json":
+        raise ConfigError(f"--out {out}: name the plan's CSV (e.g. plan.csv); its settings are written beside it "
+                          "as plan.json")
+    _, _, path = data.dataset.partition(":")
+    for source in [Path(path), Path(path) / "metadata.csv"] if path else []:
+        for written in (out, out.with_suffix(".json")):
+            if source.is_file() and same_file(written, source):
+                raise ConfigError(f"--out {out} would overwrite {source}, the dataset's own file; choose another --out")
+    return out
 
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
 
-    def is_num(v):
-        return (is_int(v) or isinstance(v, float)) and math.isfinite(v)
-
-    for name in _POSITIVE_INT:
-        if not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1:
-            bad(name, "a positive integer")
-    for name in _NONNEG_INT:
-        if not is_int(getattr(cfg, name)) or getattr(cfg, name) < 0:
-            bad(name, "an integer >= 0")
-    for name in _POSITIVE_FLOAT:
-        if not is_num(getattr(cfg, name)) or getattr(cfg, name) <= 0:
-            bad(name, "a positive number")
-    for name in _NONNEG_FLOAT:
-        if not is_num(getattr(cfg, name)) or getattr(cfg, name) < 0:
-            bad(name, "a number >= 0")
-    if cfg.stage2_per_class is not None and (not is_int(cfg.stage2_per_class) or cfg.stage2_per_class < 1):
-        bad("stage2_per_class", "a positive integer or null")
-    if cfg.schedule not in ("cosine", "step", "constant"):
-        bad("schedule", "cosine, step or constant")
-    if not isinstance(cfg.milestones, (tuple, list)) or not all(is_num(m) and 0 <= m <= 1 for m in cfg.milestones):
-        bad("milestones", "a list of fractions in [0, 1]")
-    for name in ("nesterov", "flip", "amp", "compile"):
-        if not isinstance(getattr(cfg, name), bool):
-            bad(name, "true or false")
-    for name, choices in _CHOICES.items():
-        if getattr(cfg, name) not in choices:
-            bad(name, " or ".join(choices))
-    for name in ("image_size", "crop_size"):
-        if getattr(cfg, name) is not None and (not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1):
-            bad(name, "a positive integer (pixels) or null")
-    if cfg.crop_size and cfg.image_size and cfg.crop_size > cfg.image_size and cfg.augment != "random-resized-crop":
-        bad("crop_size", f"at most image_size ({cfg.image_size}) for {cfg.augment!r} (a centre crop)")
-    lo_hi = tuple(cfg.rrc_scale) if isinstance(cfg.rrc_scale, (tuple, list)) else ()
-    if len(lo_hi) != 2 or not all(is_num(v) for v in lo_hi) or not 0 < lo_hi[0] <= lo_hi[1] <= 1:
-        bad("rrc_scale", "two area fractions [low, high] with 0 < low <= high <= 1")
-    if not isinstance(cfg.model, str) or not isinstance(cfg.device, str):
-        bad("model" if not isinstance(cfg.model, str) else "device", "a name")
+def check_new_folder(path, option: str = "--out") -> Path:
+    """An output folder that must be new or empty (nothing in it is ever overwritten)."""
+    path = check_out_dir(path, option)
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"{option} {path} is not empty; give a new or empty folder (nothing in it is overwritten)")
+    return path

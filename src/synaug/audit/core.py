@@ -27,7 +27,7 @@ from synaug.audit import metrics as M
 from synaug.audit.report import write_outputs
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
-from synaug.errors import SynaugError
+from synaug.errors import ConfigError, SynaugError
 from synaug.train.augment import Normalize
 from synaug.train.config import TrainConfig
 from synaug.train.loop import TensorData, predict, resolve_device
@@ -53,6 +53,18 @@ class AuditConfig:
     probe_cap: int = 300         # transfer probe: at most this many synthetic images per cell
     examples: int = 6            # images per cell shown in the report (real, worst, best)
     device: str = "auto"
+
+    def __post_init__(self):
+        from synaug.engine.specs import check_int, check_number
+        check_number("audit val_fraction", self.val_fraction, 0, 1, open_low=True)
+        if self.val_fraction >= 1:
+            raise ConfigError(f"audit val_fraction: must be between 0 and 1, got {self.val_fraction}")
+        for name, low in (("seed", 0), ("k", 1), ("steps", 1), ("batch_size", 1), ("probe_cap", 1), ("examples", 1)):
+            check_int(f"audit {name}", getattr(self, name), low)
+        check_int("audit image_size", self.image_size, 1, optional=True)
+        check_number("audit dup_factor", self.dup_factor, 0)
+        if self.pretrained and not Path(self.pretrained).is_file():
+            raise ConfigError(f"--pretrained {self.pretrained}: no such file")
 
 
 def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, progress: bool = False):

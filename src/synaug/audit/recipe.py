@@ -102,7 +102,7 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
                       dataset: str = "", progress: bool = False) -> tuple[ImageSet, dict]:
     """The audited subset of `synthetic` (read from `synthetic_folder`) and the recipe's summary
     (also AUDIT/recipe.json). Writes AUDIT/ (the audit) and AUDITED/metadata.csv (the filtered mirror)."""
-    if distributed.current().world > 1:
+    if distributed.from_env().world > 1:
         raise ConfigError("the audited recipe (synaug-audit) does not run under torchrun yet: run it on one "
                           "process, or audit, plan and filter first (docs/audit.md) and train synaug")
     cfg = cfg or RecipeConfig()

@@ -14,6 +14,7 @@ import numpy as np
 
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_write_text, write_json
+from synaug.pages import page
 from synaug.plots import png_uri, pyplot
 
 CELL_COLUMNS = ["cell", "key", "name", "real", "real_val", "synthetic", "score", "transfer", "fidelity", "gap",
@@ -133,10 +134,7 @@ def audit_html(result: dict, real: ImageSet, synthetic: ImageSet) -> str:
             examples.append(f"<h3>{e(r['name'])}</h3><p>real (left) | {n} synthetic scored worst | {n} scored best "
                             f"(by the real classifier's probability of the cell)</p><img src='{src}'>")
     split = result["split"]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>synaug audit</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}td,th{{padding:2px 8px;text-align:right}}
-td:first-child{{text-align:left}}img{{image-rendering:pixelated}}</style></head><body>
-<h1>Synthetic data audit: {e(str(result.get('dataset', '')))}</h1>
+    return page("synaug audit", f"""<h1>Synthetic data audit: {e(str(result.get('dataset', '')))}</h1>
 <p>Synthetic folder <code>{e(str(result.get('synthetic_dir', '')))}</code>; cells: {e(result['cell_kind'])};
 features: {e(result['features'])}. Validation: {split['val']} real images carved from the training data
 (seeded, stratified, fraction {split['fraction']}); the test set is not read.</p>
@@ -149,5 +147,4 @@ image than real images are to each other.</p>
 <table><thead>{head}</thead><tbody>{body}</tbody></table>
 <img src="{bars_figure(rows)}">
 <h2>Examples per cell</h2>{''.join(examples)}
-</body></html>
-"""
+""")

@@ -16,15 +16,23 @@ DATASETS = Registry("dataset")
 register_dataset = DATASETS.register
 
 
-def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:
-    """Load `name` or `name:PATH`; `imbalance` (the long-tail factor IF) and `lt_seed` reach the
-    datasets that build a long tail, `options` the dataset's own (an unknown one is an error)."""
+def check_dataset_name(spec: str) -> None:
+    """A registered dataset name, with a path only where the dataset reads one (nothing is read)."""
     name, _, path = spec.partition(":")
     if name not in DATASETS:
         hint = f" (a folder? use imagefolder:{spec} or csv:{spec})" if Path(spec).exists() else ""
         raise DatasetError(unknown("dataset", name, DATASETS) + f" (path-based ones take NAME:PATH){hint}")
     if path and "path" not in named_options(DATASETS[name]):
         raise DatasetError(f"dataset {name!r} is embedded and takes no path; use --dataset {name}")
+    if not path and "path" in named_options(DATASETS[name]):
+        raise DatasetError(f"dataset {name!r} reads your files: give its path as {name}:PATH")
+
+
+def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:
+    """Load `name` or `name:PATH`; `imbalance` (the long-tail factor IF) and `lt_seed` reach the
+    datasets that build a long tail, `options` the dataset's own (an unknown one is an error)."""
+    check_dataset_name(spec)
+    name, _, path = spec.partition(":")
     if imbalance is None or not (math.isfinite(imbalance) and imbalance >= 1):
         raise DatasetError(f"the imbalance factor is n_max / n_min and must be >= 1, got {imbalance}")
     context = dict(imbalance=imbalance, lt_seed=lt_seed, **({"path": path} if path else {}))

@@ -21,7 +21,8 @@ import numpy as np
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.longtail import longtail_indices
 from synaug.data.datasets import register_dataset
-from synaug.data.readers import read_cifar, read_csv_rows, read_idx_pair, read_imagefolder, read_metadata_csv
+from synaug.data.formats import read_cifar, read_idx_pair
+from synaug.data.readers import read_csv_rows, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

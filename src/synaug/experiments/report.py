@@ -9,8 +9,10 @@ import numpy as np
 
 from synaug.data.imageset import ImageSet
 from synaug.eval.metrics import imbalance_factor
+from synaug.eval.specs import definitions_html
+from synaug.pages import table_html, write_page
 from synaug.experiments.tasks import TASKS
-from synaug.fileio import atomic_write_text
+from synaug.generators.base import generator_note
 from synaug.plots import png_uri, pyplot
 
 
@@ -137,25 +139,6 @@ def accuracy_figure(names, per_method: dict, title: str) -> str:
     return png_uri(fig)
 
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,th:last-child{text-align:left}td.note{white-space:normal}
-img{max-width:100%}.note{color:#555;font-size:0.92em}"""
-
-
-def _table(results: dict, task) -> str:
-    rows = ["<tr><th>method</th>" + "".join(f"<th>{lab}</th>" for lab in task.labels) + "<th>what it is</th></tr>"]
-    for name, r in results["methods"].items():
-        cells = []
-        for k, f in zip(task.keys, task.fmt):
-            st = r["summary"][k]
-            spread = f" ± {f.format(st['std'])}" if len(r["seeds"]) > 1 else ""  # n = 1: said above the table
-            cells.append("<td>-</td>" if st["mean"] is None else f"<td>{f.format(st['mean'])}{spread}</td>")
-        rows.append(f"<tr><td><b>{html.escape(name)}</b></td>{''.join(cells)}"
-                    f"<td class=note style='text-align:left'>{html.escape(r['description'])}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>"
-
-
 SYNAUG_TEXT = ("<li><b>SYNAuG</b>: every cell (class, or class x group) filled with synthetic images up to the "
                "largest cell, training with Mixup between real and synthetic samples, then only the last "
                "linear layer fine-tuned on a real subset with the same number of images per cell.</li>")
@@ -166,24 +149,20 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     task = TASKS[results["task"]]
     th = results["config"]["thresholds"]
     body = _header(results, splits, task)
-    body.append(_table(results, task))
-    body.append("<ul class=note>" + task.explain.format(many=th["many"], few=th["few"]) + SYNAUG_TEXT + "</ul>")
+    descriptions = {m: r["description"] for m, r in results["methods"].items()}
+    body.append(table_html(results["tables"][0], descriptions, "what it is"))
+    body.append("<ul class=note>" + definitions_html(task.metrics, th["many"], th["few"]) + SYNAUG_TEXT + "</ul>")
     for use_groups, syn in synthetic.items():
-        body += _uniformization(results, splits.train, use_groups, syn, Path(path).parent)
-    if synthetic and results["config"]["generate"]["generator"] == "render":
-        body.append("<p class=note>The offline <code>render</code> generator stands in for a text-to-image model: it "
-                    "draws from fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap "
-                    "differs from Stable Diffusion's; read these numbers as a test of the pipeline on real data, not "
-                    "as a reproduction of the paper's figures.</p>")
+        body += _uniformization(results, splits.train, use_groups == "True", syn, Path(path).parent)
+    note = generator_note(results["config"]["generate"]["generator"]) if synthetic else ""
+    if note:
+        body.append(f"<p class=note>{note}</p>")
     for key, summary in (results.get("audit") or {}).items():
         body.append(audit_section(summary))
     body.append(_accuracy(results, splits.train))
     body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
                 "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
-    path = Path(path)
-    atomic_write_text(path, f"<!doctype html><meta charset=utf-8><title>synaug report</title><style>{CSS}</style>"
-                      + "\n".join(body))
-    return path
+    return write_page(path, "synaug report", "\n".join(body))
 
 
 def _bar(v: float | None, color: str = "#3b6ea8") -> str:

@@ -1,16 +1,37 @@
-"""The Generator protocol: plan items in, images out. Backends know nothing of files;
-the runner (`synaug.generators.runner`) owns batching, resume, atomic writes and metadata."""
+"""The Generator protocol: plan items in, images out. Backends know nothing of files; the runner
+(`synaug.generators.runner`) owns batching, resume, atomic writes and metadata.
+
+A backend is a registered factory taking its own options (one vocabulary across backends: `model`,
+`steps`, `guidance`, `scheduler`, `device`, `dtype`, `compile`...) and, by keyword, whichever facts
+of the dataset it draws for it declares (`CONTEXT`): the size and channels images are saved at, the
+class and group names, the class aliases, the real training images, the unused real pool. The caller
+(`make_generator`) passes every fact it has; the registry hands each backend the ones it names, and
+a fact it names but the caller lacks is an error naming it. No code outside `synaug.generators` asks
+which backend it is talking to: a backend's capabilities are its declared options and its
+`quality_knob` (the option that sets sample quality, Fig. 4).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from PIL import Image
 
-from synaug.errors import GenerationError
+from synaug.errors import ConfigError, GenerationError, unknown
 from synaug.plan import PlanItem
-from synaug.registry import Registry
+from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
+
+# The facts of a dataset a backend may declare, with what each is.
+CONTEXT = {
+    "image_shape": "(H, W, C): the size and channels images are saved at (the planned dataset's)",
+    "class_names": "every class name of the dataset, in label order",
+    "group_names": "every group name (None without groups)",
+    "aliases": "{class name: the words a generator reads for it}",
+    "unspecified_groups": "groups a backend may draw when a prompt names none (a class-only plan of grouped data)",
+    "real": "the real training images of the planned cells (an ImageSet)",
+    "unused": "real images of the same classes the training set left out (an ImageSet), or None",
+}
 
 
 @dataclass
@@ -19,6 +40,20 @@ class Generated:
 
     image: Image.Image
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """The option that sets a backend's sample quality (the paper's Fig. 4 turns diffusion steps)."""
+
+    option: str       # the generator option
+    default: float    # its value when not given
+    levels: tuple     # default levels of the study, worst quality first
+    label: str        # axis title
+
+    def quality(self, value: float) -> float:
+        """Higher is better: the value itself, or 1 - value for a knob that degrades (`degrade`)."""
+        return 1.0 - float(value) if self.option == "degrade" else float(value)
 
 
 @runtime_checkable
@@ -40,9 +75,68 @@ GENERATORS = Registry("generator")
 register_generator = GENERATORS.register
 
 
-def make_generator(name: str, **options) -> Generator:
-    """A registered backend (`synaug.generators` registers them all; the diffusion one imports
-    diffusers only when it first draws). An unknown option is an error."""
+class Lazy:
+    """A context fact computed only when a backend declares it (e.g. loading the real images)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+
+
+def generator_factory(name: str):
     if name not in GENERATORS:
-        raise GenerationError(f"unknown generator {name!r}; choose from {sorted(GENERATORS)}")
-    return GENERATORS.create(name, **options)
+        raise GenerationError(unknown("generator", name, GENERATORS))
+    return GENERATORS[name]
+
+
+def context_needs(name: str) -> set[str]:
+    """The context facts backend `name` declares."""
+    return named_options(generator_factory(name)) & set(CONTEXT)
+
+
+def check_generator_options(name: str, options: Mapping) -> None:
+    """Refuse options backend `name` does not take, and context facts given as options (they come
+    from the plan, e.g. the image size), before anything is drawn."""
+    factory = generator_factory(name)
+    facts = sorted(set(options) & set(CONTEXT))
+    if facts:
+        raise ConfigError(f"generator {name!r}: {facts} come from the plan and the dataset, not from options")
+    takes = named_options(factory) - set(CONTEXT)
+    extra = sorted(k for k in options if k not in takes)
+    if extra and not takes_any_option(factory):
+        raise UnknownOption(f"generator {name!r} has no option(s) {extra}; its options: {sorted(takes) or ['none']}")
+
+
+def quality_knob(name: str) -> Knob | None:
+    """The option that sets backend `name`'s sample quality, or None."""
+    return getattr(generator_factory(name), "quality_knob", None)
+
+
+def generator_note(name: str) -> str:
+    """What a report should say about a backend's images (e.g. that `render` is a stand-in), or ''."""
+    return getattr(generator_factory(name), "report_note", "") if name in GENERATORS else ""
+
+
+def takes_option(name: str, option: str) -> bool:
+    """Whether backend `name` has `option` (e.g. img2img: image translation)."""
+    return option in named_options(generator_factory(name))
+
+
+def make_generator(name: str, context: Mapping[str, Any] | None = None, **options) -> Generator:
+    """A registered backend built with `options` and the facts of `context` it declares (a `Lazy`
+    fact is computed only then). An unknown option, or a declared fact the caller lacks, is an error."""
+    check_generator_options(name, options)
+    context = dict(context or {})
+    needs = context_needs(name)
+    missing = sorted(n for n in needs if n not in context and _required(name, n))
+    if missing:
+        raise GenerationError(f"generator {name!r} needs {', '.join(f'{m} ({CONTEXT[m]})' for m in missing)}, "
+                              "which this command does not have")
+    facts = {k: (v.make() if isinstance(v, Lazy) else v) for k, v in context.items() if k in needs}
+    return GENERATORS.create(name, facts, **options)
+
+
+def _required(name: str, fact: str) -> bool:
+    """Whether the backend's `fact` parameter has no default."""
+    import inspect
+    param = inspect.signature(generator_factory(name)).parameters[fact]
+    return param.default is inspect.Parameter.empty

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from synaug.errors import GenerationError, require
-from synaug.generators.base import Generated, register_generator
+from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.lora import activate_adapter, missing_adapter
 from synaug.plan import PlanItem
 from synaug.seeds import hashed_seed
@@ -46,23 +46,26 @@ def is_oom(exc: BaseException) -> bool:
 class DiffusionGenerator:
     name = "diffusion"
     parallel_safe = False  # one pipeline per process: shard across processes / GPUs instead
+    quality_knob = Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")
 
     def __init__(self, *, model: str | None = None, allow_download: bool = False, steps: int = 30,
                  guidance: float = 7.5, negative_prompt: str = "", scheduler: str | None = None,
-                 gen_size: int | None = None, save_size: int | None = None, save_channels: int = 3,
-                 dtype: str = "auto", device: str = "auto", safety_checker: bool = True,
-                 max_redraws: int = 3, compile: bool = False, img2img: str | None = None,
-                 guidance_images=None, strength: float = 0.7, lora: str | None = None, pipeline=None):
+                 gen_size: int | None = None, dtype: str = "auto", device: str = "auto", safety_checker: bool = True,
+                 max_redraws: int = 3, compile: bool = False, img2img: str | None = None, strength: float = 0.7,
+                 lora: str | None = None, pipeline=None, image_shape: Sequence[int] = (512, 512, 3), real=None):
         if img2img not in (None, "intra", "inter"):
             raise GenerationError(f"img2img must be 'intra' or 'inter', not {img2img!r}")
-        if img2img and guidance_images is None:
-            raise GenerationError("image-to-image mode needs guidance images (--guidance-data DATASET)")
+        if img2img and real is None:
+            raise GenerationError("image-to-image translation is guided by the real training images, which this "
+                                  "command does not have")
         self.model, self.allow_download = model, allow_download
         self.steps, self.guidance, self.negative_prompt = int(steps), float(guidance), negative_prompt
-        self.scheduler_name, self.gen_size, self.save_size = scheduler, gen_size, save_size
-        self.save_channels, self.dtype_name, self.device_name = int(save_channels), dtype, device
+        self.scheduler_name, self.gen_size = scheduler, gen_size
+        # images are saved at the planned dataset's size and channels
+        self.save_size, self.save_channels = int(image_shape[0]), int(image_shape[2])
+        self.dtype_name, self.device_name = dtype, device
         self.safety_checker, self.max_redraws, self.compile = safety_checker, int(max_redraws), compile
-        self.img2img, self.guidance_images, self.strength = img2img, guidance_images, float(strength)
+        self.img2img, self.guidance_images, self.strength = img2img, real, float(strength)
         self._pipe, self._i2i = pipeline, None
         self.lora, self._loaded_adapters = lora, set()
         self.max_batch: int | None = None  # lowered after an out-of-memory error
@@ -141,7 +144,7 @@ class DiffusionGenerator:
 
     def _load(self):
         if self.model is None:
-            raise GenerationError("the diffusion generator needs --model PATH (a local diffusers model folder, "
+            raise GenerationError("the diffusion generator needs --generator-model PATH (a local diffusers model folder, "
                                   "or a hub id together with --allow-download)")
         diffusers = require("diffusers", "diffusion", "The diffusion generator")
         device = self._device()

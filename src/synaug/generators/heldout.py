@@ -36,12 +36,12 @@ class HeldoutGenerator:
     name = "heldout"
     parallel_safe = True  # CPU, picklable (the pool travels with it to --workers processes)
 
-    def __init__(self, *, pool: ImageSet | None = None, seed: int = 0, when_short: str = "error"):
+    def __init__(self, *, seed: int = 0, when_short: str = "error", unused: ImageSet | None = None):
+        pool = unused
         if pool is None:
             raise GenerationError(
-                "the heldout generator draws real images the training set does not use, which only a "
-                "dataset that keeps them provides (mnist-lt, fashion-lt): use it in a run config "
-                "(generate: {generator: heldout}) or in Python as make_generator('heldout', pool=splits.unused)")
+                "the heldout generator draws real images the training set does not use, and this dataset keeps "
+                "none (mnist-lt and fashion-lt do; a user folder or csv has only its own splits)")
         if when_short not in WHEN_SHORT:
             raise ConfigError(f"heldout when_short must be one of {list(WHEN_SHORT)}, got {when_short!r}")
         if not isinstance(pool.images, np.ndarray):

@@ -29,7 +29,7 @@ from scipy.ndimage import gaussian_filter, grey_dilation, map_coordinates
 
 from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
 from synaug.errors import ConfigError
-from synaug.generators.base import Generated, register_generator
+from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
 from synaug.plan import PlanItem
 
@@ -92,15 +92,20 @@ def glyph_chars(class_name: str) -> list[str] | None:
 class RenderGenerator:
     name = "render"
     parallel_safe = True  # pure CPU and picklable: `--workers N` renders batches in N processes
+    quality_knob = Knob("degrade", 0.0, (1.0, 0.75, 0.5, 0.25, 0.0), "render quality (1 - degrade)")
+    report_note = ("The offline <code>render</code> generator stands in for a text-to-image model: it draws from "
+                   "fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap differs from "
+                   "Stable Diffusion's; read these numbers as a test of the pipeline on real data, not as a "
+                   "reproduction of the paper's figures.")
 
-    def __init__(self, *, size: int | Sequence[int] = 28, channels: int = 1,
-                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None,
-                 degrade: float = 0.0):
-        self.size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+    def __init__(self, *, degrade: float = 0.0, image_shape: Sequence[int] = (28, 28, 1),
+                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None):
+        H, W, C = (int(v) for v in image_shape)
+        self.size = (H, W)
         self.degrade = check_degrade(degrade)
-        self.channels = int(channels)
+        self.channels = C
         if self.channels not in (1, 3):
-            raise ValueError("channels must be 1 or 3")
+            raise ConfigError(f"the render generator draws 1- or 3-channel images, not {C}")
         # items whose prompt names no group get one of these, drawn by seed (as a text-to-image
         # model fills in attributes a prompt leaves open); recorded as `drawn_group`
         self.unspecified_groups = list(unspecified_groups)

@@ -31,9 +31,11 @@ from typing import Iterable, Sequence
 from synaug.errors import GenerationError, PlanError
 from synaug.fileio import atomic_open
 from synaug.generators.base import Generator
+from synaug.generators.card import dataset_card, label_names
 from synaug.plan import PlanItem, check_unique_names
 from synaug.progress import Progress
 from synaug.validate import check_out_dir, check_relative_name, confined
+from synaug.workers import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -136,35 +138,6 @@ def _worker_init(generator: Generator, parent: int | None = None) -> None:
     global _WORKER_GENERATOR
     die_with_parent(parent)
     _WORKER_GENERATOR = generator
-
-
-def die_with_parent(parent: int | None) -> None:
-    """A worker must not outlive the process that started it (SIGKILL gives the parent no chance to
-    clean up): on Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG);
-    elsewhere a daemon thread polls the parent's pid."""
-    import signal
-    import sys
-    import threading
-    import time
-    if sys.platform.startswith("linux"):
-        import ctypes
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):  # no prctl: the polling thread below still works
-            pass
-    watched = os.getppid() if parent is None else parent  # None: started by a fork server, watch it
-    if os.getppid() != watched:
-        os._exit(1)  # the parent died before the line above took effect
-
-    def watch():
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != watched:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker_batch(args) -> list[dict]:
@@ -340,51 +313,8 @@ def _finalize(out_dir: Path, items: Sequence[PlanItem], generator: Generator,
         w.writeheader()
         w.writerows(buf)
         _write_atomic(out_dir / METADATA, text.getvalue().encode(), "final")
-        _write_atomic(out_dir / CARD, dataset_card(BASE_COLUMNS + extra_cols, _label_names(items, class_names),
+        _write_atomic(out_dir / CARD, dataset_card(BASE_COLUMNS + extra_cols, label_names(items, class_names),
                                                     generator.name, len(kept)).encode(), "final")
         for j in journals:
             j.unlink()
         return True
-
-
-# Column types of metadata.csv for Hugging Face `datasets`: without them `label` loads as a plain
-# integer and empty group columns as float64, and the folder does not concatenate with the real set.
-CARD_TYPES = {"label": None, "seed": "int64", "synthetic": "int64"}  # everything else: string
-
-
-def _label_names(items: Sequence[PlanItem], class_names: Sequence[str] | None) -> list[str]:
-    if class_names:
-        return [str(n) for n in class_names]
-    seen = {it.label: it.class_name for it in items}
-    return [seen.get(i, f"class {i}") for i in range(max(seen, default=-1) + 1)]
-
-
-def card_features(columns: Sequence[str], class_names: Sequence[str]) -> list[dict]:
-    """The `features` list of a dataset card for metadata.csv's columns (file_name -> image)."""
-    feats = []
-    for col in columns:
-        if col == "file_name":
-            feats.append({"name": "image", "dtype": "image"})
-        elif col == "label":
-            names = {str(i): n for i, n in enumerate(class_names)}
-            feats.append({"name": "label", "dtype": {"class_label": {"names": names}}})
-        else:
-            feats.append({"name": col, "dtype": CARD_TYPES.get(col, "string")})
-    return feats
-
-
-def dataset_card(columns: Sequence[str], class_names: Sequence[str], generator: str, n_images: int) -> str:
-    """README.md in the Hugging Face convention: YAML front matter with the features, as the default
-    config (`load_dataset(FOLDER)` applies it) and as `dataset_info` (the Hub shows it)."""
-    import yaml
-
-    feats = card_features(columns, class_names)
-    front = {"configs": [{"config_name": "default", "features": feats}],
-             "dataset_info": {"features": json.loads(json.dumps(feats))}}  # a copy: no YAML anchors
-    return ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
-            f"# Synthetic images made by synaug\n\n{n_images} images from the `{generator}` generator, one folder "
-            "per class; `metadata.csv` lists each image with its label, class and group names, prompt and "
-            "seed (one row per image, the Hugging Face imagefolder convention).\n\n"
-            "```python\nfrom datasets import load_dataset\n"
-            "syn = load_dataset(\"path/to/this/folder\", split=\"train\")  # label: ClassLabel with the class names\n"
-            "```\n")

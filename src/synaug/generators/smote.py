@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from synaug.data.imageset import ImageSet
-from synaug.errors import require
+from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
 from synaug.plan import PlanItem
 
@@ -31,9 +31,11 @@ class SmoteGenerator:
     name = "smote"
     parallel_safe = True  # CPU, picklable (the real images travel with it to --workers processes)
 
-    def __init__(self, *, real: ImageSet, k_neighbors: int = 5):
-        if real.images is None or not isinstance(real.images, np.ndarray):
-            raise ValueError("SMOTE interpolates images held in memory (<= 64 px datasets)")
+    def __init__(self, *, k_neighbors: int = 5, real: ImageSet):
+        if not isinstance(real.images, np.ndarray):
+            raise GenerationError("SMOTE interpolates images held in memory (<= 64 px datasets)")
+        if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
+            raise GenerationError(f"smote option k_neighbors must be a positive integer, got {k_neighbors!r}")
         self.shape = real.image_shape
         self.x = real.images.reshape(len(real), -1).astype(np.float64)
         self.groups = len(real.group_names) if real.has_groups else 0

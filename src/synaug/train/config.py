@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from synaug.errors import ConfigError, check_keys
+from synaug.errors import check_keys
+from synaug.train.checks import check_train_config
 
 
 @dataclass
@@ -52,17 +53,19 @@ class TrainConfig:
     audit: str | None = None         # the `synaug audit` folder it reads (synaug-audit: its own audit)
 
     def __post_init__(self):
-        if self.synthetic_weighting not in ("none", "audit"):
-            raise ConfigError(f"synthetic_weighting: {self.synthetic_weighting!r}; choose none or audit")
+        for key in ("milestones", "rrc_scale"):
+            if isinstance(getattr(self, key), list):
+                setattr(self, key, tuple(getattr(self, key)))
+        check_train_config(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         check_keys(d, [f.name for f in fields(cls)], "training options (train)")
-        d = dict(d)
-        for key in ("milestones", "rrc_scale"):
-            if key in d:
-                d[key] = tuple(d[key])
         return cls(**d)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A checked copy with `changes` (unknown names refused with a suggestion)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
 
     def to_dict(self) -> dict:
         d = asdict(self)

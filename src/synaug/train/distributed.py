@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.distributed as dist
-from torch import nn
 
 from synaug.errors import SynaugError
+
+# torch is imported where it is used: the place of a process (`Dist`) is plain data that the torch-free
+# parts (planning, generation) pass on too.
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def from_env() -> Dist:
 
 def gpu_per_process() -> bool:
     """Whether every process of this machine can have its own GPU (LOCAL_WORLD_SIZE of them)."""
+    import torch
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     return torch.cuda.is_available() and torch.cuda.device_count() >= local_world
 
@@ -53,8 +54,11 @@ def backend() -> str:
     return os.environ.get("SYNAUG_DIST_BACKEND") or ("nccl" if gpu_per_process() else "gloo")
 
 
-def current() -> Dist:
-    """This process's place, joining the process group on first use when torchrun started several."""
+def init_from_env() -> Dist:
+    """This process's place, joining the process group when torchrun started several. Called once at
+    an entry point (the CLI, an API function); the result is passed down explicitly."""
+    import torch
+    import torch.distributed as dist
     d = from_env()
     if d.active and not dist.is_initialized():
         name = backend()
@@ -64,8 +68,9 @@ def current() -> Dist:
     return d
 
 
-def device_for(name: str, d: Dist) -> torch.device:
-    """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU."""
+def device_for(name: str, d: Dist):
+    """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU (a torch.device)."""
+    import torch
     if name == "auto":
         return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")
     device = torch.device(name)
@@ -84,26 +89,30 @@ def local_slice(idx: np.ndarray, d: Dist) -> np.ndarray:
     return idx[d.rank * per:(d.rank + 1) * per]
 
 
-def wrap(model: nn.Module, d: Dist, device: torch.device) -> nn.Module:
+def wrap(model, d: Dist, device):
     """DDP over the parameters that require gradients (all of them in stage 1, the last layer in
     stage 2); the plain module when alone."""
     if not d.active:
         return model
+    from torch import nn
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def barrier(d: Dist) -> None:
     if d.active:
+        import torch.distributed as dist
         dist.barrier()
 
 
-def broadcast_module(module: nn.Module, d: Dist, buffers_only: bool = False) -> None:
+def broadcast_module(module, d: Dist, buffers_only: bool = False) -> None:
     """Make every rank hold rank 0's parameters and buffers: after work each rank did alone (a DFR
     fit), or, for buffers, after the last training step (DDP syncs BatchNorm statistics from rank 0
     at each forward, and the last forward then updates each rank's own)."""
     if not d.active:
         return
+    import torch
+    import torch.distributed as dist
     tensors = list(module.buffers()) + ([] if buffers_only else list(module.parameters()))
     with torch.no_grad():
         for t in tensors:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -29,16 +29,18 @@ from torch import nn
 
 from synaug.train import distributed
 from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
-from synaug.train.distributed import device_for
+from synaug.train.distributed import Dist, device_for
 from synaug.errors import TrainingError
 from synaug.fileio import atomic_open
 from synaug.progress import Progress
 from synaug.train.losses import Loss
 from synaug.train.samplers import Sampler
+from synaug.train.schedules import OPTIMIZERS, SCHEDULES
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    return device_for(name, distributed.from_env())
+def resolve_device(name: str = "auto", d: Dist | None = None) -> torch.device:
+    """`auto` is this rank's GPU under torchrun (`d`, default: the environment's), else CUDA or the CPU."""
+    return device_for(name, distributed.from_env() if d is None else d)
 
 
 @dataclass
@@ -62,14 +64,7 @@ class Phase:
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
-        if self.schedule == "cosine":
-            t = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
-            return 0.5 * self.lr * (1 + math.cos(math.pi * t))
-        if self.schedule == "step":
-            return self.lr * self.gamma ** sum(step >= m * self.steps for m in self.milestones)
-        if self.schedule == "constant":
-            return self.lr
-        raise ValueError(f"unknown schedule {self.schedule!r}")
+        return SCHEDULES[self.schedule](self, step)
 
 
 def step_generators(seed: int, step: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
@@ -78,14 +73,6 @@ def step_generators(seed: int, step: int, rank: int = 0) -> tuple[np.random.Gene
     rng = np.random.default_rng([seed, step])
     gen_seed = int(rng.integers(2**62)) if rank == 0 else int(np.random.default_rng([seed, step, rank]).integers(2**62))
     return rng, torch.Generator().manual_seed(gen_seed)
-
-
-OPTIMIZERS = {
-    "sgd": lambda params, p: torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
-                                             nesterov=p.nesterov and p.momentum > 0),
-    "adam": lambda params, p: torch.optim.Adam(params, lr=p.lr, weight_decay=p.weight_decay),
-    "adamw": lambda params, p: torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay),
-}
 
 
 def autocast_for(device: torch.device, enabled: bool):
@@ -120,6 +107,7 @@ class FitConfig:
     num_classes: int
     seed: int
     amp: bool = True        # bf16/fp16 autocast on CUDA
+    dist: Dist = field(default_factory=Dist)  # this process's place under torchrun (one process alone by default)
 
 
 class Callback:
@@ -168,7 +156,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, confi
         callbacks: Sequence[Callback] = ()) -> dict:
     """Optimise `parts.params` for `phase.steps` steps; returns {"final_loss", "steps_run"}.
     Under torchrun the model trains as DistributedDataParallel on this rank's slice of every batch."""
-    d = distributed.current()
+    d = config.dist
     state = LoopState(phase, model, OPTIMIZERS[phase.optimizer](list(parts.params), phase), parts.loss_fn,
                       d.is_main, data.device)
     for cb in callbacks:  # in order: a resuming Checkpoint first sets the step the others start from

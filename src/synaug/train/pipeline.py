@@ -19,6 +19,7 @@ from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.registry import UnknownName
 from synaug.train import distributed
+from synaug.train.distributed import Dist
 from synaug.train.augment import Normalize, build_augment, center_crop
 from synaug.train.config import TrainConfig
 from synaug.train.loop import (Callback, Checkpoint, FitConfig, FitParts, JsonlLog, Phase, ProgressBar, TensorData,
@@ -31,7 +32,6 @@ from synaug.train.pretrained import load_backbone
 from synaug.train.rundir import load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
 from synaug.train.stage2 import STAGE2, STAGE2_DATA, Stage2
-from synaug.validate import check_train_config
 
 
 def package_versions() -> dict:
@@ -76,8 +76,10 @@ def _normalisation_sample(real: ImageSet, limit: int = 2048) -> torch.Tensor:
 
 
 def stage1_phase(cfg: TrainConfig) -> Phase:
-    return Phase("stage1", cfg.steps, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.nesterov,
-                 cfg.warmup_steps, cfg.schedule, tuple(cfg.milestones), cfg.gamma, cfg.optimizer, cfg.compile)
+    return Phase(name="stage1", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
+                 weight_decay=cfg.weight_decay, nesterov=cfg.nesterov, warmup_steps=cfg.warmup_steps,
+                 schedule=cfg.schedule, milestones=tuple(cfg.milestones), gamma=cfg.gamma, optimizer=cfg.optimizer,
+                 compile=cfg.compile)
 
 
 def stem_size(cfg: TrainConfig, side: int) -> int:
@@ -99,21 +101,22 @@ def build_classifier(cfg: TrainConfig, real: ImageSet, device: torch.device, hea
 
 
 def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_dir: Path,
-                 synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True) -> TrainedModel:
-    """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one."""
+                 synthetic: ImageSet | None = None, resume: bool = False, progress: bool = True,
+                 dist: Dist = Dist()) -> TrainedModel:
+    """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one. Under
+    torchrun (`dist`) every rank trains its slice of each batch and rank 0 alone writes."""
     run_dir = Path(run_dir)
     cfg = method_config(method, cfg)
-    check_train_config(cfg)
     recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
     if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
         raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
                           f"head, not {method.head!r}")
     STAGE2_DATA[method.stage2_data]
-    if distributed.current().is_main:
+    if dist.is_main:
         write_run_files(run_dir, method, splits, cfg, synthetic, resume)
-    distributed.barrier(distributed.current())  # the run folder is checked and ready for every rank
+    distributed.barrier(dist)  # the run folder is checked and ready for every rank
 
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, dist)
     # a method that must not use the group attribute never sees it: cells become classes
     real = splits.train if method.use_groups else splits.train.without_groups()
     train_set = real
@@ -124,17 +127,18 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     model = build_classifier(cfg, real, device, head=method.head)
     data = TensorData.from_imageset(train_set, device)
     normalize = fit_normalize(cfg, real)
-    if distributed.current().is_main:
+    if dist.is_main:
         write_json(run_dir / "normalize.json", normalize.state())
     augment = build_augment(cfg, real.image_shape[0])
     sampler, transform, loss_fn = method_parts(method, train_set, real, cfg)
     parts = FitParts(model.parameters(), sampler, augment, normalize, transform, loss_fn)
     callbacks = lambda checkpoint: fit_callbacks(cfg, method, run_dir, checkpoint, resume, progress)  # noqa: E731
-    fit(model, data, stage1_phase(cfg), parts, FitConfig(num_classes=real.num_classes, seed=cfg.seed, amp=cfg.amp),
-        callbacks(run_dir / "stage1.pt"))
+    fit(model, data, stage1_phase(cfg), parts,
+        FitConfig(num_classes=real.num_classes, seed=cfg.seed, amp=cfg.amp, dist=dist), callbacks(run_dir / "stage1.pt"))
     if method.stage2:
         tuning = STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
-        STAGE2[method.stage2](Stage2(model, normalize, augment, real, tuning, cfg, device, run_dir, resume, callbacks))
+        STAGE2[method.stage2](Stage2(model, normalize, augment, real, tuning, cfg, device, run_dir, resume, callbacks,
+                                     dist))
     return TrainedModel(model, normalize, device, cfg.crop_size)
 
 

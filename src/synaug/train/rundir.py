@@ -21,7 +21,7 @@ from synaug.fileio import atomic_write_text, write_json
 from synaug.validate import dataset_spec
 
 MANIFEST = "run.json"
-RUN_FILES = ("run.json", "config.yaml")  # either marks a folder as a synaug run
+RUN_FILES = ("run.json", "config.yaml", "job.json")  # any marks a folder as a synaug run
 # produced by a run; removed when a run starts afresh, so nothing of an earlier run is scored
 ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.jsonl", "metrics.json", "dfr.json",
              "normalize.json")
@@ -57,16 +57,17 @@ def _is_run(run_dir: Path) -> bool:
     return any((run_dir / f).is_file() for f in RUN_FILES)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
-    """The CLI's policy for `--out`: new or empty; or `--resume` (checked later against run.json);
-    or `--overwrite`, which deletes a synaug run (never a folder that is not one)."""
+def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
+    """The policy for a run folder, checked before any work (nothing is written): new or empty; or
+    `resume` (a run folder, checked later against its run.json); or `overwrite`, which will delete a
+    synaug run (never a folder that is not one)."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
-        raise RunFolderError(f"--out {run_dir} is a file, not a run folder")
+        raise RunFolderError(f"--out {run_dir} is a file, not a folder")
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return
     if resume:
-        if not (run_dir / MANIFEST).is_file():
+        if not any((run_dir / f).is_file() for f in (MANIFEST, "job.json")):
             raise RunFolderError(f"{run_dir} has no {MANIFEST} (not a synaug run, or made by an older synaug): "
                                  "cannot check it is the same run; use --overwrite or a new --out")
         return
@@ -78,8 +79,18 @@ def prepare_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False
     if not _is_run(run_dir):
         raise RunFolderError(f"{run_dir} is not empty and is not a synaug run folder (no run.json or config.yaml): "
                              "--overwrite deletes run folders only; choose another --out")
+
+
+def clear_run_dir(run_dir: Path, keep: tuple = ()) -> None:
+    """Delete what a synaug run folder holds but the entries named in `keep`
+    (`check_run_dir(overwrite=True)` has vouched it is a run folder)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or all(p.name in keep for p in run_dir.iterdir()):
+        return
+    check_run_dir(run_dir, overwrite=True)
     for p in run_dir.iterdir():
-        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        if p.name not in keep:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
 def start_run(run_dir: Path, manifest: dict, resume: bool) -> None:

@@ -14,7 +14,7 @@ refuses another head before stage 1 (WB: MaxNorm caps the rows of a linear layer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,7 @@ from synaug.train import distributed
 from synaug.train.augment import Normalize, center_crop
 from synaug.train.config import TrainConfig
 from synaug.train.dfr import apply_linear, fit_dfr
+from synaug.train.distributed import Dist
 from synaug.train.loop import Callback, FitConfig, FitParts, Phase, TensorData, fit, predict, save_checkpoint
 from synaug.train.losses import LOSSES
 from synaug.train.mixing import BATCH_TRANSFORMS
@@ -57,6 +58,7 @@ class Stage2:
     run_dir: Path
     resume: bool
     callbacks: Callable[[Path], list[Callback]]
+    dist: Dist = field(default_factory=Dist)
 
 
 @register_stage2_data("train")
@@ -72,17 +74,17 @@ def validation_split(splits: DatasetSplits, real: ImageSet, method_name: str, us
     return splits.val if use_groups else splits.val.without_groups()
 
 
-def stage2_batch_size(cfg: TrainConfig, n: int) -> int:
+def stage2_batch_size(cfg: TrainConfig, n: int, world: int = 1) -> int:
     """At most the subset's size, and a multiple of the number of processes under torchrun."""
-    world = distributed.from_env().world
     return max(world, min(cfg.stage2_batch_size, n) // world * world)
 
 
-def stage2_phase(cfg: TrainConfig, n: int, weight_decay: float | None = None) -> Phase:
+def stage2_phase(cfg: TrainConfig, n: int, weight_decay: float | None = None, world: int = 1) -> Phase:
     """Cosine from `stage2_lr`, no warm-up; stage 1's weight decay unless the recipe sets its own."""
     wd = cfg.weight_decay if weight_decay is None else weight_decay
-    return Phase("stage2", cfg.stage2_steps, stage2_batch_size(cfg, n), cfg.stage2_lr, cfg.momentum,
-                 wd, cfg.nesterov, 0, "cosine", optimizer=cfg.optimizer)
+    return Phase(name="stage2", steps=cfg.stage2_steps, batch_size=stage2_batch_size(cfg, n, world), lr=cfg.stage2_lr,
+                 momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.nesterov, warmup_steps=0, schedule="cosine",
+                 optimizer=cfg.optimizer)
 
 
 @register_stage2("finetune")
@@ -117,11 +119,13 @@ def fit_last_layer(s: Stage2, subset: ImageSet, loss_fn, weight_decay: float | N
     cfg, model = s.cfg, s.model
     for p in model.features.parameters():
         p.requires_grad_(False)
-    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=stage2_batch_size(cfg, len(subset)), seed=cfg.seed + 1)
+    world = s.dist.world
+    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=stage2_batch_size(cfg, len(subset), world),
+                                  seed=cfg.seed + 1)
     parts = FitParts(model.classifier.parameters(), sampler, s.augment, s.normalize,
                      BATCH_TRANSFORMS["none"](), loss_fn, train_modules=[model.classifier])
-    fit(model, TensorData.from_imageset(subset, s.device), stage2_phase(cfg, len(subset), weight_decay), parts,
-        FitConfig(num_classes=s.real.num_classes, seed=cfg.seed, amp=cfg.amp),
+    fit(model, TensorData.from_imageset(subset, s.device), stage2_phase(cfg, len(subset), weight_decay, world), parts,
+        FitConfig(num_classes=s.real.num_classes, seed=cfg.seed, amp=cfg.amp, dist=s.dist),
         [*extra, *s.callbacks(s.run_dir / "stage2.pt")])
     for p in model.features.parameters():
         p.requires_grad_(True)
@@ -170,7 +174,7 @@ def dfr(s: Stage2) -> None:
     info = fit_dfr(emb(s.real), emb(val), val.labels, val.cells(), s.real.num_classes, seed=cfg.seed,
                    n_refits=cfg.dfr_refits)
     apply_linear(s.model.classifier, info["weight"], info["bias"])
-    distributed.broadcast_module(s.model.classifier, distributed.current())  # one fit for every rank
-    if distributed.current().is_main:
+    distributed.broadcast_module(s.model.classifier, s.dist)  # one fit for every rank
+    if s.dist.is_main:
         save_checkpoint(s.run_dir / "stage2.pt", s.model, None, 0, dfr_C=float(info["C"]))
         write_json(s.run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})

@@ -14,11 +14,16 @@ mixture is part of the 50 % one.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from synaug.experiments.analyses.common import (listed, number, method_name, balanced_pool, curve, fmt, mean_of, mixture, options, save_figure,
-                                                 stat, verdict, with_train)
-from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
+from synaug.engine.specs import Subset
+from synaug.experiments.analyses.common import (class_pool, curve, fmt, listed, mean_of, method_name, number,
+                                                options, save_figure, verdict)
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.stats import Stat
+from synaug.experiments.table import Table
 from synaug.plots import pyplot
 
 DEFAULTS = {
@@ -53,20 +58,49 @@ def run_name(setting: str, fraction: float) -> str:
     return f"{setting}-{round(100 * fraction, 2):g}"
 
 
-def run(ctx) -> ExperimentResult:
+def pool(ctx, opts) -> tuple:
+    """(the balanced pool's data spec, its class counts, the plan of n_c synthetic images per class)."""
+    data = class_pool(ctx, opts["per_class"], imbalance=1)
+    counts = {c: int(n) for c, n in enumerate(ctx.splits(data).train.class_counts())}
+    return data, counts, replace(ctx.config.plan, strategy={c: 2 * n for c, n in counts.items()})
+
+
+def levels(opts) -> dict:
+    return {"class-wise": sorted(set(opts["fractions"])),
+            "instance-wise": sorted(set(opts["fractions"]) | set(opts["instance_extra"]))}
+
+
+def mixture(seed: int, setting: str, fraction: float, counts: dict) -> tuple[dict, dict, list]:
+    """(real per class, synthetic per class, replaced classes) of one mixture at one seed."""
+    order = np.random.default_rng([seed, 7]).permutation(len(counts))
+    return replacement_counts(setting, fraction, counts, order)
+
+
+def jobs(ctx) -> list:
+    """Plain training (`method`, default ce) on every mixture and seed; the all-real and all-synthetic
+    mixtures are the same job in both settings."""
     opts = options(ctx, DEFAULTS, RULES)
-    splits = balanced_pool(ctx, opts["per_class"])
-    counts = {c: int(n) for c, n in enumerate(splits.train.class_counts())}
-    synthetic = ctx.synthetic(splits, strategy={c: 2 * n for c, n in counts.items()}, use_groups=False)
-    levels = {"class-wise": sorted(set(opts["fractions"])),
-              "instance-wise": sorted(set(opts["fractions"]) | set(opts["instance_extra"]))}
+    data, counts, plan = pool(ctx, opts)
+    out = []
+    for setting, fractions in levels(opts).items():
+        for f in fractions:
+            for seed in ctx.seeds:
+                real_n, syn_n, _ = mixture(seed, setting, f, counts)
+                out.append(ctx.config.job(opts["method"], seed, run_name(setting, f), data=data, plan=plan,
+                                          subset=Subset(real=real_n, synthetic=syn_n, seed=seed)))
+    return list(dict.fromkeys(out))
+
+
+def collect(ctx, results) -> ExperimentResult:
+    opts = options(ctx, DEFAULTS, RULES)
+    _, counts, _ = pool(ctx, opts)
     result = ExperimentResult()
     rows, curves = {}, {}
-    for setting in SETTINGS:
-        points = [level_point(ctx, opts, splits, synthetic, counts, setting, f) for f in levels[setting]]
-        for f, p in zip(levels[setting], points):
+    for setting, fractions in levels(opts).items():
+        points = [level_point(ctx, results, counts, setting, f) for f in fractions]
+        for f, p in zip(fractions, points):
             rows[f"{setting} {100 * f:g} %"] = p
-        curves[setting] = curve([100 * f for f in levels[setting]], points, ("accuracy", "replaced", "kept"))
+        curves[setting] = curve([100 * f for f in fractions], points, ("accuracy", "replaced", "kept"))
     result.tables.append(Table(f"Replacement test ({opts['method']}, test accuracy %)",
                                ["accuracy", "replaced", "kept", "real", "synthetic"], rows,
                                note="replaced / kept: mean accuracy of the classes made all-synthetic / "
@@ -78,20 +112,19 @@ def run(ctx) -> ExperimentResult:
     return result
 
 
-def level_point(ctx, opts, splits, synthetic, counts, setting: str, fraction: float) -> dict:
-    """One mixture over the seeds: {accuracy, replaced, kept, real, synthetic} as stats."""
-    acc, replaced_acc, kept_acc = [], [], []
-    for seed in ctx.seeds:
-        order = np.random.default_rng([seed, 7]).permutation(len(counts))
-        real_n, syn_n, replaced = replacement_counts(setting, fraction, counts, order)
-        train = mixture(splits.train, synthetic, real_n, syn_n, seed)
-        m = ctx.train_eval(opts["method"], with_train(splits, train), run_name(setting, fraction), seed)
+def level_point(ctx, results, counts, setting: str, fraction: float) -> dict:
+    """One mixture over the seeds: {accuracy, replaced, kept, real, synthetic}."""
+    acc, replaced_acc, kept_acc, seeds = [], [], [], []
+    for seed, m in results.runs(run_name(setting, fraction)):
+        real_n, syn_n, replaced = mixture(seed, setting, fraction, counts)
         per_class = np.array([np.nan if a is None else a for a in m["per_class"]], float)
         kept = [c for c in counts if c not in replaced]
         acc.append(m["accuracy"])
         replaced_acc.append(float(np.nanmean(per_class[replaced])) if replaced else None)
         kept_acc.append(float(np.nanmean(per_class[kept])) if kept else None)
-    return {"accuracy": stat(acc), "replaced": stat(replaced_acc), "kept": stat(kept_acc),
+        seeds.append(seed)
+    real_n, syn_n, _ = mixture(ctx.seeds[-1], setting, fraction, counts)
+    return {"accuracy": Stat.of(acc, seeds), "replaced": Stat.of(replaced_acc, seeds), "kept": Stat.of(kept_acc, seeds),
             "real": int(sum(real_n.values())), "synthetic": int(sum(syn_n.values()))}
 
 
@@ -159,7 +192,7 @@ register_experiment(Experiment(
     name="fig2", title="Replacement test: real vs synthetic data, class-wise and instance-wise",
     paper="ICML Fig. 2 / workshop Fig. 2: test accuracy when real training images of a balanced dataset are "
           "replaced by synthetic ones, whole classes at a time (a) or the same fraction of every class (b)",
-    dataset="mnist-lt", run=run,
+    dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 1, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"fractions": [0.0, 0.5, 1.0], "instance_extra": [], "per_class": 8}}))

@@ -21,14 +21,17 @@ import numpy as np
 
 from synaug.audit import metrics as M
 from synaug.audit.core import AuditConfig, feature_extractor
-from synaug.experiments.analyses.common import listed, number, flag, balanced_pool, fmt, options, save_figure, stat, verdict
-from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
+from synaug.experiments import paper
+from synaug.experiments.analyses.common import (class_pool, flag, fmt, listed, number, options, save_figure,
+                                                synthetic_for, verdict)
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.stats import Stat
+from synaug.experiments.table import Table
 from synaug.plots import pyplot
-from synaug.train.config import TrainConfig
 
 DEFAULTS = {"per_class": None, "max_per_side": 2500, "test_fraction": 0.3, "classes": [0, 1], "tsne": True,
             "tsne_max": 1500}
-PAPER = {"real": 77.76, "synthetic": 70.56, "total": 74.16}
+PAPER = paper.row_numbers("icml-fig3/real-vs-synthetic")
 RULES = {"per_class": number(2, integer=True, optional=True), "max_per_side": number(2, integer=True),
          "test_fraction": number(0.05, 0.95), "classes": listed(number(0, integer=True)), "tsne": flag,
          "tsne_max": number(10, integer=True)}
@@ -67,21 +70,26 @@ def centroid_closeness(real: np.ndarray, real_y: np.ndarray, syn: np.ndarray, sy
 
 def features_for_seed(ctx, splits, synthetic, seed: int):
     """(real probe features, their labels, synthetic features, their labels) of one seed."""
-    tcfg = TrainConfig.from_dict(ctx.config["train"])
+    tcfg = ctx.config.train
     real = splits.train
     feat_idx, probe_idx = M.carve_validation(real.labels, 0.5, seed)
     acfg = AuditConfig(seed=seed, steps=tcfg.steps, batch_size=tcfg.batch_size, device=tcfg.device)
     extract = feature_extractor(real.subset(feat_idx), acfg, ctx.out / "runs" / "feature-net" / f"seed{seed}",
-                                ctx.progress)
+                                ctx.ws.progress)
     probe_real = real.subset(probe_idx)
     return extract(probe_real), probe_real.labels, extract(synthetic), synthetic.labels
 
 
-def run(ctx) -> ExperimentResult:
+def jobs(ctx) -> list:
+    return []  # no classifier is trained: the audit's feature network and linear probes (collect)
+
+
+def collect(ctx, results) -> ExperimentResult:
     opts = options(ctx, DEFAULTS, RULES)
-    splits = balanced_pool(ctx, opts["per_class"])
+    data = class_pool(ctx, opts["per_class"], imbalance=1)
+    splits = ctx.splits(data)
     per_class = -(-opts["max_per_side"] // splits.train.num_classes)  # ceil: up to max_per_side in all
-    synthetic = ctx.synthetic(splits, strategy=f"LT+{per_class}", use_groups=False)
+    synthetic = synthetic_for(ctx, data, f"LT+{per_class}").images
     probes, controls, close, first = [], [], [], None
     for seed in ctx.seeds:
         fr, yr, fs, ys = features_for_seed(ctx, splits, synthetic, seed)
@@ -91,19 +99,19 @@ def run(ctx) -> ExperimentResult:
         controls.append(probe_accuracy(fr[half[::2]], fr[half[1::2]], seed, opts["max_per_side"],
                                        opts["test_fraction"]))
         close.append(centroid_closeness(fr, yr, fs, ys))
-    rows = {"real vs synthetic": {k: stat([p[k] for p in probes]) for k in PAPER},
-            "control: real vs real": {k: stat([p[k] for p in controls]) for k in PAPER}}
+    rows = {"real vs synthetic": {k: Stat.of([p[k] for p in probes], ctx.seeds) for k in PAPER},
+            "control: real vs real": {k: Stat.of([p[k] for p in controls], ctx.seeds) for k in PAPER}}
     closeness = Table("Feature centroids: is Syn C2 nearer Syn C1 than Real C2?", ["share of class pairs"],
-                      {"d(Syn C2, Syn C1) < d(Syn C2, Real C2)": {"share of class pairs": stat(close)}},
+                      {"d(Syn C2, Syn C1) < d(Syn C2, Real C2)": {"share of class pairs": Stat.of(close, ctx.seeds)}},
                       note="class centroids of the standardised features; 0.5 = no preference")
     result = ExperimentResult(tables=[Table(
         "Binary domain classification (held-out linear-probe accuracy, %)", list(PAPER), rows,
-        paper={"real vs synthetic": dict(PAPER)},
-        note=f"features: audit feature net ({TrainConfig.from_dict(ctx.config['train']).steps} steps) on half of "
+        paper={"real vs synthetic": dict(PAPER)}, paper_source=paper.source("icml-fig3/real-vs-synthetic"),
+        note=f"features: audit feature net ({ctx.config.train.steps} steps) on half of "
              f"every real class; probe: up to {opts['max_per_side']} of each side, {opts['test_fraction']:.0%} "
              "held out; 50 % = indistinguishable"), closeness])
     result.figures.extend(draw_all(ctx, opts, first))
-    result.findings.extend(findings(rows, stat(close)))
+    result.findings.extend(findings(rows, Stat.of(close, ctx.seeds)))
     return result
 
 
@@ -150,18 +158,18 @@ def draw_map(fr, yr, fs, ys, classes, how: str, limit: int = 10**9):
     return fig
 
 
-def findings(rows: dict, close: dict) -> list[Finding]:
+def findings(rows: dict, close: Stat) -> list[Finding]:
     gap, ctrl = rows["real vs synthetic"]["total"], rows["control: real vs real"]["total"]
-    ok = None if gap["mean"] is None else gap["mean"] >= 60 and gap["mean"] - ctrl["mean"] >= 10
+    ok = None if gap.mean is None else gap.mean >= 60 and gap.mean - ctrl.mean >= 10
     return [
         Finding("A domain gap exists: a linear probe tells real from synthetic features well above chance",
                 verdict(ok), f"rule: held-out probe accuracy >= 60 % and >= control + 10 points; "
-                f"{fmt(gap['mean'])} ± {fmt(gap['std'])} % vs control {fmt(ctrl['mean'])} % (paper: 74.16 %)"),
+                f"{fmt(gap.mean)} ± {fmt(gap.std)} % vs control {fmt(ctrl.mean)} % (paper: 74.16 %)"),
         Finding("Synthetic features of a class lie closer to other classes' synthetic features than to their own "
                 "class's real features (Syn C2 nearer Syn C1 than Real C2)",
-                verdict(None if close["mean"] is None else close["mean"] > 0.5),
+                verdict(None if close.mean is None else close.mean > 0.5),
                 "rule: share of class pairs where d(Syn C2, Syn C1) < d(Syn C2, Real C2) > 0.5; "
-                f"{fmt(close['mean'], 3)}"),
+                f"{fmt(close.mean, 3)}"),
     ]
 
 
@@ -169,7 +177,7 @@ register_experiment(Experiment(
     name="fig3", title="Domain gap between real and synthetic images",
     paper="ICML Fig. 3: (a) real-vs-synthetic linear probe on frozen features (2.5k each), (b) 2-D map of "
           "real and synthetic features of two classes",
-    dataset="mnist-lt", run=run,
+    dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 1, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16},
           "options": {"per_class": 20, "max_per_side": 60, "tsne": False}}))

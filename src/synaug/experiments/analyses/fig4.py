@@ -6,86 +6,88 @@ images of several quality levels, against the baselines trained on the real long
 Stable Diffusion, its number of inference steps (3 ... 300): SYNAuG beats CE on Medium, Few and All
 at every level, the lowest quality is clearly worst, and beyond a threshold quality barely matters.
 
-The knob per generator (`KNOBS`): `render`'s `degrade` option (0 = today's images, 1 = blurred,
-washed out and noisy; quality = 1 - degrade) and `diffusion`'s `steps`. A level the generator
-refuses (an older `render` without `degrade`) is listed in `skipped`, not an error; the knob's
-default value is passed as no option at all, so that level shares its images with every other
-experiment of the same plan.
+The knob is the generator's own (`quality_knob`, declared by its backend): `render`'s `degrade`
+option (0 = today's images, 1 = blurred, washed out and noisy; quality = 1 - degrade), `diffusion`'s
+and `ddpm`'s sampling `steps`. A level the generator refuses is listed in `skipped`, not an error;
+the knob's default value is passed as no option at all, so that level shares its images with every
+other experiment of the same plan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from synaug.engine.caching import training_side
+from synaug.engine.specs import GeneratorSpec
 from synaug.errors import SynaugError
-from synaug.experiments.analyses.common import (listed, number, method_name, SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options, plot_shots,
-                                                save_figure, stat, verdict)
-from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
+from synaug.eval.specs import metric
+from synaug.experiments.analyses.common import (SHOTS, curve, fmt, listed, mean_of, method_name, number, options,
+                                                plot_shots, save_figure, stats_of, verdict)
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.table import Table
+from synaug.generators.base import Knob, quality_knob
 from synaug.plots import pyplot
 
 
-@dataclass(frozen=True)
-class Knob:
-    option: str       # the generator option that sets quality
-    default: float    # its value when not given (that level's images are today's)
-    levels: tuple     # default levels, worst quality first
-    label: str        # x-axis title
-
-    def quality(self, value: float) -> float:
-        return 1.0 - value if self.option == "degrade" else float(value)
-
-
-KNOBS = {"render": Knob("degrade", 0.0, (1.0, 0.75, 0.5, 0.25, 0.0), "render quality (1 - degrade)"),
-         "diffusion": Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")}
 DEFAULTS = {"per_class": None, "levels": None, "baselines": ["ce", "ce-rs"], "method": "synaug"}
 RULES = {"per_class": number(1, integer=True, optional=True), "levels": listed(number(0), optional=True),
          "baselines": listed(method_name), "method": method_name}
 
 
-def level_options(ctx, knob: Knob, value) -> dict:
-    """The generator options of one level: the config's, plus the knob unless it is its default."""
-    base = dict(ctx.config["generate"].get("options") or {})
-    base.pop(knob.option, None)
-    return base if value == knob.default else {**base, knob.option: value}
+def level_generator(ctx, knob: Knob, value) -> GeneratorSpec:
+    """The generator of one level: the config's, with the knob set (left out at its default, so that
+    level shares its images with every other experiment of the same plan)."""
+    return ctx.config.generator.with_options(**{knob.option: None if value == knob.default else value})
 
 
-def methods_stats(ctx, method: str, splits, name: str, synthetic=None) -> dict:
-    """{Many, Medium, Few, All: stat} of `method` over the seeds."""
-    runs = [ctx.train_eval(method, splits, name, seed, synthetic=synthetic) for seed in ctx.seeds]
-    return {k: stat([r.get(k) for r in runs]) for k in SHOTS}
-
-
-def run(ctx) -> ExperimentResult:
-    opts = options(ctx, DEFAULTS, RULES)
-    generator = ctx.config["generate"]["generator"]
-    result = ExperimentResult()
-    if generator not in KNOBS:
-        result.skipped.append(f"generator {generator!r} has no quality knob here (known: {sorted(KNOBS)})")
-        return result
-    knob = KNOBS[generator]
-    splits = capped(ctx.splits(), opts["per_class"])  # a cap shrinks the head (tiny runs)
-    rows = {b: methods_stats(ctx, b, splits, b) for b in opts["baselines"]}
-    points, samples = [], {}
+def levels(ctx, opts) -> tuple[Knob | None, list, list[str]]:
+    """(the knob, [(value, generator spec)] of the levels the generator accepts, skipped levels with why)."""
+    knob = quality_knob(ctx.config.generator.name)
+    if knob is None:
+        return None, [], [f"generator {ctx.config.generator.name!r} has no quality knob (its backend declares none)"]
+    accepted, skipped = [], []
     for value in opts["levels"] or knob.levels:
         try:
-            synthetic = ctx.synthetic(splits, generator=generator, generator_options=level_options(ctx, knob, value))
+            accepted.append((value, level_generator(ctx, knob, value)))
         except SynaugError as exc:
-            result.skipped.append(f"quality level {knob.option}={value}: {exc}")
-            continue
+            skipped.append(f"quality level {knob.option}={value}: {exc}")
+    return knob, accepted, skipped
+
+
+def level_name(opts, knob: Knob, value) -> str:
+    return f"{opts['method']}-{knob.option}{value:g}"
+
+
+def jobs(ctx) -> list:
+    opts = options(ctx, DEFAULTS, RULES)
+    data = ctx.data(per_class=opts["per_class"])  # a cap shrinks the head (tiny runs)
+    knob, accepted, _ = levels(ctx, opts)
+    out = [ctx.config.job(b, seed, b, data=data) for b in opts["baselines"] for seed in ctx.seeds]
+    return out + [ctx.config.job(opts["method"], seed, level_name(opts, knob, value), data=data, generator=gen)
+                  for value, gen in accepted for seed in ctx.seeds]
+
+
+def collect(ctx, results) -> ExperimentResult:
+    opts = options(ctx, DEFAULTS, RULES)
+    knob, accepted, skipped = levels(ctx, opts)
+    result = ExperimentResult(skipped=skipped)
+    if knob is None:
+        return result
+    data = ctx.data(per_class=opts["per_class"])
+    rows = {b: stats_of(results.runs(b), SHOTS) for b in opts["baselines"]}
+    points, samples = [], {}
+    for value, gen in accepted:
         q = knob.quality(value)
-        rows[f"{opts['method']} ({knob.option} {value:g})"] = st = methods_stats(
-            ctx, opts["method"], splits, f"{opts['method']}-{knob.option}{value:g}", synthetic)
+        rows[f"{opts['method']} ({knob.option} {value:g})"] = st = stats_of(results.runs(level_name(opts, knob, value)),
+                                                                          SHOTS)
         points.append((q, st))
-        samples[q] = synthetic
+        side = training_side(ctx.splits(data), ctx.config.train)
+        samples[q] = ctx.ws.planned(data, ctx.config.plan, gen, side).images
     points.sort(key=lambda p: p[0])
-    result.tables.append(Table(f"Long-tail accuracy (%) vs synthetic sample quality ({knob.label})",
-                               [SHOT_LABELS[k] for k in SHOTS], {r: {SHOT_LABELS[k]: v[k] for k in SHOTS}
-                                                                 for r, v in rows.items()}))
+    result.tables.append(Table(f"Long-tail accuracy (%) vs synthetic sample quality ({knob.label})", list(SHOTS), rows))
     xs = [q for q, _ in points]
     result.curves = {opts["method"]: curve(xs, [s for _, s in points], SHOTS)}
-    baselines = {b: {k: rows[b][k]["mean"] for k in SHOTS} for b in opts["baselines"]}
+    baselines = {b: {k: rows[b][k].mean for k in SHOTS} for b in opts["baselines"]}
     for b in opts["baselines"]:  # flat lines over the same x, so every curve has the one shape
         result.curves[f"{b} (real data only)"] = curve(xs, [rows[b]] * len(xs), SHOTS)
     if points:
@@ -106,7 +108,7 @@ def draw(c: dict, baselines: dict, opts: dict, knob: Knob):
         for b, vals in baselines.items():
             if vals[k] is not None:
                 ax.axhline(vals[k], ls="--", color="grey" if b == "ce" else "black", lw=1, label=b)
-        ax.set_title(SHOT_LABELS[k])
+        ax.set_title(metric(k).label)
         ax.set_xlabel(knob.label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
@@ -145,7 +147,7 @@ def findings(c: dict, baselines: dict) -> list[Finding]:
     else:
         keys = ("medium", "few", "accuracy")
         beats = all(bool(np.all(mean_of(c, k) > (ce[k] if ce[k] is not None else np.inf))) for k in keys)
-        evidence = "; ".join(f"{SHOT_LABELS[k]}: baseline {fmt(ce[k])} vs " + ", ".join(fmt(v) for v in mean_of(c, k))
+        evidence = "; ".join(f"{metric(k).label}: baseline {fmt(ce[k])} vs " + ", ".join(fmt(v) for v in mean_of(c, k))
                              for k in keys)
     out.append(Finding("SYNAuG beats CE on Medium, Few and All at every sample quality", verdict(beats),
                        "rule: every level's mean > the CE baseline (ce-rs when ce was not run) in Medium, Few and All; "
@@ -168,7 +170,7 @@ register_experiment(Experiment(
     name="fig4", title="Sample quality: long-tail accuracy vs synthetic image quality",
     paper="ICML Fig. 4 / workshop Fig. 4: SYNAuG on ImageNet100-LT with Stable Diffusion at 3-300 inference "
           "steps vs CE; Many / Medium / Few / All",
-    dataset="mnist-lt", run=run,
+    dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64,
                                                                                "stage2_steps": 100}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import number, fmt, options, save_figure, stat, verdict
-from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
+from synaug.experiments.analyses.common import fmt, number, options, save_figure, verdict
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.stats import Stat
+from synaug.experiments.table import Table
 from synaug.plots import pyplot
 
 DEFAULTS = {"n": 500, "ratio": 10, "separation": 1.5, "test_per_cell": 2000}
@@ -100,7 +102,11 @@ def fit_variant(variant: str, x, y, a, counts, opts, rng):
     return fit_linear(x, y), (x, y, a)
 
 
-def run(ctx) -> ExperimentResult:
+def jobs(ctx) -> list:
+    return []  # scikit-learn's logistic regression on drawn points (collect)
+
+
+def collect(ctx, results) -> ExperimentResult:
     opts = options(ctx, DEFAULTS, RULES)
     runs = {}  # (setting, variant) -> [(metrics, clf, data) per seed]
     for seed in ctx.seeds:
@@ -112,7 +118,7 @@ def run(ctx) -> ExperimentResult:
             for variant in VARIANTS:
                 clf, data = fit_variant(variant, x, y, a, counts, opts, rng)
                 runs.setdefault((setting, variant), []).append((evaluate(clf, *test), clf, data))
-    rows = {f"{s} / {v}": {k: stat([m[k] for m, _, _ in runs[s, v]]) for k in COLUMNS}
+    rows = {f"{s} / {v}": {k: Stat.of([m[k] for m, _, _ in runs[s, v]], ctx.seeds) for k in COLUMNS}
             for s in SETTINGS for v in VARIANTS}
     result = ExperimentResult(tables=[Table(
         "2-D toy: logistic regression per imbalance setting", list(COLUMNS), rows,
@@ -166,7 +172,7 @@ def draw(first_seed: dict):
 
 def findings(rows: dict) -> list[Finding]:
     def mean(setting, variant, key):
-        return rows[f"{setting} / {variant}"][key]["mean"]
+        return rows[f"{setting} / {variant}"][key].mean
 
     cls, grp = mean("class imbalance", "original", "worst_cell"), mean("group imbalance", "original", "worst_cell")
     both_tilt = mean("class + group imbalance", "original", "tilt")
@@ -191,6 +197,6 @@ register_experiment(Experiment(
     name="fig5", title="Class vs group imbalance on a 2-D Gaussian toy",
     paper="ICML Fig. 5: four 2-D Gaussians (class x latent group), four imbalance settings; the linear "
           "classifiers learned on each (more vertical = fairer)",
-    dataset="none (2-D Gaussians)", run=run,
+    dataset="none (2-D Gaussians)", jobs=jobs, collect=collect,
     defaults={"seeds": [0, 1, 2]},
     tiny={"seeds": [0], "train": {"steps": 1}, "options": {"n": 200, "test_per_cell": 300}}))

@@ -16,13 +16,15 @@ synthetic data the two families end up alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from synaug.experiments.analyses.common import (listed, number, method_name, SHOT_LABELS, SHOTS, capped, curve, fmt, mean_of, options,
-                                                plot_shots, save_figure, shot_accuracy, stat, take_per_class,
-                                                verdict, with_train)
-from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, Table, register_experiment
-from synaug.plan import plan_counts, real_cuts
+from synaug.eval.specs import metric
+from synaug.experiments.analyses.common import (SHOTS, class_pool, curve, fmt, listed, mean_of, method_name, number,
+                                                options, plot_shots, save_figure, stats_of, synthetic_for, verdict)
+from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.table import Table
 from synaug.plots import pyplot
 
 DEFAULTS = {"betas": [50, 100, 200, 400], "alphas": [0, 50, 100, 200, 400], "method": "synaug",
@@ -32,51 +34,40 @@ RULES = {"betas": listed(number(0, integer=True)), "alphas": listed(number(0, in
          "method": method_name, "per_class": number(1, integer=True, optional=True)}
 
 
-def training_counts(counts: dict, strategy: str) -> tuple[dict, dict]:
-    """(real kept, synthetic added) per class of a strategy, from `synaug.plan`'s formulas."""
-    add, cut = plan_counts(counts, strategy), real_cuts(counts, strategy)
-    return {c: n - cut[c] for c, n in counts.items()}, add
+def budgets(opts) -> list[tuple[str, str]]:
+    """(family, strategy) of every budget, U-beta first."""
+    return [(family, pattern.format(v)) for family, key, pattern in FAMILIES for v in opts[key]]
 
 
-def level(ctx, opts, splits, counts: dict, strategy: str) -> tuple[dict, dict]:
-    """One budget over the seeds: ({Many, Medium, Few, All: stat}, {real, synthetic per class})."""
-    th = ctx.config["thresholds"]
-    real_n, _ = training_counts(counts, strategy)
-    synthetic = ctx.synthetic(splits, strategy=strategy, use_groups=False)
-    shots = []
-    for seed in ctx.seeds:
-        train = splits.train.subset(take_per_class(splits.train, real_n, seed))
-        m = ctx.train_eval(opts["method"], with_train(splits, train), strategy.replace("+", "plus"), seed,
-                           synthetic=synthetic)
-        shots.append({**shot_accuracy(m["per_class"], list(counts.values()), th["many"], th["few"]),
-                      "accuracy": m["accuracy"]})
-    made = {"real": np.bincount(train.labels, minlength=len(counts)).tolist(),
-            "synthetic": synthetic.class_counts().tolist()}
-    return {k: stat([s[k] for s in shots]) for k in SHOTS}, made
-
-
-def run(ctx) -> ExperimentResult:
+def jobs(ctx) -> list:
+    """`method` (default synaug) at every budget and seed; each plan keeps a seeded subset of beta real
+    images in the cells above beta (the plan's cuts) and fills the rest."""
     opts = options(ctx, DEFAULTS, RULES)
-    base = ctx.splits()
-    splits = capped(with_train(base, base.train.without_groups()), opts["per_class"])
-    counts = {c: int(n) for c, n in enumerate(splits.train.class_counts())}
+    data = class_pool(ctx, opts["per_class"])
+    return [ctx.config.job(opts["method"], seed, strategy.replace("+", "plus"), data=data,
+                           plan=replace(ctx.config.plan, strategy=strategy))
+            for _, strategy in budgets(opts) for seed in ctx.seeds]
+
+
+def collect(ctx, results) -> ExperimentResult:
+    opts = options(ctx, DEFAULTS, RULES)
+    data = class_pool(ctx, opts["per_class"])
+    counts = [int(n) for n in ctx.splits(data).train.class_counts()]
     result = ExperimentResult()
-    rows, made_rows = {}, {}
-    for family, key, pattern in FAMILIES:
-        xs, points = [], []
-        for value in opts[key]:
-            strategy = pattern.format(value)
-            rows[strategy], made_rows[strategy] = level(ctx, opts, splits, counts, strategy)
-            made_rows[strategy]["total synthetic"] = int(sum(made_rows[strategy]["synthetic"]))
-            xs.append(made_rows[strategy]["total synthetic"])
-            points.append(rows[strategy])
-        result.curves[family] = curve(xs, points, SHOTS)
-    result.tables.append(Table(f"{opts['method']}: accuracy (%) by synthetic budget", [SHOT_LABELS[k] for k in SHOTS],
-                               {s: {SHOT_LABELS[k]: r[k] for k in SHOTS} for s, r in rows.items()},
+    rows, made_rows, points = {}, {}, {f: ([], []) for f, _, _ in FAMILIES}
+    for family, strategy in budgets(opts):
+        rows[strategy] = stats_of(results.runs(strategy.replace("+", "plus")), SHOTS)
+        syn = synthetic_for(ctx, data, strategy)
+        made_rows[strategy] = {"real": [r["real"] - r["cut"] for r in syn.meta["cells"]],
+                               "synthetic": syn.images.class_counts().tolist(),
+                               "total synthetic": int(len(syn.images))}
+        points[family][0].append(len(syn.images))
+        points[family][1].append(rows[strategy])
+    result.curves = {family: curve(xs, pts, SHOTS) for family, (xs, pts) in points.items()}
+    result.tables.append(Table(f"{opts['method']}: accuracy (%) by synthetic budget", list(SHOTS), rows,
                                note="Many / Medium / Few by the original long tail's class counts"))
-    result.tables.append(Table("Training images per class (seed " + str(ctx.seeds[-1]) + ")",
-                               ["real", "synthetic", "total synthetic"], made_rows,
-                               note=f"original real counts per class: {list(counts.values())}"))
+    result.tables.append(Table("Training images per class", ["real", "synthetic", "total synthetic"], made_rows,
+                               note=f"original real counts per class: {counts}"))
     result.figures.append((save_figure(ctx, draw(result.curves), "uniformization.png"),
                            "Many / Medium / Few / All vs the number of synthetic images: U-beta and LT+alpha"))
     result.findings.extend(findings(result.curves))
@@ -89,7 +80,7 @@ def draw(curves: dict):
     for ax, k in zip(axes, SHOTS):
         for family, _, _ in FAMILIES:
             plot_shots(ax, curves[family], f"{family} ", keys=(k,), style="-o" if family == "U" else "--s")
-        ax.set_title(SHOT_LABELS[k])
+        ax.set_title(metric(k).label)
         ax.set_xlabel("synthetic images")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -125,7 +116,7 @@ register_experiment(Experiment(
     name="uniformization", title="Uniformization: U-beta vs LT+alpha synthetic budgets",
     paper="Workshop paper Fig. 3: accuracy vs number of synthetic samples on CIFAR100-LT (IF 100) for U-beta "
           "(every class capped and filled to beta) and LT+alpha (alpha synthetic images added to every class)",
-    dataset="mnist-lt", run=run,
+    dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2],
               "train": {"steps": 300, "batch_size": 64, "stage2_steps": 100}},
     tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},

@@ -1,0 +1,53 @@
+"""`synaug` command line: a thin layer over the Python API (`synaug.api`). `parsers` and
+`tool_parsers` define the flags, `commands` calls the API and prints; this module runs a command and
+turns a user's mistake into `error: ...` and exit status 2 (a traceback means a bug)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import sys
+
+from synaug import __version__
+from synaug.errors import SynaugError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from synaug.cli import parsers as P, tool_parsers as T
+    parser = argparse.ArgumentParser(prog="synaug", description=(
+        "Fix imbalanced image datasets with synthetic data (SYNAuG): plan, generate, train, evaluate."))
+    parser.add_argument("--version", action="version", version=f"synaug {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (P.plan_parser, P.generate_parser, P.cache_parser, P.train_parser, P.evaluate_parser, P.run_parser,
+                P.demo_parser, P.experiment_parser, T.audit_parser, T.filter_parser, T.fit_lora_parser):
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    from synaug.cli.commands import check_renamed
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        check_renamed(args)
+        return args.func(args)
+    except SynaugError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if exc.filename is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise  # not about a user's file, folder or disk: a bug, keep the traceback
+        # a read-only or full disk, a missing folder, a file where a folder is needed
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2

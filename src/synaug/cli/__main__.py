@@ -1,0 +1,5 @@
+import sys
+
+from synaug.cli import main
+
+sys.exit(main())

@@ -1,0 +1,271 @@
+"""One function per `synaug` subcommand: turn the parsed flags into its API call (`synaug.api`) and
+print what it returns. Nothing here trains, plans or evaluates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from synaug import api
+from synaug.errors import ConfigError, SynaugError
+
+
+def check_renamed(args) -> None:
+    """A flag given under its old name: say the new one (see `parsers.renamed`)."""
+    for key, value in vars(args).items():
+        if key.startswith("renamed__") and value is not None:
+            old, new = ("--" + part.replace("_", "-") for part in key[len("renamed__"):].split("__"))
+            raise ConfigError(f"{args.command}: {old} is now {new} (--model names a classifier, --steps counts "
+                              "stage-1 training steps and --image-size is the decoded side, in every command)")
+
+
+def pairs(values, flag: str, sep: str = "=", parse=str) -> dict:
+    """Repeated KEY=VALUE flags as a dict (a bad one is an error naming the flag)."""
+    out = {}
+    for pair in values or []:
+        key, found, text = pair.partition(sep)
+        if not found or not key.strip() or not text.strip():
+            raise ConfigError(f"bad {flag} {pair!r}; use {flag} KEY{sep}VALUE")
+        try:
+            out[key.strip()] = parse(text.strip())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"bad {flag} {pair!r}: {exc}") from None
+    return out
+
+
+def seeds(text) -> list[int]:
+    from synaug.experiments.config import check_seeds
+    try:
+        values = [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError as exc:
+        raise SynaugError(f"bad --seeds {text!r}; use e.g. 0,1,2") from exc
+    try:
+        return list(check_seeds(values))
+    except ConfigError:
+        raise SynaugError(f"bad --seeds {text!r}: give distinct seeds >= 0, e.g. 0,1,2") from None
+
+
+# ----------------------------------------------------------------------------- plan / generate / cache
+def cmd_plan(args) -> int:
+    from synaug.engine.planning import format_cell_table, plan_notes
+    if args.group_column and not args.dataset.startswith("csv:"):
+        raise ConfigError("--group-column applies to csv:FILE datasets only")
+    items, meta = api.plan(args.dataset, args.out, imbalance=args.imbalance, strategy=args.strategy, seed=args.seed,
+                           template=args.template, modifiers=args.modifiers, generator=args.generator,
+                           use_groups=not args.no_groups, aliases=pairs(args.alias, "--alias"), image_size=args.image_size,
+                           dataset_options={"group_column": args.group_column} if args.group_column else None)
+    real = [r["real"] for r in meta["cells"]]
+    factor = (f"IF={args.imbalance:g}" if "imbalance" in meta.get("dataset_info", {}) else  # synaug built the tail
+              f"measured IF={max(real) / min(real):.1f}" if min(real) > 0 else "a cell is empty")
+    print(f"plan for {args.dataset} ({factor}, strategy={args.strategy}, seed={args.seed})")
+    print(format_cell_table(meta["cells"]))
+    for line in plan_notes(meta):
+        print(line)
+    print(f"wrote {len(items)} items to {args.out} (settings: {Path(args.out).with_suffix('.json')})")
+    return 0
+
+
+GENERATOR_FLAGS = {"generator_model": "model", "sampling_steps": "steps", "guidance": "guidance",
+                   "negative_prompt": "negative_prompt", "scheduler": "scheduler", "gen_size": "gen_size",
+                   "dtype": "dtype", "device": "device", "allow_download": "allow_download",
+                   "safety_checker": "safety_checker", "max_redraws": "max_redraws", "compile": "compile",
+                   "img2img": "img2img", "strength": "strength", "lora": "lora"}
+
+
+def cmd_generate(args) -> int:
+    from synaug.generators.runner import parse_shard
+    options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag) is not None}
+    options.update(pairs(args.generator_option, "--generator-option", parse=yaml.safe_load))
+    report = api.generate(args.plan, args.out, args.generator, options=options, batch_size=args.batch_size,
+                          shard=parse_shard(args.shard) if args.shard else None, workers=args.workers,
+                          skip_undrawable=args.skip_undrawable)
+    print(f"{report.generated} generated, {report.already_done} already done, "
+          f"{len(report.skipped)} skipped, {len(report.dropped)} dropped -> {report.out_dir}")
+    for name, reason in report.skipped[:10]:
+        print(f"  skipped {name}: {reason}")
+    for name, reason in report.dropped[:10]:
+        print(f"  dropped {name}: {reason}")
+    if report.metadata_written:
+        print(f"metadata: {report.out_dir / 'metadata.csv'} (+ README.md: a dataset card for "
+              f"datasets.load_dataset({str(report.out_dir)!r}))")
+    else:
+        print("metadata.csv is written when every shard has finished")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    cached = api.cache(args.dataset, image_size=args.image_size, cache_dir=args.cache_dir, imbalance=args.imbalance,
+                       synthetic=args.synthetic, workers=args.workers)
+    if not cached:
+        print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
+        return 0
+    for name, ds in cached.items():
+        folders = sorted({Path(getattr(src, "filename", "") or "").parent.name for src in ds.images.sources})
+        print(f"{name:<9} {len(ds):>7} images at {args.image_size}px  {len(ds.skipped)} skipped  {', '.join(folders)}")
+        for path, reason in ds.skipped:
+            print(f"  skipped {path}: {reason}")
+    print(f"cache: {args.cache_dir}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- train / evaluate
+TRAIN_FLAGS = ("model", "steps", "batch_size", "lr", "stage2_steps", "device", "pretrained", "image_size",
+               "crop_size", "augment", "cache_dir")
+
+
+def cmd_train(args) -> int:
+    from synaug.validate import load_yaml
+    options = {}
+    if args.config:
+        raw = load_yaml(args.config, "--config")
+        options = raw.get("train", raw)
+        if not isinstance(options, dict):
+            raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
+    options.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k, None) is not None}, seed=args.seed)
+    metrics = api.train(args.dataset, args.method, args.out, synthetic=args.synthetic, imbalance=args.imbalance,
+                        many=args.many, few=args.few, resume=args.resume, overwrite=args.overwrite, **options)
+    if _is_main():
+        print_metrics(metrics)
+        run = Path(args.out)
+        ckpts = ", ".join(str(p) for p in sorted(run.glob("stage*.pt"))) or "none"
+        print(f"metrics:     {run / 'metrics.json'}\ncheckpoints: {ckpts}\n"
+              f"log:         {run / 'log.jsonl'}\nconfig:      {run / 'config.yaml'}")
+    return 0
+
+
+def _is_main() -> bool:
+    from synaug.train.distributed import from_env
+    return from_env().is_main
+
+
+def print_metrics(m: dict) -> None:
+    from synaug.eval.specs import format_metrics
+    for line in format_metrics(m):
+        print(line)
+
+
+def cmd_evaluate(args) -> int:
+    from synaug.engine.evaluation import evaluate_run
+    metrics, written = evaluate_run(Path(args.run), args.dataset, args.imbalance, many=args.many, few=args.few,
+                                    device=args.device)
+    print_metrics(metrics)
+    print(f"metrics: {Path(args.run) / 'metrics.json'}" if written else
+          "metrics.json not rewritten: these thresholds differ from the run's (its file keeps the run's numbers)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- run / demo / experiment
+def cmd_run(args) -> int:
+    from synaug.validate import check_out_dir, load_yaml
+    overrides = {"out": args.out, "seeds": seeds(args.seeds) if args.seeds else None}
+    load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
+    if args.out:
+        check_out_dir(args.out)
+    print_results(api.run({k: v for k, v in overrides.items() if v is not None}, args.config))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    results = api.demo(args.task, dataset=args.dataset, imbalance=args.imbalance, seeds=seeds(args.seeds),
+                       methods=methods, steps=args.steps, out=args.out, audit=not args.no_audit,
+                       progress=not args.quiet)
+    if results is not None:
+        cfg = results["config"]
+        what = f"IF={cfg['imbalance']:g}, " if cfg["task"] == "longtail" else ""
+        print(f"\n{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
+    print_results(results, gap=True)
+    return 0
+
+
+def print_results(results: dict | None, gap: bool = False) -> None:
+    """The table and where a run's files went (rank 0 only under torchrun)."""
+    if results is None:
+        return
+    out = Path(results["config"]["out"])
+    print(results["table"])
+    print(("\n" if gap else "") + f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}\n"
+          f"runs:    {out / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
+
+
+def cmd_experiment(args) -> int:
+    from synaug.experiments.experiment_report import format_result_text
+    from synaug.experiments.library import EXPERIMENTS, listing
+    from synaug.validate import load_yaml
+    if args.list:
+        experiments = listing()
+        width = max(len(e.name) for e in experiments)
+        for e in experiments:
+            print(f"{e.name:<{width}}  {e.dataset:<16}  {e.paper}")
+        return 0
+    if not args.name:
+        raise SynaugError("give an experiment NAME (one of: " + ", ".join(sorted(EXPERIMENTS)) + ") or --list")
+    EXPERIMENTS[args.name]  # an unknown name fails (with a suggestion) before any work
+    if args.config:
+        load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
+    results = api.experiment(args.name, dataset=args.dataset, imbalance=args.imbalance,
+                             seeds=seeds(args.seeds) if args.seeds is not None else None, steps=args.steps,
+                             out=args.out, config=args.config, shared=args.shared, progress=not args.quiet)
+    if results is None:  # a rank > 0 under torchrun
+        return 0
+    print()
+    print(format_result_text(results))
+    out = Path(results["config"]["out"])
+    print(f"\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}"
+          + (f"\nruns:    {out / 'runs'}" if (out / "runs").is_dir() else ""))
+    return 0
+
+
+# ----------------------------------------------------------------------------- audit / filter / fit-lora
+def cmd_audit(args) -> int:
+    from synaug.audit.cli_text import format_audit_table
+    result = api.audit(args.dataset, args.synthetic, args.out, imbalance=args.imbalance, use_groups=not args.no_groups,
+                       progress=not args.quiet, val_fraction=args.val_fraction, seed=args.seed, k=args.k,
+                       steps=args.feature_steps, model=args.model, pretrained=args.pretrained,
+                       image_size=args.image_size, device=args.device, examples=args.examples)
+    out = Path(args.out)
+    print(format_audit_table(result))
+    print(f"audit: {out / 'audit.json'}, {out / 'audit.csv'}, {out / 'images.csv'}\nreport: {out / 'audit.html'} "
+          f"({result['timing']['total_s']:.1f} s)")
+    return 0
+
+
+def cmd_filter(args) -> int:
+    report = api.filter(args.synthetic, audit=args.audit, clip=args.clip, keep_mislabelled=args.keep_mislabelled,
+                        min_own_prob=args.min_own_prob, max_ratio=args.max_ratio, threshold=args.threshold,
+                        clip_text=args.clip_text, device=args.device, batch_size=args.batch_size, dry_run=args.dry_run)
+    w = max([len("cell")] + [len(str(c)) for c in report.per_cell])
+    print(f"{'cell':<{w}}  {'kept':>6} {'drop':>6}")
+    for cell, (kept, dropped) in report.per_cell.items():
+        print(f"{str(cell):<{w}}  {kept:>6} {dropped:>6}")
+    print(f"{'would drop' if args.dry_run else 'dropped'} {len(report.dropped)} image(s), kept {report.kept}"
+          + (f" ({report.already_dropped} dropped by an earlier filter)" if report.already_dropped else ""))
+    for name, reason in report.dropped[:5]:
+        print(f"  {name}: {reason}")
+    if report.dropped and not args.dry_run:
+        print(f"recorded in {Path(args.synthetic) / '.synaug' / 'dropped.csv'} (files kept on disk; metadata.csv "
+              "before the first filter: .synaug/metadata.before-filter.csv)")
+    return 0
+
+
+def cmd_fit_lora(args) -> int:
+    from synaug.generators.lora import adapter_dir
+    if not args.generator_model:
+        raise ConfigError("fit-lora needs --generator-model (a local diffusers Stable Diffusion folder)")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    shown = []
+
+    def show(info):  # the header with the first row: a refused --classes prints an error line alone
+        if not shown:
+            print(f"{'class':<20} {'images':>6}  {'loss before':>11} {'after':>8}  adapter")
+            shown.append(True)
+        print(f"{info['class_name']:<20} {info['real_images']:>6}  {info['loss_before']:>11.4f} "
+              f"{info['loss_after']:>8.4f}  {adapter_dir(args.out, info['class_name'])}")
+
+    infos = api.fit_lora(args.dataset, args.generator_model, args.out, imbalance=args.imbalance, classes=classes,
+                         device=args.device, on_class=show, rank=args.rank, steps=args.lora_steps, lr=args.lr,
+                         batch_size=args.batch_size, resolution=args.resolution, seed=args.seed)
+    print(f"{len(infos)} adapter(s) in {args.out}: generate with `synaug generate --generator diffusion "
+          f"--generator-model {args.generator_model} --lora {args.out} ...`")
+    return 0

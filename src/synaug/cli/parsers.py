@@ -1,0 +1,206 @@
+"""The argparse definitions of every `synaug` subcommand. A flag means the same thing in every command
+that has it: --model is a classifier architecture, --steps stage-1 training steps, --image-size the
+side images are decoded at, --device where the command computes; a generator's weights and sampling
+steps are --generator-model and --sampling-steps."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+import synaug.cli.commands as C
+from synaug.experiments.tasks import TASKS
+from synaug.generators import GENERATORS
+from synaug.train.config import TrainConfig
+from synaug.train.methods import METHODS
+from synaug.validate import finite_float, imbalance_factor, nonneg_int, positive_float, positive_int, probability
+
+DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
+                "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR, "
+                "imagenet100-lt:ROOT (SDCLR list files; imagenet-lt:ROOT for ImageNet-LT)")
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}  # no TrainConfig is built: --help stays fast
+
+
+def renamed(parser, old: str, new: str) -> None:
+    """An old flag that now has another name: a clear error pointing at the new one."""
+    parser.add_argument(old, dest=f"renamed{old}{new}".replace("-", "_"), default=None, help=argparse.SUPPRESS)
+
+
+def data_options(p, required: bool = False, from_run: bool = False) -> None:
+    if from_run:
+        p.add_argument("--dataset", default=None, help="default: the dataset the run was trained on; a different "
+                       "one is refused. " + DATASET_HELP)
+        p.add_argument("--imbalance", type=imbalance_factor, default=None, help="default: the run's")
+        p.add_argument("--many", type=nonneg_int, default=None, help="Many: more than this many training images "
+                       "(default: the run's)")
+        p.add_argument("--few", type=nonneg_int, default=None, help="Few: fewer than this many (default: the run's)")
+        return
+    p.add_argument("--dataset", required=required, help=("(required) " if required else "") + DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
+
+
+def thresholds(p) -> None:
+    p.add_argument("--many", type=nonneg_int, default=100, help="Many: more than this many training images")
+    p.add_argument("--few", type=nonneg_int, default=20, help="Few: fewer than this many training images")
+
+
+def plan_parser(sub) -> None:
+    p = sub.add_parser("plan", help="count cells and write the generation plan (no GPU time spent)")
+    data_options(p)
+    p.set_defaults(dataset="mnist-lt")
+    p.add_argument("--strategy", default="uniform",
+                   help="uniform, auto, not majority, all, minority, not minority, U-<beta>, LT+<alpha>, a dict of "
+                        "final counts '{\"3\": 400}', or from a `synaug audit` folder: audit-proportional:DIR "
+                        "(fill x score), audit-threshold:DIR:T (no fill below score T)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="base seed hashed into every image's seed")
+    p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
+    p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
+    p.add_argument("--generator", default="render", choices=sorted(GENERATORS), help="generator to check drawability against")
+    p.add_argument("--alias", action="append", metavar="CLASS=WORDS",
+                   help="what prompts and the renderer call a class, e.g. 'T-shirt_top=t-shirt' (repeatable; adds to "
+                        "the bank's `aliases:`)")
+    p.add_argument("--group-column", default=None, help="csv datasets: the metadata column holding the group "
+                   "(default 'group'); with groups, the plan is over (class, group) cells")
+    p.add_argument("--no-groups", action="store_true", help="plan over classes even if the data has groups")
+    p.add_argument("--image-size", type=positive_int, default=None, help="side (px) generated images are saved at "
+                   "(default: the dataset reader's; give your training side, e.g. 256)")
+    p.add_argument("--out", default="plan.csv", help="the plan CSV (its settings go beside it as .json)")
+    p.set_defaults(func=C.cmd_plan)
+
+
+def generator_options(p) -> None:
+    p.add_argument("--generator", default="render", choices=sorted(GENERATORS))
+    p.add_argument("--generator-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a generator option (repeatable), e.g. degrade=0.5 for render")
+    g = p.add_argument_group("generator options (each passed only when given; a backend refuses those it lacks)")
+    g.add_argument("--generator-model", default=None, help="diffusion: a local diffusers folder (or a hub id with "
+                   "--allow-download); ddpm: a `synaug fit-generator` folder")
+    g.add_argument("--sampling-steps", type=positive_int, default=None, help="denoising steps per image")
+    g.add_argument("--guidance", type=finite_float, default=None, help="classifier-free guidance scale")
+    g.add_argument("--negative-prompt", default=None)
+    g.add_argument("--scheduler", default=None, help="scheduler class name, e.g. DPMSolverMultistepScheduler")
+    g.add_argument("--gen-size", type=positive_int, default=None, help="height=width generated (default: model's)")
+    g.add_argument("--dtype", default=None, choices=["auto", "fp16", "bf16", "fp32"])
+    g.add_argument("--device", default=None, help="where the generator runs (auto: this rank's GPU, else CPU)")
+    g.add_argument("--allow-download", action="store_true", default=None, help="let diffusers fetch from the hub")
+    g.add_argument("--no-safety-checker", dest="safety_checker", action="store_false", default=None)
+    g.add_argument("--max-redraws", type=nonneg_int, default=None)
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the denoiser")
+    g.add_argument("--img2img", choices=["intra", "inter"], default=None, help="image-to-image translation "
+                   "baseline, guided by the plan's real training images of the same class or any class")
+    g.add_argument("--strength", type=probability, default=None)
+    g.add_argument("--lora", default=None, help="folder of per-class LoRA adapters from `synaug fit-lora`")
+    renamed(p, "--model", "--generator-model")
+    renamed(p, "--steps", "--sampling-steps")
+
+
+def generate_parser(sub) -> None:
+    p = sub.add_parser("generate", help="generate the images of a plan (resumable)")
+    p.add_argument("--plan", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
+    p.add_argument("--skip-undrawable", action="store_true",
+                   help="generate the rest when the generator cannot draw some cells (reported)")
+    generator_options(p)
+    p.set_defaults(func=C.cmd_generate)
+
+
+def cache_parser(sub) -> None:
+    p = sub.add_parser("cache", help="decode an on-disk dataset once into the memory-mapped training cache")
+    data_options(p, required=True)
+    p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
+    p.add_argument("--image-size", type=positive_int, required=True, help="side (px) images are decoded at")
+    p.add_argument("--cache-dir", required=True, help="cache folder; pass the same as `train --cache-dir`")
+    p.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
+    renamed(p, "--size", "--image-size")
+    p.set_defaults(func=C.cmd_cache)
+
+
+def train_options(p) -> None:
+    d = DEFAULTS
+    g = p.add_argument_group("training (override --config)")
+    g.add_argument("--model", default=None, help=f"classifier architecture (default {d['model']})")
+    g.add_argument("--steps", type=positive_int, default=None, help=f"stage-1 steps (default {d['steps']})")
+    g.add_argument("--batch-size", type=positive_int, default=None, help=f"(default {d['batch_size']})")
+    g.add_argument("--lr", type=positive_float, default=None, help=f"(default {d['lr']})")
+    g.add_argument("--stage2-steps", type=nonneg_int, default=None, help=f"(default {d['stage2_steps']})")
+    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun each "
+                   "process takes its LOCAL_RANK GPU)")
+    g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
+                   "torchvision/timm key names); the classifier is sized for this task")
+    g.add_argument("--image-size", type=positive_int, default=None, help="side of the decoded image cache for "
+                   "on-disk datasets (default: the reader's size)")
+    g.add_argument("--crop-size", type=positive_int, default=None, help="training crop / centre-crop evaluation side")
+    g.add_argument("--augment", default=None, help="pad-crop, random-resized-crop or none")
+    g.add_argument("--cache-dir", default=None, help="image cache folder (default RUN/cache)")
+
+
+def train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one method (stage 1 + stage 2) and evaluate it")
+    data_options(p, required=True)
+    thresholds(p)
+    p.add_argument("--synthetic", default=None, help="folder from `synaug generate` (metadata.csv)")
+    p.add_argument("--method", default="synaug", help="one of: " + ", ".join(sorted(METHODS))
+                   + "; or parts joined by '+' (A+B: A's recipe with B's algorithm on top, e.g. synaug+wb)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--out", required=True, help="run directory: new or empty (it records the job in job.json)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoints (the same "
+                     "job, else refused)")
+    how.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start afresh")
+    p.add_argument("--config", default=None, help="YAML with training options (the `train:` block or flat)")
+    train_options(p)
+    p.set_defaults(func=C.cmd_train)
+
+
+def evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
+    data_options(p, from_run=True)
+    p.add_argument("--run", required=True, help="run directory written by `synaug train`")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=C.cmd_evaluate)
+
+
+def run_parser(sub) -> None:
+    p = sub.add_parser("run", help="plan -> generate -> train -> fine-tune -> evaluate from one YAML config")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", default=None)
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, overrides the config")
+    p.set_defaults(func=C.cmd_run)
+
+
+def demo_parser(sub) -> None:
+    p = sub.add_parser("demo", help="SYNAuG vs baselines on embedded data: table + report.html")
+    p.add_argument("--task", default="longtail", choices=sorted(TASKS),
+                   help=", ".join(f"{t.name} ({t.dataset})" for t in TASKS.values()))
+    p.add_argument("--dataset", default=None, help="default: the task's embedded dataset "
+                   "(mnist-lt / fashion-lt, mnist-fair, fashion-spurious)")
+    p.add_argument("--imbalance", type=imbalance_factor, default=100)
+    p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
+    p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
+    p.add_argument("--no-audit", action="store_true", help="skip the audit of the synthetic images (its report "
+                   "section; it changes no method's numbers)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=C.cmd_demo)
+
+
+def experiment_parser(sub) -> None:
+    p = sub.add_parser("experiment", help="reproduce a table or figure of the paper: --list, or NAME "
+                       "(results.json, PNGs, report.html)")
+    p.add_argument("name", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="print every experiment: name, default dataset, paper reference")
+    p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2, or the config's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default: the experiment's)")
+    p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
+                   "generate, train, thresholds): your data and generator; the experiment's rows stay its own")
+    p.add_argument("--out", default=None, help="default runs/experiments/NAME (generated images shared in "
+                   "runs/experiments/shared; with --out: OUT/shared, or --shared); a re-run reuses finished runs")
+    p.add_argument("--shared", default=None, help="folder of generated images shared between experiments")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=C.cmd_experiment)

@@ -1,0 +1,73 @@
+"""The argparse definitions of the commands around synthetic data: audit, filter, fit-lora."""
+
+from __future__ import annotations
+
+import synaug.cli.commands as C
+from synaug.cli.parsers import DATASET_HELP, data_options, renamed
+from synaug.validate import finite_float, imbalance_factor, nonneg_int, positive_float, positive_int, probability
+
+
+def audit_parser(sub) -> None:
+    p = sub.add_parser("audit", help="per cell: will the synthetic images help? (validation carved from training)")
+    data_options(p, required=True)
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (metadata.csv)")
+    p.add_argument("--out", required=True, help="new or empty folder: audit.json, audit.csv, images.csv, audit.html")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="validation split, feature network and probes")
+    p.add_argument("--val-fraction", type=finite_float, default=0.2, help="share of each real training cell held out")
+    p.add_argument("--k", type=positive_int, default=3, help="k of the k-NN manifolds (precision / recall)")
+    p.add_argument("--feature-steps", type=positive_int, default=150, help="training steps of the feature network")
+    p.add_argument("--model", default="audit-cnn", help="feature network: audit-cnn (half-width small-cnn), any "
+                   "synaug model, or the --pretrained backbone's model")
+    p.add_argument("--pretrained", default=None, help="features from this local backbone checkpoint instead of "
+                   "training a network (.pth / .safetensors, torchvision/timm keys; pass its --model)")
+    p.add_argument("--image-size", type=positive_int, default=None, help="decode side for on-disk datasets")
+    p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    renamed(p, "--steps", "--feature-steps")
+    p.set_defaults(func=C.cmd_audit)
+
+
+def filter_parser(sub) -> None:
+    p = sub.add_parser("filter", help="drop synthetic images an audit scores as mislabelled or off the real manifold, "
+                       "or a CLIP model scores as unlike their text (recorded in DIR/.synaug/dropped.csv; files kept)")
+    p.add_argument("--synthetic", required=True, help="folder from `synaug generate` (the one audited)")
+    by = p.add_mutually_exclusive_group(required=True)
+    by.add_argument("--audit", help="folder written by `synaug audit` on it")
+    by.add_argument("--clip", help="local CLIP model folder (transformers CLIPModel + processor, save_pretrained)")
+    p.add_argument("--keep-mislabelled", action="store_true",
+                   help="do not drop images a real-data classifier (--audit) or CLIP zero-shot (--clip) assigns to "
+                        "another class")
+    p.add_argument("--min-own-prob", type=probability, default=None,
+                   help="--audit: also drop images whose own-cell probability is below this")
+    p.add_argument("--max-ratio", type=finite_float, default=None, help="--audit: drop images farther from the real "
+                   "manifold than this many times the nearest real image's k-NN radius (default 2; 0: no check)")
+    p.add_argument("--threshold", type=finite_float, default=None,
+                   help="--clip: also drop images whose CLIP score (100 x cosine, clipped at 0) is below this")
+    p.add_argument("--clip-text", choices=["prompt", "class"], default="prompt",
+                   help="--clip: the threshold scores an image against its generation prompt or 'a photo of a CLASS'")
+    p.add_argument("--device", default="auto", help="--clip: where the CLIP model runs")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="--clip: images per forward pass")
+    p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
+    p.set_defaults(func=C.cmd_filter)
+
+
+def fit_lora_parser(sub) -> None:
+    p = sub.add_parser("fit-lora", help="fit one LoRA adapter of a Stable Diffusion UNet per class on its real images "
+                       "(class distribution fitting; generate with --lora DIR)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
+    p.add_argument("--generator-model", default=None, help="(required) local diffusers Stable Diffusion 1.x / 2.x folder")
+    p.add_argument("--out", required=True, help="adapters go to OUT/<class slug>/ (e.g. PLAN_DIR/lora)")
+    p.add_argument("--classes", default=None, help="comma-separated class names (default: every class)")
+    p.add_argument("--lora-steps", type=positive_int, default=200, help="optimiser steps per class")
+    p.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (alpha = rank)")
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--resolution", type=positive_int, default=None, help="training side (default: the model's)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--device", default="auto")
+    renamed(p, "--model", "--generator-model")
+    renamed(p, "--steps", "--lora-steps")
+    p.set_defaults(func=C.cmd_fit_lora)

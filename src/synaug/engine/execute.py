@@ -1,0 +1,110 @@
+"""`run_job`: THE code that trains and evaluates. Everything a job says happens here, in this order:
+the data (loaded once per workspace), the synthetic set (planned and generated once, or the user's
+folder), the plan's cuts of the real images, the synthetic policy (audit -> filter -> budget for
+`synaug-audit`), the job's subset, the decoded cache for large images, stage 1 and stage 2
+(`synaug.train.pipeline`), the evaluation, and the files: rank 0 alone writes, every rank returns
+the same metrics. A run folder whose stamp equals the job's is reused when done and resumed when not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.engine.caching import decode_to_cache, training_side
+from synaug.engine.job import Job, fingerprint
+from synaug.engine.rundirs import check_run_dir, claim_run_dir, finish_run
+from synaug.engine.workspace import Workspace, subset_of
+from synaug.eval.evaluate import evaluate_model
+from synaug.fileio import write_json
+from synaug.train import distributed
+from synaug.train.config import TrainConfig
+from synaug.train.pipeline import train_method
+
+
+def training_data(job: Job, ws: Workspace) -> tuple[DatasetSplits, ImageSet | None, ImageSet, dict]:
+    """(splits after the plan's cuts, the synthetic set the job reads, the job's real training images
+    before cuts, facts for the run's record), on-disk images decoded into the cache. Nothing is
+    written into the run folder yet."""
+    splits = ws.splits(job.data)
+    cfg = job.train
+    splits, _ = decode_to_cache(splits, {}, cfg, job.data.dataset, ws.cache_folder, ws.progress)
+    original, synthetic, facts = splits.train, None, {}
+    if job.uses_plan_images:
+        syn = ws.synthetic(job, splits, training_side(splits, cfg))
+        _, sets = decode_to_cache(splits, {"s": syn.images}, cfg, job.data.dataset, ws.cache_folder, ws.progress)
+        synthetic = sets["s"]
+        splits = replace(splits, train=splits.train.subset(syn.kept))  # the plan's cuts (U-beta)
+        facts.update(synthetic_folder=str(syn.folder), synthetic_set=replace(syn, images=synthetic))
+    return splits, synthetic, original, facts
+
+
+def synthetic_policy(job: Job, ws: Workspace, splits: DatasetSplits, synthetic: ImageSet | None,
+                     facts: dict) -> tuple[ImageSet | None, TrainConfig]:
+    """The method's synthetic policy (`synaug-audit`: audit -> filter -> budget of the set, made once
+    beside it) and the training config that goes with it (weighting by the recipe's own audit)."""
+    cfg = job.train
+    if synthetic is None or job.method_entry.synthetic_policy != "audited":
+        return synthetic, cfg
+    syn = facts["synthetic_set"]
+    synthetic, _ = ws.audited(syn, splits, job.data.dataset)
+    facts["audit"] = str(ws.audit_dir(syn))
+    if cfg.synthetic_weighting == "audit" and not cfg.audit:
+        cfg = replace(cfg, audit=facts["audit"])
+    return synthetic, cfg
+
+
+def apply_subset(job: Job, splits: DatasetSplits, synthetic: ImageSet | None) -> tuple[DatasetSplits, ImageSet | None]:
+    """The job's subset: the first n real images of each class (seeded), and the first n synthetic
+    ones mixed INTO the training split (the replacement test trains plain CE on such mixtures)."""
+    s = job.subset
+    train = splits.train
+    if s.real:
+        train = train.subset(subset_of(s.real, train.labels, s.seed))
+    if s.synthetic:
+        train = train.concat(synthetic.subset(subset_of(s.synthetic, synthetic.labels, s.seed + 1)))
+    return replace(splits, train=train), synthetic if job.method_entry.synthetic else None
+
+
+def image_counts(train: ImageSet, synthetic: ImageSet | None) -> dict:
+    """Per class, the real and synthetic images a run trained on (after the plan's cuts, the audit
+    policy and the subset): what its record says it trained on, checked against plan.json in tests."""
+    k = train.num_classes
+    real = train.labels[~train.synthetic]
+    mixed = train.labels[train.synthetic]  # synthetic images mixed into the split (the replacement test)
+    added = np.concatenate([mixed, synthetic.labels]) if synthetic is not None else mixed
+    return {"real": np.bincount(real, minlength=k).tolist(), "synthetic": np.bincount(added, minlength=k).tolist()}
+
+
+def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> dict:
+    """Execute `job` into `run_dir` (see the module docstring); returns its test metrics (without the
+    per-image predictions, which stay in RUN/metrics.json). `policy` for a folder that holds something:
+    "reuse" (a sweep: reuse it done, resume it unfinished, replace another run), "fresh" (refuse),
+    "resume" (`synaug train --resume`), "overwrite"."""
+    run_dir, d = Path(run_dir), ws.dist
+    check_run_dir(run_dir, policy)  # refusals first: nothing is read or written before them
+    splits, synthetic, original, facts = training_data(job, ws)
+    stamp = {**job.stamp(), "train_set": fingerprint(splits.train), "synthetic": fingerprint(synthetic)}
+    state = claim_run_dir(run_dir, stamp, policy, d)
+    if state != "reused":
+        t = time.time()
+        synthetic, cfg = synthetic_policy(job, ws, splits, synthetic, facts)
+        splits, synthetic = apply_subset(job, splits, synthetic)
+        trained = train_method(job.method_entry, splits, cfg, run_dir, synthetic=synthetic,
+                               resume=state == "resume", progress=ws.progress, dist=d)
+        if d.is_main:
+            metrics = evaluate_model(trained, splits.test, original.class_counts(), job.thresholds.many,
+                                     job.thresholds.few, train_cells=original.cells())
+            metrics.update(train_seconds=time.time() - t, training_images=image_counts(splits.train, synthetic),
+                           **{k: v for k, v in facts.items() if isinstance(v, str)})
+            write_json(run_dir / "metrics.json", metrics)
+            finish_run(run_dir)
+        distributed.barrier(d)  # metrics.json is on disk before any rank reads it
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics.pop("predictions", None)
+    return metrics

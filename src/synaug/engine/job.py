@@ -1,0 +1,106 @@
+"""A job: one training run into its own folder, as frozen data (DomainBed's `train.py` unit).
+
+Everything that decides what a run learns is here: which real images (`data`, `subset`), which
+synthetic images (a `plan` drawn by a `generator`, or a `synthetic_folder` the user made), the
+`method` and the training config `train` (its seed is the job's), the evaluation `thresholds`.
+`stamp()` is the job's identity as JSON: a run folder whose recorded stamp equals it (and whose
+training data digests match) is this job done, so sweeps only list jobs and finished ones are reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from synaug.data.imageset import ImageSet
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds
+from synaug.errors import ConfigError
+from synaug.train.config import TrainConfig
+from synaug.train.methods import Method, get_method
+
+# training options that change no learned weight: left out of the stamp
+NOT_STAMPED = ("device", "eval_batch_size", "checkpoint_every", "cache_dir", "cache_workers", "compile")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str                              # the run's name in its sweep (its folder: runs/NAME/seedS)
+    method: str                            # a registered method, or a composition "A+B"
+    data: DataSpec
+    train: TrainConfig = field(default_factory=TrainConfig)
+    plan: PlanSpec | None = None           # synthetic images the engine plans and draws...
+    generator: GeneratorSpec | None = None  # ...with this backend
+    synthetic_folder: str | None = None    # or a `synaug generate` folder (with its plan record)
+    subset: Subset = field(default_factory=Subset)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self):
+        method = get_method(self.method)  # an unknown method (or part of A+B) fails here, before any work
+        if self.plan is not None and self.synthetic_folder is not None:
+            raise ConfigError(f"job {self.name!r}: a plan or a synthetic folder, not both")
+        if (self.plan is None) != (self.generator is None):
+            raise ConfigError(f"job {self.name!r}: a plan needs its generator (and a generator its plan)")
+        if method.synthetic and self.plan is None and self.synthetic_folder is None:
+            raise ConfigError(f"method {method.name!r} trains on synthetic images: give it a plan and a generator, "
+                              "or a folder made by `synaug plan` + `synaug generate` (--synthetic DIR)")
+        if self.subset.synthetic and self.plan is None:
+            raise ConfigError(f"job {self.name!r}: mixing synthetic images into the training split needs a plan")
+        if self.plan is not None and self.plan.use_groups != method.use_groups:
+            object.__setattr__(self, "plan", replace(self.plan, use_groups=method.use_groups))
+        check_weighting(self.train, method)
+
+    def __hash__(self) -> int:  # the training config is a plain dataclass: hash the stamp instead
+        return hash((self.name, json.dumps(self.stamp(), sort_keys=True, default=str)))
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def method_entry(self) -> Method:
+        return get_method(self.method)
+
+    @property
+    def uses_plan_images(self) -> bool:
+        """Whether the job reads synthetic images (to train on, or to mix into its training split)."""
+        return self.method_entry.synthetic or bool(self.subset.synthetic)
+
+    def stamp(self) -> dict[str, Any]:
+        """The job as JSON: what decides the learned weights (runner settings and the device left out)."""
+        train = {k: v for k, v in self.train.to_dict().items() if k not in NOT_STAMPED}
+        return {"method": self.method, "data": self.data.to_dict(), "train": train,
+                "plan": None if self.plan is None else self.plan.to_dict(),
+                "generator": None if self.generator is None else {"name": self.generator.name,
+                                                                 "options": dict(self.generator.options)},
+                "synthetic_folder": self.synthetic_folder, "subset": self.subset.to_dict(),
+                "thresholds": self.thresholds.to_dict()}
+
+
+def check_weighting(train: TrainConfig, method: Method) -> None:
+    """`synthetic_weighting: audit` with no `audit:` folder only works for methods that make their own
+    audit (synaug-audit): fail before any training."""
+    if train.synthetic_weighting == "audit" and not train.audit and method.synthetic \
+            and method.synthetic_policy != "audited":
+        raise ConfigError(f"train: synthetic_weighting: audit needs `audit: DIR` (a `synaug audit` folder) for "
+                          f"{method.name}; only synaug-audit makes its own")
+
+
+def fingerprint(ds: ImageSet | None, sample: int = 256) -> str | None:
+    """A digest of a training set's contents, so a finished run is reused only for the same data: its
+    size, labels, groups, synthetic flags and image bytes (all of an in-memory set; `sample` evenly
+    spaced images of one read from disk or a cache, whose decoding would cost more than the check)."""
+    if ds is None:
+        return None
+    h = hashlib.sha256(repr((len(ds), ds.image_shape, list(ds.class_names))).encode())
+    for part in (ds.labels, ds.groups, ds.synthetic):
+        if part is not None:
+            h.update(np.ascontiguousarray(part).tobytes())
+    if isinstance(ds.images, np.ndarray):
+        h.update(np.ascontiguousarray(ds.images).tobytes())
+    elif len(ds):
+        h.update(np.ascontiguousarray(ds.images[np.unique(np.linspace(0, len(ds) - 1, sample).astype(int))]).tobytes())
+    return h.hexdigest()

@@ -1,0 +1,239 @@
+"""What a job is made of, as frozen data. Each spec checks its own fields when it is made (choices
+come from the registries), so the CLI, configs and the Python API share one validation; `to_dict`
+gives the JSON form that run folders record and stamps compare.
+
+    DataSpec       which real images: dataset spec, imbalance, dataset options, subset seed, cap
+    PlanSpec       how the plan fills cells: strategy, seed, prompts, over cells or classes
+    GeneratorSpec  which backend draws the plan, with its options and runner settings
+    Subset         which of the training images a job keeps (mixtures of the replacement test)
+    Thresholds     Many / Few class thresholds of the long-tail metrics
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from synaug.errors import ConfigError, unknown
+
+
+def frozen_items(mapping) -> tuple:
+    """A mapping (or a list of (key, value) pairs, its JSON form) as sorted pairs: hashable, order-free."""
+    if mapping is None:
+        return ()
+    if isinstance(mapping, (tuple, list)) and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in mapping):
+        mapping = dict(mapping)
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"expected a mapping, got {type(mapping).__name__} {mapping!r}")
+    return tuple(sorted((str(k), _frozen(v)) for k, v in mapping.items()))
+
+
+def _frozen(value):
+    if isinstance(value, dict):
+        return frozen_items(value)
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def as_dict(items: tuple) -> dict:
+    """The inverse of `frozen_items`, one level deep (nested pairs stay tuples)."""
+    return {k: v for k, v in items}
+
+
+def check_int(name: str, value, low: int = 0, high: float = math.inf, optional: bool = False):
+    """An integer in [low, high] (None too with `optional`), else a ConfigError naming the field."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        bound = f">= {low}" if high == math.inf else f"in [{low}, {high:g}]"
+        raise ConfigError(f"{name}: must be an integer {bound}{' or null' if optional else ''}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value, low: float = -math.inf, high: float = math.inf, open_low: bool = False):
+    """A finite number in [low, high] (or (low, high] with `open_low`), else a ConfigError."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+          and (value > low if open_low else value >= low) and value <= high)
+    if not ok:
+        bound = f"{'>' if open_low else '>='} {low:g}" + ("" if high == math.inf else f" and <= {high:g}")
+        raise ConfigError(f"{name}: must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name}: {unknown('value', value, choices)}")
+    return value
+
+
+class Spec:
+    """Shared by the specs: the JSON form (mappings kept as pairs inside read back as mappings) and
+    construction from a config mapping (unknown keys refused with a suggestion)."""
+
+    MAPPINGS: tuple = ()  # fields held as sorted pairs, written as mappings
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for name in self.MAPPINGS:
+            if isinstance(d[name], tuple):
+                d[name] = dict(d[name])
+        return json.loads(json.dumps(d, default=list))
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = ""):
+        from synaug.errors import check_keys
+        d = dict(d or {})
+        check_keys(d, [f.name for f in fields(cls)], where or cls.__name__)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DataSpec(Spec):
+    """Which real images: `dataset` ("mnist-lt", "imagefolder:ROOT"...), the long-tail factor
+    `imbalance`, dataset `options` (e.g. group_column), `subset_seed` (which images a long tail that
+    synaug builds keeps: LDAM-DRW's RandomState seed), `groups` (False drops the group attribute) and
+    `per_class` (keep at most this many training images per class, the first of a seeded order)."""
+
+    MAPPINGS = ("options",)
+    dataset: str
+    imbalance: float = 100
+    options: tuple = ()
+    subset_seed: int = 0
+    groups: bool = True
+    per_class: int | None = None
+
+    def __post_init__(self):
+        from synaug.data.datasets import check_dataset_name
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError(f"dataset: give a dataset name (or NAME:PATH), got {self.dataset!r}")
+        check_dataset_name(self.dataset)
+        object.__setattr__(self, "imbalance", check_number("imbalance", self.imbalance, 1))
+        object.__setattr__(self, "options", frozen_items(self.options))
+        check_int("subset_seed", self.subset_seed)
+        check_int("per_class", self.per_class, 1, optional=True)
+        if not isinstance(self.groups, bool):
+            raise ConfigError(f"groups: true or false, got {self.groups!r}")
+
+    @property
+    def name(self) -> str:
+        return self.dataset.partition(":")[0]
+
+
+@dataclass(frozen=True)
+class PlanSpec(Spec):
+    """How a plan fills the cells: `strategy` (a name, "U-100", "LT+50", or {cell tag: final count}
+    as sorted pairs), the base `seed` of every image's seed (and of the real images a U-beta plan
+    keeps), prompt `template`, `modifiers` bank, class `aliases`, and `use_groups` (plan over class x
+    group cells when the data has groups, else over classes)."""
+
+    MAPPINGS = ("aliases", "strategy")
+    strategy: Any = "uniform"
+    seed: int = 0
+    template: str | None = None
+    modifiers: str | None = None
+    aliases: tuple = ()
+    use_groups: bool = True
+
+    def __post_init__(self):
+        from synaug.validate import parse_strategy
+        strategy = parse_strategy(self.strategy) if isinstance(self.strategy, str) else self.strategy
+        if isinstance(strategy, dict):  # {cell: final count}: hashable and JSON-able as pairs of tags
+            bad = {k: v for k, v in strategy.items()
+                   if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0}
+            if bad:
+                raise ConfigError(f"plan strategy: final counts must be integers >= 0, got {bad}")
+            strategy = tuple(sorted((_tag(k), int(v)) for k, v in strategy.items()))
+        elif not isinstance(strategy, (str, tuple)):
+            raise ConfigError(f"plan strategy: a name or a {{cell: final count}} mapping, got {strategy!r}")
+        object.__setattr__(self, "strategy", strategy)
+        check_int("plan seed", self.seed)
+        object.__setattr__(self, "aliases", frozen_items(self.aliases))
+        for name in ("template", "modifiers"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(f"plan {name}: text or null, got {getattr(self, name)!r}")
+
+    def strategy_value(self):
+        """The strategy as `synaug.plan.plan_counts` takes it (a dict of cell keys for final counts)."""
+        if isinstance(self.strategy, tuple):
+            return {_key(tag): n for tag, n in self.strategy}
+        return self.strategy
+
+
+def _tag(cell) -> str:
+    return f"{cell[0]}:{cell[1]}" if isinstance(cell, tuple) else str(cell)
+
+
+def _key(tag: str):
+    parts = str(tag).split(":")
+    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+
+
+@dataclass(frozen=True)
+class GeneratorSpec(Spec):
+    """A registered backend (`name`) with its own `options`, and the runner's settings: images per
+    `batch_size`, `workers` processes (CPU backends), `skip_undrawable` (generate the rest and
+    report cells the backend cannot draw)."""
+
+    MAPPINGS = ("options",)
+    name: str = "render"
+    options: tuple = ()
+    batch_size: int = 256
+    workers: int = 1
+    skip_undrawable: bool = True
+
+    def __post_init__(self):
+        from synaug.generators.base import GENERATORS, check_generator_options
+        if self.name not in GENERATORS:
+            raise ConfigError(unknown("generator", self.name, GENERATORS))
+        object.__setattr__(self, "options", frozen_items(self.options))
+        check_generator_options(self.name, as_dict(self.options))
+        check_int("generate batch_size", self.batch_size, 1, 2**20)
+        check_int("generate workers", self.workers, 1, 256)
+        if not isinstance(self.skip_undrawable, bool):
+            raise ConfigError(f"generate skip_undrawable: true or false, got {self.skip_undrawable!r}")
+
+    def with_options(self, **changes) -> GeneratorSpec:
+        """This spec with options changed (a value of None removes the option)."""
+        options = {**as_dict(self.options), **changes}
+        return GeneratorSpec(self.name, {k: v for k, v in options.items() if v is not None}, self.batch_size,
+                             self.workers, self.skip_undrawable)
+
+
+@dataclass(frozen=True)
+class Subset(Spec):
+    """Which training images a job keeps: `real` and `synthetic` as ((class, n), ...) (the first n
+    of each class's order shuffled by `seed`; () keeps every image)."""
+
+    MAPPINGS = ("real", "synthetic")
+    real: tuple = ()
+    synthetic: tuple = ()
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("real", "synthetic"):
+            pairs = tuple(sorted((check_int(f"subset {name} class", int(c)), check_int(f"subset {name} count", n))
+                                 for c, n in (getattr(self, name).items() if isinstance(getattr(self, name), dict)
+                                              else getattr(self, name))))
+            object.__setattr__(self, name, pairs)
+        check_int("subset seed", self.seed)
+
+
+@dataclass(frozen=True)
+class Thresholds(Spec):
+    """Many: more than `many` training images; Few: fewer than `few` (LDAM-DRW's 100 / 20)."""
+
+    many: int = 100
+    few: int = 20
+
+    def __post_init__(self):
+        check_int("thresholds many", self.many)
+        check_int("thresholds few", self.few)
+        if self.few > self.many:
+            raise ConfigError(f"thresholds: few and many are image counts with few <= many; got few {self.few}, "
+                              f"many {self.many}")
+
+

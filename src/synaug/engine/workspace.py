@@ -1,0 +1,94 @@
+"""What the jobs of one command share: datasets loaded once per process, synthetic sets generated
+once per plan (in the `shared` folder), their audits, and where decoded image caches live. A
+workspace holds no result: results are the run folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from synaug.data.imageset import DatasetSplits
+from synaug.engine.data import load_splits
+from synaug.engine.job import Job
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec
+from synaug.engine.synthetic import SyntheticSet, folder_set, planned_set
+from synaug.plan import first_per_cell
+from synaug.train.distributed import Dist
+
+
+@dataclass
+class Workspace:
+    shared: Path                      # synthetic sets (one folder per plan) and their audits
+    cache_dir: Path | None = None     # decoded image caches (None: SHARED/cache unless a job's train sets one)
+    progress: bool = True
+    log: Callable = print
+    dist: Dist = field(default_factory=Dist)
+    _splits: dict = field(default_factory=dict, repr=False)
+    _synthetic: dict = field(default_factory=dict, repr=False)
+    _audits: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where decoded caches go unless a job's training config names a folder."""
+        return Path(self.cache_dir) if self.cache_dir else Path(self.shared) / "cache"
+
+    def quiet(self, *args, **kwargs) -> None:
+        """Log on rank 0 only (every rank runs the same jobs)."""
+        if self.dist.is_main:
+            self.log(*args, **kwargs)
+
+    def splits(self, data: DataSpec) -> DatasetSplits:
+        """The splits of `data` (`synaug.engine.data.load_splits`), loaded once."""
+        if data not in self._splits:
+            self._splits[data] = load_splits(data)
+        return self._splits[data]
+
+    def synthetic(self, job: Job, splits: DatasetSplits, side: int) -> SyntheticSet:
+        """The synthetic set a job reads: its plan's (generated once into SHARED) or its folder's."""
+        if job.plan is not None:
+            return self.planned(job.data, job.plan, job.generator, side, splits)
+        key = (job.data, job.synthetic_folder, side, job.method_entry.use_groups)
+        if key not in self._synthetic:
+            self._synthetic[key] = folder_set(Path(job.synthetic_folder), splits, side, job.method_entry.use_groups)
+        return self._synthetic[key]
+
+    def planned(self, data: DataSpec, plan: PlanSpec, generator: GeneratorSpec, side: int,
+                splits: DatasetSplits | None = None) -> SyntheticSet:
+        """The synthetic set of `plan` for `data`'s training split, generated once into SHARED."""
+        key = (data, plan, generator, side)
+        if key not in self._synthetic:
+            self._synthetic[key] = planned_set(splits or self.splits(data), data, plan, generator, self.shared, side,
+                                               dist=self.dist, progress=self.progress, log=self.quiet)
+        return self._synthetic[key]
+
+    def audited(self, synthetic: SyntheticSet, splits: DatasetSplits, dataset: str) -> tuple:
+        """The audited subset of a synthetic set and the recipe's summary (`synaug.audit.recipe`:
+        audit -> filter -> budget against `splits`, the real images after the plan's cuts), made once,
+        in the folders beside the set's images."""
+        from synaug.audit.recipe import audited_synthetic
+        key = str(synthetic.folder)
+        if key not in self._audits:
+            base = self.audit_dir(synthetic).parent
+            self._audits[key] = audited_synthetic(splits, synthetic.folder, synthetic.images, base / "audit",
+                                                  base / "audited", use_groups=synthetic.use_groups, dataset=dataset,
+                                                  progress=self.progress)
+            s = self._audits[key][1]
+            self.quiet(f"audit ({base / 'audit'}, {s['audit_seconds']:.0f}s): {s['synthetic_used']} of "
+                       f"{s['synthetic_uniform']} synthetic images kept ({s['dropped_by_filter']} dropped by the "
+                       "filter, the rest by the budget)")
+        return self._audits[key]
+
+    def audit_dir(self, synthetic: SyntheticSet) -> Path:
+        """Where a set's audit goes: beside a planned set's images, else in the shared folder (a user's
+        folder is never written to)."""
+        planned = synthetic.folder.name == "images" and (synthetic.folder.parent / "plan.csv").is_file()
+        return (synthetic.folder.parent if planned else self.shared) / "audit"
+
+
+def subset_of(n_of: tuple, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of the first n of each class (a `Subset` pair list) in a seeded order."""
+    named = dict(n_of)
+    return first_per_cell(labels, {c: named.get(c, 0) for c in np.unique(labels)}, seed)

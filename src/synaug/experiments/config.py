@@ -1,0 +1,150 @@
+"""The config of `synaug run`, `synaug demo` and `synaug experiment`: BASE_CONFIG, updated by a YAML
+file, updated by explicit overrides (nested blocks merge), then checked once, into specs: the data,
+the plan, the generator, the training config, the thresholds (each spec checks its own fields). A
+`RunConfig` makes the jobs of a sweep (`job`), so every command builds jobs the same way."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from synaug.engine.job import Job
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds, frozen_items
+from synaug.errors import ConfigError, check_keys, unknown
+from synaug.experiments.tasks import TASKS
+from synaug.train.config import TrainConfig
+from synaug.train.methods import get_method
+from synaug.validate import load_yaml
+
+BASE_CONFIG = {
+    "task": "longtail",
+    "dataset": None,          # default: the task's embedded dataset
+    "dataset_options": {},    # the dataset's own options (e.g. group_column for csv:FILE)
+    "imbalance": 100,
+    "methods": None,          # default: the task's methods
+    "seeds": [0],
+    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
+    "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
+    "train": {"steps": 600},
+    "thresholds": {"many": 100, "few": 20},
+    "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
+    "audit": False,           # audit the uniform synthetic set (report section) even if no method trains on
+                              # the audited subset (synaug-audit always does); `synaug demo` turns it on
+    "out": None,
+}
+BLOCKS = ("plan", "generate", "thresholds", "dataset_options", "options")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    data: DataSpec
+    methods: tuple
+    seeds: tuple
+    plan: PlanSpec
+    generator: GeneratorSpec
+    train: TrainConfig
+    thresholds: Thresholds
+    options: dict
+    audit: bool
+    out: Path
+    raw: dict                 # the resolved config as a plain dict (config.yaml, results.json)
+
+    def job(self, method: str, seed: int, name: str | None = None, *, data: DataSpec | None = None,
+            plan: PlanSpec | None = None, generator: GeneratorSpec | None = None, subset: Subset | None = None,
+            train: dict | None = None, with_plan: bool = False) -> Job:
+        """The job of `method` at `seed` under this config: the config's data, plan and generator
+        (for a method that trains on synthetic images, or `with_plan`), training options updated by
+        `train`; `name` is its folder under runs/ (default: the method)."""
+        uses = get_method(method).synthetic or with_plan or (subset is not None and bool(subset.synthetic))
+        return Job(name=name or method, method=method, data=data or self.data,
+                   train=self.train.replace(**{**(train or {}), "seed": int(seed)}),
+                   plan=(plan or self.plan) if uses else None, generator=(generator or self.generator) if uses else None,
+                   subset=subset or Subset(), thresholds=self.thresholds)
+
+    def run_dir(self, job: Job) -> Path:
+        return self.out / "runs" / job.name / f"seed{job.seed}"
+
+
+def merge(layers: list[dict]) -> dict:
+    """BASE_CONFIG updated by each layer in turn (nested blocks merge; None leaves a value as is)."""
+    cfg = copy.deepcopy(BASE_CONFIG)
+    for layer in layers:
+        for k, v in layer.items():
+            if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+                cfg[k] = {**cfg[k], **v}
+            elif v is not None:
+                cfg[k] = copy.deepcopy(v)
+    return cfg
+
+
+def resolve_config(overrides: dict | None = None, path: str | Path | None = None) -> RunConfig:
+    """BASE_CONFIG, a YAML file, explicit overrides; the task's defaults fill what is still unset."""
+    layers = []
+    if path:
+        layers.append(check_layer(load_yaml(path, "--config"), str(path)))
+    if overrides:
+        layers.append(check_layer(dict(overrides), "config"))
+    return build(merge(layers))
+
+
+def check_layer(layer: dict, where: str) -> dict:
+    """Every key of a config layer must be one synaug knows; lists given as text become lists."""
+    check_keys(layer, BASE_CONFIG, where)
+    for block in ("plan", "generate", "thresholds"):
+        if layer.get(block) is not None:
+            check_keys(layer[block], BASE_CONFIG[block], f"{where} ({block})")
+    if layer.get("train") is not None:
+        check_keys(layer["train"], [f.name for f in fields(TrainConfig)], f"{where} (train)")
+    if isinstance(layer.get("methods"), str):  # "ce, synaug" as a list
+        layer["methods"] = [m.strip() for m in layer["methods"].split(",") if m.strip()]
+    if isinstance(layer.get("seeds"), int) and not isinstance(layer.get("seeds"), bool):
+        layer["seeds"] = [layer["seeds"]]
+    if layer.get("methods") is not None and not isinstance(layer["methods"], list):
+        raise ConfigError(f"{where}: methods: expected a list of method names, got {layer['methods']!r}")
+    return layer
+
+
+def check_seeds(seeds) -> tuple:
+    """Distinct integers >= 0 (a repeated seed would count one run twice in mean ± std)."""
+    if (not isinstance(seeds, (list, tuple)) or not seeds or len(set(map(str, seeds))) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"seeds: give distinct integers >= 0, e.g. [0, 1, 2]; got {seeds!r}")
+    return tuple(seeds)
+
+
+def build(cfg: dict) -> RunConfig:
+    """The checked RunConfig of a merged config dict."""
+    if cfg["task"] not in TASKS:
+        raise ConfigError(unknown("task", cfg["task"], TASKS))
+    task = TASKS[cfg["task"]]
+    cfg["dataset"] = cfg["dataset"] or task.dataset
+    cfg["methods"] = list(cfg["methods"] or task.methods)
+    cfg["out"] = str(cfg["out"] or default_out(cfg["task"], cfg["dataset"]))
+    for block in BLOCKS:
+        if not isinstance(cfg[block], dict):
+            raise ConfigError(f"config: {block}: expected a mapping, got {cfg[block]!r}")
+    g = cfg["generate"]
+    run = RunConfig(
+        task=cfg["task"], data=DataSpec(cfg["dataset"], cfg["imbalance"], cfg["dataset_options"]),
+        methods=tuple(cfg["methods"]),
+        seeds=check_seeds(cfg["seeds"]),
+        plan=PlanSpec(cfg["plan"]["strategy"], cfg["plan"]["seed"], cfg["plan"]["template"], cfg["plan"]["modifiers"],
+                      frozen_items(cfg["plan"]["aliases"])),
+        generator=GeneratorSpec(g["generator"], g["options"] or {}, g["batch_size"], g["workers"], g["skip_undrawable"]),
+        train=TrainConfig.from_dict(cfg["train"]), thresholds=Thresholds(**cfg["thresholds"]),
+        options=dict(cfg["options"]), audit=bool(cfg["audit"]), out=Path(cfg["out"]), raw=cfg)
+    for method in run.methods:  # e.g. audit weighting without an audit folder: before any work
+        run.job(method, run.seeds[0])
+    return run
+
+
+def with_out(run: RunConfig, out) -> RunConfig:
+    return replace(run, out=Path(out), raw={**run.raw, "out": str(out)})
+
+
+def default_out(task: str, dataset: str, demo: bool = False) -> str:
+    """The one default output folder of a run: runs/[demo-]TASK-DATASET (the dataset's name, without
+    its path)."""
+    return f"runs/{'demo-' if demo else ''}{task}-{dataset.partition(':')[0]}"

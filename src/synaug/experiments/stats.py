@@ -1,0 +1,63 @@
+"""The one statistics type: a metric over seeds (mean, sample std, n, the per-seed values in seed
+order, a 95 % t-interval of the mean). Demos, runs, tables, curves and claims all carry `Stat`s, as
+plain dicts in results.json."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Stat:
+    mean: float | None
+    std: float | None              # sample std (ddof=1); 0 for one value; None when nothing is defined
+    n: int                         # values that are defined
+    values: list = field(default_factory=list)   # per seed, None where undefined
+    seeds: list = field(default_factory=list)
+    ci95: list | None = None       # [low, high]: t-interval of the mean over seeds (None for n < 2)
+
+    @classmethod
+    def of(cls, values, seeds=None) -> Stat:
+        values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
+        seeds = list(seeds) if seeds is not None else list(range(len(values)))
+        defined = [v for v in values if v is not None]
+        if not defined:
+            return cls(None, None, 0, values, seeds)
+        n = len(defined)
+        mean = sum(defined) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in defined) / (n - 1)) if n > 1 else 0.0
+        return cls(mean, std, n, values, seeds, t_interval(mean, std, n))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def t_interval(mean: float, std: float, n: int, level: float = 0.95) -> list | None:
+    """The two-sided t-interval of a mean over n values (scipy.stats.t), None for n < 2."""
+    if n < 2:
+        return None
+    from scipy import stats
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    return [mean - half, mean + half]
+
+
+def cell_mean(value):
+    """The number a table cell shows: a Stat's (or its dict's) mean, or a plain value."""
+    if isinstance(value, Stat):
+        return value.mean
+    return value.get("mean") if isinstance(value, dict) else value
+
+
+def format_stat(value, fmt: str = "{:.2f}") -> str:
+    """'mean ± std' (the std only with more than one seed), a plain number, or '-'."""
+    mean = cell_mean(value)
+    if mean is None:
+        return "-"
+    if not isinstance(mean, (int, float)):
+        return str(mean)
+    text = fmt.format(mean)
+    d = value.to_dict() if isinstance(value, Stat) else value
+    if isinstance(d, dict) and len(d.get("values") or d.get("seeds") or []) > 1 and d.get("std") is not None:
+        text += f" ± {fmt.format(d['std'])}"
+    return text

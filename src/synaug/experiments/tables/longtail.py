@@ -1,0 +1,98 @@
+"""The paper's long-tail tables (ICML Tables 1, 2 and 5; SYNAuG before long-tail algorithms) as data:
+rows, claims and paper references. Numbers and verdicts come from `spec.collect_table`."""
+
+from __future__ import annotations
+
+from synaug.experiments.catalog import register_experiment
+from synaug.experiments.claims import Claim
+from synaug.experiments.tables.spec import TINY_LT, Row, TableSpec, table_experiment
+
+ALL = ("accuracy",)
+
+TABLE1 = TableSpec(
+    "Table 1: components of SYNAuG (uniformize, modifiers, Mixup, last layer)",
+    rows=(Row("CE (reference)", "ce", paper="icml-table2/ce"),
+          Row("(a) uniformize, no modifiers", "uniformize", plan="no-modifiers", paper="icml-table1/(a)"),
+          Row("(b) + modifiers", "uniformize", paper="icml-table1/(b)"),
+          Row("(c) + Mixup", "uniformize-mixup", paper="icml-table1/(c)"),
+          Row("(d) + re-train last layer", "synaug-retrain", paper="icml-table1/(d)"),
+          Row("(e) + fine-tune last layer (SYNAuG)", "synaug", paper="icml-table1/(e)")),
+    claims=(Claim("Class-related modifiers in the prompt help: (b) > (a) on All", "(b) + modifiers",
+                  "(a) uniformize, no modifiers", ALL),
+            Claim("Mixup between real and synthetic images helps: (c) > (b) on All", "(c) + Mixup",
+                  "(b) + modifiers", ALL),
+            Claim("Re-training the last layer on real data helps: (d) > (c) on All", "(d) + re-train last layer",
+                  "(c) + Mixup", ALL),
+            Claim("Fine-tuning the last layer beats re-training it: (e) > (d) on All",
+                  "(e) + fine-tune last layer (SYNAuG)", "(d) + re-train last layer", ALL),
+            Claim("SYNAuG beats CE on All", "(e) + fine-tune last layer (SYNAuG)", "CE (reference)", ALL)),
+    source="ICML Table 1 (CIFAR100-LT, ResNet32, top-1 accuracy %; All at IF 100 / 50 / 10); CE from Table 2",
+    note="(a) draws every synthetic image with one plain modifier; (b) with the dataset's modifier bank (for "
+         "`render`: styles, strokes, shades).")
+
+TABLE2 = TableSpec(
+    "Table 2: SYNAuG vs long-tail baselines",
+    rows=(Row("ce", "ce", paper="icml-table2/ce"), Row("ce-rs", "ce-rs"), Row("ce-drw", "ce-drw"),
+          Row("balanced-softmax", "balanced-softmax"), Row("ldam-drw", "ldam-drw"),
+          Row("ce-cmo", "ce-cmo", paper="icml-table2/ce-cmo"),
+          Row("ldam-drw-cmo", "ldam-drw-cmo", paper="icml-table2/ldam-cmo"), Row("wb", "wb", paper="icml-table2/wb"),
+          Row("synaug", "synaug", paper="icml-table2/synaug")),
+    claims=(Claim("SYNAuG beats CE on All", "synaug", "ce", ALL),
+            Claim("SYNAuG beats CE on Few", "synaug", "ce", ("few",)),
+            Claim("SYNAuG beats CE on Many and Medium too (the paper: 74.06 / 56.63 vs 68.31 / 36.88)", "synaug",
+                  "ce", ("many", "medium")),
+            Claim("SYNAuG has the best All of the methods run", "synaug", None, ALL)),
+    source="ICML Table 2 (CIFAR100-LT, ResNet32, top-1 accuracy %; All at IF 100 / 50 / 10, Many / Medium / Few at "
+           "IF 100; LDAM + CMO is the ldam-drw-cmo row, Weight Balancing the wb row)",
+    paper_only=("SSD (ICCV'21)", "PaCo (ICCV'21)", "RISDA (AAAI'21)", "RIDE (3 experts) + CMO (CVPR'22)"))
+
+LT_ALGORITHMS = ("balanced-softmax", "ldam-drw", "wb")
+TABLE3B_LT = TableSpec(
+    "SYNAuG as the first step of long-tail algorithms",
+    rows=(Row("ce", "ce", paper="icml-table2/ce"), *(Row(a, a) for a in LT_ALGORITHMS),
+          Row("synaug", "synaug", paper="icml-table2/synaug"), *(Row(f"synaug+{a}", f"synaug+{a}") for a in LT_ALGORITHMS)),
+    claims=tuple(Claim(f"Uniformizing with synthetic data first improves {a} on All", f"synaug+{a}", a, ALL)
+                 for a in LT_ALGORITHMS),
+    source="ICML Table 2 for CE and SYNAuG; the paper has no numbers for the combinations",
+    note="After uniformizing, every class has the same count, so an algorithm that acts on class counts (Balanced "
+         "Softmax's prior, LDAM's margins, DRW's and CB weights) acts as on balanced data: synaug+balanced-softmax "
+         "trains as synaug does; what differs is the loss's form (LDAM's cosine head and scale, WB's weight decay "
+         "and MaxNorm stage 2).")
+
+SYNAUG5 = "SYNAuG (the config's generator)"
+HELDOUT = "real held-out images (web-crawled stand-in)"
+TABLE5 = TableSpec(
+    "Table 5: where the additional images come from",
+    rows=(Row("ce", "ce", paper="icml-table5/ce"), Row("mixup", "mixup", paper="icml-table5/mixup"),
+          Row("cutmix", "cutmix", paper="icml-table5/cutmix"),
+          Row("intra-class image translation", "synaug", img2img="intra", paper="icml-table5/intra"),
+          Row("inter-class image translation", "synaug", img2img="inter", paper="icml-table5/inter"),
+          Row(HELDOUT, "synaug", generator="heldout", paper="icml-table5/web"),
+          Row("SMOTE images", "synaug", generator="smote"),
+          Row(SYNAUG5, "synaug", paper="icml-table5/synaug")),
+    claims=(Claim("SYNAuG beats CE on All", SYNAUG5, "ce", ALL),
+            Claim("SYNAuG beats Mixup on All", SYNAUG5, "mixup", ALL),
+            Claim("SYNAuG beats CutMix on All", SYNAUG5, "cutmix", ALL),
+            Claim("Generated images beat real web images (here: held-out real images) on All", SYNAUG5, HELDOUT, ALL),
+            Claim("SYNAuG beats intra-class image translation on All", SYNAUG5, "intra-class image translation", ALL),
+            Claim("SYNAuG beats inter-class image translation on All", SYNAUG5, "inter-class image translation", ALL)),
+    note="Every row but ce, mixup and cutmix is SYNAuG (uniformize, domain Mixup, fine-tune) with images from "
+         "another source.",
+    paper_only=("Class Distribution Fitting: not runnable with the offline renderer (a diffusion model fine-tuned "
+                "per class, DreamBooth-style); with Stable Diffusion, fit per-class LoRA adapters with `synaug "
+                "fit-lora --dataset D --generator-model SD --out DIR` and run this experiment with a config whose generator is "
+                "diffusion with options {lora: DIR}: the SYNAuG row is then this baseline",))
+
+for _e in [
+    table_experiment("table1", "SYNAuG component ablation", "ICML Table 1 / workshop Table 2: uniformize, modifiers, "
+                     "Mixup, re-train vs fine-tune the last layer (CIFAR100-LT)", "mnist-lt", TABLE1, TINY_LT),
+    table_experiment("table2", "SYNAuG vs long-tail baselines", "ICML Table 2 / workshop Table 1: CE, re-sampling, "
+                     "DRW, Balanced Softmax, LDAM-DRW, CMO, Weight Balancing vs SYNAuG (CIFAR100-LT)", "mnist-lt",
+                     TABLE2, TINY_LT),
+    table_experiment("table3b-lt", "long tail: SYNAuG with long-tail algorithms", "workshop paper's claim (SYNAuG as "
+                     "a preliminary step) tested like ICML Table 3(b), on the long tail", "mnist-lt", TABLE3B_LT, TINY_LT),
+    table_experiment("table5", "additional data: synthetic vs other sources", "ICML Table 5 / workshop Table 1: "
+                     "Mixup, CutMix, image translation, class distribution fitting, web images vs SYNAuG "
+                     "(CIFAR100-LT)", "mnist-lt", TABLE5, TINY_LT),
+]:
+    register_experiment(_e)

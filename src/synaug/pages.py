@@ -1,0 +1,77 @@
+"""The one HTML writer of synaug's reports (demo / run reports, experiment sections, the experiments
+index): a page with one stylesheet, tables of `Stat`s with the paper's numbers beside, inlined PNG
+figures, findings coloured by verdict."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from synaug.experiments.stats import format_stat
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:0.6em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;
+white-space:nowrap}th:first-child,td:first-child,td.text,th.text{text-align:left}td.text{white-space:normal}
+td.paper{color:#555;font-size:0.9em;text-align:left}img{max-width:100%}.note{color:#555;font-size:0.92em}
+.status{font-weight:bold}.warn{color:#c62828;font-weight:bold}"""
+
+STATUS_COLOUR = {"consistent": "#2e7d32", "reproduced": "#2e7d32", "contradicted": "#c62828",
+                 "not reproduced": "#c62828", "inconclusive": "#a66a00", "not runnable here": "#777"}
+
+esc = html.escape
+
+
+def page(title: str, body: str) -> str:
+    return f"<!doctype html><meta charset=utf-8><title>{esc(title)}</title><style>{CSS}</style>\n{body}"
+
+
+def write_page(path: Path, title: str, body: str) -> Path:
+    from synaug.fileio import atomic_write_text
+    atomic_write_text(Path(path), page(title, body))
+    return Path(path)
+
+
+def png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+def figure_html(src: str, caption: str = "") -> str:
+    """A figure from a data URI (or a PNG file path, inlined)."""
+    uri = src if src.startswith("data:") else png_data_uri(Path(src))
+    cap = f"<figcaption class=note>{caption}</figcaption>" if caption else ""
+    return f"<figure><img src='{uri}'>{cap}</figure>"
+
+
+def table_html(table: dict, extra: dict | None = None, extra_title: str = "") -> str:
+    """A results.json table: one row per label, 'mean ± std' cells, the paper's numbers in a last
+    column when the table has any; `extra` {row: text} adds a text column (e.g. what a method is)."""
+    labels, fmts = table["labels"], table["fmt"]
+    paper = table.get("paper") or {}
+    head = ("<tr><th>row</th>" + "".join(f"<th>{esc(str(lab))}</th>" for lab in labels)
+            + (f"<th class=text>{esc(extra_title)}</th>" if extra else "") + ("<th>paper</th>" if paper else "")
+            + "</tr>")
+    lines = [head]
+    named = dict(zip(table["columns"], labels))
+    for name, row in table["rows"].items():
+        cells = "".join(f"<td>{esc(format_stat(row.get(k), f))}</td>" for k, f in zip(table["columns"], fmts))
+        ptext = ", ".join(f"{named.get(k, k)} {v}" for k, v in (paper.get(name) or {}).items())
+        lines.append(f"<tr><td><b>{esc(name)}</b></td>{cells}"
+                     + (f"<td class=text>{esc((extra or {}).get(name, ''))}</td>" if extra else "")
+                     + (f"<td class=paper>{esc(ptext) or '-'}</td>" if paper else "") + "</tr>")
+    notes = [table.get("note") or "", ("Paper column: " + table["paper_source"]) if table.get("paper_source") else ""]
+    return (f"<h3>{esc(table['title'])}</h3><table>{''.join(lines)}</table>"
+            + "".join(f"<p class=note>{esc(n)}</p>" for n in notes if n))
+
+
+def findings_html(findings: list[dict]) -> str:
+    if not findings:
+        return ""
+    return "<h3>Findings</h3><ul>" + "".join(
+        f"<li><span class=status style='color:{STATUS_COLOUR.get(f['status'], '#222')}'>{esc(f['status'])}</span>: "
+        f"{esc(f['claim'])} <span class=note>({esc(f['evidence'])})</span></li>" for f in findings) + "</ul>"
+
+
+def list_html(title: str, items: list[str]) -> str:
+    return f"<h3>{esc(title)}</h3><ul class=note>" + "".join(f"<li>{esc(s)}</li>" for s in items) + "</ul>" \
+        if items else ""
