@@ -30,8 +30,9 @@ fi
 mkdir -p "$out"
 export GPU_CHECK_T0="${GPU_CHECK_T0:-$(date +%s.%N)}"  # the time budget counts from here
 
-# Carried wheels (diffusers is not in the GPU image): installed beside, not into, the system's packages.
-if compgen -G "$repo/.whl/*.whl" > /dev/null; then
+# Carried wheels (diffusers is not in the GPU image): installed beside, not into, the system's packages,
+# and only when the interpreter lacks diffusers (a development machine keeps its own).
+if ! "$py" -c "import diffusers" 2> /dev/null && compgen -G "$repo/.whl/*.whl" > /dev/null; then
   site="${GPU_CHECK_SITE:-/tmp/gpu-check-site}"
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$repo"/.whl/*.whl
   export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
