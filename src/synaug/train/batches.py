@@ -54,16 +54,26 @@ class TensorData:
         """(indices, uint8 NCHW images), both on the device, for each array of sample indices."""
         if self.on_device:
             for idx in index_batches:
-                idx = torch.as_tensor(idx, device=self.device)
+                idx = to_device(idx, self.device)
                 yield idx, self.images[idx]
             return
         pin = self.device.type == "cuda"
         for idx, host in prefetched(index_batches, lambda i: gather_host(self.images, i, pin), self.prefetch):
-            yield torch.as_tensor(idx, device=self.device), host.to(self.device, non_blocking=True)
+            yield to_device(idx, self.device), host.to(self.device, non_blocking=True)
 
     def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every sample once, in order (prediction)."""
         return self.batches(np.arange(s, min(s + batch_size, len(self))) for s in range(0, len(self), batch_size))
+
+
+def to_device(values, device: torch.device) -> torch.Tensor:
+    """A small host array (batch indices, per-image random draws) on `device`, without waiting for the
+    device. A plain `.to(device)` ends with a stream synchronisation: the host then stops, every step,
+    until the GPU has finished all the work queued so far, and the GPU idles while the host prepares the
+    next kernels. From pageable memory CUDA stages the bytes before the call returns, so the source
+    may be freed at once; the values are the same, only the waiting goes."""
+    values = values if isinstance(values, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(values))
+    return values.to(device, non_blocking=True)
 
 
 def gather_host(images: CachedImages | LazyImages, idx: np.ndarray, pin: bool = False) -> torch.Tensor:
