@@ -28,7 +28,7 @@ class TensorData:
 
     images: torch.Tensor | CachedImages | LazyImages
     labels: torch.Tensor
-    synthetic: torch.Tensor
+    synthetic: torch.Tensor  # on the host: only the Mixup partner draw reads it, and it draws on the host
     cells: torch.Tensor  # dense cell id per sample: the label, or label * G + group
     device: torch.device
     prefetch: int = 4    # host batches prepared ahead of the device
@@ -40,7 +40,7 @@ class TensorData:
             # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed, except of a
             # read-only array (a view of shared images), which torch refuses to wrap without a warning
             images = torch.from_numpy(np.require(images, requirements=["C", "W"])).permute(0, 3, 1, 2).to(device)
-        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic).to(device),
+        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic),
                    torch.from_numpy(np.asarray(ds.cells(), dtype=np.int64)).to(device), device)
 
     def __len__(self) -> int:
@@ -50,16 +50,18 @@ class TensorData:
     def on_device(self) -> bool:
         return isinstance(self.images, torch.Tensor)
 
-    def batches(self, index_batches: Iterable[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(indices, uint8 NCHW images), both on the device, for each array of sample indices."""
+    def batches(self, index_batches: Iterable[np.ndarray], host_index: bool = False) -> Iterator[tuple]:
+        """(indices, uint8 NCHW images), both on the device, for each array of sample indices; with
+        `host_index`, (the host's indices, indices, images), so host-side reads need no device sync."""
         if self.on_device:
             for idx in index_batches:
-                idx = to_device(idx, self.device)
-                yield idx, self.images[idx]
+                dev = to_device(idx, self.device)
+                yield (idx, dev, self.images[dev]) if host_index else (dev, self.images[dev])
             return
         pin = self.device.type == "cuda"
         for idx, host in prefetched(index_batches, lambda i: gather_host(self.images, i, pin), self.prefetch):
-            yield to_device(idx, self.device), host.to(self.device, non_blocking=True)
+            dev, images = to_device(idx, self.device), host.to(self.device, non_blocking=True)
+            yield (idx, dev, images) if host_index else (dev, images)
 
     def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every sample once, in order (prediction)."""
