@@ -9,7 +9,8 @@
 #
 # --tiny: tiny random models and runs on whatever device is here (seconds on a CPU; tests/test_gpu_check.py).
 # Wheels in .whl/ (benchmarks/fetch_gpu_wheels.sh) are installed first, for a machine without network.
-# PYTHON picks the interpreter (default python3); GPU_CHECK_WORK the scratch folder (default /tmp/gpu-check-work).
+# PYTHON picks the interpreter (default python3); GPU_CHECK_WORK the scratch folder (default /tmp/gpu-check-work);
+# GPU_CHECK_BUDGET_S the seconds after which optional (compiled) runs are skipped (default 450).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,7 @@ out="${OUT:-}"
 for arg in "$@"; do
   case "$arg" in
     --tiny) tiny=(--tiny) ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) out="$arg" ;;
   esac
 done

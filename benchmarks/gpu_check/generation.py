@@ -46,6 +46,11 @@ def build_models(work: Path, archs, tiny: bool) -> dict:
             continue
         # fp16 on disk, as the published *.fp16.safetensors; a run asking for bf16 converts on load
         reports[arch] = build_random_sd(arch, folder, tiny=tiny, dtype="fp16")
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # else the builders' cached blocks would count in the first run's peak memory
     return reports
 
 

@@ -76,7 +76,9 @@ def profile_large(s: dict, work: Path, device: torch.device, compile: bool, trac
                  on_trace_ready=lambda p: p.export_chrome_trace(str(raw))) as prof:
         run = large_from_cache(steps, work, device, compile=compile, with_ceiling=False,
                                callbacks=[StepProfiler(prof)])
-    device_key = "self_device_time_total" if hasattr(prof.key_averages()[0], "self_device_time_total") \
+    averages = prof.key_averages()
+    # PyTorch >= 2.4 names it self_device_time_total; older releases self_cuda_time_total
+    device_key = "self_device_time_total" if averages and hasattr(averages[0], "self_device_time_total") \
         else "self_cuda_time_total"
     out = {"model": s["model"], "compile": compile, "active_steps": active, "loop_images_per_s_while_profiled": run["loop_images_per_s"],
            "top_device_ops": top_ops(prof, device_key) if cuda else [],

@@ -116,11 +116,12 @@ def main():
     p.add_argument("--work", type=Path, default=None, help="models, plans, images, caches (default OUT/../work)")
     p.add_argument("--tiny", action="store_true", help="tiny models and runs: seconds on a CPU (the test)")
     p.add_argument("--budget-s", type=float, default=None,
-                   help="skip the optional compiled runs past this many seconds (default 450; none in tiny mode)")
+                   help="skip the optional compiled runs past this many seconds (default $GPU_CHECK_BUDGET_S or 450; "
+                        "none in tiny mode)")
     args = p.parse_args()
     import torch
 
-    budget = Budget(None if args.tiny else (args.budget_s or 450))
+    budget = Budget(None if args.tiny else (args.budget_s or float(os.environ.get("GPU_CHECK_BUDGET_S", 450))))
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(os.environ.get("GPU_CHECK_WORK", "/tmp/gpu-check-work"))
     work.mkdir(parents=True, exist_ok=True)
