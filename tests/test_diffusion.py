@@ -137,6 +137,31 @@ def test_out_of_memory_halves_the_batch_and_continues(tiny_model):
         assert np.abs(np.asarray(a.image, dtype=float) - np.asarray(b.image, dtype=float)).max() <= 1.0
 
 
+def test_out_of_memory_retry_does_not_keep_the_failed_call_alive(tiny_model):
+    """The retry runs after the exception is gone: its traceback would keep the failed call's frames,
+    and on a GPU every activation they hold, while the smaller batch runs."""
+    import weakref
+
+    gen = make(tiny_model)
+    real_call = gen._call
+    failed, alive_at_retry = [], []
+
+    class Activations:  # stands in for the tensors a failed UNet call leaves in its frames
+        pass
+
+    def oom_above_two(prompts, seeds, init_images):
+        if len(prompts) > 2:
+            held = Activations()
+            failed.append(weakref.ref(held))
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        alive_at_retry.append(any(ref() is not None for ref in failed))
+        return real_call(prompts, seeds, init_images)
+
+    gen._call = oom_above_two
+    assert len(gen.generate(plan(3))) == 6
+    assert failed and alive_at_retry and not any(alive_at_retry)
+
+
 def test_shards_union_equals_one_process(tiny_model, tmp_path, monkeypatch):
     from synaug.train.distributed import from_env
 

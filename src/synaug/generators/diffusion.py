@@ -195,12 +195,15 @@ class DiffusionGenerator:
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
             if not is_oom(exc) or len(prompts) == 1:
                 raise
-            torch = self._torch()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            self.max_batch = max(1, (len(prompts) + 1) // 2)
-            log.warning("out of memory at batch %d: continuing with batch %d", len(prompts), self.max_batch)
-            return self._draw(prompts, seeds, init_images)
+        # Retried here, not inside `except`: while the exception lives, its traceback keeps the failed
+        # call's frames, and with them every activation they allocated, so the retry would find the
+        # memory still taken (and empty_cache could not give it back).
+        torch = self._torch()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.max_batch = max(1, (len(prompts) + 1) // 2)
+        log.warning("out of memory at batch %d: continuing with batch %d", len(prompts), self.max_batch)
+        return self._draw(prompts, seeds, init_images)
 
     def _call(self, prompts, seeds, init_images):
         torch = self._torch()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from synaug.registry import Registry
+from synaug.train.batches import to_device
 
 AUGMENTS = Registry("augmentation")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -18,7 +19,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    mask = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)[:, None, None, None]
+    mask = to_device(torch.rand(x.shape[0], generator=gen) < 0.5, x.device)[:, None, None, None]
     return torch.where(mask, x.flip(3), x)
 
 
@@ -33,8 +34,8 @@ class Augment:
         p = self.crop_padding
         if p > 0:
             padded = torch.nn.functional.pad(x, (p, p, p, p))
-            dy = torch.randint(0, 2 * p + 1, (B, 1), generator=gen).to(x.device)
-            dx = torch.randint(0, 2 * p + 1, (B, 1), generator=gen).to(x.device)
+            dy = to_device(torch.randint(0, 2 * p + 1, (B, 1), generator=gen), x.device)
+            dx = to_device(torch.randint(0, 2 * p + 1, (B, 1), generator=gen), x.device)
             rows = (dy + torch.arange(H, device=x.device))[:, :, None]  # (B, H, 1)
             cols = (dx + torch.arange(W, device=x.device))[:, None, :]  # (B, 1, W)
             b = torch.arange(B, device=x.device)[:, None, None]
@@ -81,7 +82,7 @@ class RandomResizedCrop:
         from torchvision.ops import roi_align
 
         B, C, H, W = x.shape
-        boxes = self.boxes(B, H, W, gen).to(x.device)
+        boxes = to_device(self.boxes(B, H, W, gen), x.device)
         rois = torch.cat([torch.arange(B, device=x.device, dtype=boxes.dtype)[:, None], boxes], dim=1)
         # aligned=True: box corners are pixel edges, so a full-image box maps exactly onto the image
         out = roi_align(x.float(), rois, (self.size, self.size), spatial_scale=1.0, sampling_ratio=-1,
@@ -129,6 +130,7 @@ class Normalize:
     def __init__(self, mean, std):
         self.mean = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self._on_device: tuple[torch.Tensor, torch.Tensor] | None = None  # mean, std copied once per device
 
     @classmethod
     def imagenet(cls) -> Normalize:
@@ -141,7 +143,10 @@ class Normalize:
         return cls(x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        if self._on_device is None or self._on_device[0].device != x.device:
+            # once, not every batch: each host-to-device copy of them waited for the GPU to drain
+            self._on_device = (self.mean.to(x.device), self.std.to(x.device))
+        mean, std = self._on_device
         return (x.float() / 255.0 - mean) / std
 
     def state(self) -> dict:

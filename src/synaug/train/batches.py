@@ -28,7 +28,7 @@ class TensorData:
 
     images: torch.Tensor | CachedImages | LazyImages
     labels: torch.Tensor
-    synthetic: torch.Tensor
+    synthetic: torch.Tensor  # on the host: only the Mixup partner draw reads it, and it draws on the host
     cells: torch.Tensor  # dense cell id per sample: the label, or label * G + group
     device: torch.device
     prefetch: int = 4    # host batches prepared ahead of the device
@@ -40,7 +40,7 @@ class TensorData:
             # (N, H, W, C) memory is exactly NCHW in channels_last layout: no copy needed, except of a
             # read-only array (a view of shared images), which torch refuses to wrap without a warning
             images = torch.from_numpy(np.require(images, requirements=["C", "W"])).permute(0, 3, 1, 2).to(device)
-        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic).to(device),
+        return cls(images, torch.from_numpy(ds.labels).to(device), torch.from_numpy(ds.synthetic),
                    torch.from_numpy(np.asarray(ds.cells(), dtype=np.int64)).to(device), device)
 
     def __len__(self) -> int:
@@ -50,20 +50,32 @@ class TensorData:
     def on_device(self) -> bool:
         return isinstance(self.images, torch.Tensor)
 
-    def batches(self, index_batches: Iterable[np.ndarray]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(indices, uint8 NCHW images), both on the device, for each array of sample indices."""
+    def batches(self, index_batches: Iterable[np.ndarray], host_index: bool = False) -> Iterator[tuple]:
+        """(indices, uint8 NCHW images), both on the device, for each array of sample indices; with
+        `host_index`, (the host's indices, indices, images), so host-side reads need no device sync."""
         if self.on_device:
             for idx in index_batches:
-                idx = torch.as_tensor(idx, device=self.device)
-                yield idx, self.images[idx]
+                dev = to_device(idx, self.device)
+                yield (idx, dev, self.images[dev]) if host_index else (dev, self.images[dev])
             return
         pin = self.device.type == "cuda"
         for idx, host in prefetched(index_batches, lambda i: gather_host(self.images, i, pin), self.prefetch):
-            yield torch.as_tensor(idx, device=self.device), host.to(self.device, non_blocking=True)
+            dev, images = to_device(idx, self.device), host.to(self.device, non_blocking=True)
+            yield (idx, dev, images) if host_index else (dev, images)
 
     def in_order(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every sample once, in order (prediction)."""
         return self.batches(np.arange(s, min(s + batch_size, len(self))) for s in range(0, len(self), batch_size))
+
+
+def to_device(values, device: torch.device) -> torch.Tensor:
+    """A small host array (batch indices, per-image random draws) on `device`, without waiting for the
+    device. A plain `.to(device)` ends with a stream synchronisation: the host then stops, every step,
+    until the GPU has finished all the work queued so far, and the GPU idles while the host prepares the
+    next kernels. From pageable memory CUDA stages the bytes before the call returns, so the source
+    may be freed at once; the values are the same, only the waiting goes."""
+    values = values if isinstance(values, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(values))
+    return values.to(device, non_blocking=True)
 
 
 def gather_host(images: CachedImages | LazyImages, idx: np.ndarray, pin: bool = False) -> torch.Tensor:

@@ -168,13 +168,15 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, confi
     net = torch.compile(net) if phase.compile else net  # the module itself is saved: no compiled-name keys
     cast, scaler = autocast_for(data.device, config.amp)
     eye = torch.eye(config.num_classes, device=data.device)
-    batches = data.batches(distributed.local_slice(parts.sampler.batch(step), d)
-                           for step in range(state.start, phase.steps))
-    for step, (idx, images) in zip(range(state.start, phase.steps), batches):
+    batches = data.batches((distributed.local_slice(parts.sampler.batch(step), d)
+                            for step in range(state.start, phase.steps)), host_index=True)
+    for step, (host_idx, idx, images) in zip(range(state.start, phase.steps), batches):
         rng, gen = step_generators(config.seed, step, d.rank)
         parts.transform.set_progress(step / phase.steps)  # e.g. CMO's on/off window
+        # the synthetic flags are read on the host with the host's indices: the partner draw needs them
+        # there, and fetching them from the device would wait for the GPU every step
         x, y = parts.transform(parts.normalize(parts.augment(images, gen)), eye[data.labels[idx]],
-                               data.synthetic[idx], rng)
+                               data.synthetic[torch.as_tensor(host_idx)], rng)
         x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
         lr = phase.lr_at(step)
         for g in state.opt.param_groups:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from synaug.registry import Registry
+from synaug.train.batches import to_device
 from synaug.train.cmo import cmo_paste
 
 BATCH_TRANSFORMS = Registry("batch transform")
@@ -58,7 +59,7 @@ class _PairMix(BatchTransform):
 
     def draw(self, synthetic, rng, device) -> tuple[float, torch.Tensor]:
         lam = float(rng.beta(self.alpha, self.alpha)) if self.alpha > 0 else 1.0
-        return lam, partners(synthetic, self.pairing, rng).to(device)
+        return lam, to_device(partners(synthetic, self.pairing, rng), device)
 
 
 @register_transform("mixup")
