@@ -5,7 +5,7 @@ real one costs (images/s, memory) on a machine that has no network and no weight
 configurations are the published ones, kept in `benchmarks/sd_configs/<arch>/` with their sources in
 `benchmarks/sd_configs/SOURCES.md`. The folder is what `save_pretrained` writes (model_index.json,
 unet/, vae/, text_encoder[_2]/, tokenizer[_2]/, scheduler/), so `synaug generate --generator diffusion
---model DIR --no-safety-checker` loads it like a downloaded checkpoint (AutoPipelineForText2Image).
+--generator-model DIR --no-safety-checker` loads it like a downloaded checkpoint (AutoPipelineForText2Image).
 
 Deviations from the real checkpoints (none changes the compute):
 - the tokenizers have a toy byte-level vocabulary (518 entries) instead of CLIP's 49,408 BPE entries:

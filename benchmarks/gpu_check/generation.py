@@ -107,8 +107,8 @@ def steady_rate(out: Path, plan: Path, batch: int) -> float | None:
 
 
 def generate_argv(run: dict, plan: Path, out: Path, model: Path) -> list[str]:
-    argv = ["generate", "--plan", str(plan), "--out", str(out), "--generator", "diffusion", "--model", str(model),
-            "--no-safety-checker", "--steps", str(run["steps"]), "--guidance", str(run["guidance"]),
+    argv = ["generate", "--plan", str(plan), "--out", str(out), "--generator", "diffusion", "--generator-model", str(model),
+            "--no-safety-checker", "--sampling-steps", str(run["steps"]), "--guidance", str(run["guidance"]),
             "--gen-size", str(run["gen_size"]), "--dtype", run["dtype"], "--batch-size", str(run["batch"])]
     if run.get("scheduler"):
         argv += ["--scheduler", run["scheduler"]]
