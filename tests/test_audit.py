@@ -11,17 +11,18 @@ from PIL import Image
 from synaug.audit import metrics as M
 from synaug.audit.core import AuditConfig, audit_cells
 from synaug.data.imageset import ImageSet
+from synaug.data.splits import carve_validation
 
 
 # ----------------------------------------------------------------------------- validation split
 def test_carve_validation_is_stratified_disjoint_and_seeded():
     strata = np.repeat([0, 1, 2, 3], [50, 10, 2, 1])
-    train, val = M.carve_validation(strata, 0.2, seed=3)
+    train, val = carve_validation(strata, 0.2, seed=3)
     assert set(train).isdisjoint(val) and sorted(np.r_[train, val]) == list(range(len(strata)))
     assert [int((strata[val] == s).sum()) for s in range(4)] == [10, 2, 1, 0]  # a singleton stays in training
-    again, val2 = M.carve_validation(strata, 0.2, seed=3)
+    again, val2 = carve_validation(strata, 0.2, seed=3)
     assert np.array_equal(val, val2) and np.array_equal(train, again)
-    assert not np.array_equal(val, M.carve_validation(strata, 0.2, seed=4)[1])
+    assert not np.array_equal(val, carve_validation(strata, 0.2, seed=4)[1])
 
 
 # ----------------------------------------------------------------------------- k-NN precision / recall

@@ -8,7 +8,7 @@ import base64
 import html
 from pathlib import Path
 
-from synaug.experiments.stats import format_stat
+from synaug.experiments.stats import format_intervals, format_stat
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:0.6em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;
@@ -54,7 +54,8 @@ def table_html(table: dict, extra: dict | None = None, extra_title: str = "") ->
     lines = [head]
     named = dict(zip(table["columns"], labels))
     for name, row in table["rows"].items():
-        cells = "".join(f"<td>{esc(format_stat(row.get(k), f))}</td>" for k, f in zip(table["columns"], fmts))
+        cells = "".join(f"<td>{esc(format_stat(row.get(k), f))}{interval_html(row.get(k), f)}</td>"
+                        for k, f in zip(table["columns"], fmts))
         ptext = ", ".join(f"{named.get(k, k)} {v}" for k, v in (paper.get(name) or {}).items())
         lines.append(f"<tr><td><b>{esc(name)}</b></td>{cells}"
                      + (f"<td class=text>{esc((extra or {}).get(name, ''))}</td>" if extra else "")
@@ -62,6 +63,12 @@ def table_html(table: dict, extra: dict | None = None, extra_title: str = "") ->
     notes = [table.get("note") or "", ("Paper column: " + table["paper_source"]) if table.get("paper_source") else ""]
     return (f"<h3>{esc(table['title'])}</h3><table>{''.join(lines)}</table>"
             + "".join(f"<p class=note>{esc(n)}</p>" for n in notes if n))
+
+
+def interval_html(value, fmt: str) -> str:
+    """The 95 % intervals of a cell (over seeds, over test images), small under its mean."""
+    text = format_intervals(value, fmt)
+    return f"<br><span class=note style='font-size:0.75em'>{esc(text)}</span>" if text else ""
 
 
 def findings_html(findings: list[dict]) -> str:

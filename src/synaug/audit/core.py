@@ -27,6 +27,7 @@ from synaug.audit import metrics as M
 from synaug.audit.report import write_outputs
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
+from synaug.data.splits import carve_validation
 from synaug.errors import ConfigError, SynaugError
 from synaug.train.augment import Normalize
 from synaug.train.config import TrainConfig
@@ -112,7 +113,7 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
     t0 = time.time()
     cells, syn_cells = real.cells(), synthetic.cells()
     names = real.cell_names()
-    train_idx, val_idx = M.carve_validation(cells, cfg.val_fraction, cfg.seed)
+    train_idx, val_idx = carve_validation(cells, cfg.val_fraction, cfg.seed)
     f_train, f_val = extract(real.subset(train_idx)), extract(real.subset(val_idx))
     f_syn = extract(synthetic)
     t_feat = time.time()
@@ -189,7 +190,7 @@ def audit_dataset(splits: DatasetSplits, synthetic: ImageSet, out_dir: Path, cfg
 
 
 def _training_part(real: ImageSet, cfg: AuditConfig) -> ImageSet:
-    train_idx, _ = M.carve_validation(real.cells(), cfg.val_fraction, cfg.seed)
+    train_idx, _ = carve_validation(real.cells(), cfg.val_fraction, cfg.seed)
     return real.subset(train_idx)
 
 

@@ -1,7 +1,7 @@
 """The audit's measures on feature vectors, each a small function checked in tests against an
 independent computation (`tests/test_audit.py`).
 
-- `carve_validation`: a seeded, stratified validation split of the TRAINING data (never the test set).
+- `carve_validation` (from `synaug.data.splits`): a seeded, stratified validation split of the TRAINING data.
 - `knn_precision_recall`: improved precision and recall (Kynkaanniemi et al. 2019): each point's
   k-NN radius within its own set defines a manifold (union of balls); precision = share of
   synthetic points inside the real manifold, recall = share of real points inside the synthetic one.
@@ -16,22 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+
 CHUNK = 2048  # rows of a distance matrix held at once
-
-
-def carve_validation(strata: np.ndarray, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, validation indices): round(fraction * n) of every stratum held out, at least
-    one wherever a stratum has two or more samples, never all of it. Seeded; sorted indices."""
-    strata = np.asarray(strata)
-    rng = np.random.default_rng([seed, 10])
-    train, val = [], []
-    for s in np.unique(strata):
-        idx = rng.permutation(np.where(strata == s)[0])
-        n_val = 0 if len(idx) < 2 else min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    cat = lambda parts: np.sort(np.concatenate(parts)).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
-    return cat(train), cat(val)
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

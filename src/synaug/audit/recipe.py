@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug.audit import metrics as M
 from synaug.audit.budget import audit_counts
 from synaug.audit.core import AuditConfig, audit_dataset
 from synaug.audit.filter import filter_folder
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows
+from synaug.data.splits import carve_validation
 from synaug.errors import ConfigError, SynaugError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.generators.runner import METADATA
@@ -126,7 +126,7 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
     keep = take_first(syn.cells(), passed, budget)
     summary = summarize(result, syn, passed, budget, keep, cfg, report.dropped)
     summary.update(audit=str(audit_dir), folder=str(audited_dir),
-                   validation_index=M.carve_validation(real.cells(), cfg.audit.val_fraction, cfg.audit.seed)[1].tolist())
+                   validation_index=carve_validation(real.cells(), cfg.audit.val_fraction, cfg.audit.seed)[1].tolist())
     write_json(audit_dir / RECORD, {**summary, "files": [names[i] for i in keep]})
     return synthetic.subset(keep), summary
 

@@ -29,13 +29,15 @@ def check_dataset_name(spec: str) -> None:
 
 
 def load_dataset(spec: str, imbalance: float = 100, lt_seed: int = 0, **options) -> DatasetSplits:
-    """Load `name` or `name:PATH`; `imbalance` (the long-tail factor IF) and `lt_seed` reach the
-    datasets that build a long tail, `options` the dataset's own (an unknown one is an error)."""
+    """Load `name` or `name:PATH`; `imbalance` (the long-tail factor IF) reaches the datasets that
+    build a long tail, `lt_seed` those that draw anything of their own (the long tail's kept images as
+    `lt_seed`, their train / val / test splits as `split_seed`), `options` the dataset's own (an
+    unknown one is an error; a dataset option `split_seed` wins over `lt_seed`)."""
     check_dataset_name(spec)
     name, _, path = spec.partition(":")
     if imbalance is None or not (math.isfinite(imbalance) and imbalance >= 1):
         raise DatasetError(f"the imbalance factor is n_max / n_min and must be >= 1, got {imbalance}")
-    context = dict(imbalance=imbalance, lt_seed=lt_seed, **({"path": path} if path else {}))
+    context = dict(imbalance=imbalance, lt_seed=lt_seed, split_seed=lt_seed, **({"path": path} if path else {}))
     try:
         splits = DATASETS.create(name, context, **options)
     except UnknownOption as exc:

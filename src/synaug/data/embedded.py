@@ -29,7 +29,7 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 MNIST_CLASSES = [str(d) for d in range(10)]
-SPLIT_SEED = 0  # fixed: part of the dataset's definition, independent of training seeds
+SPLIT_SEED = 0  # the held-out test split's default seed (a run's seed varies it with `vary: [subset]`)
 
 def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
     return train.subset(longtail_indices(train.labels, imbalance, n_max=n_max, seed=lt_seed))
@@ -75,16 +75,17 @@ def balanced_holdout(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.
 
 
 @register_dataset("mnist-lt")
-def mnist_lt(imbalance: float = 100, lt_seed: int = 0, test_per_class: int = 100) -> DatasetSplits:
+def mnist_lt(imbalance: float = 100, lt_seed: int = 0, test_per_class: int = 100,
+             split_seed: int = SPLIT_SEED) -> DatasetSplits:
     images, labels = load_mnist5k()
     full = ImageSet(images, labels, MNIST_CLASSES, name="mnist-lt")
-    pool_idx, test_idx = balanced_holdout(labels, test_per_class, SPLIT_SEED)
+    pool_idx, test_idx = balanced_holdout(labels, test_per_class, split_seed)
     pool = full.subset(pool_idx)
     n_max = len(pool) // len(MNIST_CLASSES)
     train, unused = long_tail_and_rest(pool, imbalance, lt_seed, n_max)
     return DatasetSplits(train=train, test=full.subset(test_idx), unused=unused, info=dict(
         dataset="mnist-lt", source=str(mnist5k_path()), imbalance=imbalance, n_max=n_max,
-        lt_seed=lt_seed, split_seed=SPLIT_SEED, test_per_class=test_per_class))
+        lt_seed=lt_seed, split_seed=split_seed, test_per_class=test_per_class))
 
 
 def load_fashion(train: bool) -> ImageSet:

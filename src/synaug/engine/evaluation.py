@@ -48,13 +48,14 @@ def evaluate_run(run: Path, dataset: str | None = None, imbalance: float | None 
     cfg = TrainConfig.from_dict(run_config["train"])
     data, recorded = run_data(run, dataset, imbalance)
     recorded = recorded or Thresholds()
-    thresholds = Thresholds(recorded.many if many is None else many, recorded.few if few is None else few)
+    thresholds = Thresholds(recorded.many if many is None else many, recorded.few if few is None else few,
+                            recorded.scale_to)
     splits = Workspace(shared=run).splits(data)
     splits, _ = decode_to_cache(splits, {}, cfg, data.dataset, run / "cache")
     trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
                            device=device)
-    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(), thresholds.many, thresholds.few,
-                             train_cells=splits.train.cells())
+    metrics = evaluate_model(trained, splits.test, splits.train.class_counts(),
+                             *thresholds.effective(splits.train.class_counts()), train_cells=splits.train.cells())
     same = thresholds == recorded
     if same:
         write_json(run / "metrics.json", metrics)

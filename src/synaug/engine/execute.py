@@ -19,6 +19,7 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache, training_side
 from synaug.engine.job import Job, fingerprint
 from synaug.engine.rundirs import check_run_dir, claim_run_dir, finish_run
+from synaug.engine.tuning import tuned
 from synaug.engine.workspace import Workspace, subset_of
 from synaug.eval.evaluate import evaluate_model
 from synaug.fileio import write_json
@@ -82,12 +83,14 @@ def image_counts(train: ImageSet, synthetic: ImageSet | None) -> dict:
 
 
 def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> dict:
-    """Execute `job` into `run_dir` (see the module docstring); returns its test metrics (without the
-    per-image predictions, which stay in RUN/metrics.json). `policy` for a folder that holds something:
+    """Execute `job` into `run_dir` (see the module docstring); returns its test metrics, with the
+    per-image test predictions under "predictions" (for the test-image bootstrap; collectors leave them
+    out of results.json). `policy` for a folder that holds something:
     "reuse" (a sweep: reuse it done, resume it unfinished, replace another run), "fresh" (refuse),
     "resume" (`synaug train --resume`), "overwrite"."""
     run_dir, d = Path(run_dir), ws.dist
     check_run_dir(run_dir, policy)  # refusals first: nothing is read or written before them
+    job, tuning = tuned(job, run_dir, lambda j, folder: run_job(j, folder, ws), d.is_main)
     splits, synthetic, original, facts = training_data(job, ws)
     stamp = {**job.stamp(), "train_set": fingerprint(splits.train), "synthetic": fingerprint(synthetic)}
     state = claim_run_dir(run_dir, stamp, policy, d)
@@ -98,13 +101,13 @@ def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> di
         trained = train_method(job.method_entry, splits, cfg, run_dir, synthetic=synthetic,
                                resume=state == "resume", progress=ws.progress, dist=d)
         if d.is_main:
-            metrics = evaluate_model(trained, splits.test, original.class_counts(), job.thresholds.many,
-                                     job.thresholds.few, train_cells=original.cells())
+            many, few = job.thresholds.effective(original.class_counts())
+            metrics = evaluate_model(trained, splits.test, original.class_counts(), many, few,
+                                     train_cells=original.cells())
             metrics.update(train_seconds=time.time() - t, training_images=image_counts(splits.train, synthetic),
+                           **({"tuning": tuning} if tuning else {}),
                            **{k: v for k, v in facts.items() if isinstance(v, str)})
             write_json(run_dir / "metrics.json", metrics)
             finish_run(run_dir)
         distributed.barrier(d)  # metrics.json is on disk before any rank reads it
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics.pop("predictions", None)
-    return metrics
+    return json.loads((run_dir / "metrics.json").read_text())

@@ -37,6 +37,7 @@ class Job:
     synthetic_folder: str | None = None    # or a `synaug generate` folder (with its plan record)
     subset: Subset = field(default_factory=Subset)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    tuned: bool = False                    # its method's `tune` options are set (a candidate, or the chosen one)
 
     def __post_init__(self):
         method = get_method(self.method)  # an unknown method (or part of A+B) fails here, before any work

@@ -39,7 +39,7 @@ def check_run_dir(run_dir: Path, policy: str) -> None:
 def claim_run_dir(run_dir: Path, stamp: dict, policy: str, d: Dist) -> str:
     """"reused" (the folder holds this job, finished), "resume" (this job, unfinished; or
     `--resume`), or "fresh" (an empty folder, or one cleared of another run; its decoded image cache,
-    content-addressed, is kept). Every rank reads the folder before rank 0 changes it, so all ranks
+    content-addressed, and its tuning candidates, jobs of their own, are kept). Every rank reads the folder before rank 0 changes it, so all ranks
     decide alike. `check_run_dir` has vouched for the folder before any work."""
     run_dir = Path(run_dir)
     held = read_stamp(run_dir)
@@ -56,7 +56,7 @@ def claim_run_dir(run_dir: Path, stamp: dict, policy: str, d: Dist) -> str:
     distributed.barrier(d)
     if d.is_main and state != "reused":
         if state == "replace":
-            clear_run_dir(run_dir, keep=("cache",))
+            clear_run_dir(run_dir, keep=("cache", "tune"))
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / DONE).unlink(missing_ok=True)
         write_json(run_dir / STAMP, stamp, sort_keys=True)

@@ -94,9 +94,12 @@ class Spec:
 @dataclass(frozen=True)
 class DataSpec(Spec):
     """Which real images: `dataset` ("mnist-lt", "imagefolder:ROOT"...), the long-tail factor
-    `imbalance`, dataset `options` (e.g. group_column), `subset_seed` (which images a long tail that
-    synaug builds keeps: LDAM-DRW's RandomState seed), `groups` (False drops the group attribute) and
-    `per_class` (keep at most this many training images per class, the first of a seeded order)."""
+    `imbalance`, dataset `options` (e.g. group_column), `subset_seed` (what synaug draws of the dataset:
+    the images a long tail keeps, LDAM-DRW's RandomState seed, and the splits of the embedded sets),
+    `groups` (False drops the group attribute), `per_class` (keep at most this many training images per
+    class, the first of a seeded order) and `holdout` (> 0: evaluate on a validation split instead of
+    the test split: the dataset's own validation split, else this share of every training cell carved
+    off, seeded, `synaug.data.splits.carve_validation`; for choices made on validation data, tuning)."""
 
     MAPPINGS = ("options",)
     dataset: str
@@ -105,6 +108,7 @@ class DataSpec(Spec):
     subset_seed: int = 0
     groups: bool = True
     per_class: int | None = None
+    holdout: float = 0.0
 
     def __post_init__(self):
         from synaug.data.datasets import check_dataset_name
@@ -115,6 +119,7 @@ class DataSpec(Spec):
         object.__setattr__(self, "options", frozen_items(self.options))
         check_int("subset_seed", self.subset_seed)
         check_int("per_class", self.per_class, 1, optional=True)
+        object.__setattr__(self, "holdout", check_number("holdout", self.holdout, 0, 0.9))
         if not isinstance(self.groups, bool):
             raise ConfigError(f"groups: true or false, got {self.groups!r}")
 
@@ -224,16 +229,27 @@ class Subset(Spec):
 
 @dataclass(frozen=True)
 class Thresholds(Spec):
-    """Many: more than `many` training images; Few: fewer than `few` (LDAM-DRW's 100 / 20)."""
+    """Many: more than `many` training images; Few: fewer than `few` (LDAM-DRW's 100 / 20, set for
+    CIFAR100-LT, whose largest class has 500). With `scale_to` (e.g. 500) both are scaled by the
+    data's largest class count / `scale_to`, so they keep their share of the largest class."""
 
     many: int = 100
     few: int = 20
+    scale_to: int | None = None
 
     def __post_init__(self):
         check_int("thresholds many", self.many)
         check_int("thresholds few", self.few)
+        check_int("thresholds scale_to", self.scale_to, 1, optional=True)
         if self.few > self.many:
             raise ConfigError(f"thresholds: few and many are image counts with few <= many; got few {self.few}, "
                               f"many {self.many}")
+
+    def effective(self, class_counts) -> tuple[int, int]:
+        """(many, few) for training data with these class counts."""
+        if not self.scale_to:
+            return self.many, self.few
+        factor = max(int(n) for n in class_counts) / self.scale_to
+        return int(round(self.many * factor)), int(round(self.few * factor))
 
 

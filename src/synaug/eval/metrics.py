@@ -139,3 +139,19 @@ def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str 
     out.update(dp=float(reduce(dp_gaps)), ed=float(reduce(acc_gaps)), eo=None,
                per_class_gap=dict(zip(classes.tolist(), acc_gaps)))
     return out
+
+
+def split_summary(counts, class_names, many: int = 100, few: int = 20) -> dict:
+    """The Many / Medium / Few split of a training set as reports state it: the thresholds, and which
+    classes (and how many) fall in each."""
+    groups = many_medium_few(counts, many, few)
+    return {"many": many, "few": few, "rule": f"Many: more than {many} training images; Medium: {few} to {many}; "
+            f"Few: fewer than {few}", "classes": {k: [class_names[i] for i in v] for k, v in groups.items()},
+            "counts": {k: int(len(v)) for k, v in groups.items()}}
+
+
+def split_text(summary: dict) -> str:
+    """'Many / Medium / Few: > 100 / 20-100 / < 20 training images: 3 / 3 / 4 classes'."""
+    c = summary["counts"]
+    return (f"Many / Medium / Few: > {summary['many']} / {summary['few']}-{summary['many']} / < {summary['few']} "
+            f"training images: {c['many']} / {c['medium']} / {c['few']} classes")

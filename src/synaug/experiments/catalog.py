@@ -23,10 +23,11 @@ from synaug.engine.execute import run_job
 from synaug.engine.job import Job
 from synaug.engine.specs import DataSpec
 from synaug.engine.workspace import Workspace
+from synaug.eval.metrics import split_summary
 from synaug.errors import ConfigError, GenerationError
 from synaug.experiments.config import RunConfig, check_layer, merge, build, resolve_config
 from synaug.experiments.experiment_report import write_result
-from synaug.experiments.stats import Stat
+from synaug.experiments.uncertainty import RowRuns, row_runs
 from synaug.registry import Registry
 from synaug.train.distributed import Dist
 from synaug.validate import load_yaml
@@ -63,9 +64,9 @@ class Results(dict):
         """(seed, metrics) of the jobs named `name`, in seed order."""
         return sorted(((j.seed, m) for j, m in self.items() if j.name == name), key=lambda p: p[0])
 
-    def stat(self, name: str, key: str) -> Stat:
-        runs = self.runs(name)
-        return Stat.of([m.get(key) for _, m in runs], [s for s, _ in runs])
+    def row(self, ws: Workspace, name: str) -> RowRuns:
+        """The runs of the jobs named `name` with the scoring of their test sets (`uncertainty`)."""
+        return row_runs(ws, [(j, m) for j, m in self.items() if j.name == name])
 
 
 @dataclass
@@ -183,4 +184,14 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
         return None
     cfg.out.mkdir(parents=True, exist_ok=True)
     result = experiment.collect(ctx, results)
-    return write_result(experiment, cfg.raw, cfg.out, result, time.time() - t0, index=in_default_root(cfg.out))
+    return write_result(experiment, cfg.raw, cfg.out, result, time.time() - t0, index=in_default_root(cfg.out),
+                        thresholds=thresholds_of(ctx) if experiment.task == "longtail" else None)
+
+
+def thresholds_of(ctx: ExperimentContext) -> dict | None:
+    """The Many / Medium / Few split of the experiment's data (seed 0's), as its results state it."""
+    if ctx.config.data.name not in DATASETS:
+        return None
+    train = ctx.splits().train
+    counts = train.class_counts()
+    return split_summary(counts, train.class_names, *ctx.config.thresholds.effective(counts))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from synaug.engine.job import Job
-from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds, frozen_items
+from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds, check_int, frozen_items
 from synaug.errors import ConfigError, check_keys, unknown
 from synaug.experiments.tasks import TASKS
 from synaug.train.config import TrainConfig
@@ -27,10 +27,13 @@ BASE_CONFIG = {
     "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
     "train": {"steps": 600},
-    "thresholds": {"many": 100, "few": 20},
+    "thresholds": {"many": 100, "few": 20, "scale_to": None},  # scale_to: scale both by n_max / scale_to
     "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
     "audit": False,           # audit the uniform synthetic set (report section) even if no method trains on
                               # the audited subset (synaug-audit always does); `synaug demo` turns it on
+    "bootstrap": 1000,        # resamples of the test images for the test-sampling intervals (0: none)
+    "vary": ["training", "synthetic", "subset"],  # what a run's seed varies: the training seed, the plan's seed
+                              # (which synthetic images), the real images synaug draws (long tail, splits)
     "out": None,
 }
 BLOCKS = ("plan", "generate", "thresholds", "dataset_options", "options")
@@ -48,6 +51,8 @@ class RunConfig:
     thresholds: Thresholds
     options: dict
     audit: bool
+    bootstrap: int
+    vary: tuple
     out: Path
     raw: dict                 # the resolved config as a plain dict (config.yaml, results.json)
 
@@ -56,12 +61,25 @@ class RunConfig:
             train: dict | None = None, with_plan: bool = False) -> Job:
         """The job of `method` at `seed` under this config: the config's data, plan and generator
         (for a method that trains on synthetic images, or `with_plan`), training options updated by
-        `train`; `name` is its folder under runs/ (default: the method)."""
+        `train`; `name` is its folder under runs/ (default: the method). The seed varies what `vary`
+        says (`seeded`)."""
         uses = get_method(method).synthetic or with_plan or (subset is not None and bool(subset.synthetic))
-        return Job(name=name or method, method=method, data=data or self.data,
-                   train=self.train.replace(**{**(train or {}), "seed": int(seed)}),
-                   plan=(plan or self.plan) if uses else None, generator=(generator or self.generator) if uses else None,
+        data, plan = self.seeded(data or self.data, plan or self.plan, seed)
+        train_seed = int(seed) if "training" in self.vary else self.train.seed
+        return Job(name=name or method, method=method, data=data,
+                   train=self.train.replace(**{**(train or {}), "seed": train_seed}),
+                   plan=plan if uses else None, generator=(generator or self.generator) if uses else None,
                    subset=subset or Subset(), thresholds=self.thresholds)
+
+    def seeded(self, data: DataSpec, plan: PlanSpec, seed: int) -> tuple[DataSpec, PlanSpec]:
+        """`data` and `plan` as run seed `seed` uses them: the real images synaug draws (the long tail's
+        kept images, embedded splits) and the plan's image seeds offset by the seed, where `vary` says so
+        (seed 0 is the config's own)."""
+        if "subset" in self.vary:
+            data = replace(data, subset_seed=data.subset_seed + int(seed))
+        if "synthetic" in self.vary:
+            plan = replace(plan, seed=plan.seed + int(seed))
+        return data, plan
 
     def run_dir(self, job: Job) -> Path:
         return self.out / "runs" / job.name / f"seed{job.seed}"
@@ -106,6 +124,18 @@ def check_layer(layer: dict, where: str) -> dict:
     return layer
 
 
+VARY = ("training", "synthetic", "subset")
+
+
+def check_vary(vary) -> tuple:
+    """What a run's seed varies: a list of training, synthetic, subset."""
+    if isinstance(vary, str):
+        vary = [vary]
+    if not isinstance(vary, (list, tuple)) or any(v not in VARY for v in vary):
+        raise ConfigError(f"vary: a list of {', '.join(VARY)} (what a run's seed varies), got {vary!r}")
+    return tuple(v for v in VARY if v in vary)
+
+
 def check_seeds(seeds) -> tuple:
     """Distinct integers >= 0 (a repeated seed would count one run twice in mean ± std)."""
     if (not isinstance(seeds, (list, tuple)) or not seeds or len(set(map(str, seeds))) != len(seeds)
@@ -134,7 +164,8 @@ def build(cfg: dict) -> RunConfig:
                       frozen_items(cfg["plan"]["aliases"])),
         generator=GeneratorSpec(g["generator"], g["options"] or {}, g["batch_size"], g["workers"], g["skip_undrawable"]),
         train=TrainConfig.from_dict(cfg["train"]), thresholds=Thresholds(**cfg["thresholds"]),
-        options=dict(cfg["options"]), audit=bool(cfg["audit"]), out=Path(cfg["out"]), raw=cfg)
+        options=dict(cfg["options"]), audit=bool(cfg["audit"]), bootstrap=check_int("bootstrap", cfg["bootstrap"], 0),
+        vary=check_vary(cfg["vary"]), out=Path(cfg["out"]), raw=cfg)
     for method in run.methods:  # e.g. audit weighting without an audit folder: before any work
         run.job(method, run.seeds[0])
     return run

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from synaug.pages import figure_html, findings_html, list_html, table_html, write_page
+from synaug.eval.metrics import split_text
 from synaug.experiments.stats import cell_mean
 from synaug.experiments.table import numeric_columns, table_text
 from synaug.fileio import atomic_write_text, write_json
@@ -70,7 +71,8 @@ def section_html(results: dict, out: Path) -> str:
             + (f", imbalance factor {cfg['imbalance']:g}" if cfg["task"] == "longtail" else "")
             + f"; seeds {', '.join(map(str, seeds))}: "
             + ("mean ± sample std over seeds" if len(seeds) > 1 else "one seed (n = 1, no spread)")
-            + "; metrics at the last training step (nothing selected on the test set).</p>"]
+            + "; metrics at the last training step (nothing selected on the test set)."
+            + (f" {html.escape(split_text(results['thresholds']))}." if results.get("thresholds") else "") + "</p>"]
     body += [table_html(t) for t in results["tables"]]
     for fig in results["figures"]:
         if (out / fig["file"]).is_file():
@@ -84,7 +86,8 @@ def section_html(results: dict, out: Path) -> str:
     return "\n".join(body)
 
 
-def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index: bool = False) -> dict:
+def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index: bool = False,
+                 thresholds: dict | None = None) -> dict:
     """results.json, one PNG per table and report.html for one experiment's `result` (with `index`,
     the experiments.html of the folder above, gathering every experiment's section); returns the
     results dict written to results.json."""
@@ -99,7 +102,7 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index
                "config": cfg, "seconds": seconds, "tables": tables, "curves": result.curves, "figures": figures,
                "findings": [as_dict(f) for f in result.findings], "skipped": result.skipped,
                "caveat": stand_in_caveat(cfg, experiment.paper),
-               "selection": "last training step (no test-set selection)"}
+               "selection": "last training step (no test-set selection)", "thresholds": thresholds}
     write_json(out / "results.json", results)
     section = section_html(results, out)
     atomic_write_text(out / "section.html", section)
@@ -122,7 +125,7 @@ def write_index(folder: Path) -> Path:
 
 def format_result_text(results: dict) -> str:
     """The tables (mean ± std, paper numbers after '|'), findings and skipped rows as plain text."""
-    lines = []
+    lines = [split_text(results["thresholds"]), ""] if results.get("thresholds") else []
     for table in results["tables"]:
         lines += [table_text(table), ""]
     lines += [f"[{f['status']}] {f['claim']}: {f['evidence']}" for f in results["findings"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from synaug.data.imageset import ImageSet
-from synaug.eval.metrics import imbalance_factor
+from synaug.eval.metrics import imbalance_factor, split_text
 from synaug.eval.specs import definitions_html
 from synaug.pages import table_html, write_page
 from synaug.experiments.tasks import TASKS
@@ -147,11 +147,14 @@ SYNAUG_TEXT = ("<li><b>SYNAuG</b>: every cell (class, or class x group) filled w
 def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     """report.html (and the real | synthetic grids beside it) for the results of `run_experiment`."""
     task = TASKS[results["task"]]
-    th = results["config"]["thresholds"]
+    th = results["thresholds"]
     body = _header(results, splits, task)
     descriptions = {m: r["description"] for m, r in results["methods"].items()}
     body.append(table_html(results["tables"][0], descriptions, "what it is"))
     body.append("<ul class=note>" + definitions_html(task.metrics, th["many"], th["few"]) + SYNAUG_TEXT + "</ul>")
+    if results["task"] == "longtail":
+        body.append(f"<p class=note>{html.escape(split_text(th))}: "
+                    + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in th["classes"].items()) + ".</p>")
     for use_groups, syn in synthetic.items():
         body += _uniformization(results, splits.train, use_groups == "True", syn, Path(path).parent)
     note = generator_note(results["config"]["generate"]["generator"]) if synthetic else ""

@@ -19,13 +19,13 @@ from synaug.engine.caching import decode_to_cache, training_side
 from synaug.engine.execute import run_job
 from synaug.engine.job import Job
 from synaug.engine.workspace import Workspace
-from synaug.eval.metrics import imbalance_factor
+from synaug.eval.metrics import imbalance_factor, split_summary, split_text
 from synaug.eval.specs import metric
 from synaug.experiments.config import RunConfig
 from synaug.experiments.report import write_report
-from synaug.experiments.stats import Stat
 from synaug.experiments.table import Table, table_text
 from synaug.experiments.tasks import TASKS
+from synaug.experiments.uncertainty import row_runs, row_stats
 from synaug.fileio import atomic_write_text, write_json
 from synaug.train.distributed import Dist
 from synaug.train.methods import get_method
@@ -64,7 +64,7 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     audits = audit_sets(cfg, ws, splits, synthetic) if dist.world == 1 else {}
     if not dist.is_main:
         return None
-    results = collect(cfg, splits, synthetic, done)
+    results = collect(cfg, ws, splits, synthetic, done)
     results.update({"audit": {k: s for k, (_, s) in audits.items()}} if audits else {})
     results["seconds"] = time.time() - t0
     write_json(cfg.out / "results.json", results)
@@ -97,29 +97,34 @@ def audit_sets(cfg: RunConfig, ws: Workspace, splits, synthetic: dict) -> dict:
             for k in sorted(wanted, reverse=True)}
 
 
-def collect(cfg: RunConfig, splits, synthetic: dict, done: dict[Job, dict]) -> dict:
+def collect(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, done: dict[Job, dict]) -> dict:
     """results.json of a run: the data, the synthetic sets, one table of the task's metrics (Stats over
-    seeds) and, per method, its per-seed metrics and mean per-class / per-cell accuracy."""
+    seeds with their test-sampling intervals) and, per method, its per-seed metrics (without the
+    per-image predictions, which stay in each run's metrics.json) and mean per-class / per-cell accuracy."""
     task, train = TASKS[cfg.task], splits.train
     table = Table(f"{cfg.task}: {cfg.data.dataset}", list(task.metrics))
     methods = {}
     for name in cfg.methods:
-        runs = {str(j.seed): m for j, m in done.items() if j.method == name}
-        table.rows[name] = {k: Stat.of([r.get(k) for r in runs.values()], [int(s) for s in runs]) for k in task.metrics}
+        jobs = [(j, m) for j, m in done.items() if j.method == name]
+        table.rows[name] = row_stats(row_runs(ws, jobs), task.metrics, cfg.bootstrap)
+        runs = {str(j.seed): {k: v for k, v in m.items() if k != "predictions"} for j, m in jobs}
         methods[name] = {"description": get_method(name).description, "seeds": runs,
                          "summary": {k: v.to_dict() for k, v in table.rows[name].items()},
                          "per_class_mean": mean_of(runs, "per_class")}
         if train.has_groups:
             methods[name]["per_cell_mean"] = mean_dict(runs, "per_cell")
     tables = [table.to_dict()]
+    many, few = cfg.thresholds.effective(train.class_counts())
     return {"config": cfg.raw, "task": cfg.task, "data": splits.info, "class_names": train.class_names,
+            "thresholds": split_summary(train.class_counts(), train.class_names, many, few),
             "imbalance_factor": imbalance_factor(train.class_counts()),  # measured: max / min class count
             "group_names": train.group_names, "train_cells": train.cell_space.named(train.cell_counts()),
             "synthetic_cells": {k: s.images.cell_space.named(s.images.cell_counts()) for k, s in synthetic.items()},
             "synthetic_folders": {k: str(s.folder) for k, s in synthetic.items()},
             "undrawable": {k: s.meta.get("undrawable", {}) for k, s in synthetic.items()},
             "selection": "last training step (no test-set selection)", "tables": tables, "methods": methods,
-            "table": table_text(tables[0])}
+            "table": table_text(tables[0]) + ("\n" + split_text(split_summary(train.class_counts(), train.class_names,
+                                                                            many, few)) if cfg.task == "longtail" else "")}
 
 
 def mean_of(per_seed: dict, key: str) -> list:

@@ -1,6 +1,7 @@
 """The one statistics type: a metric over seeds (mean, sample std, n, the per-seed values in seed
-order, a 95 % t-interval of the mean). Demos, runs, tables, curves and claims all carry `Stat`s, as
-plain dicts in results.json."""
+order, a 95 % t-interval of the mean over seeds, and the 95 % test-sampling interval of the mean from
+a bootstrap over test images, `synaug.eval.bootstrap`). Demos, runs, tables, curves and claims all
+carry `Stat`s, as plain dicts in results.json."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Stat:
     values: list = field(default_factory=list)   # per seed, None where undefined
     seeds: list = field(default_factory=list)
     ci95: list | None = None       # [low, high]: t-interval of the mean over seeds (None for n < 2)
+    test_ci95: list | None = None  # [low, high]: the mean's interval when the test images are resampled
 
     @classmethod
     def of(cls, values, seeds=None) -> Stat:
@@ -61,3 +63,13 @@ def format_stat(value, fmt: str = "{:.2f}") -> str:
     if isinstance(d, dict) and len(d.get("values") or d.get("seeds") or []) > 1 and d.get("std") is not None:
         text += f" ± {fmt.format(d['std'])}"
     return text
+
+
+def format_intervals(value, fmt: str = "{:.2f}") -> str:
+    """'seeds [low, high]; test images [low, high]' for a Stat (or its dict), '' when it has neither."""
+    d = value.to_dict() if isinstance(value, Stat) else value
+    if not isinstance(d, dict):
+        return ""
+    parts = [f"{name} [{fmt.format(d[k][0])}, {fmt.format(d[k][1])}]" for k, name in
+             (("ci95", "seeds"), ("test_ci95", "test images")) if d.get(k)]
+    return "; ".join(parts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from synaug.eval.specs import metric
-from synaug.experiments.stats import Stat, cell_mean, format_stat
+from synaug.experiments.stats import Stat, cell_mean, format_intervals, format_stat
 
 
 @dataclass
@@ -44,6 +44,11 @@ def table_text(table: dict) -> str:
     if cells and all(len((r.get(k) or {}).get("values") or []) <= 1 for r in table["rows"].values()
                      for k in table["columns"] if isinstance(r.get(k), dict)):
         lines.append("(n = 1: one seed, no spread; pass more seeds for mean ± std)")
+    intervals = [(name, [f"{lab} {iv}" for k, lab, f in zip(table["columns"], labels, fmts)
+                         if (iv := format_intervals(r.get(k), f))]) for name, r in table["rows"].items()]
+    if any(parts for _, parts in intervals):
+        lines.append("95 % intervals of the mean (over seeds: t-interval; over test images: bootstrap):")
+        lines += [f"  {name}: " + "; ".join(parts) for name, parts in intervals if parts]
     return "\n".join(lines)
 
 

@@ -56,6 +56,8 @@ def check_train_config(cfg) -> None:
             bad(name, " or ".join(choices))
     if cfg.synthetic_weighting not in ("none", "audit"):
         bad("synthetic_weighting", "none or audit")
+    if cfg.stage2_balance not in ("subset", "sampler"):
+        bad("stage2_balance", "subset or sampler")
     for name in ("image_size", "crop_size"):
         if getattr(cfg, name) is not None and (not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1):
             bad(name, "a positive integer (pixels) or null")

@@ -39,7 +39,10 @@ class TrainConfig:
     stage2_steps: int = 200
     stage2_lr: float = 0.01
     stage2_batch_size: int = 128
-    stage2_per_class: int | None = None  # samples per class; None = smallest class count
+    stage2_per_class: int | None = None  # balanced subset: images per cell (capped at, and by default, the
+                                     # smallest cell's count: 4 per class on mnist-lt at IF 100)
+    stage2_balance: str = "subset"   # subset: that balanced subset of the real images; sampler: every real image,
+                                     # drawn cell-balanced (cRT's class-balanced sampling)
     dro_step_size: float = 0.01    # Group DRO: q_g <- q_g * exp(step * loss_g)
     dfr_refits: int = 20           # DFR: logistic regressions averaged for the final layer
     seed: int = 0

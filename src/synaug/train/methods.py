@@ -37,9 +37,17 @@ class Method:
                                          # tuned weight decay); they win over the run's config
     synthetic_policy: str = "all"        # all: every uniformizing image; audited: the audit's filter and budget
                                          # first (synaug.audit.recipe, applied by the runner and `synaug train`)
+    tune: tuple = ()                     # ((TrainConfig field, (candidates, ...)), ...): chosen for each run on a
+                                         # validation split carved from its training data (synaug.engine.tuning)
+    select: str = "balanced_accuracy"    # the validation metric tuning ranks the candidates by
 
 
 METHODS = Registry("method")
+# LDAM-DRW's schedule (kaidic/LDAM-DRW cifar_train.py adjust_learning_rate): lr x0.01 at epoch 160, x0.0001 at
+# 180 of 200; its DRW re-weighting starts at 160 too
+STEP_SCHEDULE = (("schedule", "step"), ("milestones", (0.8, 0.9)), ("gamma", 0.01))
+# cRT's re-training has its own learning rate (Kang et al. 2020: 0.2 on ImageNet-LT); 0.01 is stage 2's default
+STAGE2_LR = (("stage2_lr", (0.01, 0.05, 0.2)),)
 DEFAULTS = {f.name: f.default for f in fields(Method) if f.name not in ("name", "description")}
 
 
@@ -87,17 +95,20 @@ for _m in [
     Method("ce-rs", "cross-entropy with class-balanced re-sampling", sampler="class-balanced"),
     Method("balanced-softmax", "Balanced Softmax loss (Ren et al. 2020)", loss="balanced-softmax"),
     Method("ce-rw", "cross-entropy re-weighted by class (effective number, Cui et al. 2019)", loss="reweighted-ce"),
-    Method("ce-drw", "cross-entropy with deferred re-weighting from 80 % of training (DRW, Cao et al. 2019)",
-           loss="drw-ce"),
-    Method("ldam-drw", "LDAM loss on a cosine head with deferred re-weighting (LDAM-DRW, Cao et al. 2019)",
-           loss="ldam-drw", head="cosine"),
+    Method("ce-drw", "cross-entropy with deferred re-weighting from 80 % of training (DRW, Cao et al. 2019), "
+           "under LDAM-DRW's step schedule", loss="drw-ce", train=STEP_SCHEDULE),
+    Method("ldam-drw", "LDAM loss on a cosine head with deferred re-weighting (LDAM-DRW, Cao et al. 2019), under "
+           "its reference's step schedule (lr x0.01 at 80 % and x0.0001 at 90 % of training)",
+           loss="ldam-drw", head="cosine", train=STEP_SCHEDULE),
     Method("cmo", "CE + CMO: minority-weighted CutMix pasted onto ordinary batches (Park et al. 2022)",
            sampler="cmo", transform="cmo"),
     Method("ce-cmo", "CE + CMO (Park et al. 2022, Table 2); the same as cmo", sampler="cmo", transform="cmo"),
-    Method("ldam-drw-cmo", "LDAM-DRW + CMO (Park et al. 2022, Table 2)", loss="ldam-drw", head="cosine",
-           sampler="cmo", transform="cmo"),
-    Method("wb", "Weight Balancing (Alshammari et al. 2022): CE with tuned weight decay, then the classifier "
-           "re-trained with class-balanced loss and MaxNorm", stage2="wb", train=(("weight_decay", 5e-3),)),
+    Method("ldam-drw-cmo", "LDAM-DRW + CMO (Park et al. 2022, Table 2), LDAM-DRW's step schedule", loss="ldam-drw",
+           head="cosine", sampler="cmo", transform="cmo", train=STEP_SCHEDULE),
+    Method("wb", "Weight Balancing (Alshammari et al. 2022): CE with a larger weight decay, chosen per run on a "
+           "validation split carved from the training data, then the classifier re-trained with class-balanced loss "
+           "and MaxNorm (BatchNorm in training mode, as the reference)", stage2="wb", train=(("weight_decay", 5e-3),),
+           tune=(("weight_decay", (5e-4, 5e-3, 2e-2)),)),
     Method("mixup", "Mixup on the real data only (Zhang et al. 2018)", transform="mixup"),
     Method("cutmix", "CutMix on the real data only (Yun et al. 2019)", transform="cutmix"),
     Method("synaug", "SYNAuG: uniformize with synthetic data, domain Mixup, fine-tune last layer",
@@ -105,8 +116,17 @@ for _m in [
     Method("synaug-audit", "SYNAuG on audited synthetic data: the audit's filter drops mislabelled and off-manifold "
            "images, then each cell keeps round(transfer score x its fill) of them (synaug.audit.recipe)",
            transform="mixup", pairing="domain", synthetic=True, stage2="finetune", synthetic_policy="audited"),
-    Method("synaug-retrain", "SYNAuG with the last layer re-initialised in stage 2 (Table 1 d)",
-           transform="mixup", pairing="domain", synthetic=True, stage2="retrain"),
+    Method("synaug-retrain", "SYNAuG with the last layer re-initialised in stage 2 (Table 1 d), trained at its own "
+           "learning rate (cRT-style), chosen per run on a validation split carved from the training data",
+           transform="mixup", pairing="domain", synthetic=True, stage2="retrain", tune=STAGE2_LR),
+    Method("synaug-ft-tuned", "SYNAuG with its fine-tuning learning rate chosen per run on a validation split carved "
+           "from the training data (the fair partner of synaug-retrain)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune", tune=STAGE2_LR),
+    Method("synaug-random", "SYNAuG with Mixup partners drawn at random, not real x synthetic (pairing ablation)",
+           transform="mixup", pairing="random", synthetic=True, stage2="finetune"),
+    Method("synaug-ft-all", "SYNAuG fine-tuning the last layer on every real image drawn class-balanced (cRT's "
+           "sampling), not on a balanced subset of the smallest class's size (stage-2 data ablation)",
+           transform="mixup", pairing="domain", synthetic=True, stage2="finetune", train=(("stage2_balance", "sampler"),)),
     Method("synaug-nomixup", "uniformize + fine-tune, no Mixup (ablation)", synthetic=True, stage2="finetune"),
     Method("uniformize", "uniformize with synthetic data only (Table 1 a/b)", synthetic=True),
     Method("uniformize-mixup", "uniformize + domain Mixup, no stage 2 (Table 1 c)",
@@ -116,7 +136,9 @@ for _m in [
     # group robustness and fairness (cells = class x group)
     Method("erm", "empirical risk minimisation (plain cross-entropy)"),
     Method("rs", "group-balanced re-sampling: every class x group cell equally likely", sampler="cell-balanced"),
-    Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells", loss="group-dro"),
+    Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells, batches drawn with "
+           "probability inverse to cell size (the reference's --reweight_groups)", loss="group-dro",
+           sampler="cell-balanced"),
     Method("dfr", "DFR (Kirichenko et al.): ERM features, last layer re-fit on group-balanced validation data",
            stage2="dfr", stage2_data="val"),
     Method("synaug-dfr", "SYNAuG (re-train), Table 4: uniformize cells + domain Mixup, then DFR on validation data",

@@ -101,29 +101,37 @@ def retrain(s: Stage2) -> np.ndarray:
 
 
 def _train_last_layer(s: Stage2, reinit: bool) -> np.ndarray:
+    """SYNAuG's stage 2 on a cell-balanced real subset (`stage2_per_class` per cell, default the smallest
+    cell's count), or on every real image drawn cell-balanced (`stage2_balance: sampler`, cRT's)."""
     cfg, model = s.cfg, s.model
-    idx = balanced_subset(s.tuning.labels, cfg.stage2_per_class, cfg.seed, s.tuning.cells())
+    if cfg.stage2_balance == "sampler":
+        idx, sampler = np.arange(len(s.tuning)), "cell-balanced"
+    else:
+        idx, sampler = balanced_subset(s.tuning.labels, cfg.stage2_per_class, cfg.seed, s.tuning.cells()), "shuffle"
     if reinit and not (s.resume and (s.run_dir / "stage2.pt").is_file()):
         torch.manual_seed(cfg.seed + 1)
         model.classifier.reset_parameters()
     # a cosine head is fine-tuned at the scale its stage-1 loss trained it with (plain layers: 1)
-    fit_last_layer(s, s.tuning.subset(idx), LOSSES["ce"](scale=getattr(model.classifier, "logit_scale", 1.0)))
+    fit_last_layer(s, s.tuning.subset(idx), LOSSES["ce"](scale=getattr(model.classifier, "logit_scale", 1.0)),
+                   sampler=sampler)
     return idx
 
 
 def fit_last_layer(s: Stage2, subset: ImageSet, loss_fn, weight_decay: float | None = None,
-                   extra: tuple[Callback, ...] = ()) -> None:
-    """Train only `model.classifier` on `subset` (shuffled, no mixing), features frozen (eval mode,
-    no gradients), with the stage-2 checkpoint and log; `extra` callbacks run before those, so a
-    step's checkpoint holds what they made of it (MaxNorm's projected weights)."""
+                   extra: tuple[Callback, ...] = (), sampler: str = "shuffle", batchnorm: str = "eval") -> None:
+    """Train only `model.classifier` on `subset` (drawn by `sampler`, no mixing), features frozen (no
+    gradients; BatchNorm statistics frozen too with `batchnorm="eval"`, or moving with "train" as
+    Weight Balancing's reference trains), with the stage-2 checkpoint and log; `extra` callbacks run
+    before those, so a step's checkpoint holds what they made of it (MaxNorm's projected weights)."""
     cfg, model = s.cfg, s.model
     for p in model.features.parameters():
         p.requires_grad_(False)
     world = s.dist.world
-    sampler = SAMPLERS["shuffle"](n=len(subset), batch_size=stage2_batch_size(cfg, len(subset), world),
-                                  seed=cfg.seed + 1)
-    parts = FitParts(model.classifier.parameters(), sampler, s.augment, s.normalize,
-                     BATCH_TRANSFORMS["none"](), loss_fn, train_modules=[model.classifier])
+    facts = dict(n=len(subset), cells=subset.cells(), batch_size=stage2_batch_size(cfg, len(subset), world),
+                 seed=cfg.seed + 1)
+    parts = FitParts(model.classifier.parameters(), SAMPLERS.create(sampler, facts), s.augment, s.normalize,
+                     BATCH_TRANSFORMS["none"](), loss_fn,
+                     train_modules=[model] if batchnorm == "train" else [model.classifier])
     fit(model, TensorData.from_imageset(subset, s.device), stage2_phase(cfg, len(subset), weight_decay, world), parts,
         FitConfig(num_classes=s.real.num_classes, seed=cfg.seed, amp=cfg.amp, dist=s.dist),
         [*extra, *s.callbacks(s.run_dir / "stage2.pt")])
@@ -148,15 +156,17 @@ class MaxNormStep(Callback):
 
 @register_stage2("wb")
 def weight_balancing(s: Stage2) -> None:
-    """Weight Balancing's stage 2 (ShadeAlsha/LTR-weight-balancing): only the classifier, on all of
-    `tuning` (the imbalanced training set), with class-balanced cross-entropy (effective number,
-    beta 0.9999), weight decay 0.1 and MaxNorm (thresh 0.1); the cap is set from the stage-1
-    classifier before stage 2 (and before a resumed stage 2 loads its checkpoint). The reference's
-    class-balanced "softmax" loss is a binary cross-entropy on softmax outputs; this is Cui et al.'s
-    softmax cross-entropy with the same class weights."""
+    """Weight Balancing's stage 2 (ShadeAlsha/LTR-weight-balancing, demo2 + utils/trainval.py): only the
+    classifier's parameters, on all of `tuning` (the imbalanced training set), with the model in
+    `train()` mode as the reference's train_model (BatchNorm statistics keep moving), class-balanced
+    cross-entropy (effective number, beta 0.9999), weight decay 0.1 and MaxNorm (thresh 0.1); the cap
+    is set from the stage-1 classifier before stage 2 (and before a resumed stage 2 loads its
+    checkpoint). Deviations: the reference's class-balanced "softmax" loss is a binary cross-entropy on
+    softmax outputs, this is Cui et al.'s softmax cross-entropy with the same class weights; it projects
+    once per epoch, this after every step; it keeps the epoch with the best TEST accuracy, this the last."""
     loss_fn = LOSSES["reweighted-ce"](class_counts=s.tuning.class_counts())
     maxnorm = MaxNorm(s.model.classifier, thresh=WB_MAXNORM_THRESH)
-    fit_last_layer(s, s.tuning, loss_fn, WB_WEIGHT_DECAY, (MaxNormStep(maxnorm),))
+    fit_last_layer(s, s.tuning, loss_fn, WB_WEIGHT_DECAY, (MaxNormStep(maxnorm),), batchnorm="train")
 
 
 weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows

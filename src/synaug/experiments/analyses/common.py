@@ -20,6 +20,7 @@ from synaug.errors import ConfigError, check_keys
 from synaug.eval.specs import metric
 from synaug.experiments.catalog import ExperimentContext
 from synaug.experiments.stats import Stat
+from synaug.experiments.uncertainty import row_stats
 from synaug.plots import save_png
 from synaug.train.methods import get_method
 
@@ -79,16 +80,23 @@ def class_pool(ctx: ExperimentContext, per_class: int | None, imbalance: float |
                     imbalance=ctx.config.data.imbalance if imbalance is None else imbalance)
 
 
-def synthetic_for(ctx: ExperimentContext, data: DataSpec, strategy, generator: GeneratorSpec | None = None) -> SyntheticSet:
-    """The class-level synthetic set of `strategy` on `data` (generated once, shared)."""
-    plan = replace(ctx.config.plan, strategy=strategy)  # class_pool data have no groups
+def synthetic_for(ctx: ExperimentContext, data: DataSpec, strategy, generator: GeneratorSpec | None = None,
+                  seed: int = 0) -> SyntheticSet:
+    """The synthetic set of `strategy` on `data` as run seed `seed` draws it (`RunConfig.seeded`),
+    generated once and shared."""
+    data, plan = ctx.config.seeded(data, replace(ctx.config.plan, strategy=strategy), seed)
     return ctx.ws.planned(data, plan, generator or ctx.config.generator,
                           training_side(ctx.splits(data), ctx.config.train))
 
 
-def stats_of(runs: list[tuple[int, dict]], keys) -> dict:
-    """{key: Stat over the runs' seeds}."""
-    return {k: Stat.of([m.get(k) for _, m in runs], [s for s, _ in runs]) for k in keys}
+def stats_of(ctx: ExperimentContext, results, name: str, keys) -> dict:
+    """{key: Stat over the seeds of the jobs named `name`, with its test-sampling interval}."""
+    return row_stats(results.row(ctx.ws, name), keys, ctx.config.bootstrap)
+
+
+def by_seed(stat: Stat) -> dict:
+    """A Stat's per-seed values as {seed: value}."""
+    return dict(zip(stat.seeds, stat.values))
 
 
 def curve(xs: list, points: list[dict], keys) -> dict:
@@ -117,11 +125,6 @@ def plot_shots(ax, c: dict, label: str = "", keys=SHOTS, style: str = "-o") -> N
         std = np.array([0.0 if v is None else v for v in c[k]["std"]], float)
         line, = ax.plot(c["x"], mean, style, label=f"{label}{metric(k).label}")
         ax.fill_between(c["x"], mean - std, mean + std, color=line.get_color(), alpha=0.15)
-
-
-def verdict(ok: bool | None) -> str:
-    """A descriptive finding's status (a curve's shape, not a paired test): None: undecidable here."""
-    return "not runnable here" if ok is None else "consistent" if ok else "contradicted"
 
 
 def fmt(v, digits: int = 2) -> str:

@@ -21,9 +21,10 @@ from synaug.engine.caching import training_side
 from synaug.engine.specs import GeneratorSpec
 from synaug.errors import SynaugError
 from synaug.eval.specs import metric
-from synaug.experiments.analyses.common import (SHOTS, curve, fmt, listed, mean_of, method_name, number, options,
-                                                plot_shots, save_figure, stats_of, verdict)
+from synaug.experiments.analyses.common import (SHOTS, by_seed, curve, fmt, listed, method_name, number, options,
+                                                plot_shots, save_figure, stats_of)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.claims import Claim, FindingSet, evaluate_claims
 from synaug.experiments.table import Table
 from synaug.generators.base import Knob, quality_knob
 from synaug.plots import pyplot
@@ -74,12 +75,13 @@ def collect(ctx, results) -> ExperimentResult:
     if knob is None:
         return result
     data = ctx.data(per_class=opts["per_class"])
-    rows = {b: stats_of(results.runs(b), SHOTS) for b in opts["baselines"]}
-    points, samples = [], {}
+    rows = {b: stats_of(ctx, results, b, SHOTS) for b in opts["baselines"]}
+    points, samples, level_rows = [], {}, {}
     for value, gen in accepted:
         q = knob.quality(value)
-        rows[f"{opts['method']} ({knob.option} {value:g})"] = st = stats_of(results.runs(level_name(opts, knob, value)),
-                                                                          SHOTS)
+        label = f"{opts['method']} ({knob.option} {value:g})"
+        level_rows[q] = label
+        rows[label] = st = stats_of(ctx, results, level_name(opts, knob, value), SHOTS)
         points.append((q, st))
         side = training_side(ctx.splits(data), ctx.config.train)
         samples[q] = ctx.ws.planned(data, ctx.config.plan, gen, side).images
@@ -96,7 +98,10 @@ def collect(ctx, results) -> ExperimentResult:
                                f"Many / Medium / Few / All vs {knob.label}; dashed: baselines on real data"))
         result.figures.append((save_figure(ctx, draw_samples(samples, knob), "fig4_samples.png"),
                                "One synthetic image per class (columns) at each quality level (rows)"))
-    result.findings.extend(findings(result.curves[opts["method"]], baselines))
+    runs = {label: results.row(ctx.ws, level_name(opts, knob, value)) for (value, _), label in
+            zip(accepted, [f"{opts['method']} ({knob.option} {v:g})" for v, _ in accepted])}
+    runs.update({b: results.row(ctx.ws, b) for b in opts["baselines"]})
+    result.findings.extend(findings(ctx, opts, runs, [level_rows[q] for q in sorted(level_rows)], rows))
     return result
 
 
@@ -137,33 +142,30 @@ def draw_samples(samples: dict, knob: Knob, per_row: int = 10):
     return fig
 
 
-def findings(c: dict, baselines: dict) -> list[Finding]:
-    """`c`: the method's curve over quality; `baselines`: {name: {shot: mean}}."""
-    ce = baselines.get("ce") or next(iter(baselines.values()), None)
-    out = []
-    if ce is None or not c["x"]:
-        beats = None
-        evidence = "no baseline or no quality level ran"
-    else:
-        keys = ("medium", "few", "accuracy")
-        beats = all(bool(np.all(mean_of(c, k) > (ce[k] if ce[k] is not None else np.inf))) for k in keys)
-        evidence = "; ".join(f"{metric(k).label}: baseline {fmt(ce[k])} vs " + ", ".join(fmt(v) for v in mean_of(c, k))
-                             for k in keys)
-    out.append(Finding("SYNAuG beats CE on Medium, Few and All at every sample quality", verdict(beats),
-                       "rule: every level's mean > the CE baseline (ce-rs when ce was not run) in Medium, Few and All; "
-                       + evidence))
-    acc = mean_of(c, "accuracy") if c["x"] else np.zeros(0)
-    ok, ev = None, f"{len(acc)} level(s) ran (needs 3)"
-    if len(acc) >= 3:
-        upper = acc[len(acc) // 2:]
-        rise = float(acc[-1] - acc[0])
-        ok = bool(acc[0] == acc.min() and np.ptp(upper) < rise / 4)  # a straight rise fails: a plateau passes
-        ev = (f"All by quality {', '.join(f'{x:g}: {fmt(a)}' for x, a in zip(c['x'], acc))}; lowest-to-highest rise "
-              f"{rise:.2f}, spread over the upper half {np.ptp(upper):.2f}")
-    out.append(Finding("Low quality is worst, and above a threshold quality barely matters", verdict(ok),
-                       "rule: the lowest quality has the lowest All, and the spread of All over the upper half of "
-                       "the levels is under a quarter of the lowest-to-highest rise; " + ev))
-    return out
+def findings(ctx, opts, runs: dict, levels: list[str], rows: dict) -> list[Finding]:
+    """Each quality level against the CE baseline (ce-rs when ce was not run) as paired claims, and the
+    plateau rule checked on every seed. `levels`: the level rows, worst quality first."""
+    base = "ce" if "ce" in opts["baselines"] else opts["baselines"][0]
+    claims = [Claim(f"SYNAuG beats CE on Medium, Few and All at {label}", label, base, ("medium", "few", "accuracy"))
+              for label in levels]
+    out = evaluate_claims(claims, runs, Finding, ctx.config.bootstrap)
+    f = FindingSet()
+    acc = {label: by_seed(rows[label]["accuracy"]) for label in levels}
+    f.rule("Low quality is worst, and above a threshold quality barely matters",
+           {s: plateau([acc[label].get(s) for label in levels]) for s in ctx.seeds},
+           "the lowest quality has the lowest All, and the spread of All over the upper half of the levels is under "
+           "a quarter of the lowest-to-highest rise (a straight rise fails: a plateau passes); mean All by quality: "
+           + ", ".join(f"{label}: {fmt(rows[label]['accuracy'].mean)}" for label in levels))
+    return out + f.findings(Finding)
+
+
+def plateau(acc: list) -> bool | None:
+    """The plateau rule on one seed's All per quality level (worst first); None with under 3 levels."""
+    if len(acc) < 3 or None in acc:
+        return None
+    acc = np.array(acc, float)
+    upper, rise = acc[len(acc) // 2:], float(acc[-1] - acc[0])
+    return bool(acc[0] == acc.min() and np.ptp(upper) < rise / 4)
 
 
 register_experiment(Experiment(
@@ -173,5 +175,5 @@ register_experiment(Experiment(
     dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64,
                                                                                "stage2_steps": 100}},
-    tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
+    tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"per_class": 12, "levels": [1.0, 0.0], "baselines": ["ce"]}}))

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synaug.experiments.analyses.common import fmt, number, options, save_figure, verdict
+from synaug.experiments.analyses.common import by_seed, fmt, number, options, save_figure
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.claims import FindingSet
 from synaug.experiments.stats import Stat
 from synaug.experiments.table import Table
 from synaug.plots import pyplot
@@ -132,7 +133,7 @@ def collect(ctx, results) -> ExperimentResult:
     result.figures.append((save_figure(ctx, fig, "fig5_toy.png"),
                            "Scatter per setting (columns) and training data (rows) with the learned linear "
                            f"boundary (black), seed {ctx.seeds[0]}; colour = class, marker = group"))
-    result.findings.extend(findings(rows))
+    result.findings.extend(findings(rows, ctx.seeds))
     return result
 
 
@@ -170,27 +171,25 @@ def draw(first_seed: dict):
     return fig
 
 
-def findings(rows: dict) -> list[Finding]:
-    def mean(setting, variant, key):
-        return rows[f"{setting} / {variant}"][key].mean
+def findings(rows: dict, seeds) -> list[Finding]:
+    def val(setting, variant, key):
+        return by_seed(rows[f"{setting} / {variant}"][key])
 
-    cls, grp = mean("class imbalance", "original", "worst_cell"), mean("group imbalance", "original", "worst_cell")
-    both_tilt = mean("class + group imbalance", "original", "tilt")
-    cls_tilt = mean("class imbalance", "original", "tilt")
-    both = mean("class + group imbalance", "original", "worst_cell")
+    f = FindingSet()
+    cls, grp = val("class imbalance", "original", "worst_cell"), val("group imbalance", "original", "worst_cell")
+    f.paired("Class imbalance makes the classifier more unfair than group imbalance", grp, cls,
+             f"worst-cell accuracy under group imbalance {fmt(np.mean(list(grp.values())))} % vs class imbalance "
+             f"{fmt(np.mean(list(cls.values())))} %")
+    both, both_tilt = val("class + group imbalance", "original", "worst_cell"), val("class + group imbalance", "original", "tilt")
+    cls_tilt = val("class imbalance", "original", "tilt")
+    f.rule("Group imbalance together with class imbalance amplifies the unfairness (tilted boundary)",
+           {s: bool(both_tilt[s] > cls_tilt[s] and both[s] < cls[s]) for s in seeds},
+           "class + group imbalance has a larger tilt and a lower worst cell than class imbalance")
     imbalanced = SETTINGS[1:]
-    gains = [mean(s, "uniformized", "worst_cell") - mean(s, "original", "worst_cell") for s in imbalanced]
-    return [
-        Finding("Class imbalance makes the classifier more unfair than group imbalance", verdict(cls < grp),
-                f"rule: worst-cell accuracy, class imbalance < group imbalance; {fmt(cls)} vs {fmt(grp)} %"),
-        Finding("Group imbalance together with class imbalance amplifies the unfairness (tilted boundary)",
-                verdict(both_tilt > cls_tilt and both < cls),
-                f"rule: class + group imbalance has a larger tilt and a lower worst cell than class imbalance; "
-                f"tilt {fmt(both_tilt, 1)}° vs {fmt(cls_tilt, 1)}°, worst cell {fmt(both)} vs {fmt(cls)} %"),
-        Finding("Uniformizing the cells with synthetic samples improves the worst cell", verdict(min(gains) > 0),
-                "rule: uniformized - original worst-cell accuracy > 0 in every imbalanced setting; "
-                + ", ".join(f"{s}: {g:+.2f}" for s, g in zip(imbalanced, gains))),
-    ]
+    f.rule("Uniformizing the cells with synthetic samples improves the worst cell",
+           {s: all(val(st, "uniformized", "worst_cell")[s] > val(st, "original", "worst_cell")[s] for st in imbalanced)
+            for s in seeds}, "uniformized - original worst-cell accuracy > 0 in every imbalanced setting")
+    return f.findings(Finding)
 
 
 register_experiment(Experiment(
@@ -199,4 +198,4 @@ register_experiment(Experiment(
           "classifiers learned on each (more vertical = fairer)",
     dataset="none (2-D Gaussians)", jobs=jobs, collect=collect,
     defaults={"seeds": [0, 1, 2]},
-    tiny={"seeds": [0], "train": {"steps": 1}, "options": {"n": 200, "test_per_cell": 300}}))
+    tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 1}, "options": {"n": 200, "test_per_cell": 300}}))

@@ -21,9 +21,10 @@ from dataclasses import replace
 import numpy as np
 
 from synaug.eval.specs import metric
-from synaug.experiments.analyses.common import (SHOTS, class_pool, curve, fmt, listed, mean_of, method_name, number,
-                                                options, plot_shots, save_figure, stats_of, synthetic_for, verdict)
+from synaug.experiments.analyses.common import (SHOTS, by_seed, class_pool, curve, fmt, listed, method_name, number,
+                                                options, plot_shots, save_figure, stats_of, synthetic_for)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
+from synaug.experiments.claims import FindingSet
 from synaug.experiments.table import Table
 from synaug.plots import pyplot
 
@@ -56,7 +57,7 @@ def collect(ctx, results) -> ExperimentResult:
     result = ExperimentResult()
     rows, made_rows, points = {}, {}, {f: ([], []) for f, _, _ in FAMILIES}
     for family, strategy in budgets(opts):
-        rows[strategy] = stats_of(results.runs(strategy.replace("+", "plus")), SHOTS)
+        rows[strategy] = stats_of(ctx, results, strategy.replace("+", "plus"), SHOTS)
         syn = synthetic_for(ctx, data, strategy)
         made_rows[strategy] = {"real": [r["real"] - r["cut"] for r in syn.meta["cells"]],
                                "synthetic": syn.images.class_counts().tolist(),
@@ -70,7 +71,7 @@ def collect(ctx, results) -> ExperimentResult:
                                note=f"original real counts per class: {counts}"))
     result.figures.append((save_figure(ctx, draw(result.curves), "uniformization.png"),
                            "Many / Medium / Few / All vs the number of synthetic images: U-beta and LT+alpha"))
-    result.findings.extend(findings(result.curves))
+    result.findings.extend(findings(ctx, opts, rows, points))
     return result
 
 
@@ -88,28 +89,43 @@ def draw(curves: dict):
     return fig
 
 
-def findings(curves: dict) -> list[Finding]:
-    u, lt = curves["U"], curves["LT+"]
-    rises = {f: (mean_of(c, "accuracy")[int(np.argmin(c["x"]))], mean_of(c, "accuracy")[int(np.argmax(c["x"]))])
-             for f, c in (("U", u), ("LT+", lt)) if len(c["x"]) >= 2}
-    out = [Finding("Accuracy rises as synthetic data are added",
-                   verdict(None if len(rises) < 2 else all(b > a for a, b in rises.values())),
-                   "rule: All at the largest budget > All at the smallest, in both families; "
-                   + "; ".join(f"{f}: {fmt(a)} -> {fmt(b)}" for f, (a, b) in rises.items()))]
-    order = np.argsort(lt["x"])
-    few = mean_of(lt, "few")[order]
-    gains = np.diff(few)
-    out.append(Finding("LT+alpha: the first synthetic images help the Few classes most",
-                       verdict(None if len(gains) < 2 or np.isnan(gains).any() else bool(gains[0] == gains.max())),
-                       "rule: Few's first gain (smallest to next budget) is the largest of the consecutive gains; "
-                       f"Few along LT+: {', '.join(fmt(v) for v in few)}"))
-    ends = (mean_of(u, "accuracy")[int(np.argmax(u["x"]))] if u["x"] else None,
-            mean_of(lt, "accuracy")[int(np.argmax(lt["x"]))] if lt["x"] else None)
-    out.append(Finding("With much synthetic data, LT+alpha and U-beta perform alike",
-                       verdict(None if None in ends else abs(ends[0] - ends[1]) <= 3),
-                       f"rule: All at the largest U-beta and LT+alpha budgets within 3 points; {fmt(ends[0])} vs "
-                       f"{fmt(ends[1])}"))
-    return out
+def findings(ctx, opts, rows: dict, points: dict) -> list[Finding]:
+    """Each claim checked on every seed (`FindingSet.rule`); `points[family]` = (synthetic counts, Stats)."""
+    def budget(family, which):  # the strategy with the smallest / largest synthetic count of a family
+        xs = points[family][0]
+        strategies = [s for f, s in budgets(opts) if f == family]
+        return strategies[int(which(xs))] if xs else None
+
+    def acc(strategy, key="accuracy"):
+        return by_seed(rows[strategy][key]) if strategy else {}
+
+    f = FindingSet()
+    ends = {fam: (budget(fam, np.argmin), budget(fam, np.argmax)) for fam, _, _ in FAMILIES}
+    f.rule("Accuracy rises as synthetic data are added",
+           {s: all(acc(hi).get(s) is not None and acc(lo).get(s) is not None and acc(hi)[s] > acc(lo)[s]
+                   for lo, hi in ends.values()) for s in ctx.seeds},
+           "All at the largest budget > All at the smallest, in both families; means: "
+           + "; ".join(f"{fam}: {fmt(rows[lo]['accuracy'].mean)} -> {fmt(rows[hi]['accuracy'].mean)}"
+                       for fam, (lo, hi) in ends.items() if lo))
+    lt = [s for fam, s in budgets(opts) if fam == "LT+"]
+    lt = [lt[i] for i in np.argsort(points["LT+"][0])]
+    f.rule("LT+alpha: the first synthetic images help the Few classes most",
+           {s: first_gain_largest([acc(b, "few").get(s) for b in lt]) for s in ctx.seeds},
+           "Few's first gain (smallest to next budget) is the largest of the consecutive gains; mean Few along LT+: "
+           + ", ".join(fmt(rows[b]["few"].mean) for b in lt))
+    u_end, lt_end = ends["U"][1], ends["LT+"][1]
+    f.rule("With much synthetic data, LT+alpha and U-beta perform alike",
+           {s: None if None in (acc(u_end).get(s), acc(lt_end).get(s)) else abs(acc(u_end)[s] - acc(lt_end)[s]) <= 3
+            for s in ctx.seeds}, f"All at the largest U-beta and LT+alpha budgets within 3 points; means "
+           f"{fmt(rows[u_end]['accuracy'].mean) if u_end else '-'} vs {fmt(rows[lt_end]['accuracy'].mean) if lt_end else '-'}")
+    return f.findings(Finding)
+
+
+def first_gain_largest(few: list) -> bool | None:
+    if len(few) < 3 or None in few:
+        return None
+    gains = np.diff(np.array(few, float))
+    return bool(gains[0] == gains.max())
 
 
 register_experiment(Experiment(
@@ -119,5 +135,5 @@ register_experiment(Experiment(
     dataset="mnist-lt", jobs=jobs, collect=collect,
     defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2],
               "train": {"steps": 300, "batch_size": 64, "stage2_steps": 100}},
-    tiny={"seeds": [0], "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
+    tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"betas": [4, 8], "alphas": [0, 3], "per_class": 10}}))

@@ -22,6 +22,7 @@ from synaug.experiments import paper
 from synaug.experiments.catalog import Experiment, ExperimentContext, ExperimentResult, Finding, Results
 from synaug.experiments.claims import Claim, evaluate_claims
 from synaug.experiments.table import Table
+from synaug.experiments.uncertainty import row_stats
 from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text
 from synaug.generators.base import GENERATORS, takes_option
@@ -131,14 +132,15 @@ def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> 
     table = Table(spec.title, list(task.metrics), note=spec.note, paper_source=spec.paper_source())
     skipped = [label if ": " in label else f"{label}: a paper row with no implementation in synaug"
                for label in spec.paper_only]
-    notes = []
+    notes, runs = [], {}
     for row in spec.rows:
         name, note = resolve_method(row)
         why = why_not_runnable(row, ctx) or (note if name is None else results.failed.get(slug(row.label)))
         if why:
             skipped.append(f"{row.label}: {why}")
             continue
-        table.rows[row.label] = {k: results.stat(slug(row.label), k) for k in task.metrics}
+        runs[row.label] = results.row(ctx.ws, slug(row.label))
+        table.rows[row.label] = row_stats(runs[row.label], task.metrics, ctx.config.bootstrap)
         notes += [f"{row.label}: {note}"] if note else []
         numbers = paper.row_numbers(row.paper, ctx.config.data.imbalance) if row.paper else {}
         if numbers:
@@ -149,7 +151,7 @@ def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> 
             shown = "  ".join(f"{k} {m.get(k):.2f}" for k in task.metrics[:4] if m.get(k) is not None)
             ctx.log(f"  {row.label:<34} seed {seed}: {shown}")
     table.note = " ".join([spec.note, *notes]).strip()
-    findings = evaluate_claims(list(spec.claims), [table], Finding)
+    findings = evaluate_claims(list(spec.claims), runs, Finding, ctx.config.bootstrap)
     return ExperimentResult(tables=[table], findings=findings, skipped=skipped)
 
 
@@ -162,5 +164,5 @@ def table_experiment(name: str, title: str, paper_text: str, dataset: str, spec:
 
 SMALL = {"steps": 4, "stage2_steps": 2, "batch_size": 16, "dfr_refits": 1, "checkpoint_every": 1000}
 # tests: a few steps, and plans that fill every cell to 100 images only (U-100: ~100-160 images, seconds)
-TINY_LT = {"imbalance": 10, "train": SMALL, "seeds": [0], "plan": {"strategy": "U-100"}}
-TINY_GROUPS = {"train": SMALL, "seeds": [0], "plan": {"strategy": "U-100"}}
+TINY_LT = {"imbalance": 10, "train": SMALL, "seeds": [0], "plan": {"strategy": "U-100"}, "bootstrap": 100}
+TINY_GROUPS = {"train": SMALL, "seeds": [0], "plan": {"strategy": "U-100"}, "bootstrap": 100}
