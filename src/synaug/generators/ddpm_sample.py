@@ -3,7 +3,9 @@
 Each image starts from its own noise, drawn by a CPU `torch.Generator` seeded with the image's seed,
 and the samplers used here are deterministic after that (DDIM with eta = 0, DPM-Solver++), so an
 image depends on its seed, label and the settings only, not on the batch it is drawn in (up to the
-float rounding of batched kernels, ~1e-6; tests/test_ddpm.py checks the uint8 images are equal).
+float rounding of batched kernels, < 1e-5 before rounding; tests/test_ddpm.py checks that and that the
+uint8 images are equal; a value within ~1e-6 of a rounding boundary could in principle still flip
+one pixel by 1).
 Classifier-free guidance: eps = eps(x, null) + w * (eps(x, y) - eps(x, null)), both in one pass;
 w = 1 is the plain conditional model.
 """
