@@ -23,7 +23,8 @@ from synaug.generators import make_generator, run_generation  # noqa: E402
 from synaug.generators.ddpm_fit import FitSettings, fit_generator, make_scheduler  # noqa: E402
 from synaug.generators.ddpm_folder import check_disjoint  # noqa: E402
 from synaug.generators.ddpm_loss import draw_batch, pool_tensors, step_loss  # noqa: E402
-from synaug.generators.ddpm_sample import DdpmSampler  # noqa: E402
+from synaug.generators.ddpm import SCHEDULER_NAMES  # noqa: E402
+from synaug.generators.ddpm_sample import SCHEDULERS, DdpmSampler  # noqa: E402
 from synaug.plan import build_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 from synaug.train.loop import step_generators  # noqa: E402
@@ -246,6 +247,7 @@ def test_cannot_draw_says_why_and_the_runner_stops(fitted, tmp_path):
         make_generator("ddpm", model=str(tmp_path)).cannot_draw(zebra[0])
     with pytest.raises(ConfigError, match="scheduler"):
         make_generator("ddpm", model=str(out), scheduler="euler")
+    assert set(SCHEDULER_NAMES) == set(SCHEDULERS)  # the torch-free list names every sampler
 
 
 def test_cell_conditional_model_draws_cells_and_refuses_empty_ones(tmp_path):
