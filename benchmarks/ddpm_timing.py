@@ -1,7 +1,8 @@
 """Training and sampling speed of the `ddpm` generator's denoisers on this machine (28 px, 1 channel,
 11 labels: MNIST's 10 classes and the null label).
 
-    PYTHONPATH=src python benchmarks/ddpm_timing.py [--arch fast|unet] [--steps 5] [--rounds 3] [--batch 128] [--sample-batch 128]
+    PYTHONPATH=src python benchmarks/ddpm_timing.py [--arch fast|unet] [--steps 5] [--rounds 3]
+        [--batch 128] [--sample-batch 128]
 
 Training: images per second of the real fit step (`ddpm_loss.step_loss`: noise, forward, MSE,
 backward, gradient clipping, AdamW, EMA) at `--batch`, after two warm-up steps. Sampling: image x

@@ -184,7 +184,8 @@ def test_cbdm_term_is_the_papers_formula_on_a_label_only_model():
     _, pool = tiny_pool()
     data = pool_tensors(pool.images, pool.cells(), 3, "cpu")
     sched = make_scheduler(FitSettings())
-    total, mse, cbdm = step_loss(LabelOnly(), sched, data, 64, *step_generators(4, 9), label_dropout=0.3, cbdm_weight=0.7)
+    total, mse, cbdm = step_loss(LabelOnly(), sched, data, 64, *step_generators(4, 9), label_dropout=0.3,
+                                 cbdm_weight=0.7)
     rng, gen = step_generators(4, 9)
     x0, noise, t, labels, kept = draw_batch(data, 64, rng, gen, 1000, 0.3)
     others = torch.multinomial(data.label_freq, 64, replacement=True, generator=gen)

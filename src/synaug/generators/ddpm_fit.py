@@ -240,9 +240,11 @@ def _networks(config: dict, settings: FitSettings, device):
     """The denoiser, initialised from the seed (the caller's global RNG is left as it was), and its EMA copy."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        model = build_denoiser(config).to(device).to(memory_format=torch.channels_last)
-        ema = build_denoiser(config).to(device).to(memory_format=torch.channels_last) if settings.ema_decay > 0 else None
+        model = build_denoiser(config)
+        ema = build_denoiser(config) if settings.ema_decay > 0 else None
+    model = model.to(device).to(memory_format=torch.channels_last)
     if ema is not None:
+        ema = ema.to(device).to(memory_format=torch.channels_last)
         ema.load_state_dict(model.state_dict())
         ema.requires_grad_(False)
     return model, ema
