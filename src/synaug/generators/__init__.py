@@ -5,4 +5,5 @@ from synaug.generators import render  # noqa: F401  (registers the offline `rend
 from synaug.generators import diffusion  # noqa: F401  (registers `diffusion`; diffusers is imported on first use)
 from synaug.generators import smote  # noqa: F401  (registers `smote`: imbalanced-learn's SMOTE on pixels)
 from synaug.generators import heldout  # noqa: F401  (registers `heldout`: unused real images, the ceiling)
+from synaug.generators import ddpm  # noqa: F401  (registers `ddpm`: a diffusion model fitted on the dataset; torch loads on first use)
 from synaug.generators.runner import GenerationReport, run_generation  # noqa: F401

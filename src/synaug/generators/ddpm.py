@@ -1,0 +1,117 @@
+"""`ddpm`: a class-conditional diffusion model trained on the dataset's own images (issue 22;
+DiffuLT's and CBDM's route: no text-to-image model, no download). Fit it with
+`synaug.generators.ddpm_fit.fit_generator` into a GEN folder, then draw plan items from it:
+
+    make_generator("ddpm", model="GEN", steps=50, guidance=2.0, scheduler="ddim")
+
+Plan items are matched to the model's classes (or class x group cells) by NAME, so a model fitted on
+one pool serves any plan of the same dataset; `cannot_draw` says why a class or cell is missing
+(not in the model, or no training image of it). Images are drawn at the model's size and resized
+(bicubic) to `image_shape`, the dataset's (H, W, C), when that differs.
+
+Reproducibility: one CPU `torch.Generator` per image seeded with the plan item's seed and
+deterministic samplers (`synaug.generators.ddpm_sample`): an image is the same alone or in any batch.
+torch and diffusers load on the first `generate`, never when synaug starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from synaug.errors import ConfigError, GenerationError
+from synaug.generators.base import Generated, register_generator
+from synaug.generators.ddpm_folder import CHECKPOINT, file_sha256, model_cell, read_info
+from synaug.plan import PlanItem
+
+SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)
+
+
+@register_generator("ddpm")
+class DdpmGenerator:
+    name = "ddpm"
+    parallel_safe = False  # one network per process: shard across processes instead
+
+    def __init__(self, *, model: str | None = None, steps: int = 50, guidance: float = 2.0, scheduler: str = "ddim",
+                 device: str = "cpu", batch: int = 256, class_names: Sequence[str] | None = None,
+                 group_names: Sequence[str] | None = None, image_shape: Sequence[int] | None = None):
+        if model is None:
+            raise ConfigError("the ddpm generator needs model=GEN, a folder made by fit_generator "
+                              "(synaug.generators.ddpm_fit)")
+        if scheduler not in SCHEDULER_NAMES:
+            raise ConfigError(f"unknown ddpm scheduler {scheduler!r}; choose from {list(SCHEDULER_NAMES)}")
+        if int(steps) < 1 or int(batch) < 1:
+            raise ConfigError(f"ddpm steps and batch must be >= 1, got {steps} and {batch}")
+        self.model, self.steps, self.guidance = Path(model), int(steps), float(guidance)
+        self.scheduler, self.device, self.batch = scheduler, device, int(batch)
+        self.class_names = list(class_names) if class_names is not None else None
+        self.group_names = list(group_names) if group_names is not None else None
+        self.image_shape = tuple(int(v) for v in image_shape) if image_shape is not None else None
+        self._info: dict | None = None
+        self._digest: str | None = None
+        self._sampler = None
+
+    # ------------------------------------------------------------------ protocol
+    def describe(self) -> dict:
+        return {"generator": self.name, "model": str(self.model), "checkpoint_sha256": self.digest(),
+                "steps": self.steps, "guidance": self.guidance, "scheduler": self.scheduler,
+                "image_shape": list(self.image_shape) if self.image_shape else None}
+
+    def cannot_draw(self, item: PlanItem) -> str | None:
+        return model_cell(self.info(), *self._names(item))[1]
+
+    def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
+        labels = [self._label(it) for it in items]
+        seeds = [it.seed for it in items]
+        chunks = [self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch], steps=self.steps,
+                                        guidance=self.guidance, scheduler=self.scheduler)
+                  for k in range(0, len(items), self.batch)]
+        pixels = np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 1), np.uint8)
+        extra = {"model": str(self.model), "checkpoint_sha256": self.digest(), "steps": self.steps,
+                 "guidance": self.guidance, "scheduler": self.scheduler}
+        return [Generated(self._to_saved(p), dict(extra)) for p in pixels]
+
+    # ------------------------------------------------------------------ model
+    def info(self) -> dict:
+        if self._info is None:
+            self._info = read_info(self.model)
+        return self._info
+
+    def digest(self) -> str:
+        """sha256 of the checkpoint file: which weights drew the images."""
+        if self._digest is None:
+            path = self.model / CHECKPOINT
+            self._digest = file_sha256(path) if path.is_file() else "missing"
+        return self._digest
+
+    def sampler(self):
+        if self._sampler is None:
+            # imported here: torch and diffusers must not load when synaug registers its generators
+            from synaug.generators.ddpm_sample import DdpmSampler
+            self._sampler = DdpmSampler(self.model, self.device)
+        return self._sampler
+
+    def _label(self, item: PlanItem) -> int:
+        label, reason = model_cell(self.info(), *self._names(item))
+        if reason:
+            raise GenerationError(f"cannot draw {item.file_name}: {reason}")
+        return label
+
+    def _names(self, item: PlanItem) -> tuple[str, str | None]:
+        """The item's class and group names, as the dataset names them (its label order) when given."""
+        cls = self.class_names[item.label] if self.class_names else item.class_name
+        if item.group is None:
+            return cls, None
+        return cls, (self.group_names[item.group] if self.group_names else item.group_name) or None
+
+    def _to_saved(self, pixels: np.ndarray) -> Image.Image:
+        image = Image.fromarray(pixels[:, :, 0], "L") if pixels.shape[2] == 1 else Image.fromarray(pixels, "RGB")
+        if self.image_shape is None:
+            return image
+        H, W, C = self.image_shape
+        if image.size != (W, H):
+            image = image.resize((W, H), Image.BICUBIC)
+        return image.convert("L" if C == 1 else "RGB")

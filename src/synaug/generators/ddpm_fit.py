@@ -1,0 +1,277 @@
+"""`fit_generator`: train the `ddpm` generator's class-conditional denoiser on a pool of real images.
+
+    fit_generator(images, out, FitSettings(steps=4000, cbdm_weight=0.0), test=splits.test)
+
+trains with diffusers' `DDPMScheduler` (epsilon prediction, MSE), label dropout for classifier-free
+guidance and optional CBDM (`synaug.generators.ddpm_loss`), AdamW with warm-up and cosine decay,
+gradient clipping and an EMA of the weights, and writes GEN/ (layout in `synaug.generators.ddpm_folder`).
+With groups, the model is conditioned on (class, group) cells; `images.without_groups()` gives a
+class-conditional one.
+
+Seeded and resumable: step s draws only from generators seeded by (seed, s); the checkpoint (weights,
+EMA, optimiser, step, the loss window not yet logged) is rewritten atomically every
+`checkpoint_every` steps, so a fit killed at any moment and run again with the same arguments
+continues from its last checkpoint and ends bit for bit as an uninterrupted fit (weights and
+log.jsonl alike; log lines written after that checkpoint are dropped and written again).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import synaug
+from synaug.data.imageset import ImageSet
+from synaug.errors import ConfigError, GenerationError, require
+from synaug.fileio import atomic_open, write_json
+from synaug.generators.ddpm_folder import CHECKPOINT, INFO, LOG, check_disjoint, pool_digest
+from synaug.generators.ddpm_loss import pool_tensors, step_loss, update_ema
+from synaug.generators.denoiser import architecture, build_denoiser
+from synaug.progress import Progress
+from synaug.train.distributed import device_for, from_env
+from synaug.train.loop import Phase, step_generators
+
+NOT_RECORDED = ("checkpoint_every", "device")  # change how a fit runs, never what it makes
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How to train (units in comments). Every field but `checkpoint_every` and `device` is recorded
+    in generator.json, and a resumed fit must use the same values."""
+
+    arch: str = "fast"                 # denoiser: "fast" (CPU-friendly conv U-Net) or "unet" (diffusers UNet2DModel)
+    arch_options: dict = field(default_factory=dict)  # e.g. {"channels": [32, 64]} (denoiser.ARCH_DEFAULTS)
+    steps: int = 4000                  # optimiser steps
+    batch_size: int = 128              # images per step
+    lr: float = 2e-3                   # AdamW peak learning rate
+    warmup_steps: int = 100            # linear warm-up, then cosine decay to 0
+    weight_decay: float = 0.0          # AdamW
+    grad_clip: float = 1.0             # max gradient norm (0: none)
+    ema_decay: float = 0.999           # EMA of the weights, sampled from (0: no EMA, sample the weights)
+    label_dropout: float = 0.1         # probability of the null label (classifier-free guidance)
+    cbdm_weight: float = 0.0           # CBDM's tau (0: off; its code's default when on is 1.0)
+    train_timesteps: int = 1000        # DDPMScheduler num_train_timesteps
+    beta_schedule: str = "linear"      # DDPMScheduler beta_schedule ("linear", "scaled_linear", "squaredcos_cap_v2")
+    seed: int = 0
+    log_every: int = 50                # steps per log.jsonl line (mean loss over those steps)
+    checkpoint_every: int = 250        # steps between checkpoints
+    device: str = "cpu"                # "cpu", "cuda", "auto" (resume bit-exactly on the device that started)
+
+    def check(self) -> None:
+        positive = {k: getattr(self, k) for k in ("steps", "batch_size", "log_every", "checkpoint_every",
+                                                  "train_timesteps")}
+        bad = {k: v for k, v in positive.items() if not isinstance(v, int) or v < 1}
+        if bad:
+            raise ConfigError(f"fit settings {bad} must be integers >= 1")
+        if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_dropout < 1 and self.cbdm_weight >= 0
+                and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0):
+            raise ConfigError("fit settings need lr > 0, 0 <= ema_decay < 1, 0 <= label_dropout < 1 and "
+                              f"cbdm_weight, warmup_steps, grad_clip, weight_decay >= 0; got {self}")
+
+    def recorded(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in NOT_RECORDED}
+
+
+def make_scheduler(settings: FitSettings):
+    diffusers = require("diffusers", "diffusion", "The ddpm generator")
+    try:
+        return diffusers.DDPMScheduler(num_train_timesteps=settings.train_timesteps,
+                                       beta_schedule=settings.beta_schedule, prediction_type="epsilon")
+    except NotImplementedError as exc:
+        raise ConfigError(f"beta_schedule {settings.beta_schedule!r}: {exc}") from None
+
+
+def describe_fit(images: ImageSet, settings: FitSettings, pool_name: str, scheduler) -> dict:
+    """generator.json: everything needed to rebuild, sample and audit the generator."""
+    space = images.cell_space
+    return {"generator": "ddpm", "synaug_version": synaug.__version__,
+            "architecture": architecture(settings.arch, images.image_shape, space.size + 1, **settings.arch_options),
+            "class_names": list(images.class_names),
+            "group_names": list(images.group_names) if images.has_groups else None,
+            "null_label": space.size, "image_shape": list(images.image_shape),
+            "normalisation": "x = pixel / 127.5 - 1 (uint8 0..255 -> -1..1), channels first",
+            "schedule": {k: v for k, v in scheduler.config.items() if not k.startswith("_")},
+            "pool": {"name": pool_name, "images": len(images), "sha256": pool_digest(images),
+                     "cell_counts": np.bincount(images.cells(), minlength=space.size).tolist()},
+            "steps": settings.steps, "seed": settings.seed, "training": settings.recorded()}
+
+
+def claim_folder(out: Path, info: dict) -> None:
+    """Write generator.json, or check that the one there describes the same fit (a resume)."""
+    path = out / INFO
+    if not path.is_file():
+        if (out / CHECKPOINT).exists():
+            raise GenerationError(f"{out} has a checkpoint but no {INFO}; use a new folder")
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(path, info)
+        return
+    old = json.loads(path.read_text())
+    keys = ("architecture", "class_names", "group_names", "image_shape", "schedule", "pool", "training")
+    differ = [k for k in keys if json.dumps(old.get(k), sort_keys=True) != json.dumps(info[k], sort_keys=True)]
+    if differ:
+        raise GenerationError(f"{out} holds a ddpm generator fit with other {', '.join(differ)} (recorded: "
+                              f"{ {k: old.get(k) for k in differ if k != 'pool'} }"
+                              f"{', pool ' + str(old['pool']['name']) if 'pool' in differ else ''}); "
+                              "use a new folder to fit this one")
+
+
+@dataclass
+class FitState:
+    """What a checkpoint holds beyond the weights: the step and the losses not yet logged."""
+
+    step: int = 0
+    window: list = field(default_factory=lambda: [0.0, 0.0, 0.0, 0])  # sums of loss, eps, cbdm; count
+
+
+def save_checkpoint(path: Path, model, ema, opt, state: FitState) -> None:
+    with atomic_open(path, "wb") as f:
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+                    "optimizer": opt.state_dict(), "step": state.step, "window": list(state.window)}, f)
+
+
+def resume(out: Path, model, ema, opt, device) -> FitState:
+    """Load the last checkpoint (if any) and drop log lines written after it."""
+    path = out / CHECKPOINT
+    if not path.is_file():
+        (out / LOG).unlink(missing_ok=True)
+        return FitState()
+    saved = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(saved["model"])
+    if ema is not None:
+        ema.load_state_dict(saved["ema"])
+    opt.load_state_dict(saved["optimizer"])
+    state = FitState(int(saved["step"]), list(saved["window"]))
+    lines = (out / LOG).read_text().splitlines() if (out / LOG).is_file() else []
+    kept = [ln for ln in lines if _logged_step(ln) is not None and _logged_step(ln) <= state.step]
+    with atomic_open(out / LOG, "w") as f:
+        f.write("".join(ln + "\n" for ln in kept))
+    return state
+
+
+def _logged_step(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a line torn by a kill mid-write
+
+
+def log_window(log_file, state: FitState, lr: float, cbdm: bool) -> float:
+    total, eps, reg, n = state.window
+    row = {"step": state.step, "loss": total / n, "loss_eps": eps / n, "lr": lr}
+    if cbdm:
+        row["loss_cbdm"] = reg / n
+    log_file.write(json.dumps(row) + "\n")
+    log_file.flush()
+    state.window = [0.0, 0.0, 0.0, 0]
+    return row["loss"]
+
+
+def fit_generator(images: ImageSet, out, settings: FitSettings | None = None, *, test: ImageSet | None = None,
+                  pool_name: str = "pool", progress: bool = True) -> dict:
+    """Train (or resume training) a ddpm generator on `images` into folder `out`; returns
+    {"out", "steps", "steps_run", "final_loss"} (final_loss: the last logged mean loss).
+    `test`: a split the pool must not share any image with (checked by content first).
+    `pool_name` (e.g. "train" or "unused") is recorded in generator.json."""
+    settings = settings or FitSettings()
+    settings.check()
+    _check_pool(images)
+    if test is not None:
+        check_disjoint(images, test, "training pool", "test")
+    out, device = Path(out), _device(settings.device)
+    scheduler = make_scheduler(settings)
+    info = describe_fit(images, settings, pool_name, scheduler)
+    claim_folder(out, info)
+    model, ema = _networks(info["architecture"], settings, device)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    state = resume(out, model, ema, opt, device)
+    start = state.step
+    final = _train(model, ema, opt, scheduler, images, settings, state, out, progress)
+    return {"out": out, "steps": settings.steps, "steps_run": settings.steps - start,
+            "final_loss": final if final is not None else _last_logged_loss(out)}
+
+
+def _train(model, ema, opt, scheduler, images, settings: FitSettings, state: FitState, out: Path, progress: bool):
+    """Steps state.step .. settings.steps; returns the last logged loss (None if no step ran)."""
+    data = pool_tensors(images.images, images.cells(), images.num_cells, next(model.parameters()).device)
+    phase = Phase("ddpm", settings.steps, settings.batch_size, settings.lr, warmup_steps=settings.warmup_steps)
+    bar = Progress(total=settings.steps, desc="fit ddpm", unit="step", initial=state.step,
+                   images_per_unit=settings.batch_size, enabled=progress and state.step < settings.steps)
+    model.train()
+    final = None
+    with open(out / LOG, "a") as log_file:
+        for s in range(state.step, settings.steps):
+            lr = phase.lr_at(s)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            rng, gen = step_generators(settings.seed, s)
+            loss, eps, cbdm = step_loss(model, scheduler, data, settings.batch_size, rng, gen,
+                                        label_dropout=settings.label_dropout, cbdm_weight=settings.cbdm_weight)
+            _optimise(loss, model, opt, settings.grad_clip)
+            if ema is not None:
+                update_ema(ema, model, settings.ema_decay, s)
+            logged = _after_step(state, (loss, eps, cbdm), lr, settings, log_file, bar)
+            final = logged if logged is not None else final
+            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
+                save_checkpoint(out / CHECKPOINT, model, ema, opt, state)
+    bar.close()
+    return final
+
+
+def _after_step(state: FitState, losses, lr: float, settings: FitSettings, log_file, bar) -> float | None:
+    values = [float(v.detach()) for v in losses]
+    if not np.isfinite(values[0]):
+        raise GenerationError(f"ddpm fit step {state.step}: the loss is {values[0]}; stopped (the last checkpoint "
+                              "is kept). Lower lr")
+    state.window = [w + v for w, v in zip(state.window, values + [1])]
+    state.step += 1
+    loss = None
+    if state.step % settings.log_every == 0 or state.step == settings.steps:
+        loss = log_window(log_file, state, lr, settings.cbdm_weight > 0)
+        bar.set_postfix(loss=f"{loss:.4f}")
+    bar.update(1)
+    return loss
+
+
+def _networks(config: dict, settings: FitSettings, device):
+    """The denoiser, initialised from the seed (the caller's global RNG is left as it was), and its EMA copy."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        model = build_denoiser(config)
+        ema = build_denoiser(config) if settings.ema_decay > 0 else None
+    model = model.to(device).to(memory_format=torch.channels_last)
+    if ema is not None:
+        ema = ema.to(device).to(memory_format=torch.channels_last)
+        ema.load_state_dict(model.state_dict())
+        ema.requires_grad_(False)
+    return model, ema
+
+
+def _optimise(loss, model, opt, grad_clip: float) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+
+
+def _check_pool(images: ImageSet) -> None:
+    if not isinstance(images.images, np.ndarray) or images.images.dtype != np.uint8:
+        raise GenerationError("the ddpm generator trains on images held in memory as uint8 (<= 64 px datasets)")
+    if len(images) == 0:
+        raise GenerationError("the ddpm generator needs at least one training image; the pool is empty")
+
+
+def _device(name: str) -> torch.device:
+    try:
+        return device_for(name, from_env())
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}: {exc}") from None
+
+
+def _last_logged_loss(out: Path) -> float | None:
+    lines = (out / LOG).read_text().splitlines() if (out / LOG).is_file() else []
+    return json.loads(lines[-1])["loss"] if lines else None
