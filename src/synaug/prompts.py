@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from synaug.errors import PlanError
-from synaug.validate import read_text
+from synaug.validate import read_text, user_yaml
 
 DEFAULT_TEMPLATE = "a photo of {modifier} {class}"
 GENERIC_MODIFIERS = ["a", "a small", "a large", "a centered", "a bright", "a dark",
@@ -101,7 +101,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
                                 f"({', '.join(shipped_banks())})")
             text = shipped.read_text()
         try:
-            data = yaml.safe_load(text) or {}
+            data = user_yaml(text) or {}
         except yaml.YAMLError as exc:
             raise PlanError(f"modifier bank {source}: invalid YAML: {exc}") from exc
         if not isinstance(data, dict):

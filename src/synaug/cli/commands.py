@@ -75,8 +75,9 @@ GENERATOR_FLAGS = {"generator_model": "model", "sampling_steps": "steps", "guida
 
 def cmd_generate(args) -> int:
     from synaug.generators.runner import parse_shard
+    from synaug.validate import user_yaml
     options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag) is not None}
-    options.update(pairs(args.generator_option, "--generator-option", parse=yaml.safe_load))
+    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
     report = api.generate(args.plan, args.out, args.generator, options=options, batch_size=args.batch_size,
                           shard=parse_shard(args.shard) if args.shard else None, workers=args.workers,
                           skip_undrawable=args.skip_undrawable)
