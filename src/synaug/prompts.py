@@ -41,7 +41,14 @@ def unique_slugs(names) -> list[str]:
     """slug() of every name, made distinct: names whose slugs collide ('Cat' and 'cat', 'T-shirt/top'
     and 'T-shirt top') get their index appended, so two classes never share a folder or file."""
     slugs = [slug(n) for n in names]
-    return [s if slugs.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(slugs)]
+    out = [s if slugs.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(slugs)]
+    taken = set()
+    for i, s in enumerate(out):  # 'cat-1' may be a class's own name as well as a suffixed 'Cat'
+        while s in taken:
+            s = f"{s}-{i}"
+        taken.add(s)
+        out[i] = s
+    return out
 
 
 @dataclass
