@@ -101,9 +101,11 @@ def cmd_cache(args) -> int:
     if not cached:
         print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
         return 0
-    for name, ds in cached.items():
-        folders = sorted({Path(getattr(src, "filename", "") or "").parent.name for src in ds.images.sources})
-        print(f"{name:<9} {len(ds):>7} images at {args.image_size}px  {len(ds.skipped)} skipped  {', '.join(folders)}")
+    for name, ds in cached.items():  # the side each set really has, and where its cache is (if it has one)
+        files = [getattr(src, "filename", None) for src in ds.images.sources]  # memory maps have one
+        folders = sorted({Path(f).parent.name for f in files if f})
+        where = ", ".join(folders) or "held in memory (images of at most 64 px are not cached)"
+        print(f"{name:<9} {len(ds):>7} images at {ds.image_shape[0]}px  {len(ds.skipped)} skipped  {where}")
         for path, reason in ds.skipped:
             print(f"  skipped {path}: {reason}")
     print(f"cache: {args.cache_dir}")
