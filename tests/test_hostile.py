@@ -14,16 +14,17 @@ disks, files where folders belong) and unhelpful edges (BOM, every skipped file 
 class names, one-class and already balanced data).
 
 Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) added, by kind, cases
-(79 -> 122) and the tests after the catalogue (2 -> 8):
+(79 -> 123) and the tests after the catalogue (2 -> 8):
 - data loss 12 -> 19 (outputs that alias inputs: the dataset CSV, a hard link of it, an image of the
   dataset, the modifier bank; an earlier audit; a generate folder of other files);
 - leak 1 -> 3 tests (SIGKILLed `generate`, `cache --workers 2`, `train` with cache workers);
 - hang 0 -> 6 (a FIFO in an image folder or named by a CSV, a device; plans and sides over the caps);
 - traceback 32 -> 37 (+1 test: torchrun via `synaug.launch`) (zero-byte checkpoints, cache sizes and
   a full disk, a metadata.csv without `label`);
-- silently wrong 35 -> 57 (U-0, an imbalance that empties classes, options accepted and ignored,
+- silently wrong 35 -> 58 (U-0, an imbalance that empties classes, options accepted and ignored,
   colliding and hidden class names, contradicting columns, a cache source rewritten with its size and
-  mtime kept, workers 0, .inf, duplicate keys, bank classes not in the data, a bad environment value);
+  mtime kept, evaluate with other thresholds, workers 0, .inf, duplicate keys, bank classes not in the
+  data, a bad environment value);
 - resume 1 -> 2 tests (SIGKILL then --resume: log.jsonl equals the uninterrupted run's);
 - race 0 -> 1 test (two builds of one cache at once);
 - late error 0 -> 3 (stage 2 without its data, a bad --pretrained, a missing audit: before any write).
@@ -450,6 +451,12 @@ ROUND3 = [
              lambda: ["generate", "--plan", str(t / "out/plan.csv"), "--out", str(t / "out/syn")],
              lambda: _cache_args(t, f"imagefolder:{t / 'big'}", "--synthetic", str(t / "out/syn"))])[-1], OK,
              "images at 32px  0 skipped  held in memory (images of at most 64 px are not cached)"),
+        Case("evaluate-other-thresholds-keep-the-runs-metrics", _after(trained_run, lambda t: (
+             (t / "metrics.before.json").write_bytes((t / "out/run/metrics.json").read_bytes()),
+             ["evaluate", "--run", str(t / "out/run"), "--many", "5", "--few", "2", "--device", "cpu"])[-1]), OK,
+             "metrics.json not rewritten: these thresholds differ from the run's",
+             lambda t, o, e: (t / "out/run/metrics.json").read_bytes() == (t / "metrics.before.json").read_bytes()
+             or pytest.fail("metrics.json rewritten with other thresholds")),
         Case("experiment-own-data-takes-no-dataset", lambda t: ["experiment", "fig5", "--dataset", "fashion-lt",
              "--out", str(t / "out")], ERROR, "experiment fig5 draws its own data (none (2-D Gaussians)) and trains "
              "no network: dataset would be ignored"),
