@@ -30,11 +30,13 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     """`synaug plan`: plan.csv (+ plan.json) for `dataset`'s training split; returns (plan items, plan meta).
     `image_size`: the side generated images are saved at (default: the dataset reader's)."""
     from synaug.engine.planning import fit_plan
+    from synaug.engine.specs import check_int
     from synaug.engine.workspace import Workspace
     from synaug.plan import write_plan
-    from synaug.validate import check_out_file, check_plan_out
+    from synaug.validate import MAX_SIDE, check_out_file, check_plan_out
     data = DataSpec(dataset, imbalance, dataset_options)
-    check_plan_out(check_out_file(out), data)
+    check_int("image_size", image_size, 1, MAX_SIDE, optional=True)
+    check_plan_out(check_out_file(out), data, plan_inputs(strategy, modifiers))
     splits = Workspace(shared=Path(out).parent).splits(data)
     fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups),
                       GeneratorSpec(generator, generator_options), dataset, splits.unused, image_size)
@@ -42,6 +44,15 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
             "dataset_options": dict(data.options)}
     write_plan(fitted.items, out, meta)
     return fitted.items, meta
+
+
+def plan_inputs(strategy, modifiers: str | None) -> tuple:
+    """The files a plan reads besides its dataset: the modifier bank, an audit strategy's folder."""
+    inputs = [(modifiers, "the modifier bank")] if modifiers and Path(modifiers).is_file() else []
+    if isinstance(strategy, str) and strategy.strip().lower().startswith("audit-"):
+        from synaug.audit.budget import parse
+        inputs.append((parse(strategy)[2], "the audit"))
+    return tuple(inputs)
 
 
 def generate(plan: str | Path, out: str | Path, generator: str = "render", *, options: dict | None = None,

@@ -84,7 +84,7 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
     if key.lower() in NAMED_STRATEGIES:
         return NAMED_STRATEGIES[key.lower()](counts)
     if m := _U_BETA.match(key):
-        beta = int(m.group(1))
+        beta = u_beta(m)
         return {c: max(beta - n, 0) for c, n in counts.items()}
     if m := _LT_ALPHA.match(key):
         alpha = int(m.group(1))
@@ -92,6 +92,16 @@ def plan_counts(counts: Counts, strategy="uniform") -> dict:
     if key.lower().startswith("audit-"):  # issue 10: fills set from `synaug audit` (synaug.audit.budget)
         return audit_counts(counts, key)
     raise PlanError(f"unknown strategy {strategy!r}; use {STRATEGY_HELP}")
+
+
+def u_beta(match: re.Match) -> int:
+    """beta of a U-beta strategy: the final count of every cell, so at least 1 (U-0 would remove every
+    real image and add none)."""
+    beta = int(match.group(1))
+    if beta < 1:
+        raise PlanError(f"strategy {match.group(0)!r}: beta is the final number of images of every cell and must be "
+                        "at least 1 (U-0 would remove every real image and add none)")
+    return beta
 
 
 def _from_targets(counts: Counts, targets: Mapping) -> dict:
@@ -116,7 +126,7 @@ def _from_targets(counts: Counts, targets: Mapping) -> dict:
 def real_cuts(counts: Counts, strategy) -> dict:
     """Real images a U-beta setting removes per cell (zeros for every other strategy)."""
     if isinstance(strategy, str) and (m := _U_BETA.match(strategy.strip())):
-        beta = int(m.group(1))
+        beta = u_beta(m)
         return {c: max(int(n) - beta, 0) for c, n in counts.items()}
     return {c: 0 for c in counts}
 

@@ -7,19 +7,17 @@ The first update, every `SYNAUG_PROGRESS_SECONDS` seconds (default 10) and the l
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Iterable
 
 from tqdm.auto import tqdm
 
+from synaug.validate import env_seconds
+
 
 def _every_seconds() -> float:
-    try:
-        return float(os.environ.get("SYNAUG_PROGRESS_SECONDS", "10"))
-    except ValueError:
-        return 10.0
+    return env_seconds("SYNAUG_PROGRESS_SECONDS", 10.0)  # a bad value is an error, not silently 10
 
 
 def _isatty(stream) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from synaug.errors import PlanError
-from synaug.validate import read_text
+from synaug.validate import read_text, user_yaml
 
 DEFAULT_TEMPLATE = "a photo of {modifier} {class}"
 GENERIC_MODIFIERS = ["a", "a small", "a large", "a centered", "a bright", "a dark",
@@ -41,7 +41,14 @@ def unique_slugs(names) -> list[str]:
     """slug() of every name, made distinct: names whose slugs collide ('Cat' and 'cat', 'T-shirt/top'
     and 'T-shirt top') get their index appended, so two classes never share a folder or file."""
     slugs = [slug(n) for n in names]
-    return [s if slugs.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(slugs)]
+    out = [s if slugs.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(slugs)]
+    taken = set()
+    for i, s in enumerate(out):  # 'cat-1' may be a class's own name as well as a suffixed 'Cat'
+        while s in taken:
+            s = f"{s}-{i}"
+        taken.add(s)
+        out[i] = s
+    return out
 
 
 @dataclass
@@ -101,7 +108,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
                                 f"({', '.join(shipped_banks())})")
             text = shipped.read_text()
         try:
-            data = yaml.safe_load(text) or {}
+            data = user_yaml(text) or {}
         except yaml.YAMLError as exc:
             raise PlanError(f"modifier bank {source}: invalid YAML: {exc}") from exc
         if not isinstance(data, dict):

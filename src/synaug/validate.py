@@ -6,6 +6,7 @@ files, training configs, output folders and plan file names. Every user mistake 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -57,6 +58,91 @@ def probability(text: str) -> float:
     return _checked(text, float, lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
+MAX_SIDE = 8192    # px: an image side above it is a typo (SDXL draws 1024, ImageNet trains at 224-256)
+MAX_WORKERS = 256  # processes: more than any machine synaug runs on, fewer than a typo would start
+
+
+def image_side(text: str) -> int:
+    """A side in pixels: 1 to MAX_SIDE (a larger one would exhaust memory before any message)."""
+    return _checked(text, int, lambda v: 1 <= v <= MAX_SIDE, f"must be a side in pixels from 1 to {MAX_SIDE}")
+
+
+def worker_count(text: str) -> int:
+    """A number of processes: 1 to MAX_WORKERS."""
+    return _checked(text, int, lambda v: 1 <= v <= MAX_WORKERS, f"must be a number of processes from 1 to "
+                    f"{MAX_WORKERS}")
+
+
+# ----------------------------------------------------------------------------- environment variables
+DIST_BACKENDS = ("gloo", "nccl", "mpi", "ucc")
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds (>= 0) from the environment variable `name`, `default` when unset."""
+    import os
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"environment variable {name}={text!r}: must be a number of seconds >= 0 (unset it for "
+                          f"the default, {default:g})")
+    return value
+
+
+def check_environment() -> None:
+    """The SYNAUG_* environment variables, read when a command starts rather than when first used."""
+    import os
+    env_seconds("SYNAUG_PROGRESS_SECONDS", 10.0)
+    backend = os.environ.get("SYNAUG_DIST_BACKEND")
+    if backend and backend not in DIST_BACKENDS:
+        raise ConfigError(f"environment variable SYNAUG_DIST_BACKEND={backend!r}: one of {', '.join(DIST_BACKENDS)}")
+
+
+# ----------------------------------------------------------------------------- YAML a user wrote
+def user_yaml(text: str):
+    """`yaml.safe_load`, stricter where safe_load is silently wrong for a user's file or flag: a key
+    given twice (safe_load keeps the last) and a non-finite number (.inf, .nan: no synaug option takes
+    one) are errors (a yaml.YAMLError naming the key or value and its line)."""
+    import yaml
+    return yaml.load(text, Loader=_strict_loader())
+
+
+@functools.cache
+def _strict_loader():
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden on purpose
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: safe_load's own error follows
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (given twice; which one was meant?)", key_node.start_mark)
+            return super().construct_mapping(node, deep)
+
+        def construct_yaml_float(self, node):
+            value = super().construct_yaml_float(node)
+            if not math.isfinite(value):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{node.value!r} is not a finite number (no synaug option takes one)", node.start_mark)
+            return value
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
+    return StrictLoader
+
+
 # ----------------------------------------------------------------------------- strategies
 def parse_strategy(text: str):
     """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}', '{"3:1": 50}')."""
@@ -64,7 +150,7 @@ def parse_strategy(text: str):
         return text
     import yaml
     try:
-        raw = yaml.safe_load(text)
+        raw = user_yaml(text)
     except yaml.YAMLError as exc:
         raise PlanError(f"strategy {text!r} is not a valid JSON/YAML dict: {exc}") from exc
     if not isinstance(raw, dict) or not raw:
@@ -72,6 +158,8 @@ def parse_strategy(text: str):
     out = {}
     for key, value in raw.items():
         cell = _cell(key, text)
+        if cell in out:  # '0' and 0, or '3:1' and '3: 1': one cell named twice
+            raise PlanError(f"strategy {text!r}: cell {key!r} is given twice")
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PlanError(f"strategy {text!r}: the final count of cell {key!r} must be an integer >= 0, "
                             f"got {value!r}")
@@ -107,7 +195,7 @@ def load_yaml(path, what: str) -> dict:
     if "\x00" in text:
         raise ConfigError(f"{what} {path} is a binary file, not YAML")
     try:
-        data = yaml.safe_load(text)
+        data = user_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
     if data is None:
@@ -182,19 +270,42 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_plan_out(out: Path, data) -> Path:
-    """A plan file that overwrites no input: not the dataset's own file, and not a .json (the plan's
-    settings are written beside it as PLAN.json)."""
+def check_plan_out(out: Path, data, inputs: tuple = ()) -> Path:
+    """A plan file that overwrites no input (`check_not_input`: the dataset's own file or folder, and
+    `inputs`, e.g. the modifier bank), and not a .json (the plan's settings are written beside it as
+    PLAN.json)."""
     out = Path(out)
     if out.suffix.lower() == ".json":
         raise ConfigError(f"--out {out}: name the plan's CSV (e.g. plan.csv); its settings are written beside it "
                           "as plan.json")
     _, _, path = data.dataset.partition(":")
-    for source in [Path(path), Path(path) / "metadata.csv"] if path else []:
-        for written in (out, out.with_suffix(".json")):
-            if source.is_file() and same_file(written, source):
-                raise ConfigError(f"--out {out} would overwrite {source}, the dataset's own file; choose another --out")
+    dataset = []
+    if path and Path(path).is_file():  # csv:FILE: the images it names live beside it
+        dataset = [(Path(path), "the dataset's own file"), (Path(path).parent, "the dataset's folder")]
+    elif path:
+        dataset = [(Path(path) / "metadata.csv", "the dataset's own file"), (Path(path), "the dataset's folder")]
+    check_not_input([out, out.with_suffix(".json")], dataset + [(Path(p), what) for p, what in inputs], "--out")
     return out
+
+
+def check_not_input(written, inputs, option: str = "--out") -> None:
+    """Refuse to write a file that is an input: the same file (resolved: symlinks, '..', hard links), or
+    an existing file inside an input folder. `inputs` are (path, what it is) pairs."""
+    for target in map(Path, written):
+        for source, what in inputs:
+            source = Path(source)
+            hit = (same_file(target, source) if source.is_file() else
+                   source.is_dir() and target.exists() and inside(target, source))
+            if hit:
+                shown = source if source.is_file() else target
+                where = what if source.is_file() else f"a file inside {what} {source}"
+                raise ConfigError(f"{option} would overwrite {shown}, {where}; choose another {option}")
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` (resolved) is `folder` (resolved) or lies under it."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
 
 
 def check_new_folder(path, option: str = "--out") -> Path:

@@ -1,9 +1,27 @@
 """Worker processes that die with the process that started them: a SIGKILLed command (generation
-or decoding the image cache) must not leave its pool running forever."""
+or decoding the image cache, from `synaug generate`, `cache`, `train`, `run`...) must not leave its
+pool running forever. Every process pool synaug starts is `process_pool`'s."""
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable
+
+
+def process_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A ProcessPoolExecutor whose workers die with this process (`die_with_parent`), then run
+    `initializer(*initargs)` (a module-level function, so that it pickles)."""
+    import multiprocessing
+    # a forked worker's parent is this process; under spawn / forkserver it is a helper: watch that one
+    parent = os.getpid() if multiprocessing.get_start_method() == "fork" else None
+    return ProcessPoolExecutor(workers, initializer=start_worker, initargs=(parent, initializer, initargs))
+
+
+def start_worker(parent: int | None, initializer: Callable | None, initargs: tuple) -> None:
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def die_with_parent(parent: int | None) -> None:

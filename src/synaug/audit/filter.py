@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synaug.data.readers import read_csv_rows
 from synaug.errors import SynaugError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.generators.runner import CARD, DROPPED, METADATA, STATE_DIR
@@ -35,10 +36,14 @@ class FilterReport:
     per_cell: dict = field(default_factory=dict)  # cell name -> [kept, newly dropped]
 
 
-def read_rows(path: Path) -> tuple[list[dict], list[str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        return list(reader), list(reader.fieldnames or [])
+def read_rows(path: Path, required: tuple = ()) -> tuple[list[dict], list[str]]:
+    """(rows, columns) of a CSV (a clear error for a binary or non-UTF-8 file, or a `required` column
+    missing)."""
+    rows, columns = read_csv_rows(path)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise SynaugError(f"{path} lacks the column(s) {missing} (it has {columns})")
+    return rows, columns
 
 
 def _csv_text(rows, columns) -> str:
@@ -57,9 +62,7 @@ def read_audit_images(audit_dir: Path) -> tuple[dict, dict]:
     if not (audit_dir / "audit.json").is_file() or not (audit_dir / "images.csv").is_file():
         raise SynaugError(f"{audit_dir} is not a `synaug audit` folder (audit.json and images.csv)")
     audit = json.loads((audit_dir / "audit.json").read_text())
-    images, columns = read_rows(audit_dir / "images.csv")
-    if not {"file_name", "cell", "own_prob", "assigned", "manifold_ratio"} <= set(columns):
-        raise SynaugError(f"{audit_dir / 'images.csv'} is not an audit's image table")
+    images, _ = read_rows(audit_dir / "images.csv", ("file_name", "cell", "own_prob", "assigned", "manifold_ratio"))
     return {r["file_name"]: r for r in images}, audit
 
 
@@ -85,7 +88,7 @@ def read_folder_rows(folder: Path) -> tuple[list[dict], list[str]]:
     meta_path = Path(folder) / METADATA
     if not meta_path.is_file():
         raise SynaugError(f"no {METADATA} in {folder}: pass a folder made by `synaug generate`")
-    return read_rows(meta_path)
+    return read_rows(meta_path, ("file_name", "label"))
 
 
 def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own_prob: float | None = None,

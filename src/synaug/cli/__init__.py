@@ -29,11 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from synaug.cli.commands import check_renamed
+    from synaug.validate import check_environment
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         check_renamed(args)
+        check_environment()
         return args.func(args)
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)

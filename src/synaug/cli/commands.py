@@ -75,8 +75,9 @@ GENERATOR_FLAGS = {"generator_model": "model", "sampling_steps": "steps", "guida
 
 def cmd_generate(args) -> int:
     from synaug.generators.runner import parse_shard
+    from synaug.validate import user_yaml
     options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag) is not None}
-    options.update(pairs(args.generator_option, "--generator-option", parse=yaml.safe_load))
+    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
     report = api.generate(args.plan, args.out, args.generator, options=options, batch_size=args.batch_size,
                           shard=parse_shard(args.shard) if args.shard else None, workers=args.workers,
                           skip_undrawable=args.skip_undrawable)
@@ -100,9 +101,11 @@ def cmd_cache(args) -> int:
     if not cached:
         print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
         return 0
-    for name, ds in cached.items():
-        folders = sorted({Path(getattr(src, "filename", "") or "").parent.name for src in ds.images.sources})
-        print(f"{name:<9} {len(ds):>7} images at {args.image_size}px  {len(ds.skipped)} skipped  {', '.join(folders)}")
+    for name, ds in cached.items():  # the side each set really has, and where its cache is (if it has one)
+        files = [getattr(src, "filename", None) for src in ds.images.sources]  # memory maps have one
+        folders = sorted({Path(f).parent.name for f in files if f})
+        where = ", ".join(folders) or "held in memory (images of at most 64 px are not cached)"
+        print(f"{name:<9} {len(ds):>7} images at {ds.image_shape[0]}px  {len(ds.skipped)} skipped  {where}")
         for path, reason in ds.skipped:
             print(f"  skipped {path}: {reason}")
     print(f"cache: {args.cache_dir}")

@@ -13,7 +13,8 @@ from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS
-from synaug.validate import finite_float, imbalance_factor, nonneg_int, positive_float, positive_int, probability
+from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
+                             probability, worker_count)
 
 DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
                 "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR, "
@@ -62,7 +63,7 @@ def plan_parser(sub) -> None:
     p.add_argument("--group-column", default=None, help="csv datasets: the metadata column holding the group "
                    "(default 'group'); with groups, the plan is over (class, group) cells")
     p.add_argument("--no-groups", action="store_true", help="plan over classes even if the data has groups")
-    p.add_argument("--image-size", type=positive_int, default=None, help="side (px) generated images are saved at "
+    p.add_argument("--image-size", type=image_side, default=None, help="side (px) generated images are saved at "
                    "(default: the dataset reader's; give your training side, e.g. 256)")
     p.add_argument("--out", default="plan.csv", help="the plan CSV (its settings go beside it as .json)")
     p.set_defaults(func=C.cmd_plan)
@@ -79,7 +80,7 @@ def generator_options(p) -> None:
     g.add_argument("--guidance", type=finite_float, default=None, help="classifier-free guidance scale")
     g.add_argument("--negative-prompt", default=None)
     g.add_argument("--scheduler", default=None, help="scheduler class name, e.g. DPMSolverMultistepScheduler")
-    g.add_argument("--gen-size", type=positive_int, default=None, help="height=width generated (default: model's)")
+    g.add_argument("--gen-size", type=image_side, default=None, help="height=width generated (default: model's)")
     g.add_argument("--dtype", default=None, choices=["auto", "fp16", "bf16", "fp32"])
     g.add_argument("--device", default=None, help="where the generator runs (auto: this rank's GPU, else CPU)")
     g.add_argument("--allow-download", action="store_true", default=None, help="let diffusers fetch from the hub")
@@ -100,7 +101,7 @@ def generate_parser(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--shard", default=None, help="i/n: this process does every n-th item from i")
-    p.add_argument("--workers", type=positive_int, default=1, help="processes for CPU generators")
+    p.add_argument("--workers", type=worker_count, default=1, help="processes for CPU generators")
     p.add_argument("--skip-undrawable", action="store_true",
                    help="generate the rest when the generator cannot draw some cells (reported)")
     generator_options(p)
@@ -111,9 +112,9 @@ def cache_parser(sub) -> None:
     p = sub.add_parser("cache", help="decode an on-disk dataset once into the memory-mapped training cache")
     data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
-    p.add_argument("--image-size", type=positive_int, required=True, help="side (px) images are decoded at")
+    p.add_argument("--image-size", type=image_side, required=True, help="side (px) images are decoded at")
     p.add_argument("--cache-dir", required=True, help="cache folder; pass the same as `train --cache-dir`")
-    p.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
+    p.add_argument("--workers", type=worker_count, default=2, help="decoding processes")
     renamed(p, "--size", "--image-size")
     p.set_defaults(func=C.cmd_cache)
 
@@ -130,9 +131,9 @@ def train_options(p) -> None:
                    "process takes its LOCAL_RANK GPU)")
     g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
                    "torchvision/timm key names); the classifier is sized for this task")
-    g.add_argument("--image-size", type=positive_int, default=None, help="side of the decoded image cache for "
+    g.add_argument("--image-size", type=image_side, default=None, help="side of the decoded image cache for "
                    "on-disk datasets (default: the reader's size)")
-    g.add_argument("--crop-size", type=positive_int, default=None, help="training crop / centre-crop evaluation side")
+    g.add_argument("--crop-size", type=image_side, default=None, help="training crop / centre-crop evaluation side")
     g.add_argument("--augment", default=None, help="pad-crop, random-resized-crop or none")
     g.add_argument("--cache-dir", default=None, help="image cache folder (default RUN/cache)")
 

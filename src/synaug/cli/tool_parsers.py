@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import synaug.cli.commands as C
 from synaug.cli.parsers import DATASET_HELP, data_options, renamed
-from synaug.validate import finite_float, imbalance_factor, nonneg_int, positive_float, positive_int, probability
+from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
+                             probability)
 
 
 def audit_parser(sub) -> None:
@@ -20,7 +21,7 @@ def audit_parser(sub) -> None:
                    "synaug model, or the --pretrained backbone's model")
     p.add_argument("--pretrained", default=None, help="features from this local backbone checkpoint instead of "
                    "training a network (.pth / .safetensors, torchvision/timm keys; pass its --model)")
-    p.add_argument("--image-size", type=positive_int, default=None, help="decode side for on-disk datasets")
+    p.add_argument("--image-size", type=image_side, default=None, help="decode side for on-disk datasets")
     p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")
@@ -65,7 +66,7 @@ def fit_lora_parser(sub) -> None:
     p.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (alpha = rank)")
     p.add_argument("--lr", type=positive_float, default=1e-4)
     p.add_argument("--batch-size", type=positive_int, default=1)
-    p.add_argument("--resolution", type=positive_int, default=None, help="training side (default: the model's)")
+    p.add_argument("--resolution", type=image_side, default=None, help="training side (default: the model's)")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--device", default="auto")
     renamed(p, "--model", "--generator-model")

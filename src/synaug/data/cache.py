@@ -13,17 +13,22 @@ Building is resumable like generation: rows are decoded in chunks by worker proc
 straight into `images.npy.partial`; a journal records finished chunks (with their skips). A run
 killed mid-way and started again skips the journalled chunks and ends with a byte-identical cache.
 Sources that changed (a file added, removed, rewritten) give another fingerprint, hence another
-cache folder: a stale cache is never silently reused.
+cache folder: a stale cache is never silently reused. The fingerprint samples content too (the first
+and last 64 KiB of each file, `source_digest`), so a rewrite that keeps size and mtime is seen. Two
+builds of one cache at once (runs sharing a cache folder) take turns on a lock (`claim_build`): the
+second waits, then reuses the first's cache.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import stat
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -35,6 +40,7 @@ from tqdm.auto import tqdm
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages, load_image
 from synaug.errors import DatasetError
 from synaug.fileio import atomic_open, atomic_write_text
+from synaug.workers import process_pool
 
 log = logging.getLogger(__name__)
 # torchvision 0.29 announces that TorchCodec will take over image decoding; its decoders still are
@@ -47,15 +53,42 @@ CHUNK = 256  # images per work unit: large enough to amortise process hand-off, 
 
 
 def source_fingerprint(paths: Sequence[Path], size: int, channels: int) -> str:
-    """sha256 of every source's path, byte size and modification time, plus the target geometry."""
+    """sha256 of every source's path, byte size, modification time and sampled content
+    (`source_digest`), plus the target geometry."""
     h = hashlib.sha256(f"synaug-cache/{CACHE_FORMAT}/{size}/{channels}\n".encode())
-    for p in paths:
-        try:
-            st = os.stat(p)
-            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        except OSError:
-            h.update(f"{p}|missing\n".encode())
+    for line in source_digests(paths):
+        h.update(line.encode())
     return h.hexdigest()
+
+
+SAMPLE_BYTES = 64 * 1024  # hashed at each end of every source file
+
+
+def source_digests(paths: Sequence[Path]) -> list[str]:
+    """`source_digest` of every path, read by threads (the reads wait on the disk, not the CPU)."""
+    if len(paths) < 64:
+        return [source_digest(p) for p in paths]
+    with ThreadPoolExecutor(min(16, (os.cpu_count() or 1) * 2)) as pool:
+        return list(pool.map(source_digest, paths, chunksize=64))
+
+
+def source_digest(path: Path) -> str:
+    """A source's path, size, mtime and a hash of its first and last SAMPLE_BYTES: a file rewritten
+    with its size and mtime kept (a restored backup, `cp -p`, `touch -r`, a coarse file-system clock)
+    still changes the fingerprint. An edit only in the middle of a file over 128 KiB that keeps its
+    size and mtime is not seen: delete that cache folder (README, "The cache")."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # never read a FIFO or a device: the readers skip them anyway
+            return f"{path}|not a regular file\n"
+        with open(path, "rb") as f:
+            head = f.read(SAMPLE_BYTES)
+            if st.st_size > 2 * SAMPLE_BYTES:
+                f.seek(-SAMPLE_BYTES, os.SEEK_END)
+            tail = f.read()
+    except OSError:
+        return f"{path}|missing\n"
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}|{hashlib.sha256(head + tail).hexdigest()[:32]}\n"
 
 
 def decode_resized(path: Path, size: int, channels: int) -> np.ndarray:
@@ -125,13 +158,15 @@ def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create the image cache folder {folder}: {exc}") from exc
+    lock = claim_build(folder)  # held until this call returns: two builds of one cache never interleave
+    if (folder / "manifest.json").is_file():  # another process finished it while this one waited
+        return ImageCache.open(folder)
+    (folder / "images.npy.creating").unlink(missing_ok=True)  # left by a build killed while creating it
     partial = folder / "images.npy.partial"
     journal = folder / "journal.jsonl"
     shape = (len(paths), size, size, channels)
     if not partial.is_file() or not journal.is_file():
-        tmp = folder / "images.npy.creating"
-        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
-        os.replace(tmp, partial)
+        create_partial(folder / "images.npy.creating", partial, shape)
         journal.write_text("")
     done = _read_journal(journal)
     chunks = [(start, min(start + CHUNK, len(paths))) for start in range(0, len(paths), CHUNK)]
@@ -146,14 +181,40 @@ def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path
             done[a] = skipped
             bar.update(b - a)
     bar.close()
-    return _finish(folder, partial, journal, paths, done, size, channels)
+    cache = _finish(folder, partial, journal, paths, done, size, channels)
+    lock.close()
+    return cache
+
+
+def claim_build(folder: Path):
+    """An exclusive lock on FOLDER/.lock (released when the returned file is closed, or by the kernel
+    when the process dies): a second build of the same cache, e.g. two runs sharing --cache-dir,
+    waits for the first and then reuses its cache instead of failing on its partial files."""
+    lock = open(folder / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.warning("image cache %s: another process is building it; waiting for it to finish", folder)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def create_partial(tmp: Path, partial: Path, shape: tuple) -> None:
+    """The zero-filled array the workers decode into, made under a temporary name (a stale one from a
+    killed or failed build is replaced; a failure here removes its own)."""
+    try:
+        np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape).flush()
+        os.replace(tmp, partial)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _map(tasks: list, workers: int):
     if workers <= 1 or len(tasks) <= 1:
         yield from map(_decode_chunk, tasks)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:  # its workers die with this process, even SIGKILLed
         yield from pool.map(_decode_chunk, tasks)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synaug.errors import DatasetError
+
 
 def longtail_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]:
     """Images kept per class for imbalance factor IF (= n_max / n_min); IF=1 keeps n_max each."""
@@ -18,7 +20,13 @@ def longtail_counts(n_max: int, num_classes: int, imbalance: float) -> list[int]
     imb_factor = 1.0 / imbalance
     if num_classes == 1:
         return [int(n_max)]
-    return [int(n_max * imb_factor ** (c / (num_classes - 1))) for c in range(num_classes)]
+    counts = [int(n_max * imb_factor ** (c / (num_classes - 1))) for c in range(num_classes)]
+    empty = [c for c, n in enumerate(counts) if n == 0]
+    if empty:  # a class with no training image is no long tail: say so instead of training without it
+        raise DatasetError(f"--imbalance {imbalance:g} leaves {len(empty)} of {num_classes} classes ({empty}) with no "
+                           f"training image (the largest class keeps {n_max}): the imbalance factor can be at most "
+                           f"{n_max}")
+    return counts
 
 
 def longtail_indices(labels: np.ndarray, imbalance: float, n_max: int | None = None,

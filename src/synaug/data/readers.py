@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import Sequence
 
@@ -38,12 +40,29 @@ def log_skipped(skipped: list[tuple[str, str]]) -> None:
         log.warning("skipped %d file(s):\n%s", len(skipped), "\n".join(f"  {p}: {r}" for p, r in skipped))
 
 
+def not_regular(path: Path) -> str | None:
+    """Why `path` is not read as an image (a FIFO, socket or device would block or never end; a
+    folder is no image), or None for a regular file (or one that is missing: its reader says so)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a folder"
+            if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"not a regular file ({kind}): not read"
+
+
 def readable(paths: Sequence[Path], size: int | None = None) -> tuple[list[int], list[tuple[str, str]]]:
     """For lazily read datasets: positions of the files that decode fully, and (path, reason) for the
     others, checked up front so a truncated file is listed here instead of crashing training.
     JPEGs are decoded at reduced scale (`draft`), which still reads the whole stream."""
     kept, skipped = [], []
     for i, p in enumerate(paths):
+        if reason := not_regular(p):
+            skipped.append((str(p), reason))
+            continue
         try:
             with Image.open(p) as img:
                 if size:
@@ -64,6 +83,11 @@ def _images_from_paths(paths: list[Path], size, channels, strict: bool):
     cache, which skips and lists the files that fail to decode (`strict` decodes them all here)."""
     kept, skipped, shapes, modes = [], [], [], []
     for i, p in enumerate(paths):
+        if reason := not_regular(p):  # never opened: opening a FIFO waits for a writer forever
+            if strict:
+                raise DatasetError(f"{p}: {reason}")
+            skipped.append((str(p), reason))
+            continue
         try:
             shape, mode = _header(p)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
@@ -106,6 +130,10 @@ def read_imagefolder(root, size=None, channels=None, strict: bool = False,
     if not root.is_dir():
         raise DatasetError(f"ImageFolder root {root} is not a directory")
     found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    hidden = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name.startswith("."))
+    if hidden:
+        log.warning("%s: hidden folder(s) %s are not read as classes (rename them without the leading '.' to "
+                    "use them)", root, hidden)
     if not found:
         raise DatasetError(f"{root} has no class sub-folders (expected root/<class>/<image>)")
     names = list(class_names) if class_names is not None else found
@@ -127,7 +155,8 @@ def read_imagefolder(root, size=None, channels=None, strict: bool = False,
     if images is None:
         raise DatasetError(f"{root}: no readable images ({len(skipped)} unreadable)")
     ds = ImageSet(images, np.asarray(labels)[kept], names, name=root.name)
-    ds.skipped = skipped + [(str(root / n), "empty class folder") for n in empty]
+    ds.skipped = skipped + [(str(root / n), "empty class folder") for n in empty] + [
+        (str(root / n), "hidden folder: not read as a class") for n in hidden]
     return ds
 
 
@@ -159,6 +188,7 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
                             synthetic=np.full(0, bool(synthetic)), name=path.parent.name)
         raise DatasetError(f"{path} has no rows")
     _check_rows(rows, path)
+    lines = {id(r): n for n, r in enumerate(rows, start=2)}  # a row's line in the file, whichever split it is in
     if split is not None:
         if "split" not in rows[0]:
             raise DatasetError(f"{path} has no 'split' column to select split={split!r}")
@@ -166,16 +196,17 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
         if not rows:
             raise DatasetError(f"{path} has no rows with split={split!r}")
 
-    names = _label_space([r.get("class_name") or r["label"] for r in rows], class_names, path, "class")
+    names = _paired_space(rows, "label", "class_name", class_names, path, "class")
     labels = [_label_of(r, "label", "class_name", names, path, class_names is not None) for r in rows]
+    _check_pairs(rows, labels, "label", "class_name", names, path, lines)
     groups = gnames = None
     if group_column != "group" and group_column not in rows[0]:
         raise DatasetError(f"{path} has no group column {group_column!r} (has {list(rows[0])})")
     if group_column in rows[0] and any(r[group_column] not in ("", None) for r in rows):
         name_col = "group_name" if group_column == "group" else None
-        gnames = _label_space([(name_col and r.get(name_col)) or r[group_column] for r in rows], group_names,
-                              path, "group")
+        gnames = _paired_space(rows, group_column, name_col, group_names, path, "group")
         groups = [_label_of(r, group_column, name_col, gnames, path, group_names is not None) for r in rows]
+        _check_pairs(rows, groups, group_column, name_col, gnames, path, lines)
     paths = [path.parent / r["file_name"] for r in rows]
     images, kept, skipped = _images_from_paths(paths, size, channels, strict)
     if images is None:
@@ -251,6 +282,36 @@ def _label_space(values, given, path, what) -> list[str]:
                                "(or use class names)")
         return [str(i) for i in range(ints[-1] + 1)]
     return sorted(values)
+
+
+def _paired_space(rows, id_col, name_col, given, path, what) -> list[str]:
+    """The label space of an id column and its name column (label / class_name, group / group_name):
+    `given`, else, when every row has both and the ids are the integers 0..K-1, class k is the name
+    paired with id k (the user's numbering is kept), else `_label_space` of the names (ids where a
+    row has no name)."""
+    if given is None and name_col and all(r.get(id_col) and r.get(name_col) for r in rows):
+        pairs = {}
+        for r in rows:
+            if r[id_col].isdigit():
+                pairs.setdefault(int(r[id_col]), r[name_col])
+        if (len(pairs) == len({r[id_col] for r in rows}) and sorted(pairs) == list(range(len(pairs)))
+                and len(set(pairs.values())) == len(pairs)):
+            return [pairs[k] for k in range(len(pairs))]
+    return _label_space([(name_col and r.get(name_col)) or r[id_col] for r in rows], given, path, what)
+
+
+def _check_pairs(rows, ids: list[int], id_col, name_col, names, path, lines: dict) -> None:
+    """A row that gives both an id and a name must mean one class by them (the name decides the
+    label, so an id that says another would be silently overruled): the id is the name itself or
+    its index. `lines`: each row's line in the file."""
+    for r, k in zip(rows, ids):
+        value = (r.get(id_col) or "").strip()
+        if not name_col or not r.get(name_col) or not value:
+            continue
+        if value != names[k] and not (value.isdigit() and int(value) == k):
+            raise DatasetError(f"{path} line {lines[id(r)]}: {id_col} {value!r} and {name_col} {r[name_col]!r} "
+                               f"contradict each other ({r[name_col]!r} is {id_col} {k} of {names}); fix one of the "
+                               "two columns")
 
 
 def _label_of(row, id_col, name_col, names, path, fixed: bool = False) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from synaug.data.cache import cached_imageset
-from synaug.data.imageset import CachedImages, DatasetSplits, LazyImages
+from synaug.data.imageset import IN_MEMORY_MAX_SIDE, CachedImages, DatasetSplits, LazyImages
+from synaug.errors import ConfigError
 from synaug.train.config import TrainConfig
 
 
@@ -26,6 +27,7 @@ def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, na
     (or None) and comes back with the same keys."""
     on_disk = isinstance(splits.train.images, (LazyImages, CachedImages))
     if not on_disk:
+        check_in_memory_side(splits, cfg, name)
         return splits, synthetic
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else Path(cache_dir)  # the run's own choice wins
     size = training_side(splits, cfg)
@@ -40,3 +42,13 @@ def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, na
     splits = replace(splits, train=cache(splits.train, "train"), test=cache(splits.test, "test"),
                      val=cache(splits.val, "val"))
     return splits, {k: cache(v, f"synthetic-{k}") for k, v in synthetic.items()}
+
+
+def check_in_memory_side(splits: DatasetSplits, cfg: TrainConfig, name: str) -> None:
+    """Images held in memory (<= 64 px) are trained at the size the reader gave them: an image_size
+    that differs would be recorded in the run but not applied, so it is refused."""
+    side = splits.train.image_shape[0]
+    if cfg.image_size and cfg.image_size != side:
+        raise ConfigError(f"image_size {cfg.image_size}: {name} is held in memory at {side} px (images of at most "
+                          f"{IN_MEMORY_MAX_SIDE} px are not decoded into the cache, so not resized); leave "
+                          f"image_size out or set it to {side}")

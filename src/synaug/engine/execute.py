@@ -25,7 +25,7 @@ from synaug.eval.evaluate import evaluate_model
 from synaug.fileio import write_json
 from synaug.train import distributed
 from synaug.train.config import TrainConfig
-from synaug.train.pipeline import train_method
+from synaug.train.pipeline import check_before_training, train_method
 
 
 def training_data(job: Job, ws: Workspace) -> tuple[DatasetSplits, ImageSet | None, ImageSet, dict]:
@@ -90,6 +90,8 @@ def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> di
     "resume" (`synaug train --resume`), "overwrite"."""
     run_dir, d = Path(run_dir), ws.dist
     check_run_dir(run_dir, policy)  # refusals first: nothing is read or written before them
+    raw = ws.splits(job.data)  # what fails on the inputs alone fails here: before generating, caching, claiming
+    check_before_training(job.method_entry, raw, job.train, training_side(raw, job.train))
     job, tuning = tuned(job, run_dir, lambda j, folder: run_job(j, folder, ws), d.is_main)
     splits, synthetic, original, facts = training_data(job, ws)
     stamp = {**job.stamp(), "train_set": fingerprint(splits.train), "synthetic": fingerprint(synthetic)}

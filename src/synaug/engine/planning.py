@@ -6,6 +6,7 @@ the counts plan.json states."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,17 +64,11 @@ def fit_plan(train: ImageSet, spec: PlanSpec, generator: GeneratorSpec, dataset:
     counts, space = planned.cell_counts(), planned.cell_space
     strategy = spec.strategy_value()
     to_add = plan_counts(counts, strategy)
-    total = sum(to_add.values())
-    if total > PLAN_CAP:
-        raise PlanError(f"strategy {spec.strategy!r} asks for {total:,} synthetic images, more than synaug plans "
-                        f"at once ({PLAN_CAP:,}); check the strategy (a U-beta or LT+alpha typo?)")
     cuts = real_cuts(counts, strategy)
+    check_plan_size(spec, to_add, cuts, counts)
     bank = load_bank(spec.modifiers or bank_for_dataset(dataset), spec.template)
     bank.aliases.update({str(k): str(v) for k, v in as_dict(spec.aliases).items()})
-    for name in bank.aliases:
-        if name not in train.class_names:
-            raise PlanError(f"alias for {name!r}, which is not a class of this dataset"
-                            f"{did_you_mean(name, train.class_names)} (classes: {train.class_names})")
+    check_bank_names(bank, train, given=bool(spec.modifiers))
     items = build_plan(to_add, train.class_names, bank, seed=spec.seed,
                        group_names=train.group_names if grouped else None)
     context = generator_context(train, spec.use_groups, bank.aliases, unused, side)
@@ -85,6 +80,38 @@ def fit_plan(train: ImageSet, spec: PlanSpec, generator: GeneratorSpec, dataset:
     return FittedPlan(items, meta, kept)
 
 
+def strategy_text(spec: PlanSpec) -> str:
+    """The strategy as the user wrote it: a name, or the {cell: final count} mapping as JSON."""
+    return json.dumps(dict(spec.strategy)) if isinstance(spec.strategy, tuple) else str(spec.strategy)
+
+
+def check_plan_size(spec: PlanSpec, to_add: dict, cuts: dict, counts: dict) -> None:
+    """Before a single item is built: at most PLAN_CAP images (a typo would exhaust memory first), and
+    some image left to train on."""
+    total = sum(to_add.values())
+    if total > PLAN_CAP:
+        raise PlanError(f"strategy {strategy_text(spec)} asks for {total:,} synthetic images, more than synaug plans "
+                        f"at once ({PLAN_CAP:,}); check the strategy (a U-beta or LT+alpha typo?)")
+    if total + sum(counts.values()) - sum(cuts.values()) == 0:
+        raise PlanError(f"strategy {strategy_text(spec)} leaves no image to train on (it removes every real image "
+                        "and adds none)")
+
+
+def check_bank_names(bank, train: ImageSet, given: bool) -> None:
+    """Aliases, and the classes and groups a user's bank names, must be the data's: a name that matches
+    none would be silently unused (a typo, or a bank made for other data)."""
+    named = [("alias for", list(bank.aliases), train.class_names)]
+    if given:
+        named.append(("modifier bank class", list(bank.classes), train.class_names))
+        if train.has_groups:
+            named.append(("modifier bank group", list(bank.groups), train.group_names))
+    for what, names, known in named:
+        for name in names:
+            if name not in known:
+                raise PlanError(f"{what} {name!r}, which is not a {'group' if 'group' in what else 'class'} of this "
+                                f"dataset{did_you_mean(name, known)} (known: {list(known)})")
+
+
 def plan_meta(planned: ImageSet, counts, to_add, cuts, bank, spec: PlanSpec, generator: GeneratorSpec,
               dataset: str, undrawable: dict, kept: np.ndarray, n_items: int) -> dict:
     """plan.json: the settings, the per-cell table, what the generator cannot draw, the real images kept."""
@@ -93,7 +120,7 @@ def plan_meta(planned: ImageSet, counts, to_add, cuts, bank, spec: PlanSpec, gen
     below = [dict(cell=r["name"], final=r["real"] - r["cut"], target=r["final"])
              for r in cells if r["name"] in undrawable and r["add"] > 0]
     finals = [r["real"] - r["cut"] if r["name"] in undrawable else r["final"] for r in cells]
-    meta = dict(dataset=dataset, strategy=str(spec.strategy), seed=spec.seed, template=bank.template,
+    meta = dict(dataset=dataset, strategy=strategy_text(spec), seed=spec.seed, template=bank.template,
                 modifiers=spec.modifiers or bank_for_dataset(dataset) or "generic",
                 image_shape=list(planned.image_shape), class_names=list(planned.class_names),
                 group_names=list(planned.group_names) if planned.has_groups else None,

@@ -128,12 +128,26 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
         resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
         layers.append(check_layer(load_yaml(config_path, "--config"), str(config_path)))
     layers.append(check_layer(dict(overrides or {}), "config"))
+    if not own_data:
+        check_own_data(experiment, layers[3:])
     merged = merge(layers)
     if merged["task"] != experiment.task:
         raise ConfigError(f"experiment {experiment.name} is a {experiment.task} experiment; its config says "
                           f"task: {merged['task']} (leave task out of an experiment's config)")
     merged["methods"] = None  # an experiment's rows are its own
     return build(merged)
+
+
+DATA_KEYS = ("dataset", "imbalance", "dataset_options", "plan", "generate", "train", "thresholds")
+
+
+def check_own_data(experiment: Experiment, user_layers: list[dict]) -> None:
+    """An experiment that draws its own data (fig5's 2-D Gaussians) takes no dataset, plan or training
+    options: one given would be printed and recorded, but not used."""
+    given = sorted({k for layer in user_layers for k, v in layer.items() if k in DATA_KEYS and v not in (None, {})})
+    if given:
+        raise ConfigError(f"experiment {experiment.name} draws its own data ({experiment.dataset}) and trains no "
+                          f"network: {', '.join(given)} would be ignored; leave them out")
 
 
 DEFAULT_ROOT = Path("runs/experiments")
@@ -178,7 +192,8 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     ws = Workspace(shared=shared_dir(cfg.out, shared), progress=progress, log=log, dist=dist)
     ctx = ExperimentContext(cfg, ws, log if dist.is_main else (lambda *a, **k: None))
     t0 = time.time()
-    ctx.log(f"{name}: {experiment.title} on {cfg.data.dataset}, seeds {ctx.seeds} -> {cfg.out}")
+    data = cfg.data.dataset if experiment.dataset.partition(":")[0] in DATASETS else experiment.dataset
+    ctx.log(f"{name}: {experiment.title} on {data}, seeds {ctx.seeds} -> {cfg.out}")
     results = run_jobs(ctx, experiment.jobs(ctx))
     if not dist.is_main:
         return None

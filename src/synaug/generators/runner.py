@@ -21,8 +21,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from io import BytesIO, StringIO
 from pathlib import Path
@@ -35,7 +33,7 @@ from synaug.generators.card import dataset_card, label_names
 from synaug.plan import PlanItem, check_unique_names
 from synaug.progress import Progress
 from synaug.validate import check_out_dir, check_relative_name, confined
-from synaug.workers import die_with_parent
+from synaug.workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +132,8 @@ def _render_and_write(generator: Generator, batch: Sequence[PlanItem], out_dir: 
 _WORKER_GENERATOR: Generator | None = None
 
 
-def _worker_init(generator: Generator, parent: int | None = None) -> None:
+def _worker_init(generator: Generator) -> None:
     global _WORKER_GENERATOR
-    die_with_parent(parent)
     _WORKER_GENERATOR = generator
 
 
@@ -247,9 +244,7 @@ def _map_batches(generator, batches, out_dir, tag, workers) -> Iterable[list[dic
         for batch in batches:
             yield _render_and_write(generator, batch, out_dir, tag)
         return
-    import multiprocessing
-    parent = os.getpid() if multiprocessing.get_start_method() == "fork" else None
-    with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(generator, parent)) as pool:
+    with process_pool(workers, _worker_init, (generator,)) as pool:
         yield from pool.map(_worker_batch, [(b, out_dir, tag) for b in batches])
 
 
@@ -270,8 +265,12 @@ def _claim_folder(out_dir: Path, items, generator) -> None:
                 f"(recorded {existing.get('generator')}, {existing.get('images')} images); "
                 "use a new --out folder or delete this one")
         return
-    if (out_dir / METADATA).exists() or any(p.suffix == ".png" for p in out_dir.rglob("*.png")):
-        raise GenerationError(f"{out_dir} already has images not made by this plan; use a new --out folder")
+    held = sorted(p.name for p in out_dir.iterdir() if p.name != STATE_DIR)
+    if held:  # a folder of no plan: its files (a README.md, a metadata.csv...) would be overwritten or mixed in
+        what = "images not made by this plan" if (out_dir / METADATA).exists() or any(out_dir.rglob("*.png")) else \
+            f"files of its own ({', '.join(held[:3])}{' ...' if len(held) > 3 else ''})"
+        raise GenerationError(f"{out_dir} already has {what}; use a new or empty --out folder (or the folder this "
+                              "plan was generated into, to resume)")
     _write_atomic(fp_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(), "claim")
 
 

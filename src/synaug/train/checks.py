@@ -8,6 +8,7 @@ import math
 
 from synaug.errors import ConfigError, unknown
 from synaug.train.schedules import OPTIMIZERS, SCHEDULES
+from synaug.validate import MAX_SIDE, MAX_WORKERS
 
 _POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
                  "dfr_refits", "cache_workers")
@@ -59,8 +60,11 @@ def check_train_config(cfg) -> None:
     if cfg.stage2_balance not in ("subset", "sampler"):
         bad("stage2_balance", "subset or sampler")
     for name in ("image_size", "crop_size"):
-        if getattr(cfg, name) is not None and (not is_int(getattr(cfg, name)) or getattr(cfg, name) < 1):
-            bad(name, "a positive integer (pixels) or null")
+        side = getattr(cfg, name)
+        if side is not None and (not is_int(side) or not 1 <= side <= MAX_SIDE):
+            bad(name, f"a side in pixels from 1 to {MAX_SIDE}, or null")
+    if cfg.cache_workers > MAX_WORKERS:
+        bad("cache_workers", f"a number of processes from 1 to {MAX_WORKERS}")
     if cfg.crop_size and cfg.image_size and cfg.crop_size > cfg.image_size and cfg.augment != "random-resized-crop":
         bad("crop_size", f"at most image_size ({cfg.image_size}) for {cfg.augment!r} (a centre crop)")
     lo_hi = tuple(cfg.rrc_scale) if isinstance(cfg.rrc_scale, (tuple, list)) else ()

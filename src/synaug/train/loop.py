@@ -34,6 +34,7 @@ from synaug.errors import TrainingError
 from synaug.fileio import atomic_open
 from synaug.progress import Progress
 from synaug.train.losses import Loss
+from synaug.train.rundir import load_checkpoint
 from synaug.train.samplers import Sampler
 from synaug.train.schedules import OPTIMIZERS, SCHEDULES
 
@@ -227,17 +228,18 @@ class Checkpoint(Callback):
     def on_start(self, state: LoopState) -> None:
         if not self.resume or not self.path.is_file():
             return
-        saved = torch.load(self.path, map_location=state.device, weights_only=True)
+        saved = load_checkpoint(self.path, state.device)  # an unreadable file: a clear error, not a traceback
         state.model.load_state_dict(saved["model"])
         state.opt.load_state_dict(saved["optimizer"])
         if "loss" in saved:
             state.loss_fn.load_state_dict(saved["loss"])
+        if saved.get("running_loss") is not None:  # the log's running loss goes on as if never interrupted
+            state.running = torch.tensor(saved["running_loss"], dtype=torch.float32, device=state.device)
         state.start = int(saved["step"])
 
     def on_step_end(self, state: LoopState, done: int) -> None:
         if state.is_main and (done % self.every == 0 or done == state.phase.steps):
-            state.running_loss(done - 1)
-            extra = dict(self.meta)
+            extra = dict(self.meta, running_loss=state.running_loss(done - 1))  # a float32 value, exact as float
             loss_state = state.loss_fn.state_dict()
             if loss_state is not None:
                 extra["loss"] = loss_state
@@ -245,7 +247,9 @@ class Checkpoint(Callback):
 
 
 class JsonlLog(Callback):
-    """One JSON line per log step (phase, step, running loss, learning rate), appended; rank 0 only."""
+    """One JSON line per log step (phase, step, running loss, learning rate), appended and flushed;
+    rank 0 only. A resumed run's log (`synaug.train.rundir.trim_log` keeps the lines of the
+    checkpointed steps, the checkpoint restores the running loss) equals an uninterrupted run's."""
 
     def __init__(self, path: Path):
         self.path, self.file = Path(path), None
@@ -256,6 +260,7 @@ class JsonlLog(Callback):
     def on_log(self, state: LoopState, step: int, loss: float, lr: float) -> None:
         if self.file:
             self.file.write(json.dumps({"phase": state.phase.name, "step": step, "loss": loss, "lr": lr}) + "\n")
+            self.file.flush()  # in the OS before the next checkpoint: a SIGKILL then loses no line it keeps
 
     def on_end(self, state: LoopState) -> None:
         if self.file:

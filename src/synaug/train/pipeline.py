@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import yaml
 
-from synaug.audit.weighting import weighted_by_audit
+from synaug.audit.weighting import read_scores, weighted_by_audit
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
@@ -28,8 +28,8 @@ from synaug.train.losses import LOSSES
 from synaug.train.methods import Method, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
-from synaug.train.pretrained import load_backbone
-from synaug.train.rundir import load_checkpoint, manifest_for, start_run
+from synaug.train.pretrained import backbone_state, load_backbone
+from synaug.train.rundir import first_line, load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
 from synaug.train.stage2 import STAGE2, STAGE2_DATA, Stage2
 
@@ -106,12 +106,8 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     """Train `method` on the real (+ synthetic) training data; stage 2 if the method has one. Under
     torchrun (`dist`) every rank trains its slice of each batch and rank 0 alone writes."""
     run_dir = Path(run_dir)
+    check_before_training(method, splits, cfg, splits.train.image_shape[0])
     cfg = method_config(method, cfg)
-    recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails before any training
-    if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
-        raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
-                          f"head, not {method.head!r}")
-    STAGE2_DATA[method.stage2_data]
     if dist.is_main:
         write_run_files(run_dir, method, splits, cfg, synthetic, resume)
     distributed.barrier(dist)  # the run folder is checked and ready for every rank
@@ -140,6 +136,29 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
         STAGE2[method.stage2](Stage2(model, normalize, augment, real, tuning, cfg, device, run_dir, resume, callbacks,
                                      dist))
     return TrainedModel(model, normalize, device, cfg.crop_size)
+
+
+def check_before_training(method: Method, splits: DatasetSplits, cfg: TrainConfig, side: int) -> None:
+    """What depends only on the inputs, checked before a run folder is claimed or a step is taken
+    (`synaug.engine.execute.run_job` calls it first; `train_method` again): the stage-2 recipe fits the
+    method's head and has the data it needs (a validation split, with groups for DFR), the
+    `--pretrained` checkpoint fits the model (images of `side` px), an audit to weight by is there."""
+    cfg = method_config(method, cfg)
+    recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails here
+    if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
+        raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
+                          f"head, not {method.head!r}")
+    real = splits.train if method.use_groups else splits.train.without_groups()
+    if recipe is not None:
+        tuning = STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
+        getattr(recipe, "check_data", lambda data: None)(tuning)
+    if cfg.pretrained:
+        with torch.device("meta"):  # keys and shapes only: no memory, no initialisation
+            model = build_model(cfg.model, in_channels=real.image_shape[2], num_classes=real.num_classes,
+                                image_size=stem_size(cfg, side), head=method.head)
+        backbone_state(model, Path(cfg.pretrained))
+    if cfg.synthetic_weighting == "audit" and cfg.audit:
+        read_scores(cfg.audit)
 
 
 def method_config(method: Method, cfg: TrainConfig) -> TrainConfig:
@@ -208,5 +227,5 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
         model.load_state_dict(load_checkpoint(ckpt, dev)["model"])
     except RuntimeError as exc:  # shapes differ: another dataset's classes or channels
         raise RunFolderError(f"{ckpt} does not fit this dataset ({num_classes} classes, {in_channels} channel(s)): "
-                             f"{str(exc).splitlines()[0][:200]}") from exc
+                             f"{first_line(exc)}") from exc
     return TrainedModel(model.to(dev).to(memory_format=torch.channels_last).eval(), normalize, dev, cfg.crop_size)

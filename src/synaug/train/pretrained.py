@@ -45,6 +45,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def load_backbone(model: Classifier, path: Path) -> None:
     """Copy a checkpoint's weights into `model.features`, strictly, dropping its head."""
+    model.features.load_state_dict(backbone_state(model, path), strict=True)
+
+
+def backbone_state(model: Classifier, path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's backbone weights, checked to fit `model.features` exactly (a model built on
+    the meta device will do: only its keys and shapes are read)."""
     state = {k: v for k, v in read_state_dict(path).items() if k not in model.head_keys}
     own = model.features.state_dict()
     missing = sorted(set(own) - set(state))
@@ -56,4 +62,4 @@ def load_backbone(model: Classifier, path: Path) -> None:
                                    ("wrong shapes", wrong)) if keys]
     if problems:
         raise CheckpointError(f"checkpoint {path} does not fit the model's backbone: " + "; ".join(problems))
-    model.features.load_state_dict(state, strict=True)
+    return state

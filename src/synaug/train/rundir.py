@@ -125,11 +125,17 @@ def load_checkpoint(path: Path, device="cpu") -> dict:
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
         raise RunFolderError(f"checkpoint {path} is unreadable (truncated or not a synaug checkpoint: "
-                             f"{str(exc).splitlines()[0][:200]}); delete it to restart that stage, or use "
-                             "--overwrite") from exc
+                             f"{first_line(exc)}); delete it to restart that stage, or use --overwrite") from exc
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise RunFolderError(f"checkpoint {path} is not a synaug checkpoint (no model/step)")
     return state
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, or its class name when it has none (an empty file's
+    EOFError)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else exc.__class__.__name__)[:limit]
 
 
 def checkpoint_step(path: Path) -> int | None:

@@ -8,8 +8,10 @@ recipe is one `@register_stage2` here.
 - "wb": Weight Balancing's stage 2 (Alshammari et al.): the last layer on the whole (imbalanced)
   set with class-balanced loss, weight decay 0.1 and MaxNorm.
 
-A recipe that works on some classifier heads only declares them as `recipe.heads`; `train_method`
-refuses another head before stage 1 (WB: MaxNorm caps the rows of a linear layer).
+A recipe that works on some classifier heads only declares them as `recipe.heads`, and one that
+needs more of its data than the data source gives declares `recipe.check_data(tuning)`; both are
+checked before stage 1 (`synaug.train.pipeline.check_before_training`; WB: MaxNorm caps the rows of
+a linear layer; DFR needs group labels).
 """
 
 from __future__ import annotations
@@ -172,13 +174,17 @@ def weight_balancing(s: Stage2) -> None:
 weight_balancing.heads = ("linear",)  # MaxNorm caps a linear layer's class rows
 
 
+def dfr_data(val: ImageSet) -> None:
+    if not val.has_groups:
+        raise ConfigError("DFR needs a validation split with group labels (e.g. Waterbirds split 1)")
+
+
 @register_stage2("dfr")
 def dfr(s: Stage2) -> None:
     """DFR: re-fit the last layer on group-balanced validation embeddings (the C tuned on validation
     data, as published); one fit broadcast to every rank, written as stage2.pt + dfr.json."""
     cfg, val = s.cfg, s.tuning
-    if not val.has_groups:
-        raise ConfigError("DFR needs a validation split with group labels (e.g. Waterbirds split 1)")
+    dfr_data(val)
     emb = lambda ds: predict(s.model, TensorData.from_imageset(ds, s.device), s.normalize,  # noqa: E731
                              cfg.eval_batch_size, features=True, view=lambda x: center_crop(x, cfg.crop_size))
     info = fit_dfr(emb(s.real), emb(val), val.labels, val.cells(), s.real.num_classes, seed=cfg.seed,
@@ -188,3 +194,6 @@ def dfr(s: Stage2) -> None:
     if s.dist.is_main:
         save_checkpoint(s.run_dir / "stage2.pt", s.model, None, 0, dfr_C=float(info["C"]))
         write_json(s.run_dir / "dfr.json", {"C": info["C"], "tuning_worst_group": info["scores"]})
+
+
+dfr.check_data = dfr_data  # run on the tuning data before stage 1 (`train_method`'s checks)
