@@ -181,7 +181,25 @@ CONTRACT_FLAGS = {
     "render": [], "smote": [], "heldout": [],
     "diffusion": ["--sampling-steps", "2", "--gen-size", "32", "--dtype", "fp32", "--device", "cpu",
                   "--no-safety-checker", "--generator-model", "{tiny_sd}"],
+    "ddpm": ["--sampling-steps", "2", "--generator-model", "{tiny_gen}"],
 }
+# ... and of `synaug plan`, where the model decides what the backend can draw
+PLAN_FLAGS = {"ddpm": ["--generator-model", "{tiny_gen}"]}
+
+
+@pytest.fixture(scope="module")
+def tiny_gen(tmp_path_factory):
+    """A ddpm generator fitted for a few steps on mnist-lt (IF 10), through the API."""
+    from synaug import api
+    out = tmp_path_factory.mktemp("ddpm") / "GEN"
+    api.fit_generator("mnist-lt", out, imbalance=10, steps=4, batch_size=16, log_every=2, warmup_steps=1,
+                      arch_options={"channels": [8, 16], "emb_dim": 32}, progress=False)
+    return str(out)
+
+
+def contract_flags(flags: list, request) -> list:
+    """The flags with their model folders ({tiny_sd}, {tiny_gen}) built by their fixtures."""
+    return [f.format(**{f[1:-1]: request.getfixturevalue(f[1:-1])}) if f.startswith("{") else f for f in flags]
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +215,10 @@ def test_every_generator_draws_a_plan_through_the_cli(name, tmp_path, request):
     names, real images, unused pool) from the registry and writes the planned images and metadata."""
     from synaug.cli import main
     assert name in CONTRACT_FLAGS, f"generator {name!r}: give its offline contract flags in CONTRACT_FLAGS"
-    flags = [f.format(tiny_sd=request.getfixturevalue("tiny_sd")) if "{" in f else f for f in CONTRACT_FLAGS[name]]
+    flags = contract_flags(CONTRACT_FLAGS[name], request)
     plan = tmp_path / "plan.csv"
     assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "10", "--strategy", '{"8": 55, "9": 45}',
-                 "--generator", name, "--out", str(plan)]) == 0
+                 "--generator", name, *contract_flags(PLAN_FLAGS.get(name, []), request), "--out", str(plan)]) == 0
     assert main(["generate", "--plan", str(plan), "--out", str(tmp_path / "s"), "--generator", name, *flags]) == 0
     rows = (tmp_path / "s" / "metadata.csv").read_text().splitlines()[1:]
     assert len(rows) == 55 - 51 + 45 - 40 and all(f",{name}," in r for r in rows)  # IF 10 keeps 51 and 40

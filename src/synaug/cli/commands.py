@@ -53,7 +53,7 @@ def cmd_plan(args) -> int:
         raise ConfigError("--group-column applies to csv:FILE datasets only")
     items, meta = api.plan(args.dataset, args.out, imbalance=args.imbalance, strategy=args.strategy, seed=args.seed,
                            template=args.template, modifiers=args.modifiers, generator=args.generator,
-                           use_groups=not args.no_groups, aliases=pairs(args.alias, "--alias"), image_size=args.image_size,
+                           generator_options=generator_options_of(args), use_groups=not args.no_groups, aliases=pairs(args.alias, "--alias"), image_size=args.image_size,
                            dataset_options={"group_column": args.group_column} if args.group_column else None)
     real = [r["real"] for r in meta["cells"]]
     factor = (f"IF={args.imbalance:g}" if "imbalance" in meta.get("dataset_info", {}) else  # synaug built the tail
@@ -73,11 +73,17 @@ GENERATOR_FLAGS = {"generator_model": "model", "sampling_steps": "steps", "guida
                    "img2img": "img2img", "strength": "strength", "lora": "lora"}
 
 
+def generator_options_of(args) -> dict:
+    """The generator options given on the command line (named flags and --generator-option)."""
+    from synaug.validate import user_yaml
+    options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag, None) is not None}
+    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
+    return options
+
+
 def cmd_generate(args) -> int:
     from synaug.generators.runner import parse_shard
-    from synaug.validate import user_yaml
-    options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag) is not None}
-    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
+    options = generator_options_of(args)
     report = api.generate(args.plan, args.out, args.generator, options=options, batch_size=args.batch_size,
                           shard=parse_shard(args.shard) if args.shard else None, workers=args.workers,
                           skip_undrawable=args.skip_undrawable)
@@ -249,6 +255,21 @@ def cmd_filter(args) -> int:
     if report.dropped and not args.dry_run:
         print(f"recorded in {Path(args.synthetic) / '.synaug' / 'dropped.csv'} (files kept on disk; metadata.csv "
               "before the first filter: .synaug/metadata.before-filter.csv)")
+    return 0
+
+
+def cmd_fit_generator(args) -> int:
+    from synaug.validate import user_yaml
+    settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
+                if getattr(args, k) is not None}
+    settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
+    result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
+                               use_groups=not args.no_groups, progress=not args.quiet, **settings)
+    loss = result["final_loss"]
+    print(f"{args.generator} generator in {args.out}: {result['steps']} steps ({result['steps_run']} run now"
+          + (f", final loss {loss:.4f}" if loss is not None else "") + f") on the {args.pool} pool of {args.dataset}; "
+          f"draw with `synaug generate --generator {args.generator} --generator-model {args.out}` or a config's "
+          f"generate: {{generator: {args.generator}, options: {{model: {args.out}}}}}")
     return 0
 
 

@@ -57,6 +57,9 @@ def plan_parser(sub) -> None:
     p.add_argument("--template", default=None, help='prompt template, e.g. "a photo of {modifier} {class}"')
     p.add_argument("--modifiers", default=None, help="modifier bank YAML (default: the dataset's shipped bank)")
     p.add_argument("--generator", default="render", choices=sorted(GENERATORS), help="generator to check drawability against")
+    p.add_argument("--generator-model", default=None, help="its model, where that decides what it can draw (ddpm: "
+                   "a `synaug fit-generator` folder)")
+    p.add_argument("--generator-option", action="append", default=[], metavar="KEY=VALUE", help="a generator option")
     p.add_argument("--alias", action="append", metavar="CLASS=WORDS",
                    help="what prompts and the renderer call a class, e.g. 'T-shirt_top=t-shirt' (repeatable; adds to "
                         "the bank's `aliases:`)")

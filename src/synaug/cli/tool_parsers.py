@@ -1,9 +1,10 @@
-"""The argparse definitions of the commands around synthetic data: audit, filter, fit-lora."""
+"""The argparse definitions of the commands around synthetic data: audit, filter, fit-lora, fit-generator."""
 
 from __future__ import annotations
 
 import synaug.cli.commands as C
 from synaug.cli.parsers import DATASET_HELP, data_options, renamed
+from synaug.engine.specs import FIT_POOLS
 from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
                              probability)
 
@@ -72,3 +73,28 @@ def fit_lora_parser(sub) -> None:
     renamed(p, "--model", "--generator-model")
     renamed(p, "--steps", "--lora-steps")
     p.set_defaults(func=C.cmd_fit_lora)
+
+
+def fit_generator_parser(sub) -> None:
+    p = sub.add_parser("fit-generator", help="train a class-conditional diffusion model (the ddpm generator) on the "
+                       "dataset's own images, offline; draw from it with --generator ddpm --generator-model OUT")
+    data_options(p, required=True)
+    p.add_argument("--pool", choices=FIT_POOLS, default="train", help="train: the (long-tailed) training split "
+                   "itself (DiffuLT); unused: the real images the long tail left out (never the test split)")
+    p.add_argument("--out", required=True, help="the model folder GEN (new, empty, or a fit to resume)")
+    p.add_argument("--generator", default="ddpm", choices=["ddpm"], help="the backend to fit")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (default 4000: ~15 min on 2 CPU "
+                   "cores at 28 px)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default 128)")
+    p.add_argument("--lr", type=positive_float, default=None, help="AdamW peak learning rate (default 2e-3)")
+    p.add_argument("--arch", default=None, choices=["fast", "unet"], help="denoiser: fast (CPU conv U-Net, default) "
+                   "or unet (diffusers UNet2DModel)")
+    p.add_argument("--cbdm-weight", type=finite_float, default=None, help="CBDM's class-balancing term tau (default "
+                   "0: off; its paper uses 1)")
+    p.add_argument("--seed", type=nonneg_int, default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda")
+    p.add_argument("--fit-option", action="append", default=[], metavar="KEY=VALUE", help="any other fit setting, "
+                   "e.g. ema_decay=0.999 or arch_options={channels: [48, 96]} (docs/ddpm.md)")
+    p.add_argument("--no-groups", action="store_true", help="condition on classes even if the data has groups")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=C.cmd_fit_generator)

@@ -181,14 +181,17 @@ def _key(tag: str):
 class GeneratorSpec(Spec):
     """A registered backend (`name`) with its own `options`, and the runner's settings: images per
     `batch_size`, `workers` processes (CPU backends), `skip_undrawable` (generate the rest and
-    report cells the backend cannot draw)."""
+    report cells the backend cannot draw). `fit`: for a backend trained on the dataset's own images
+    (`ddpm`), the pool it learns from (`pool`: train | unused) and its fit settings; the engine fits it
+    once per data and settings (`synaug.engine.fitting`) and draws with the fitted model."""
 
-    MAPPINGS = ("options",)
+    MAPPINGS = ("options", "fit")
     name: str = "render"
     options: tuple = ()
     batch_size: int = 256
     workers: int = 1
     skip_undrawable: bool = True
+    fit: tuple = ()
 
     def __post_init__(self):
         from synaug.generators.base import GENERATORS, check_generator_options
@@ -196,6 +199,9 @@ class GeneratorSpec(Spec):
             raise ConfigError(unknown("generator", self.name, GENERATORS))
         object.__setattr__(self, "options", frozen_items(self.options))
         check_generator_options(self.name, as_dict(self.options))
+        object.__setattr__(self, "fit", frozen_items(self.fit))
+        if self.fit:
+            fit_settings(self.name, as_dict(self.fit))
         check_int("generate batch_size", self.batch_size, 1, 2**20)
         check_int("generate workers", self.workers, 1, 256)
         if not isinstance(self.skip_undrawable, bool):
@@ -205,7 +211,23 @@ class GeneratorSpec(Spec):
         """This spec with options changed (a value of None removes the option)."""
         options = {**as_dict(self.options), **changes}
         return GeneratorSpec(self.name, {k: v for k, v in options.items() if v is not None}, self.batch_size,
-                             self.workers, self.skip_undrawable)
+                             self.workers, self.skip_undrawable, self.fit)
+
+
+FIT_POOLS = ("train", "unused")  # the real images a fitted generator may learn from (never the test split)
+
+
+def fit_settings(name: str, fit: dict) -> tuple[str, Any]:
+    """(pool, settings) of a `generate: {fit: ...}` mapping for backend `name`, checked: the backend
+    must be one that is fitted, the pool train or unused, the settings its own."""
+    from synaug.generators.base import fitting
+    if fitting(name) is None:
+        raise ConfigError(f"generate fit: generator {name!r} is not fitted on the data (a fitted backend: ddpm)")
+    fit = dict(fit)
+    pool = check_choice("generate fit pool", fit.pop("pool", "train"), FIT_POOLS)
+    if "arch_options" in fit:  # held as pairs in the spec; the settings take the mapping back
+        fit["arch_options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(fit["arch_options"]).items()}
+    return pool, fitting(name)[0].from_options(fit)
 
 
 @dataclass(frozen=True)

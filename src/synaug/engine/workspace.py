@@ -12,6 +12,7 @@ import numpy as np
 
 from synaug.data.imageset import DatasetSplits
 from synaug.engine.data import load_splits
+from synaug.engine.fitting import fitted_generator
 from synaug.engine.job import Job
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec
 from synaug.engine.synthetic import SyntheticSet, folder_set, planned_set
@@ -60,8 +61,11 @@ class Workspace:
         """The synthetic set of `plan` for `data`'s training split, generated once into SHARED."""
         key = (data, plan, generator, side)
         if key not in self._synthetic:
-            self._synthetic[key] = planned_set(splits or self.splits(data), data, plan, generator, self.shared, side,
-                                               dist=self.dist, progress=self.progress, log=self.quiet)
+            splits = splits or self.splits(data)
+            drawing = fitted_generator(generator, data, splits, self.shared, plan.use_groups, dist=self.dist,
+                                       progress=self.progress, log=self.quiet)
+            self._synthetic[key] = planned_set(splits, data, plan, drawing, self.shared, side, dist=self.dist,
+                                               progress=self.progress, log=self.quiet)
         return self._synthetic[key]
 
     def audited(self, synthetic: SyntheticSet, splits: DatasetSplits, dataset: str) -> tuple:

@@ -108,6 +108,9 @@ class Experiment:
 
 
 EXPERIMENTS = Registry("experiment")
+# every tiny run: generators fitted on the data (ddpm) train a few steps of a small network
+TINY_FIT = {"steps": 6, "batch_size": 16, "arch_options": {"channels": [8, 16], "emb_dim": 32}, "warmup_steps": 2,
+            "log_every": 2}
 
 
 def register_experiment(experiment: Experiment) -> Experiment:
@@ -123,7 +126,7 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
     own_data = experiment.dataset.partition(":")[0] in DATASETS  # not so for a toy that draws its own points
     layers = [{"task": experiment.task, "dataset": experiment.dataset if own_data else None, "seeds": [0, 1, 2],
                "out": f"runs/experiments/{experiment.name}"}, copy.deepcopy(experiment.defaults),
-              copy.deepcopy(experiment.tiny) if tiny else {}]
+              copy.deepcopy({"fit": TINY_FIT, **experiment.tiny}) if tiny else {}]
     if config_path:
         resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
         layers.append(check_layer(load_yaml(config_path, "--config"), str(config_path)))

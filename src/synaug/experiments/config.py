@@ -25,7 +25,9 @@ BASE_CONFIG = {
     "methods": None,          # default: the task's methods
     "seeds": [0],
     "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
-    "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {}},
+    "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {},
+                 "fit": {}},  # {pool: train | unused}: a generator fitted on the data first (ddpm)
+    "fit": {"steps": 2000},   # the settings of every generator fitted on the data (generate.fit, table rows)
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20, "scale_to": None},  # scale_to: scale both by n_max / scale_to
     "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
@@ -36,7 +38,7 @@ BASE_CONFIG = {
                               # (which synthetic images), the real images synaug draws (long tail, splits)
     "out": None,
 }
-BLOCKS = ("plan", "generate", "thresholds", "dataset_options", "options")
+BLOCKS = ("plan", "generate", "thresholds", "dataset_options", "options", "fit")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class RunConfig:
     seeds: tuple
     plan: PlanSpec
     generator: GeneratorSpec
+    fit: tuple                # settings of generators fitted on the data (`fitted`)
     train: TrainConfig
     thresholds: Thresholds
     options: dict
@@ -80,6 +83,12 @@ class RunConfig:
         if "synthetic" in self.vary:
             plan = replace(plan, seed=plan.seed + int(seed))
         return data, plan
+
+    def fitted(self, generator: str, pool: str) -> GeneratorSpec:
+        """Backend `generator` fitted on `pool` (train | unused) with this config's fit settings, drawing
+        with the config generator's runner settings (a table row's learned generator)."""
+        g = self.generator
+        return GeneratorSpec(generator, {}, g.batch_size, g.workers, g.skip_undrawable, {**dict(self.fit), "pool": pool})
 
     def run_dir(self, job: Job) -> Path:
         return self.out / "runs" / job.name / f"seed{job.seed}"
@@ -162,7 +171,9 @@ def build(cfg: dict) -> RunConfig:
         seeds=check_seeds(cfg["seeds"]),
         plan=PlanSpec(cfg["plan"]["strategy"], cfg["plan"]["seed"], cfg["plan"]["template"], cfg["plan"]["modifiers"],
                       frozen_items(cfg["plan"]["aliases"])),
-        generator=GeneratorSpec(g["generator"], g["options"] or {}, g["batch_size"], g["workers"], g["skip_undrawable"]),
+        generator=GeneratorSpec(g["generator"], g["options"] or {}, g["batch_size"], g["workers"], g["skip_undrawable"],
+                                {**cfg["fit"], **g["fit"]} if g["fit"] else {}),
+        fit=frozen_items(cfg["fit"]),
         train=TrainConfig.from_dict(cfg["train"]), thresholds=Thresholds(**cfg["thresholds"]),
         options=dict(cfg["options"]), audit=bool(cfg["audit"]), bootstrap=check_int("bootstrap", cfg["bootstrap"], 0),
         vary=check_vary(cfg["vary"]), out=Path(cfg["out"]), raw=cfg)

@@ -111,6 +111,14 @@ def quality_knob(name: str) -> Knob | None:
     return getattr(generator_factory(name), "quality_knob", None)
 
 
+def fitting(name: str) -> tuple | None:
+    """(settings class, "module:function" that fits it) for a backend trained on the dataset's own
+    images before it draws (`ddpm`), else None. The engine fits it into the shared folder when a
+    config says `generate: {generator: NAME, fit: {pool: train, ...}}`."""
+    factory = generator_factory(name)
+    return (factory.fit_settings, factory.fitter) if hasattr(factory, "fitter") else None
+
+
 def generator_note(name: str) -> str:
     """What a report should say about a backend's images (e.g. that `render` is a stand-in), or ''."""
     return getattr(generator_factory(name), "report_note", "") if name in GENERATORS else ""

@@ -23,8 +23,9 @@ import numpy as np
 from PIL import Image
 
 from synaug.errors import ConfigError, GenerationError
-from synaug.generators.base import Generated, register_generator
+from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.ddpm_folder import CHECKPOINT, file_sha256, model_cell, read_info
+from synaug.generators.ddpm_settings import FitSettings
 from synaug.plan import PlanItem
 
 SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)
@@ -34,6 +35,9 @@ SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (
 class DdpmGenerator:
     name = "ddpm"
     parallel_safe = False  # one network per process: shard across processes instead
+    quality_knob = Knob("steps", 50, (1, 2, 5, 10, 25, 50), "ddpm sampling steps")  # Fig. 4's real knob
+    fit_settings = FitSettings  # fitted by the engine when a config says `fit: {pool: ...}` (or fit-generator)
+    fitter = "synaug.generators.ddpm_fit:fit_generator"
 
     def __init__(self, *, model: str | None = None, steps: int = 50, guidance: float = 2.0, scheduler: str = "ddim",
                  device: str = "cpu", batch: int = 256, class_names: Sequence[str] | None = None,

@@ -18,7 +18,7 @@ log.jsonl alike; log lines written after that checkpoint are dropped and written
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,52 +29,12 @@ from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError, require
 from synaug.fileio import atomic_open, write_json
 from synaug.generators.ddpm_folder import CHECKPOINT, INFO, LOG, check_disjoint, pool_digest
+from synaug.generators.ddpm_settings import FitSettings
 from synaug.generators.ddpm_loss import pool_tensors, step_loss, update_ema
 from synaug.generators.denoiser import architecture, build_denoiser
 from synaug.progress import Progress
 from synaug.train.distributed import device_for, from_env
 from synaug.train.loop import Phase, step_generators
-
-NOT_RECORDED = ("checkpoint_every", "device")  # change how a fit runs, never what it makes
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """How to train (units in comments). Every field but `checkpoint_every` and `device` is recorded
-    in generator.json, and a resumed fit must use the same values."""
-
-    arch: str = "fast"                 # denoiser: "fast" (CPU-friendly conv U-Net) or "unet" (diffusers UNet2DModel)
-    arch_options: dict = field(default_factory=dict)  # e.g. {"channels": [32, 64]} (denoiser.ARCH_DEFAULTS)
-    steps: int = 4000                  # optimiser steps
-    batch_size: int = 128              # images per step
-    lr: float = 2e-3                   # AdamW peak learning rate
-    warmup_steps: int = 100            # linear warm-up, then cosine decay to 0
-    weight_decay: float = 0.0          # AdamW
-    grad_clip: float = 1.0             # max gradient norm (0: none)
-    ema_decay: float = 0.999           # EMA of the weights, sampled from (0: no EMA, sample the weights)
-    label_dropout: float = 0.1         # probability of the null label (classifier-free guidance)
-    cbdm_weight: float = 0.0           # CBDM's tau (0: off; its code's default when on is 1.0)
-    train_timesteps: int = 1000        # DDPMScheduler num_train_timesteps
-    beta_schedule: str = "linear"      # DDPMScheduler beta_schedule ("linear", "scaled_linear", "squaredcos_cap_v2")
-    seed: int = 0
-    log_every: int = 50                # steps per log.jsonl line (mean loss over those steps)
-    checkpoint_every: int = 250        # steps between checkpoints
-    device: str = "cpu"                # "cpu", "cuda", "auto" (resume bit-exactly on the device that started)
-
-    def check(self) -> None:
-        positive = {k: getattr(self, k) for k in ("steps", "batch_size", "log_every", "checkpoint_every",
-                                                  "train_timesteps")}
-        bad = {k: v for k, v in positive.items() if not isinstance(v, int) or v < 1}
-        if bad:
-            raise ConfigError(f"fit settings {bad} must be integers >= 1")
-        if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_dropout < 1 and self.cbdm_weight >= 0
-                and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0):
-            raise ConfigError("fit settings need lr > 0, 0 <= ema_decay < 1, 0 <= label_dropout < 1 and "
-                              f"cbdm_weight, warmup_steps, grad_clip, weight_decay >= 0; got {self}")
-
-    def recorded(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k not in NOT_RECORDED}
-
 
 def make_scheduler(settings: FitSettings):
     diffusers = require("diffusers", "diffusion", "The ddpm generator")
@@ -104,8 +64,9 @@ def claim_folder(out: Path, info: dict) -> None:
     """Write generator.json, or check that the one there describes the same fit (a resume)."""
     path = out / INFO
     if not path.is_file():
-        if (out / CHECKPOINT).exists():
-            raise GenerationError(f"{out} has a checkpoint but no {INFO}; use a new folder")
+        if out.is_dir() and any(out.iterdir()):
+            raise GenerationError(f"{out} is not empty and holds no ddpm generator fit ({INFO}); fit into a new or "
+                                  "empty folder")
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, info)
         return

@@ -72,6 +72,8 @@ TABLE3B_LT = TableSpec(
 
 SYNAUG5 = "SYNAuG (the config's generator)"
 HELDOUT = "real held-out images (web-crawled stand-in)"
+LEARNED_TRAIN = "learned generator (train pool)"
+LEARNED_UNUSED = "learned generator (unused pool)"
 TABLE5 = TableSpec(
     "Table 5: where the additional images come from",
     rows=(Row("ce", "ce", paper="icml-table5/ce"), Row("mixup", "mixup", paper="icml-table5/mixup"),
@@ -80,15 +82,29 @@ TABLE5 = TableSpec(
           Row("inter-class image translation", "synaug", img2img="inter", paper="icml-table5/inter"),
           Row(HELDOUT, "synaug", generator="heldout", paper="icml-table5/web"),
           Row("SMOTE images", "synaug", generator="smote"),
+          Row(LEARNED_TRAIN, "synaug", generator="ddpm", fit="train"),
+          Row(LEARNED_UNUSED, "synaug", generator="ddpm", fit="unused"),
+          Row("ce-rs", "ce-rs"),
           Row(SYNAUG5, "synaug", paper="icml-table5/synaug")),
     claims=(Claim("SYNAuG beats CE on All", SYNAUG5, "ce", ALL),
             Claim("SYNAuG beats Mixup on All", SYNAUG5, "mixup", ALL),
             Claim("SYNAuG beats CutMix on All", SYNAUG5, "cutmix", ALL),
             Claim("Generated images beat real web images (here: held-out real images) on All", SYNAUG5, HELDOUT, ALL),
             Claim("SYNAuG beats intra-class image translation on All", SYNAUG5, "intra-class image translation", ALL),
-            Claim("SYNAuG beats inter-class image translation on All", SYNAUG5, "inter-class image translation", ALL)),
-    note="Every row but ce, mixup and cutmix is SYNAuG (uniformize, domain Mixup, fine-tune) with images from "
-         "another source.",
+            Claim("SYNAuG beats inter-class image translation on All", SYNAUG5, "inter-class image translation", ALL),
+            # synaug's questions about a learned generator (issue 22), not the paper's claims
+            Claim("A generator learned on the long tail itself helps: it beats re-sampling (CE-RS) on All",
+                  LEARNED_TRAIN, "ce-rs", ALL),
+            Claim("A generator learned on the long tail beats SMOTE's interpolated images on All", LEARNED_TRAIN,
+                  "SMOTE images", ALL),
+            Claim("A generator learned on more real images (the unused pool) beats one learned on the long tail "
+                  "on All", LEARNED_UNUSED, LEARNED_TRAIN, ALL),
+            Claim("Real held-out images beat the learned generator's (unused pool) on All: the real-vs-synthetic "
+                  "gap", HELDOUT, LEARNED_UNUSED, ALL)),
+    note="Every row but ce, mixup, cutmix and ce-rs is SYNAuG (uniformize, domain Mixup, fine-tune) with images "
+         "from another source. The learned generator is synaug's ddpm backend, a class-conditional diffusion model "
+         "fitted (the config's fit settings) on the run's long-tailed training split or on the real images the "
+         "long tail left out; ce-rs and the last four claims are synaug's additions, not the paper's.",
     paper_only=("Class Distribution Fitting: not runnable with the offline renderer (a diffusion model fine-tuned "
                 "per class, DreamBooth-style); with Stable Diffusion, fit per-class LoRA adapters with `synaug "
                 "fit-lora --dataset D --generator-model SD --out DIR` and run this experiment with a config whose generator is "

@@ -39,6 +39,7 @@ class Row:
     plan: str | None = None          # "no-modifiers": one plain modifier for every image (Table 1 a)
     paper: str | None = None         # "TABLE/ROW" in paper_numbers.yaml
     fallback: tuple = ()             # method names to run if `method` is not registered (noted)
+    fit: str | None = None           # `generator` fitted on this pool of the data first (train | unused)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def no_modifier_bank(ctx: ExperimentContext) -> str:
 
 def row_generator(ctx: ExperimentContext, row: Row) -> GeneratorSpec:
     g = ctx.config.generator
+    if row.fit:
+        return ctx.config.fitted(row.generator, row.fit)
     if row.generator:
         return GeneratorSpec(row.generator, {}, g.batch_size, g.workers, g.skip_undrawable)
     return g.with_options(img2img=row.img2img) if row.img2img else g
