@@ -1,6 +1,10 @@
 """Large images are decoded once into the memory-mapped cache (`synaug.data.cache`) at the training
 side before a job trains; small ones stay in memory. A small set beside a cached one is viewed as a
-cache too, so the two concatenate."""
+cache too, so the two concatenate.
+
+The cache folder is the run's `cache_dir`, else the command's, else the one default every command
+shares (`synaug.data.cache.default_cache_dir`); inside it a cache is found by what decides its
+pixels (sources, side, channels, resize mode), never by the command or the dataset's spelling."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug.data.cache import cached_imageset
+from synaug.data.cache import cached_imageset, default_cache_dir
 from synaug.data.imageset import CachedImages, DatasetSplits, LazyImages
 from synaug.train.config import TrainConfig
 
@@ -19,24 +23,26 @@ def training_side(splits: DatasetSplits, cfg: TrainConfig) -> int:
     return int(cfg.image_size or splits.train.image_shape[0])
 
 
-def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, name: str, cache_dir: Path,
+def cache_dir_for(cfg: TrainConfig, cache_dir: Path | None = None) -> Path:
+    """The run's own choice (`cfg.cache_dir`), else the command's, else the shared default."""
+    return Path(cfg.cache_dir or cache_dir or default_cache_dir())
+
+
+def decode_to_cache(splits: DatasetSplits, synthetic: dict, cfg: TrainConfig, cache_dir: Path | None = None,
                     progress: bool = True) -> tuple[DatasetSplits, dict]:
     """Every split (and synthetic set) read from disk as `LazyImages`, decoded once into the image
-    cache at the training side (in `cfg.cache_dir`, else `cache_dir`); in-memory sets pass through. `synthetic` maps any key to an ImageSet
-    (or None) and comes back with the same keys."""
+    cache at the training side with `cfg.resize` (in `cache_dir_for(cfg, cache_dir)`); in-memory sets
+    pass through. `synthetic` maps any key to an ImageSet (or None) and comes back with the same keys."""
     on_disk = isinstance(splits.train.images, (LazyImages, CachedImages))
     if not on_disk:
         return splits, synthetic
-    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else Path(cache_dir)  # the run's own choice wins
-    size = training_side(splits, cfg)
-    base = name.replace(":", "-").replace("/", "_")[-40:]
+    folder, size = cache_dir_for(cfg, cache_dir), training_side(splits, cfg)
 
-    def cache(ds, part):
+    def cache(ds):
         if ds is None:
             return None
-        ds = cached_imageset(ds, size, cache_dir, f"{base}-{part}", cfg.cache_workers, progress)
+        ds = cached_imageset(ds, size, folder, None, cfg.cache_workers, progress, cfg.resize)
         return replace(ds, images=CachedImages.of(ds.images)) if isinstance(ds.images, np.ndarray) else ds
 
-    splits = replace(splits, train=cache(splits.train, "train"), test=cache(splits.test, "test"),
-                     val=cache(splits.val, "val"))
-    return splits, {k: cache(v, f"synthetic-{k}") for k, v in synthetic.items()}
+    splits = replace(splits, train=cache(splits.train), test=cache(splits.test), val=cache(splits.val))
+    return splits, {k: cache(v) for k, v in synthetic.items()}
