@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from synaug.data.imageset import ImageSet
+from synaug.eval.chance import chance_level, near_chance
 from synaug.eval.metrics import fairness_gaps, group_accuracy, longtail_metrics
 from synaug.train.loop import TensorData, predict
 from synaug.train.pipeline import TrainedModel
@@ -19,6 +20,8 @@ def evaluate_model(trained: TrainedModel, test: ImageSet, train_counts, many: in
     logits = predict(trained.model, data, trained.normalize, batch_size, view=trained.view)
     pred = logits.argmax(1)
     metrics = longtail_metrics(test.labels, pred, train_counts, many, few)
+    metrics["chance"] = chance_level(test.num_classes, len(test))
+    metrics["at_chance"] = near_chance(metrics["accuracy"], metrics["chance"])
     if test.has_groups:
         metrics.update(group_metrics(test, pred, train_cells))
     metrics["predictions"] = pred.tolist()
