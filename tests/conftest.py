@@ -14,3 +14,11 @@ def imagefolder(tmp_path):
             Image.fromarray(np.full((8, 8), 10 * c + i, dtype=np.uint8), "L").save(root / name / f"{i}.png")
     (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
     return root, counts
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_cache_dir(tmp_path_factory):
+    """The decoded-image cache every command shares goes to a temporary folder, never ~/.cache."""
+    import os
+    os.environ["SYNAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("synaug-cache"))
+    yield

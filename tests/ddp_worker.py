@@ -40,7 +40,7 @@ def main(out: Path, method: str) -> None:
     seen = []
     slice_of = distributed.local_slice
     distributed.local_slice = lambda idx, dd: seen.append(slice_of(idx, dd).tolist()) or slice_of(idx, dd)
-    cfg = TrainConfig(steps=30, batch_size=16, lr=0.05, warmup_steps=3, stage2_steps=10, stage2_batch_size=8,
+    cfg = TrainConfig(steps=30, batch_size=16, lr=0.05, warmup=0.1, stage2_steps=10, stage2_batch_size=8,
                       checkpoint_every=10, seed=1, device=os.environ.get("SYNAUG_TEST_DEVICE", "cpu"))
     splits, synthetic = tiny_splits()
     trained = train_method(get_method(method), splits, cfg, out / "run", synthetic=synthetic, progress=False, dist=d)

@@ -55,7 +55,7 @@ def tiny_splits(n_per_class=(30, 12, 4), size=12, seed=0):
 
 
 def tiny_cfg(**kw):
-    base = dict(model="small-cnn", steps=12, batch_size=16, lr=0.05, warmup_steps=2, stage2_steps=6,
+    base = dict(model="small-cnn", steps=12, batch_size=16, lr=0.05, warmup=0.2, stage2_steps=6,
                 checkpoint_every=4, seed=3, device="cpu")
     return TrainConfig(**{**base, **kw})
 

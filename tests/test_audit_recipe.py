@@ -212,7 +212,7 @@ def test_runner_trains_synaug_audit_on_the_audited_subset_and_reports_it(made, m
     monkeypatch.setattr("synaug.engine.data.load_dataset", lambda name, **kw: plain)
     monkeypatch.setattr("synaug.engine.workspace.Workspace.planned", lambda *a, **k: given)
     monkeypatch.setattr("synaug.audit.recipe.RecipeConfig", lambda: FAST)
-    train = dict(steps=12, batch_size=16, warmup_steps=2, stage2_steps=6, checkpoint_every=4, device="cpu",
+    train = dict(steps=12, batch_size=16, warmup=0.2, stage2_steps=6, checkpoint_every=4, device="cpu",
                  synthetic_weighting="audit")
     cfg = resolve_config({"dataset": "mnist-lt", "methods": ["synaug-audit"], "train": train, "out": str(out)})
     results = runner.run_experiment(cfg, progress=False, log=lambda *a: None)

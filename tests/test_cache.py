@@ -155,7 +155,7 @@ def test_training_from_the_cache_equals_training_from_memory(tmp_path):
     memory = ImageSet(images, labels, ["a", "b", "c"])
     np.save(tmp_path / "x.npy", images)
     mapped = ImageSet(CachedImages.of(np.load(tmp_path / "x.npy", mmap_mode="r")), labels, ["a", "b", "c"])
-    cfg = TrainConfig(steps=12, batch_size=16, warmup_steps=2, stage2_steps=4, checkpoint_every=100,
+    cfg = TrainConfig(steps=12, batch_size=16, warmup=0.2, stage2_steps=4, checkpoint_every=100,
                       flip=True, device="cpu")
     out = {}
     for name, ds in (("memory", memory), ("mapped", mapped)):
@@ -198,7 +198,7 @@ def test_resume_from_the_cache_with_the_imagenet_recipe_equals_uninterrupted(tmp
     np.save(tmp_path / "x.npy", rng.integers(0, 255, (48, 20, 20, 3), dtype=np.uint8))
     labels = np.repeat([0, 1], 24)
     ds = ImageSet(CachedImages.of(np.load(tmp_path / "x.npy", mmap_mode="r")), labels, ["a", "b"])
-    cfg = TrainConfig(steps=10, batch_size=8, warmup_steps=1, stage2_steps=0, checkpoint_every=4, device="cpu",
+    cfg = TrainConfig(steps=10, batch_size=8, warmup=0.1, stage2_steps=0, checkpoint_every=4, device="cpu",
                       augment="random-resized-crop", crop_size=16, flip=True, rrc_scale=(0.3, 1.0))
     method = get_method("ce")
     full = train_method(method, DatasetSplits(ds, ds), cfg, tmp_path / "full", progress=False)

@@ -58,10 +58,11 @@ def test_short_end_to_end_run(tmp_path):
     # lift it at the head's expense
     assert few["ce"] < 5.0 and few["synaug"] > few["ce"] + 30 and few["ce-rs"] > few["ce"] + 30
     assert many["ce"] > many["synaug"] + 15 and many["ce"] > many["ce-rs"] + 15
-    # the numbers themselves (CPU, this seed): a change of draws, loss or schedule moves them
-    assert few == pytest.approx({"ce": 0.0, "ce-rs": 36.5, "synaug": 37.75}, abs=1.0)
+    # the numbers themselves (CPU, this seed): a change of draws, loss or schedule moves them (issue 20: the
+    # warm-up became 5 % of the steps, 2 of these 40, where it used to be 40, the whole run)
+    assert few == pytest.approx({"ce": 0.0, "ce-rs": 60.5, "synaug": 39.0}, abs=1.0)
     assert {m: r["seeds"]["0"]["accuracy"] for m, r in saved["methods"].items()} == pytest.approx(
-        {"ce": 40.4, "ce-rs": 53.3, "synaug": 48.3}, abs=1.0)
+        {"ce": 27.4, "ce-rs": 59.2, "synaug": 46.5}, abs=1.0)
     for m, r in saved["methods"].items():
         acc = r["seeds"]["0"]["accuracy"]
         assert r["summary"]["accuracy"]["mean"] == acc
@@ -179,7 +180,7 @@ def test_demo_report_shows_the_audit_and_the_audit_changes_no_number(tmp_path):
     a run without the audit (the audit reads training data only and draws from its own generators)."""
     base = {"methods": ["ce", "synaug"], "train": {"steps": 6, "stage2_steps": 4, "batch_size": 32}}
     with_audit = run_experiment(resolve_config({**base, "audit": True, "out": str(tmp_path / "a")}), progress=False)
-    without = run_experiment(resolve_config({**base, "out": str(tmp_path / "b")}), progress=False)
+    without = run_experiment(resolve_config({**base, "audit": False, "out": str(tmp_path / "b")}), progress=False)
     assert "Audit of the synthetic images" in (tmp_path / "a" / "report.html").read_text()
     assert "Audit of the synthetic images" not in (tmp_path / "b" / "report.html").read_text()
     assert with_audit["audit"]["True"]["cells"] and "audit" not in without

@@ -57,7 +57,7 @@ def test_aliases_underscores_and_a_loud_non_uniform_plan(user_folder, tmp_path, 
     assert main(["plan", "--dataset", data, "--out", str(tmp_path / "p.csv")]) == 0
     out = capsys.readouterr().out
     assert "cannot draw 'T-shirt_top'" not in out  # '_' read like '/': T-shirt/top's emoji
-    assert "--alias 'Pullover=WORDS'" in out  # the message says how to add one
+    assert "--render-word 'Pullover=WORD'" in out and "--alias" in out  # the message says how to add one
     assert "WARNING: the plan is NOT uniform" in out and "Pullover (5 of 12)" in out
     meta = json.loads((tmp_path / "p.json").read_text())
     assert meta["uniform"] is False and meta["below_target"] == [{"cell": "Pullover", "final": 5, "target": 12}]

@@ -7,15 +7,19 @@ formats; every one of them goes through the engine (`synaug.engine`).
     synaug.generate("plan.csv", "synthetic/")                 # -> GenerationReport
     metrics = synaug.train("mnist-lt", "synaug", "runs/r0", synthetic="synthetic/", steps=600)
     metrics = synaug.evaluate("runs/r0")
+    record = synaug.export("runs/r0")                          # the model for plain torchvision
     results = synaug.run({"task": "longtail", "seeds": [0, 1, 2]})   # several methods and seeds
     results = synaug.experiment("table2", seeds=[0, 1, 2])   # a table of the paper (synaug experiment)
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Thresholds
+from synaug.train.config import TrainConfig
 
 
 def _dist():
@@ -26,9 +30,10 @@ def _dist():
 def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, strategy="uniform", seed: int = 0,
          template: str | None = None, modifiers: str | None = None, generator: str = "render",
          generator_options: dict | None = None, use_groups: bool = True, aliases: dict | None = None,
-         dataset_options: dict | None = None, image_size: int | None = None):
+         dataset_options: dict | None = None, image_size: int | None = None, render_words: dict | None = None):
     """`synaug plan`: plan.csv (+ plan.json) for `dataset`'s training split; returns (plan items, plan meta).
-    `image_size`: the side generated images are saved at (default: the dataset reader's)."""
+    `image_size`: the side generated images are saved at (default: the dataset reader's); `aliases` change
+    what prompts (and the renderer) call a class, `render_words` only what the offline renderer looks up."""
     from synaug.engine.planning import fit_plan
     from synaug.engine.specs import check_int
     from synaug.engine.workspace import Workspace
@@ -38,7 +43,7 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     check_int("image_size", image_size, 1, MAX_SIDE, optional=True)
     check_plan_out(check_out_file(out), data, plan_inputs(strategy, modifiers))
     splits = Workspace(shared=Path(out).parent).splits(data)
-    fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups),
+    fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups, render_words),
                       GeneratorSpec(generator, generator_options), dataset, splits.unused, image_size)
     meta = {**fitted.meta, "dataset_info": splits.info, "imbalance": data.imbalance,
             "dataset_options": dict(data.options)}
@@ -72,24 +77,40 @@ def generate(plan: str | Path, out: str | Path, generator: str = "render", *, op
     return generate_plan_file(Path(plan), Path(out), spec, plan_dataset_loader(meta), shard=shard, progress=progress)
 
 
-def cache(dataset: str, *, image_size: int, cache_dir: str | Path, imbalance: float = 100,
-          synthetic: str | Path | None = None, workers: int = 2, progress: bool = True) -> dict:
-    """`synaug cache`: decode an on-disk dataset (and a synthetic folder) once into the image cache;
+def cache(dataset: str, *, image_size: int, cache_dir: str | Path | None = None, imbalance: float = 100,
+          synthetic: str | Path | None = None, workers: int = 2, resize: str = "shorter-side",
+          progress: bool = True) -> dict:
+    """`synaug cache`: decode an on-disk dataset (and a synthetic folder) once into the image cache
+    (`cache_dir`, default the one every command shares: $SYNAUG_CACHE_DIR, else ~/.cache/synaug);
     returns {split: ImageSet} of what was cached (empty for a dataset held in memory)."""
     from synaug.engine.caching import decode_to_cache
+    from synaug.engine.data import load_splits
     from synaug.engine.synthetic import read_synthetic
-    from synaug.engine.workspace import Workspace
-    from synaug.train.config import TrainConfig
-    cfg = TrainConfig(image_size=image_size, cache_dir=str(cache_dir), cache_workers=workers)
-    splits = Workspace(shared=Path(cache_dir)).splits(DataSpec(dataset, imbalance))
+    cfg = TrainConfig(image_size=image_size, cache_dir=None if cache_dir is None else str(cache_dir),
+                      cache_workers=workers, resize=resize)
+    splits = load_splits(DataSpec(dataset, imbalance))
     syn = read_synthetic(Path(synthetic), splits.train, image_size) if synthetic else None
-    cached, sets = decode_to_cache(splits, {"synthetic": syn}, cfg, dataset, Path(cache_dir), progress)
+    cached, sets = decode_to_cache(splits, {"synthetic": syn}, cfg, progress=progress)
     if cached is splits:
         return {}
     return {k: v for k, v in (("train", cached.train), ("val", cached.val), ("test", cached.test),
                               ("synthetic", sets["synthetic"])) if v is not None}
 
 
+def with_train_options(fn):
+    """`fn`'s signature with its **train_options spelled out as the TrainConfig keys and their defaults,
+    so `inspect.signature` and `help()` list steps, lr, warmup... (the function still takes them as **kw)."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    taken = {p.name for p in params}
+    keys = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type,
+                              default=f.default if f.default is not MISSING else f.default_factory())
+            for f in fields(TrainConfig) if f.name not in taken]
+    fn.__signature__ = sig.replace(parameters=params + keys)
+    return fn
+
+
+@with_train_options
 def train(dataset: str, method: str, out: str | Path, *, synthetic: str | Path | None = None, imbalance: float = 100,
           many: int = 100, few: int = 20, resume: bool = False, overwrite: bool = False, progress: bool = True,
           dataset_options: dict | None = None, **train_options) -> dict:
@@ -99,7 +120,6 @@ def train(dataset: str, method: str, out: str | Path, *, synthetic: str | Path |
     from synaug.engine.job import Job
     from synaug.engine.rundirs import check_run_dir
     from synaug.engine.workspace import Workspace
-    from synaug.train.config import TrainConfig
     from synaug.validate import check_out_dir
     policy = "resume" if resume else "overwrite" if overwrite else "fresh"
     check_out_dir(out)
@@ -107,7 +127,7 @@ def train(dataset: str, method: str, out: str | Path, *, synthetic: str | Path |
               train=TrainConfig.from_dict(train_options), synthetic_folder=None if synthetic is None else str(synthetic),
               thresholds=Thresholds(many, few))
     check_run_dir(Path(out), policy)  # before any data is loaded
-    ws = Workspace(shared=Path(out), cache_dir=Path(out) / "cache", progress=progress, dist=_dist())
+    ws = Workspace(shared=Path(out), progress=progress, dist=_dist())
     return run_job(job, Path(out), ws, policy)
 
 
@@ -119,6 +139,14 @@ def evaluate(run: str | Path, dataset: str | None = None, *, imbalance: float | 
     return evaluate_run(Path(run), dataset, imbalance, many=many, few=few, device=device)[0]
 
 
+def export(run: str | Path, out: str | Path | None = None, *, device: str = "cpu") -> dict:
+    """`synaug export RUN`: the run's final model as a plain torchvision / timm state dict (OUT/model.pth)
+    and OUT/preprocess.json (resize mode, sizes, mean, std, class names in order, the architecture and
+    the lines that load it); OUT defaults to RUN/export. Returns the preprocess record."""
+    from synaug.engine.export import export_run
+    return export_run(Path(run), out, device=device)
+
+
 def run(config: dict | None = None, path: str | Path | None = None, *, progress: bool = True) -> dict | None:
     """`synaug run`: every method and seed of an experiment config (a dict of overrides and/or a YAML
     file); results.json, report.html and one run folder per method and seed under the config's `out`."""
@@ -128,21 +156,23 @@ def run(config: dict | None = None, path: str | Path | None = None, *, progress:
 
 
 def demo(task: str = "longtail", *, dataset: str | None = None, imbalance: float = 100, seeds=(0,), methods=None,
-         steps: int | None = None, out: str | Path | None = None, audit: bool = True, progress: bool = True):
-    """`synaug demo`: SYNAuG against a task's baselines on embedded data (runs/demo-TASK-DATASET)."""
+         steps: int | None = None, out: str | Path | None = None, audit: bool = True, train: dict | None = None,
+         progress: bool = True):
+    """`synaug demo`: SYNAuG against a task's baselines on embedded data (runs/demo-TASK-DATASET); `train`
+    holds further TrainConfig keys (lr, warmup, flip...)."""
     from synaug.experiments.config import default_out
     from synaug.experiments.tasks import TASKS
     dataset = dataset or TASKS[task].dataset
     overrides = {"task": task, "dataset": dataset, "imbalance": imbalance, "seeds": list(seeds), "audit": audit,
                  "out": str(out or default_out(task, dataset, demo=True)),
-                 "methods": list(methods) if methods else None, "train": {"steps": steps} if steps else None}
+                 "methods": list(methods) if methods else None, "train": train_overrides(steps, train)}
     return run(overrides, progress=progress)
 
 
 def experiment(name: str, *, dataset: str | None = None, imbalance: float | None = None, seeds=None,
                steps: int | None = None, out: str | Path | None = None, config: str | Path | None = None,
                overrides: dict | None = None, shared: str | Path | None = None, progress: bool = True,
-               tiny: bool = False) -> dict | None:
+               tiny: bool = False, train: dict | None = None) -> dict | None:
     """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`) on
     the embedded data, or on yours with `dataset` / a `config` YAML (dataset, plan, generate, train);
     `overrides` is any further config dict. Writes results.json, PNGs and report.html under `out`
@@ -150,25 +180,30 @@ def experiment(name: str, *, dataset: str | None = None, imbalance: float | None
     from synaug.experiments.library import run_named
     given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
              "seeds": None if seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
-             "train": {"steps": steps} if steps else None}
+             "train": train_overrides(steps, train)}
     return run_named(name, {**given, **(overrides or {})}, config, progress=progress, tiny=tiny,
                      shared=None if shared is None else Path(shared), dist=_dist())
 
 
+def train_overrides(steps: int | None, train: dict | None) -> dict | None:
+    """A config's `train:` layer from a command's --steps and further training keys (None: nothing given)."""
+    layer = {**({"steps": steps} if steps else {}), **(train or {})}
+    return layer or None
+
+
 def audit(dataset: str, synthetic: str | Path, out: str | Path, *, imbalance: float = 100, use_groups: bool = True,
-          progress: bool = True, **audit_options) -> dict:
-    """`synaug audit`: per cell, will the synthetic images help? (AuditConfig fields as options)."""
+          resize: str = "shorter-side", progress: bool = True, **audit_options) -> dict:
+    """`synaug audit`: per cell, will the synthetic images help? (AuditConfig fields as options; on-disk
+    images are decoded at `image_size` with `resize`, into the shared cache)."""
     from synaug.audit.core import AuditConfig, audit_dataset, read_synthetic
     from synaug.engine.caching import decode_to_cache
-    from synaug.engine.workspace import Workspace
-    from synaug.train.config import TrainConfig
+    from synaug.engine.data import load_splits
     from synaug.validate import check_new_folder
     cfg = AuditConfig(**audit_options)
     check_new_folder(out, "--out")
-    splits = Workspace(shared=Path(out)).splits(DataSpec(dataset, imbalance))
+    splits = load_splits(DataSpec(dataset, imbalance))
     syn, names = read_synthetic(synthetic, splits.train, cfg.image_size)
-    splits, sets = decode_to_cache(splits, {"s": syn}, TrainConfig(image_size=cfg.image_size), dataset,
-                                   Path(out) / "cache")
+    splits, sets = decode_to_cache(splits, {"s": syn}, TrainConfig(image_size=cfg.image_size, resize=resize))
     return audit_dataset(splits, sets["s"], Path(out), cfg, dataset=dataset, synthetic_dir=str(synthetic),
                          syn_names=names, use_groups=use_groups, progress=progress)
 

@@ -14,7 +14,7 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 table{border-collapse:collapse;margin:0.6em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;
 white-space:nowrap}th:first-child,td:first-child,td.text,th.text{text-align:left}td.text{white-space:normal}
 td.paper{color:#555;font-size:0.9em;text-align:left}img{max-width:100%}.note{color:#555;font-size:0.92em}
-.status{font-weight:bold}.warn{color:#c62828;font-weight:bold}"""
+.status{font-weight:bold}.warn{color:#c62828;font-weight:bold}.ok{color:#2e7d32}"""
 
 STATUS_COLOUR = {"consistent": "#2e7d32", "reproduced": "#2e7d32", "contradicted": "#c62828",
                  "not reproduced": "#c62828", "inconclusive": "#a66a00", "not runnable here": "#777"}
@@ -43,9 +43,10 @@ def figure_html(src: str, caption: str = "") -> str:
     return f"<figure><img src='{uri}'>{cap}</figure>"
 
 
-def table_html(table: dict, extra: dict | None = None, extra_title: str = "") -> str:
+def table_html(table: dict, extra: dict | None = None, extra_title: str = "", flagged: dict | None = None) -> str:
     """A results.json table: one row per label, 'mean ± std' cells, the paper's numbers in a last
-    column when the table has any; `extra` {row: text} adds a text column (e.g. what a method is)."""
+    column when the table has any; `extra` {row: text} adds a text column (e.g. what a method is);
+    `flagged` {row: label} marks rows in red (e.g. "at chance")."""
     labels, fmts = table["labels"], table["fmt"]
     paper = table.get("paper") or {}
     head = ("<tr><th>row</th>" + "".join(f"<th>{esc(str(lab))}</th>" for lab in labels)
@@ -57,7 +58,8 @@ def table_html(table: dict, extra: dict | None = None, extra_title: str = "") ->
         cells = "".join(f"<td>{esc(format_stat(row.get(k), f))}{interval_html(row.get(k), f)}</td>"
                         for k, f in zip(table["columns"], fmts))
         ptext = ", ".join(f"{named.get(k, k)} {v}" for k, v in (paper.get(name) or {}).items())
-        lines.append(f"<tr><td><b>{esc(name)}</b></td>{cells}"
+        flag = f" <span class=warn>{esc(flagged[name])}</span>" if name in (flagged or {}) else ""
+        lines.append(f"<tr><td><b>{esc(name)}</b>{flag}</td>{cells}"
                      + (f"<td class=text>{esc((extra or {}).get(name, ''))}</td>" if extra else "")
                      + (f"<td class=paper>{esc(ptext) or '-'}</td>" if paper else "") + "</tr>")
     notes = [table.get("note") or "", ("Paper column: " + table["paper_source"]) if table.get("paper_source") else ""]

@@ -80,10 +80,10 @@ class Progress:
             self.file.write(self.line(now) + "\n")
             self.file.flush()
 
-    def set_postfix(self, **values) -> None:
+    def set_postfix(self, refresh: bool = True, **values) -> None:
         self.postfix = values
         if self._bar is not None:
-            self._bar.set_postfix(**values)
+            self._bar.set_postfix(refresh=refresh, **values)
 
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self._t0, 1e-9)

@@ -11,6 +11,8 @@ The paper prompts Stable Diffusion with "a photo of {modifier} {class}" and 20 m
       grass: "a grass lawn"
     aliases:                                    # class name -> the words prompts (and the renderer) use
       "T-shirt_top": "t-shirt"
+    render:                                     # class name -> the word the offline renderer looks up
+      "brick wall": "brick"                     #   (an emoji name); prompts keep the class name
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class PromptBank:
     classes: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    render_words: dict[str, str] = field(default_factory=dict)  # the renderer's lookup only (bank key `render`)
 
     def class_words(self, class_name: str) -> str:
         """What a prompt calls the class: its alias, else its name with '_' read as a space."""
@@ -120,6 +123,7 @@ def load_bank(source: str | Path | None = None, template: str | None = None) -> 
         classes={str(k): [str(m) for m in v] for k, v in (data.get("classes") or {}).items()},
         groups={str(k): str(v) for k, v in (data.get("groups") or {}).items()},
         aliases={str(k): str(v) for k, v in (data.get("aliases") or {}).items()},
+        render_words={str(k): str(v) for k, v in (data.get("render") or {}).items()},
     )
     check_template(bank.template)
     return bank
@@ -147,9 +151,14 @@ def _check_bank(data: dict, source) -> None:
             raise PlanError(f"modifier bank {source}: {where} must be a non-empty list of modifiers "
                             f"(e.g. [a small, a large]), got {value!r}")
 
-    unknown = sorted(set(data) - {"template", "default", "classes", "groups"})
+    known = ("template", "default", "classes", "groups", "aliases", "render")
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise PlanError(f"modifier bank {source}: unknown key(s) {unknown}; known: template, default, classes, groups")
+        raise PlanError(f"modifier bank {source}: unknown key(s) {unknown}; known: {', '.join(known)}")
+    for key in ("aliases", "render"):
+        value = data.get(key) or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise PlanError(f"modifier bank {source}: '{key}' must map class names to words, got {value!r}")
     if data.get("default") is not None:
         modifiers(data["default"], "'default'")
     classes = data.get("classes") or {}

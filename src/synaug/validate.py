@@ -49,6 +49,14 @@ def finite_float(text: str) -> float:
     return _number(text, float)
 
 
+def nonneg_float(text: str) -> float:
+    return _checked(text, float, lambda v: v >= 0, "must be 0 or more")
+
+
+def fraction_below_one(text: str) -> float:
+    return _checked(text, float, lambda v: 0 <= v < 1, "must be a fraction of the steps, 0 <= value < 1")
+
+
 def imbalance_factor(text: str) -> float:
     """IF = n_max / n_min: a finite number >= 1 (1 = balanced)."""
     return _checked(text, float, lambda v: v >= 1, "the imbalance factor is n_max / n_min and must be >= 1")

@@ -1,6 +1,8 @@
-"""Plain-text tables of an audit for the terminal."""
+"""Plain-text tables of an audit for the terminal: the verdict per cell first, then the numbers."""
 
 from __future__ import annotations
+
+from synaug.audit.verdict import format_verdicts
 
 
 def _p(v) -> str:
@@ -10,7 +12,7 @@ def _p(v) -> str:
 def format_audit_table(result: dict) -> str:
     rows = result["cells"]
     w = max(len("cell"), *(len(r["name"]) for r in rows))
-    lines = [f"{'cell':<{w}}  {'real':>5} {'val':>4} {'synth':>6}  {'trans':>5} {'fidel':>5} {'gap':>5} {'prec':>5} "
+    lines = [format_verdicts(rows), "", f"{'cell':<{w}}  {'real':>5} {'val':>4} {'synth':>6}  {'trans':>5} {'fidel':>5} {'gap':>5} {'prec':>5} "
              f"{'rec':>5} {'dup':>5}  mistaken for"]
     for r in rows:
         conf = ", ".join(f"{c['name']} {100 * c['share']:.0f}%" for c in r["confused_with"][:2])

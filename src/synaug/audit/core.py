@@ -25,6 +25,7 @@ import numpy as np
 
 from synaug.audit import metrics as M
 from synaug.audit.report import write_outputs
+from synaug.audit.verdict import add_verdicts
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
 from synaug.data.splits import carve_validation
@@ -72,7 +73,7 @@ def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, pro
     """images (ImageSet) -> features (N, D). Trains `ce-rs` for `cfg.steps` steps on `real_train`
     (the carved training part), or loads `cfg.pretrained` into `cfg.model`'s backbone."""
     tcfg = TrainConfig(model=cfg.model, steps=cfg.steps, batch_size=cfg.batch_size, seed=cfg.seed, device=cfg.device,
-                       warmup_steps=min(40, cfg.steps // 10), stage2_steps=1, checkpoint_every=10**9,
+                       warmup=0.1, stage2_steps=1, checkpoint_every=10**9,
                        image_size=cfg.image_size,
                        pretrained=cfg.pretrained, normalize="fit")
     if cfg.pretrained:
@@ -100,6 +101,14 @@ def _key(cell_id: int, real: ImageSet) -> str:
         return str(cell_id)
     G = len(real.group_names)
     return f"{cell_id // G}:{cell_id % G}"
+
+
+def _transfer(c_val: np.ndarray, pred: np.ndarray | None, cell: int) -> tuple:
+    """(recall, confusions, false-alarm rate) of the synthetic-only probe for `cell` (None without a probe)."""
+    if pred is None:
+        return None, [], None
+    recall, confused = M.recall_and_confusions(c_val, pred, cell)
+    return recall, confused, M.false_alarm(c_val, pred, cell)
 
 
 def _opt(x):
@@ -137,10 +146,8 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
         rmask, smask = cells == c, syn_cells == c
         n_real, n_syn = int(rmask.sum()), int(smask.sum())
         row = dict(cell=c, key=_key(c, real), name=names[c], real=n_real, real_val=int((c_val == c).sum()), synthetic=n_syn)
-        transfer, confused = (None, [])
-        if transfer_pred is not None and n_syn:
-            transfer, confused = M.recall_and_confusions(c_val, transfer_pred, c)
-        row.update(transfer=_opt(transfer),
+        transfer, confused, alarm = _transfer(c_val, transfer_pred, c) if n_syn else (None, [], None)
+        row.update(transfer=_opt(transfer), false_alarm=_opt(alarm),
                    confused_with=[dict(cell=o, name=names[o], share=s) for o, s in confused])
         row["fidelity"] = float((assigned[smask] == c).mean()) if n_syn else None
         fid_conf = []
@@ -157,6 +164,7 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
                    else dict(duplicate_rate=None, copy_rate=None))
         row["score"] = row["transfer"]
         rows.append(row)
+    add_verdicts(rows)
     images = [dict(index=i, file_name=(syn_names[i] if syn_names else str(i)), cell=int(syn_cells[i]),
                    own_prob=float(own_prob[i]), assigned=int(assigned[i]),
                    manifold_ratio=float(ratio[i]) if np.isfinite(ratio[i]) else None)

@@ -152,6 +152,13 @@ def recall_and_confusions(true: np.ndarray, pred: np.ndarray, cell: int, top: in
     return recall, [(int(others[i]), float(counts[i] / mask.sum())) for i in order]
 
 
+def false_alarm(true: np.ndarray, pred: np.ndarray, cell: int) -> float | None:
+    """Share of the OTHER cells' samples predicted as `cell`: what a probe that calls everything `cell`
+    also scores as recall, so a recall is only evidence above it."""
+    others = np.asarray(true) != cell
+    return float((np.asarray(pred)[others] == cell).mean()) if others.any() else None
+
+
 def own_cell_probability(clf, x: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(probability the classifier gives each sample's own cell, predicted cell); a cell the
     classifier never saw gets probability 0."""

@@ -139,8 +139,9 @@ def summarize(result: dict, syn: ImageSet, passed: np.ndarray, budget: np.ndarra
     ok = np.bincount(cells[passed], minlength=n)
     used = np.bincount(cells[keep], minlength=n)
     rows = [dict(name=r["name"], key=r["key"], real=r["real"], real_val=r["real_val"], score=r["score"],
-                 fidelity=r["fidelity"], uniform=int(uniform[c]), passed_filter=int(ok[c]), budget=int(budget[c]),
-                 used=int(used[c])) for c, r in enumerate(result["cells"])]
+                 fidelity=r["fidelity"], gap=r["gap"], synthetic=r["synthetic"], verdict=r["verdict"],
+                 uniform=int(uniform[c]), passed_filter=int(ok[c]), budget=int(budget[c]), used=int(used[c]))
+            for c, r in enumerate(result["cells"])]
     return dict(budget=cfg.budget, score="transfer (recall of a synthetic-only probe on real validation images)",
                 filter=dict(label_check=cfg.label_check, max_ratio=cfg.max_ratio, min_own_prob=cfg.min_own_prob),
                 cells=rows, synthetic_uniform=int(len(syn)), synthetic_used=int(len(keep)),

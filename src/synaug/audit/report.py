@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from synaug.audit.verdict import NOT_RECOGNISED, RULE
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_write_text, write_json
 from synaug.pages import page
 from synaug.plots import png_uri, pyplot
 
 CELL_COLUMNS = ["cell", "key", "name", "real", "real_val", "synthetic", "score", "transfer", "fidelity", "gap",
-                "precision", "recall", "duplicate_rate", "copy_rate", "confused_with", "assigned_to"]
+                "precision", "recall", "duplicate_rate", "copy_rate", "confused_with", "assigned_to", "false_alarm",
+                "verdict"]
 IMAGE_COLUMNS = ["file_name", "cell", "own_prob", "assigned", "manifold_ratio"]
 BARS = [("transfer", "transfer: recall of a synthetic-only probe\non real validation images"),
         ("fidelity", "label fidelity: synthetic images a real\nclassifier assigns to their own cell"),
@@ -114,6 +116,14 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}"
 
 
+def verdicts_html(rows: list[dict]) -> str:
+    """The verdict per cell (`synaug.audit.verdict`), cells not recognised in red, above the numbers."""
+    e = html.escape
+    items = "".join(f"<li><b>{e(r['name'])}</b>: <span class={'warn' if r['verdict'].startswith(NOT_RECOGNISED) else 'ok'}>"
+                    f"{e(r['verdict'])}</span></li>" for r in rows if r.get("verdict"))
+    return f"<h2>Verdict per cell</h2><ul>{items}</ul><p class=note>{e(RULE)}.</p>" if items else ""
+
+
 def audit_html(result: dict, real: ImageSet, synthetic: ImageSet) -> str:
     rows = result["cells"]
     n = int(result.get("config", {}).get("examples", 6))
@@ -144,6 +154,7 @@ on real images assigns to the cell. <b>gap</b>: accuracy of a linear probe telli
 images (50 % = indistinguishable). <b>precision / recall</b>: k-NN manifolds (Kynkaanniemi et al. 2019,
 k = {result['config']['k']}). <b>duplicates / copies</b>: synthetic images much closer to another synthetic / a real
 image than real images are to each other.</p>
+{verdicts_html(rows)}
 <table><thead>{head}</thead><tbody>{body}</tbody></table>
 <img src="{bars_figure(rows)}">
 <h2>Examples per cell</h2>{''.join(examples)}

@@ -47,13 +47,32 @@ def seeds(text) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- plan / generate / cache
+def cmd_suggest(words: str) -> int:
+    """`synaug plan --suggest WORDS`: the renderer's nearest drawable emoji names."""
+    from synaug.generators.sources import suggestions
+    found = suggestions(words, 15)
+    if not found:
+        print(f"no emoji name shares or nearly shares a word with {words!r}; try another word for the class")
+        return 0
+    width = max(len(n) for n, _ in found)
+    print(f"emoji names the render generator can draw, nearest to {words!r} first (use one with --render-word "
+          "'CLASS=NAME', or --alias to change the prompt too):")
+    for name, sources in found:
+        print(f"  {name:<{width}}  ({', '.join(sources)})")
+    return 0
+
+
 def cmd_plan(args) -> int:
     from synaug.engine.planning import format_cell_table, plan_notes
+    if args.suggest:
+        return cmd_suggest(args.suggest)
     if args.group_column and not args.dataset.startswith("csv:"):
         raise ConfigError("--group-column applies to csv:FILE datasets only")
     items, meta = api.plan(args.dataset, args.out, imbalance=args.imbalance, strategy=args.strategy, seed=args.seed,
                            template=args.template, modifiers=args.modifiers, generator=args.generator,
-                           generator_options=generator_options_of(args), use_groups=not args.no_groups, aliases=pairs(args.alias, "--alias"), image_size=args.image_size,
+                           generator_options=generator_options_of(args), use_groups=not args.no_groups,
+                           aliases=pairs(args.alias, "--alias"), image_size=args.image_size,
+                           render_words=pairs(args.render_word, "--render-word"),
                            dataset_options={"group_column": args.group_column} if args.group_column else None)
     real = [r["real"] for r in meta["cells"]]
     factor = (f"IF={args.imbalance:g}" if "imbalance" in meta.get("dataset_info", {}) else  # synaug built the tail
@@ -102,8 +121,9 @@ def cmd_generate(args) -> int:
 
 
 def cmd_cache(args) -> int:
+    from synaug.data.cache import default_cache_dir
     cached = api.cache(args.dataset, image_size=args.image_size, cache_dir=args.cache_dir, imbalance=args.imbalance,
-                       synthetic=args.synthetic, workers=args.workers)
+                       synthetic=args.synthetic, workers=args.workers, resize=args.resize or "shorter-side")
     if not cached:
         print(f"{args.dataset} is held in memory (images <= 64 px): nothing to cache")
         return 0
@@ -114,13 +134,21 @@ def cmd_cache(args) -> int:
         print(f"{name:<9} {len(ds):>7} images at {ds.image_shape[0]}px  {len(ds.skipped)} skipped  {where}")
         for path, reason in ds.skipped:
             print(f"  skipped {path}: {reason}")
-    print(f"cache: {args.cache_dir}")
+    print(f"cache: {args.cache_dir or default_cache_dir()} (train, run, evaluate and experiment find these images "
+          "there by their content: pass the same --image-size and --resize)")
     return 0
 
 
 # ----------------------------------------------------------------------------- train / evaluate
-TRAIN_FLAGS = ("model", "steps", "batch_size", "lr", "stage2_steps", "device", "pretrained", "image_size",
-               "crop_size", "augment", "cache_dir")
+# flags that are TrainConfig keys (synaug.cli.parsers.train_options / tuning_options)
+TUNING_FLAGS = ("lr", "weight_decay", "warmup", "flip", "normalize", "stage2_lr", "stage2_batch_size")
+TRAIN_FLAGS = ("model", "steps", "batch_size", "stage2_steps", "device", "pretrained", "image_size", "crop_size",
+               "augment", "resize", "cache_dir") + TUNING_FLAGS
+
+
+def given(args, names) -> dict:
+    """The flags of `names` the user gave (None means not given)."""
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
 def cmd_train(args) -> int:
@@ -131,7 +159,7 @@ def cmd_train(args) -> int:
         options = raw.get("train", raw)
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
-    options.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k, None) is not None}, seed=args.seed)
+    options.update(given(args, TRAIN_FLAGS), seed=args.seed)
     metrics = api.train(args.dataset, args.method, args.out, synthetic=args.synthetic, imbalance=args.imbalance,
                         many=args.many, few=args.few, resume=args.resume, overwrite=args.overwrite, **options)
     if _is_main():
@@ -164,10 +192,24 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    record = api.export(args.run, args.out)
+    out = Path(args.out) if args.out else Path(args.run) / "export"
+    arch = record["architecture"]
+    print(f"exported {record['from_run']}/{record['from_checkpoint']} -> {out / 'model.pth'} ({arch['library']} "
+          f"{record['model']}, {len(record['class_names'])} classes) and {out / 'preprocess.json'}")
+    print("load it (in OUT):\n    import torch, torchvision" + ("\n    import timm" if arch["library"] == "timm" else "")
+          + "".join(f"\n    {line}" for line in record["load"]))
+    print("an image as its input (from torchvision.transforms.v2 import functional as F; mean, std from "
+          "preprocess.json):" + "".join(f"\n    {line}" for line in record["steps"]))
+    return 0
+
+
 # ----------------------------------------------------------------------------- run / demo / experiment
 def cmd_run(args) -> int:
     from synaug.validate import check_out_dir, load_yaml
-    overrides = {"out": args.out, "seeds": seeds(args.seeds) if args.seeds else None}
+    overrides = {"out": args.out, "seeds": seeds(args.seeds) if args.seeds else None,
+                 "audit": False if args.no_audit else None}
     load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
     if args.out:
         check_out_dir(args.out)
@@ -179,10 +221,10 @@ def cmd_demo(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     results = api.demo(args.task, dataset=args.dataset, imbalance=args.imbalance, seeds=seeds(args.seeds),
                        methods=methods, steps=args.steps, out=args.out, audit=not args.no_audit,
-                       progress=not args.quiet)
+                       train=given(args, TUNING_FLAGS), progress=not args.quiet)
     if results is not None:
         cfg = results["config"]
-        what = f"IF={cfg['imbalance']:g}, " if cfg["task"] == "longtail" else ""
+        what = f"IF={cfg['imbalance']:g}, " if cfg["task"] == "longtail" and cfg.get("imbalance") else ""
         print(f"\n{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     print_results(results, gap=True)
     return 0
@@ -215,7 +257,8 @@ def cmd_experiment(args) -> int:
         load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
     results = api.experiment(args.name, dataset=args.dataset, imbalance=args.imbalance,
                              seeds=seeds(args.seeds) if args.seeds is not None else None, steps=args.steps,
-                             out=args.out, config=args.config, shared=args.shared, progress=not args.quiet)
+                             out=args.out, config=args.config, shared=args.shared, progress=not args.quiet,
+                             train=given(args, TUNING_FLAGS))
     if results is None:  # a rank > 0 under torchrun
         return 0
     print()
@@ -232,7 +275,8 @@ def cmd_audit(args) -> int:
     result = api.audit(args.dataset, args.synthetic, args.out, imbalance=args.imbalance, use_groups=not args.no_groups,
                        progress=not args.quiet, val_fraction=args.val_fraction, seed=args.seed, k=args.k,
                        steps=args.feature_steps, model=args.model, pretrained=args.pretrained,
-                       image_size=args.image_size, device=args.device, examples=args.examples)
+                       image_size=args.image_size, device=args.device, examples=args.examples,
+                       resize=args.resize or "shorter-side")
     out = Path(args.out)
     print(format_audit_table(result))
     print(f"audit: {out / 'audit.json'}, {out / 'audit.csv'}, {out / 'images.csv'}\nreport: {out / 'audit.html'} "

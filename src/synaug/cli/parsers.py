@@ -11,10 +11,11 @@ from dataclasses import fields
 import synaug.cli.commands as C
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
+from synaug.train.checks import NORMALIZE, RESIZE
 from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS
-from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
-                             probability, worker_count)
+from synaug.validate import (finite_float, fraction_below_one, image_side, imbalance_factor, nonneg_float, nonneg_int,
+                             positive_float, positive_int, probability, worker_count)
 
 DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
                 "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR, "
@@ -63,6 +64,11 @@ def plan_parser(sub) -> None:
     p.add_argument("--alias", action="append", metavar="CLASS=WORDS",
                    help="what prompts and the renderer call a class, e.g. 'T-shirt_top=t-shirt' (repeatable; adds to "
                         "the bank's `aliases:`)")
+    p.add_argument("--render-word", action="append", metavar="CLASS=WORD",
+                   help="the word the offline renderer looks up for a class (an emoji name, see --suggest); the "
+                        "prompt keeps the class name (repeatable; adds to the bank's `render:`)")
+    p.add_argument("--suggest", metavar="WORDS", default=None,
+                   help="list the emoji names the offline renderer can draw nearest to WORDS, and exit")
     p.add_argument("--group-column", default=None, help="csv datasets: the metadata column holding the group "
                    "(default 'group'); with groups, the plan is over (class, group) cells")
     p.add_argument("--no-groups", action="store_true", help="plan over classes even if the data has groups")
@@ -116,20 +122,38 @@ def cache_parser(sub) -> None:
     data_options(p, required=True)
     p.add_argument("--synthetic", default=None, help="also cache this `synaug generate` folder")
     p.add_argument("--image-size", type=image_side, required=True, help="side (px) images are decoded at")
-    p.add_argument("--cache-dir", required=True, help="cache folder; pass the same as `train --cache-dir`")
+    resize_option(p)
+    p.add_argument("--cache-dir", default=None, help="cache folder (default $SYNAUG_CACHE_DIR, else ~/.cache/synaug, "
+                   "where every command looks)")
     p.add_argument("--workers", type=worker_count, default=2, help="decoding processes")
     renamed(p, "--size", "--image-size")
     p.set_defaults(func=C.cmd_cache)
 
 
+def tuning_options(g) -> None:
+    """The training settings users tune most, as flags (every key: docs/training-options.md)."""
+    d = DEFAULTS
+    g.add_argument("--lr", type=positive_float, default=None, help=f"stage-1 peak learning rate (default {d['lr']})")
+    g.add_argument("--weight-decay", type=nonneg_float, default=None, help=f"(default {d['weight_decay']})")
+    g.add_argument("--warmup", type=fraction_below_one, default=None, help=f"linear warm-up as a fraction of --steps, "
+                   f"0 <= W < 1 (default {d['warmup']})")
+    g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None, help="horizontal flips (default: "
+                   "on with random-resized-crop, off with pad-crop and none: digits must not be mirrored)")
+    g.add_argument("--normalize", choices=NORMALIZE, default=None, help="input statistics: fit (the real training "
+                   "images'), imagenet, or auto (imagenet with --pretrained, else fit; the default)")
+    g.add_argument("--stage2-lr", type=positive_float, default=None, help=f"(default {d['stage2_lr']})")
+    g.add_argument("--stage2-batch-size", type=positive_int, default=None, help="images per last-layer step "
+                   f"(default {d['stage2_batch_size']}; --batch-size is stage 1's)")
+
+
 def train_options(p) -> None:
     d = DEFAULTS
-    g = p.add_argument_group("training (override --config)")
+    g = p.add_argument_group("training (override --config; every key: docs/training-options.md)")
     g.add_argument("--model", default=None, help=f"classifier architecture (default {d['model']})")
     g.add_argument("--steps", type=positive_int, default=None, help=f"stage-1 steps (default {d['steps']})")
     g.add_argument("--batch-size", type=positive_int, default=None, help=f"(default {d['batch_size']})")
-    g.add_argument("--lr", type=positive_float, default=None, help=f"(default {d['lr']})")
     g.add_argument("--stage2-steps", type=nonneg_int, default=None, help=f"(default {d['stage2_steps']})")
+    tuning_options(g)
     g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun each "
                    "process takes its LOCAL_RANK GPU)")
     g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
@@ -138,7 +162,14 @@ def train_options(p) -> None:
                    "on-disk datasets (default: the reader's size)")
     g.add_argument("--crop-size", type=image_side, default=None, help="training crop / centre-crop evaluation side")
     g.add_argument("--augment", default=None, help="pad-crop, random-resized-crop or none")
-    g.add_argument("--cache-dir", default=None, help="image cache folder (default RUN/cache)")
+    resize_option(g)
+    g.add_argument("--cache-dir", default=None, help="image cache folder (default $SYNAUG_CACHE_DIR, else "
+                   "~/.cache/synaug: every command finds the images decoded once)")
+
+
+def resize_option(g) -> None:
+    g.add_argument("--resize", choices=RESIZE, default=None, help="how on-disk images become square in the cache: "
+                   "shorter-side (torchvision Resize + centre crop, ImageNet's; the default) or squash (DFR's)")
 
 
 def train_parser(sub) -> None:
@@ -167,11 +198,17 @@ def evaluate_parser(sub) -> None:
     p.set_defaults(func=C.cmd_evaluate)
 
 
+def no_audit(p) -> None:
+    p.add_argument("--no-audit", action="store_true", help="skip the audit of the synthetic images before training "
+                   "(a fidelity check per cell, with a verdict; it changes no method's numbers)")
+
+
 def run_parser(sub) -> None:
-    p = sub.add_parser("run", help="plan -> generate -> train -> fine-tune -> evaluate from one YAML config")
+    p = sub.add_parser("run", help="plan -> generate -> audit -> train -> fine-tune -> evaluate from one YAML config")
     p.add_argument("--config", required=True)
     p.add_argument("--out", default=None)
     p.add_argument("--seeds", default=None, help="comma-separated seeds, overrides the config")
+    no_audit(p)
     p.set_defaults(func=C.cmd_run)
 
 
@@ -185,9 +222,9 @@ def demo_parser(sub) -> None:
     p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
+    tuning_options(p.add_argument_group("training (every key: docs/training-options.md)"))
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
-    p.add_argument("--no-audit", action="store_true", help="skip the audit of the synthetic images (its report "
-                   "section; it changes no method's numbers)")
+    no_audit(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=C.cmd_demo)
 
@@ -201,6 +238,7 @@ def experiment_parser(sub) -> None:
     p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2, or the config's)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default: the experiment's)")
+    tuning_options(p.add_argument_group("training (every key: docs/training-options.md)"))
     p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "
                    "generate, train, thresholds): your data and generator; the experiment's rows stay its own")
     p.add_argument("--out", default=None, help="default runs/experiments/NAME (generated images shared in "

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import synaug.cli.commands as C
-from synaug.cli.parsers import DATASET_HELP, data_options, renamed
+from synaug.cli.parsers import DATASET_HELP, data_options, renamed, resize_option
 from synaug.engine.specs import FIT_POOLS
 from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
                              probability)
+
+
+def export_parser(sub) -> None:
+    p = sub.add_parser("export", help="a run's final model as a plain torchvision / timm state dict + preprocess.json")
+    p.add_argument("run", help="run directory written by `synaug train` (or runs/METHOD/seedS of `synaug run`)")
+    p.add_argument("--out", default=None, help="folder for model.pth and preprocess.json (default RUN/export)")
+    p.set_defaults(func=C.cmd_export)
 
 
 def audit_parser(sub) -> None:
@@ -23,6 +30,7 @@ def audit_parser(sub) -> None:
     p.add_argument("--pretrained", default=None, help="features from this local backbone checkpoint instead of "
                    "training a network (.pth / .safetensors, torchvision/timm keys; pass its --model)")
     p.add_argument("--image-size", type=image_side, default=None, help="decode side for on-disk datasets")
+    resize_option(p)
     p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")

@@ -1,7 +1,12 @@
 """Decoded image cache: decode every image of a split once, resized to the training resolution,
 into one memory-mapped uint8 array, then train from it many times (FFCV's idea with NumPy).
 
-A cache is a folder `<cache_dir>/<name>-<size>px-<fingerprint>/`:
+A cache is a folder `<cache_dir>/<label>-<size>px-<resize>-<key>/`, where the key depends only on
+what decides its pixels: the sources (resolved paths, byte sizes, modification times), the side,
+the channels and the resize mode. Every command (`cache`, `train`, `run`, `evaluate`, `audit`,
+`experiment`) finds the same folder whatever the spelling of the dataset path, so each image is
+decoded once; the default `cache_dir` is shared by all of them (`default_cache_dir`). The label (the
+sources' common folder, e.g. `photos-train`) only makes the folder readable.
 
 - `images.npy`  (N, S, S, C) uint8, row i = source image i (rows of unreadable images stay zero)
 - `valid.npy`   (N,) bool, False where the image could not be decoded
@@ -35,11 +40,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages, load_image
 from synaug.errors import DatasetError
 from synaug.fileio import atomic_open, atomic_write_text
+from synaug.progress import Progress
 from synaug.workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,16 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding capab
 
 CACHE_FORMAT = 1
 CHUNK = 256  # images per work unit: large enough to amortise process hand-off, small enough to resume
+RESIZE_MODES = ("shorter-side", "squash")
+
+
+def default_cache_dir() -> Path:
+    """Where decoded caches live unless a command is told otherwise: $SYNAUG_CACHE_DIR, else
+    $XDG_CACHE_HOME/synaug, else ~/.cache/synaug (one place, like the Hugging Face and torch hub
+    caches, so `synaug cache`, `train`, `run` and `experiment` all find what another decoded)."""
+    if os.environ.get("SYNAUG_CACHE_DIR"):
+        return Path(os.environ["SYNAUG_CACHE_DIR"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "synaug"
 
 
 def source_fingerprint(paths: Sequence[Path], size: int, channels: int) -> str:
@@ -91,11 +106,11 @@ def source_digest(path: Path) -> str:
     return f"{path}|{st.st_size}|{st.st_mtime_ns}|{hashlib.sha256(head + tail).hexdigest()[:32]}\n"
 
 
-def decode_resized(path: Path, size: int, channels: int) -> np.ndarray:
+def decode_resized(path: Path, size: int, channels: int, resize: str = "squash") -> np.ndarray:
     """One image as uint8 (size, size, channels): torchvision's decoders for JPEG/PNG/WebP (16-bit
-    PNGs scaled to 8 bits), PIL for the other formats; bilinear resize with antialiasing."""
+    PNGs scaled to 8 bits), PIL for the other formats; made square by `resize` (`square_image`:
+    bilinear, antialiased)."""
     import torchvision.io as tio
-    from torchvision.transforms.v2 import functional as TF
 
     try:
         mode = tio.ImageReadMode.GRAY if channels == 1 else tio.ImageReadMode.RGB
@@ -104,20 +119,33 @@ def decode_resized(path: Path, size: int, channels: int) -> np.ndarray:
             img = (img.to(torch.int32) // 257).to(torch.uint8)
     except RuntimeError:  # a format torchvision does not decode (GIF frames, BMP, TIFF...): PIL
         img = torch.from_numpy(load_image(Path(path), None, channels)).permute(2, 0, 1)
-    if img.shape[-2:] != (size, size):
-        img = TF.resize(img, [size, size], antialias=True)
-    return img.permute(1, 2, 0).contiguous().numpy()
+    return square_image(img, size, resize).permute(1, 2, 0).contiguous().numpy()
+
+
+def square_image(img: torch.Tensor, size: int, resize: str) -> torch.Tensor:
+    """A (C, H, W) image as (C, size, size): `squash` resizes both sides (torchvision Resize((size,
+    size)), DFR's Waterbirds recipe); `shorter-side` resizes the shorter side to `size` and keeps the
+    central square (torchvision Resize(size) + CenterCrop(size), the ImageNet convention)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    if resize not in RESIZE_MODES:
+        raise DatasetError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
+    if img.shape[-2:] == (size, size):
+        return img
+    if resize == "squash":
+        return TF.resize(img, [size, size], antialias=True)
+    return TF.center_crop(TF.resize(img, size, antialias=True), [size, size])
 
 
 def _decode_chunk(task) -> list[tuple[int, str, str]]:
     """Worker: decode rows [start, stop) into the partial array; return [(row, path, reason)] skipped."""
-    partial, paths, start, size, channels = task
+    partial, paths, start, size, channels, resize = task
     torch.set_num_threads(1)  # parallelism comes from the processes
     out = np.load(partial, mmap_mode="r+")
     skipped = []
     for row, path in enumerate(paths, start):
         try:
-            out[row] = decode_resized(Path(path), size, channels)
+            out[row] = decode_resized(Path(path), size, channels, resize)
         except (OSError, RuntimeError, ValueError) as exc:
             skipped.append((row, str(path), f"unreadable image: {exc.__class__.__name__}: {exc}"))
     out.flush()
@@ -141,17 +169,34 @@ class ImageCache:
                    [tuple(s) for s in manifest["skipped"]])
 
 
-def cache_folder(cache_dir: Path, name: str, paths: Sequence[Path], size: int, channels: int) -> Path:
-    key = source_fingerprint(paths, size, channels)[:16]
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return Path(cache_dir) / f"{safe}-{size}px-{key}"
+def cache_key(paths: Sequence[Path], size: int, channels: int, resize: str) -> str:
+    """What decides a cache's pixels, as a digest: the sources by their RESOLVED paths (so
+    `imagefolder:data` and `imagefolder:/abs/data` meet), their sizes and times, the geometry and the
+    resize mode. Which command asks, and under which name, is not part of it."""
+    resolved = [Path(p).resolve() for p in paths]
+    return hashlib.sha256(f"{source_fingerprint(resolved, size, channels)}|{resize}".encode()).hexdigest()[:16]
 
 
-def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path, name: str = "images",
-                workers: int = 1, progress: bool = True) -> ImageCache:
+def source_label(paths: Sequence[Path]) -> str:
+    """A readable label of a set of sources: the last two parts of their common folder ('photos-train')."""
+    if not paths:
+        return "empty"
+    common = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in paths]))
+    return "-".join(common.parts[-2:]) if len(common.parts) > 1 else "images"
+
+
+def cache_folder(cache_dir: Path, name: str | None, paths: Sequence[Path], size: int, channels: int,
+                 resize: str = "squash") -> Path:
+    """The one folder of these sources at this geometry; `name` only labels it (default: `source_label`)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (name or source_label(paths)))
+    return Path(cache_dir) / f"{safe[-48:]}-{size}px-{resize}-{cache_key(paths, size, channels, resize)}"
+
+
+def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path, name: str | None = None,
+                workers: int = 1, progress: bool = True, resize: str = "squash") -> ImageCache:
     """Decode `paths` into a cache (or reuse the finished cache of the same sources); resumable."""
     paths = [Path(p) for p in paths]
-    folder = cache_folder(cache_dir, name, paths, size, channels)
+    folder = cache_folder(cache_dir, name, paths, size, channels, resize)
     if (folder / "manifest.json").is_file():
         return ImageCache.open(folder)
     try:
@@ -171,9 +216,10 @@ def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path
     done = _read_journal(journal)
     chunks = [(start, min(start + CHUNK, len(paths))) for start in range(0, len(paths), CHUNK)]
     todo = [c for c in chunks if c[0] not in done]
-    tasks = [(str(partial), [str(p) for p in paths[a:b]], a, size, channels) for a, b in todo]
-    bar = tqdm(total=len(paths), initial=len(paths) - sum(b - a for a, b in todo),
-               desc=f"cache {name} {size}px", unit="img", disable=None if progress else True)
+    tasks = [(str(partial), [str(p) for p in paths[a:b]], a, size, channels, resize) for a, b in todo]
+    # progress lines in a pipe or a log too (synaug.progress), as every other long step prints
+    bar = Progress(None, total=len(paths), initial=len(paths) - sum(b - a for a, b in todo),
+                   desc=f"cache {folder.name.rpartition('-')[0]}", unit="img", enabled=progress)
     with open(journal, "a") as log_file:
         for (a, b), skipped in zip(todo, _map(tasks, workers)):
             log_file.write(json.dumps({"chunk": a, "skipped": skipped}) + "\n")
@@ -181,7 +227,7 @@ def build_cache(paths: Sequence[Path], size: int, channels: int, cache_dir: Path
             done[a] = skipped
             bar.update(b - a)
     bar.close()
-    cache = _finish(folder, partial, journal, paths, done, size, channels)
+    cache = _finish(folder, partial, journal, paths, done, size, channels, resize)
     lock.close()
     return cache
 
@@ -212,7 +258,11 @@ def create_partial(tmp: Path, partial: Path, shape: tuple) -> None:
 
 def _map(tasks: list, workers: int):
     if workers <= 1 or len(tasks) <= 1:
-        yield from map(_decode_chunk, tasks)
+        threads = torch.get_num_threads()
+        try:
+            yield from map(_decode_chunk, tasks)
+        finally:  # _decode_chunk pins one thread (for worker processes): training after it here gets them back
+            torch.set_num_threads(threads)
         return
     with process_pool(workers) as pool:  # its workers die with this process, even SIGKILLed
         yield from pool.map(_decode_chunk, tasks)
@@ -229,7 +279,8 @@ def _read_journal(journal: Path) -> dict[int, list]:
     return done
 
 
-def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size: int, channels: int) -> ImageCache:
+def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size: int, channels: int,
+            resize: str) -> ImageCache:
     skipped_rows = sorted((tuple(s) for chunk in done.values() for s in chunk), key=lambda s: s[0])
     valid = np.ones(len(paths), dtype=bool)
     valid[[int(s[0]) for s in skipped_rows]] = False
@@ -238,7 +289,7 @@ def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size:
     os.replace(partial, folder / "images.npy")
     skipped = [(path, reason) for _, path, reason in skipped_rows]
     manifest = {"format": CACHE_FORMAT, "fingerprint": source_fingerprint(paths, size, channels),
-                "shape": [len(paths), size, size, channels], "size": size, "channels": channels,
+                "shape": [len(paths), size, size, channels], "size": size, "channels": channels, "resize": resize,
                 "valid": int(valid.sum()), "skipped": skipped}
     atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
     journal.unlink()
@@ -248,15 +299,15 @@ def _finish(folder: Path, partial: Path, journal: Path, paths, done: dict, size:
     return ImageCache.open(folder)
 
 
-def cached_imageset(ds: ImageSet, size: int | None, cache_dir: Path, name: str, workers: int = 1,
-                    progress: bool = True) -> ImageSet:
+def cached_imageset(ds: ImageSet, size: int | None, cache_dir: Path, name: str | None = None, workers: int = 1,
+                    progress: bool = True, resize: str = "squash") -> ImageSet:
     """`ds` with its on-disk images replaced by a decoded cache at `size` px (default: the size the
-    reader chose). In-memory sets are returned as they are. Unreadable images are dropped from the
-    set and listed in its `skipped`, exactly as the readers do."""
+    reader chose), made square by `resize`. In-memory sets are returned as they are. Unreadable images
+    are dropped from the set and listed in its `skipped`, exactly as the readers do."""
     if not isinstance(ds.images, LazyImages):
         return ds
     size = int(size or ds.images.size[0])
-    cache = build_cache(ds.images.paths, size, ds.images.channels, cache_dir, name, workers, progress)
+    cache = build_cache(ds.images.paths, size, ds.images.channels, cache_dir, name, workers, progress, resize)
     keep = np.flatnonzero(cache.valid)
     cached = ds.subset(keep)  # labels, groups, synthetic flags of the readable images
     cached.images = CachedImages.of(cache.images, keep)

@@ -45,13 +45,13 @@ def evaluate_run(run: Path, dataset: str | None = None, imbalance: float | None 
     run_config = load_yaml(run / "config.yaml", "run config")
     if not isinstance(run_config.get("train"), dict):
         raise SynaugError(f"{run / 'config.yaml'} has no 'train' block: not written by `synaug train`")
-    cfg = TrainConfig.from_dict(run_config["train"])
+    cfg = TrainConfig.from_record(run_config["train"])
     data, recorded = run_data(run, dataset, imbalance)
     recorded = recorded or Thresholds()
     thresholds = Thresholds(recorded.many if many is None else many, recorded.few if few is None else few,
                             recorded.scale_to)
     splits = Workspace(shared=run).splits(data)
-    splits, _ = decode_to_cache(splits, {}, cfg, data.dataset, run / "cache")
+    splits, _ = decode_to_cache(splits, {}, cfg)
     trained = load_trained(run, splits.train.num_classes, splits.train.image_shape[2], training_side(splits, cfg),
                            device=device)
     metrics = evaluate_model(trained, splits.test, splits.train.class_counts(),

@@ -34,11 +34,11 @@ def training_data(job: Job, ws: Workspace) -> tuple[DatasetSplits, ImageSet | No
     written into the run folder yet."""
     splits = ws.splits(job.data)
     cfg = job.train
-    splits, _ = decode_to_cache(splits, {}, cfg, job.data.dataset, ws.cache_folder, ws.progress)
+    splits, _ = decode_to_cache(splits, {}, cfg, ws.cache_dir, ws.progress)
     original, synthetic, facts = splits.train, None, {}
     if job.uses_plan_images:
         syn = ws.synthetic(job, splits, training_side(splits, cfg))
-        _, sets = decode_to_cache(splits, {"s": syn.images}, cfg, job.data.dataset, ws.cache_folder, ws.progress)
+        _, sets = decode_to_cache(splits, {"s": syn.images}, cfg, ws.cache_dir, ws.progress)
         synthetic = sets["s"]
         splits = replace(splits, train=splits.train.subset(syn.kept))  # the plan's cuts (U-beta)
         facts.update(synthetic_folder=str(syn.folder), synthetic_set=replace(syn, images=synthetic))

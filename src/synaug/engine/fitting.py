@@ -22,6 +22,7 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
 from synaug.errors import ConfigError
 from synaug.generators.base import fitting
+from synaug.generators.ddpm_folder import pool_digest
 from synaug.train import distributed
 from synaug.train.distributed import Dist
 
@@ -51,7 +52,6 @@ def fit_into(name: str, images: ImageSet, out: Path, settings, test: ImageSet | 
 
 def fit_key(data: DataSpec, generator: GeneratorSpec, images: ImageSet, use_groups: bool) -> str:
     """A digest of what decides a fitted model: the data, the pool's content, the settings."""
-    from synaug.generators.ddpm_folder import pool_digest
     pool, settings = fit_settings(generator.name, as_dict(generator.fit))
     key = dict(data=data.to_dict(), generator=generator.name, pool=pool, grouped=use_groups and images.has_groups,
                images=pool_digest(images), settings=settings.recorded())

@@ -43,13 +43,14 @@ def saved_shape(train: ImageSet, side: int | None = None) -> tuple:
 
 
 def generator_context(train: ImageSet, use_groups: bool, aliases: dict | None = None,
-                      unused: ImageSet | None = None, side: int | None = None) -> dict:
+                      unused: ImageSet | None = None, side: int | None = None, render_words: dict | None = None) -> dict:
     """The facts of `train` a generator may declare (`synaug.generators.base.CONTEXT`), shaped like the
     planned cells: the real images and the unused pool with or without their groups."""
     grouped = use_groups and train.has_groups
     pool = None if unused is None else planned_cells(unused, grouped) if unused.has_groups else unused
     return {"image_shape": saved_shape(train, side), "class_names": list(train.class_names),
             "group_names": list(train.group_names) if grouped else None, "aliases": dict(aliases or {}),
+            "render_words": dict(render_words or {}),
             "unspecified_groups": list(train.group_names) if train.has_groups and not grouped else [],
             "real": planned_cells(train, grouped), "unused": pool}
 
@@ -68,10 +69,11 @@ def fit_plan(train: ImageSet, spec: PlanSpec, generator: GeneratorSpec, dataset:
     check_plan_size(spec, to_add, cuts, counts)
     bank = load_bank(spec.modifiers or bank_for_dataset(dataset), spec.template)
     bank.aliases.update({str(k): str(v) for k, v in as_dict(spec.aliases).items()})
+    bank.render_words.update({str(k): str(v) for k, v in as_dict(spec.render_words).items()})
     check_bank_names(bank, train, given=bool(spec.modifiers))
     items = build_plan(to_add, train.class_names, bank, seed=spec.seed,
                        group_names=train.group_names if grouped else None)
-    context = generator_context(train, spec.use_groups, bank.aliases, unused, side)
+    context = generator_context(train, spec.use_groups, bank.aliases, unused, side, bank.render_words)
     undrawable = check_drawable(items, make_generator(generator.name, context, **as_dict(generator.options)))
     kept = first_per_cell(planned.cells(), {i: n - cuts[k] for i, (k, n) in enumerate(counts.items()) if cuts[k]},
                           spec.seed)
@@ -100,7 +102,8 @@ def check_plan_size(spec: PlanSpec, to_add: dict, cuts: dict, counts: dict) -> N
 def check_bank_names(bank, train: ImageSet, given: bool) -> None:
     """Aliases, and the classes and groups a user's bank names, must be the data's: a name that matches
     none would be silently unused (a typo, or a bank made for other data)."""
-    named = [("alias for", list(bank.aliases), train.class_names)]
+    named = [("alias for", list(bank.aliases), train.class_names),
+             ("render word for", list(bank.render_words), train.class_names)]
     if given:
         named.append(("modifier bank class", list(bank.classes), train.class_names))
         if train.has_groups:
@@ -130,6 +133,8 @@ def plan_meta(planned: ImageSet, counts, to_add, cuts, bank, spec: PlanSpec, gen
                                cut=int(sum(cuts.values()))))
     if bank.aliases:
         meta["aliases"] = dict(bank.aliases)
+    if bank.render_words:
+        meta["render_words"] = dict(bank.render_words)
     return meta
 
 

@@ -132,16 +132,18 @@ class DataSpec(Spec):
 class PlanSpec(Spec):
     """How a plan fills the cells: `strategy` (a name, "U-100", "LT+50", or {cell tag: final count}
     as sorted pairs), the base `seed` of every image's seed (and of the real images a U-beta plan
-    keeps), prompt `template`, `modifiers` bank, class `aliases`, and `use_groups` (plan over class x
-    group cells when the data has groups, else over classes)."""
+    keeps), prompt `template`, `modifiers` bank, class `aliases` (the words prompts, and the renderer,
+    use for a class), `use_groups` (plan over class x group cells when the data has groups, else over
+    classes) and `render_words` (a word the offline renderer looks up for a class, the prompt unchanged)."""
 
-    MAPPINGS = ("aliases", "strategy")
+    MAPPINGS = ("aliases", "strategy", "render_words")
     strategy: Any = "uniform"
     seed: int = 0
     template: str | None = None
     modifiers: str | None = None
     aliases: tuple = ()
     use_groups: bool = True
+    render_words: tuple = ()
 
     def __post_init__(self):
         from synaug.validate import parse_strategy
@@ -157,6 +159,7 @@ class PlanSpec(Spec):
         object.__setattr__(self, "strategy", strategy)
         check_int("plan seed", self.seed)
         object.__setattr__(self, "aliases", frozen_items(self.aliases))
+        object.__setattr__(self, "render_words", frozen_items(self.render_words))
         for name in ("template", "modifiers"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(f"plan {name}: text or null, got {getattr(self, name)!r}")

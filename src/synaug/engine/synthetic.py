@@ -76,7 +76,7 @@ def generate(fitted: FittedPlan, splits: DatasetSplits, plan: PlanSpec, generato
              dist: Dist = Dist(), progress: bool = True):
     """Draw the fitted plan into `folder` (every rank its shard; metadata.csv once all are done)."""
     context = generator_context(splits.train, plan.use_groups, fitted.meta.get("aliases"), splits.unused,
-                                fitted.meta["image_shape"][0])
+                                fitted.meta["image_shape"][0], fitted.meta.get("render_words"))
     backend = make_generator(generator.name, context, **as_dict(generator.options))
     report = run_generation(fitted.items, backend, folder, batch_size=generator.batch_size, workers=generator.workers,
                             skip_undrawable=generator.skip_undrawable, progress=progress and dist.is_main,
@@ -94,6 +94,7 @@ def plan_context(meta: dict, load_splits=None) -> dict:
     shape = meta.get("image_shape") or (28, 28, 1)
     context = {"image_shape": tuple(shape), "class_names": meta.get("class_names"),
                "group_names": meta.get("group_names"), "aliases": meta.get("aliases") or {},
+               "render_words": meta.get("render_words") or {},
                "unspecified_groups": meta.get("unspecified_groups") or []}
     if load_splits is not None:
         grouped = meta.get("group_names") is not None

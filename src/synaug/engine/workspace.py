@@ -23,18 +23,13 @@ from synaug.train.distributed import Dist
 @dataclass
 class Workspace:
     shared: Path                      # synthetic sets (one folder per plan) and their audits
-    cache_dir: Path | None = None     # decoded image caches (None: SHARED/cache unless a job's train sets one)
+    cache_dir: Path | None = None     # decoded image caches (None: the shared default, unless a job's train sets one)
     progress: bool = True
     log: Callable = print
     dist: Dist = field(default_factory=Dist)
     _splits: dict = field(default_factory=dict, repr=False)
     _synthetic: dict = field(default_factory=dict, repr=False)
     _audits: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def cache_folder(self) -> Path:
-        """Where decoded caches go unless a job's training config names a folder."""
-        return Path(self.cache_dir) if self.cache_dir else Path(self.shared) / "cache"
 
     def quiet(self, *args, **kwargs) -> None:
         """Log on rank 0 only (every rank runs the same jobs)."""
@@ -80,9 +75,10 @@ class Workspace:
                                                   base / "audited", use_groups=synthetic.use_groups, dataset=dataset,
                                                   progress=self.progress)
             s = self._audits[key][1]
-            self.quiet(f"audit ({base / 'audit'}, {s['audit_seconds']:.0f}s): {s['synthetic_used']} of "
-                       f"{s['synthetic_uniform']} synthetic images kept ({s['dropped_by_filter']} dropped by the "
-                       "filter, the rest by the budget)")
+            self.quiet(f"audit ({base / 'audit'}, {s['audit_seconds']:.0f}s): the audited recipe (method "
+                       f"synaug-audit) keeps {s['synthetic_used']} of {s['synthetic_uniform']} synthetic images "
+                       f"({s['dropped_by_filter']} dropped by the filter, the rest by the budget); the other methods "
+                       "train on all of them")
         return self._audits[key]
 
     def audit_dir(self, synthetic: SyntheticSet) -> Path:

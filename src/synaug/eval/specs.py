@@ -70,8 +70,9 @@ def definitions_html(keys, many: int = 100, few: int = 20) -> str:
                    f"{html.escape(metric(k).definition.format(many=many, few=few))}</li>" for k in keys)
 
 
-def format_metrics(m: dict) -> list[str]:
-    """The metrics of one run as text lines, grouped as the CLI prints them (only those present)."""
+def format_metrics(m: dict, name: str = "this run") -> list[str]:
+    """The metrics of one run as text lines, grouped as the CLI prints them (only those present), and
+    the chance level, with a warning when the run is at or near it (`synaug.eval.chance`)."""
     groups = (("accuracy", "many", "medium", "few", "balanced_accuracy", "gmean"),
               ("worst_group", "mean_group", "mean_weighted"), ("dp", "eo", "ed", "ed_mean"))
     lines = []
@@ -79,4 +80,10 @@ def format_metrics(m: dict) -> list[str]:
         shown = [f"{metric(k).label} {metric(k).format(m[k])}" for k in keys if k in m]
         if shown:
             lines.append("  ".join(shown))
+    level = m.get("chance")
+    if level:
+        from synaug.eval.chance import chance_note
+        lines.append(chance_note(name, m["accuracy"], level) if m.get("at_chance") else
+                     f"(chance: {level['chance']:.2f} % for {level['classes']} classes; near chance below "
+                     f"{level['near']:.2f} %)")
     return lines

@@ -24,15 +24,17 @@ BASE_CONFIG = {
     "imbalance": 100,
     "methods": None,          # default: the task's methods
     "seeds": [0],
-    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None},
+    "plan": {"strategy": "uniform", "seed": 0, "template": None, "modifiers": None, "aliases": None,
+             "render_words": None},
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {},
+                 "folder": None,  # folder: a `synaug generate` folder to train on instead of planning anew
                  "fit": {}},  # {pool: train | unused}: a generator fitted on the data first (ddpm)
     "fit": {"steps": 2000},   # the settings of every generator fitted on the data (generate.fit, table rows)
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20, "scale_to": None},  # scale_to: scale both by n_max / scale_to
     "options": {},            # a named experiment's own settings (levels, fractions): each checks its keys
-    "audit": False,           # audit the uniform synthetic set (report section) even if no method trains on
-                              # the audited subset (synaug-audit always does); `synaug demo` turns it on
+    "audit": True,            # audit the synthetic set before training (a verdict per cell, in the log and the
+                              # report), even if no method trains on the audited subset; false (--no-audit) skips it
     "bootstrap": 1000,        # resamples of the test images for the test-sampling intervals (0: none)
     "vary": ["training", "synthetic", "subset"],  # what a run's seed varies: the training seed, the plan's seed
                               # (which synthetic images), the real images synaug draws (long tail, splits)
@@ -58,6 +60,7 @@ class RunConfig:
     vary: tuple
     out: Path
     raw: dict                 # the resolved config as a plain dict (config.yaml, results.json)
+    synthetic_folder: str | None = None  # generate.folder: the user's synthetic images, with their own plan
 
     def job(self, method: str, seed: int, name: str | None = None, *, data: DataSpec | None = None,
             plan: PlanSpec | None = None, generator: GeneratorSpec | None = None, subset: Subset | None = None,
@@ -67,12 +70,17 @@ class RunConfig:
         `train`; `name` is its folder under runs/ (default: the method). The seed varies what `vary`
         says (`seeded`)."""
         uses = get_method(method).synthetic or with_plan or (subset is not None and bool(subset.synthetic))
+        # the user's folder stands for the config's own plan; a row with its own plan (or mixing synthetic
+        # images into the training split, which needs a plan) still plans and draws
+        folder = self.synthetic_folder if uses and plan is None and not with_plan and not (
+            subset is not None and subset.synthetic) else None
+        planned = uses and folder is None
         data, plan = self.seeded(data or self.data, plan or self.plan, seed)
         train_seed = int(seed) if "training" in self.vary else self.train.seed
         return Job(name=name or method, method=method, data=data,
                    train=self.train.replace(**{**(train or {}), "seed": train_seed}),
-                   plan=plan if uses else None, generator=(generator or self.generator) if uses else None,
-                   subset=subset or Subset(), thresholds=self.thresholds)
+                   plan=plan if planned else None, generator=(generator or self.generator) if planned else None,
+                   synthetic_folder=folder, subset=subset or Subset(), thresholds=self.thresholds)
 
     def seeded(self, data: DataSpec, plan: PlanSpec, seed: int) -> tuple[DataSpec, PlanSpec]:
         """`data` and `plan` as run seed `seed` uses them: the real images synaug draws (the long tail's
@@ -165,21 +173,39 @@ def build(cfg: dict) -> RunConfig:
         if not isinstance(cfg[block], dict):
             raise ConfigError(f"config: {block}: expected a mapping, got {cfg[block]!r}")
     g = cfg["generate"]
+    folder = synthetic_folder(cfg)
     run = RunConfig(
         task=cfg["task"], data=DataSpec(cfg["dataset"], cfg["imbalance"], cfg["dataset_options"]),
         methods=tuple(cfg["methods"]),
         seeds=check_seeds(cfg["seeds"]),
         plan=PlanSpec(cfg["plan"]["strategy"], cfg["plan"]["seed"], cfg["plan"]["template"], cfg["plan"]["modifiers"],
-                      frozen_items(cfg["plan"]["aliases"])),
+                      frozen_items(cfg["plan"]["aliases"]), render_words=frozen_items(cfg["plan"]["render_words"])),
         generator=GeneratorSpec(g["generator"], g["options"] or {}, g["batch_size"], g["workers"], g["skip_undrawable"],
                                 {**cfg["fit"], **g["fit"]} if g["fit"] else {}),
         fit=frozen_items(cfg["fit"]),
         train=TrainConfig.from_dict(cfg["train"]), thresholds=Thresholds(**cfg["thresholds"]),
         options=dict(cfg["options"]), audit=bool(cfg["audit"]), bootstrap=check_int("bootstrap", cfg["bootstrap"], 0),
-        vary=check_vary(cfg["vary"]), out=Path(cfg["out"]), raw=cfg)
+        vary=check_vary(cfg["vary"]), out=Path(cfg["out"]), raw=cfg, synthetic_folder=folder)
     for method in run.methods:  # e.g. audit weighting without an audit folder: before any work
         run.job(method, run.seeds[0])
     return run
+
+
+def synthetic_folder(cfg: dict) -> str | None:
+    """`generate: {folder: DIR}`: train on a folder the user made with `synaug plan` + `synaug generate`
+    (its plan record, DIR/.synaug/plan.json, gives the plan's cuts) instead of planning and drawing the
+    same images again. The config's own plan settings would not apply to it: giving both is refused."""
+    folder = cfg["generate"].get("folder")
+    if folder is None:
+        return None
+    if not (Path(folder) / "metadata.csv").is_file():
+        raise ConfigError(f"generate: folder {folder}: no metadata.csv there; give a folder made by `synaug generate`")
+    changed = sorted(k for k, v in cfg["plan"].items() if v != BASE_CONFIG["plan"].get(k))
+    if changed:
+        raise ConfigError(f"generate: folder {folder} was drawn from its own plan ({folder}/.synaug/plan.json); "
+                          f"the config's plan settings {changed} would not apply to it: remove them, or remove "
+                          "`folder` to plan and draw anew")
+    return str(folder)
 
 
 def with_out(run: RunConfig, out) -> RunConfig:

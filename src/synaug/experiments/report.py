@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from synaug.audit.verdict import NOT_RECOGNISED, RECOGNISED, RULE as VERDICT_RULE
 from synaug.data.imageset import ImageSet
+from synaug.eval.chance import chance_note
 from synaug.eval.metrics import imbalance_factor, split_text
 from synaug.eval.specs import definitions_html
 from synaug.pages import table_html, write_page
@@ -150,16 +152,18 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     th = results["thresholds"]
     body = _header(results, splits, task)
     descriptions = {m: r["description"] for m, r in results["methods"].items()}
-    body.append(table_html(results["tables"][0], descriptions, "what it is"))
+    flagged = {m: "at chance" for m in results.get("at_chance") or []}
+    body.append(table_html(results["tables"][0], descriptions, "what it is", flagged))
+    body.append(chance_html(results))
     body.append("<ul class=note>" + definitions_html(task.metrics, th["many"], th["few"]) + SYNAUG_TEXT + "</ul>")
     if results["task"] == "longtail":
         body.append(f"<p class=note>{html.escape(split_text(th))}: "
                     + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in th["classes"].items()) + ".</p>")
     for use_groups, syn in synthetic.items():
         body += _uniformization(results, splits.train, use_groups == "True", syn, Path(path).parent)
-    note = generator_note(results["config"]["generate"]["generator"]) if synthetic else ""
-    if note:
-        body.append(f"<p class=note>{note}</p>")
+    generators = (results.get("setup") or {}).get("generator") or [results["config"]["generate"]["generator"]]
+    notes = [generator_note(g) for g in generators] if synthetic else []
+    body += [f"<p class=note>{n}</p>" for n in notes if n]
     for key, summary in (results.get("audit") or {}).items():
         body.append(audit_section(summary))
     body.append(_accuracy(results, splits.train))
@@ -169,22 +173,44 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
 
 
 def _bar(v: float | None, color: str = "#3b6ea8") -> str:
-    """A 0-1 value as a 100 px inline bar and its percentage ('-' when the audit has no score)."""
+    """A 0-1 value as a 60 px inline bar and its percentage ('-' when the audit has no score)."""
     if v is None:
         return "<td>-</td>"
-    return (f"<td style='text-align:left'><span style='display:inline-block;width:{100 * v:.0f}px;height:10px;"
+    return (f"<td style='text-align:left'><span style='display:inline-block;width:{60 * v:.0f}px;height:10px;"
             f"background:{color}'></span> {100 * v:.0f}</td>")
 
 
+def _verdict_cell(verdict: str | None) -> str:
+    if not verdict:
+        return "<td class=text>-</td>"
+    kind = "warn" if verdict.startswith(NOT_RECOGNISED) else "ok" if verdict.startswith(RECOGNISED) else "note"
+    # the headline only ("not recognised as its class"); the consequence heads the section and the details
+    # (transfer, images, gap) are the row's other columns, the whole verdict its tooltip
+    short = verdict.partition(":")[0].partition(" (")[0]
+    return (f"<td style='text-align:left' title='{html.escape(verdict)}'><span class={kind}>{html.escape(short)}"
+            "</span></td>")
+
+
 def audit_section(summary: dict) -> str:
-    """What the audited recipe (synaug-audit) did: per cell the audit's scores and the images kept."""
-    rows = ["<tr><th>cell</th><th>real</th><th>val</th><th>transfer (score) %</th><th>fidelity %</th>"
-            "<th>uniform</th><th>passed filter</th><th>budget</th><th>used</th></tr>"]
+    """The audit run before training: per cell its verdict first, the scores, and the images the
+    audited recipe (synaug-audit) kept."""
+    rows = ["<tr><th>cell</th><th style='text-align:left'>verdict</th><th>real</th><th>val</th><th>transfer %</th>"
+            "<th>fidelity %</th><th>gap %</th><th>uniform</th><th>passed</th><th>budget</th><th>used</th></tr>"]
     for r in summary["cells"]:
-        rows.append(f"<tr><td>{html.escape(r['name'])}</td><td>{r['real']}</td><td>{r['real_val']}</td>"
-                    f"{_bar(r['score'])}{_bar(r['fidelity'], '#e39b3c')}<td>{r['uniform']}</td>"
-                    f"<td>{r['passed_filter']}</td><td>{r['budget']}</td><td><b>{r['used']}</b></td></tr>")
-    return (f"<h2>Audit of the synthetic images</h2><p>Before training, the uniform synthetic set "
+        gap = "-" if r.get("gap") is None else f"{100 * r['gap']:.0f}"
+        rows.append(f"<tr><td>{html.escape(r['name'])}</td>{_verdict_cell(r.get('verdict'))}<td>{r['real']}</td>"
+                    f"<td>{r['real_val']}</td>{_bar(r['score'])}{_bar(r['fidelity'], '#e39b3c')}<td>{gap}</td>"
+                    f"<td>{r['uniform']}</td><td>{r['passed_filter']}</td><td>{r['budget']}</td><td><b>{r['used']}</b>"
+                    "</td></tr>")
+    bad = [r["name"] for r in summary["cells"] if (r.get("verdict") or "").startswith(NOT_RECOGNISED)]
+    filled = sum(1 for r in summary["cells"] if r.get("synthetic", r["uniform"]))
+    headline = (f"<p class=warn>{len(bad)} of {filled} filled cells are not recognised as their class by a probe "
+                f"trained on their synthetic images ({html.escape(', '.join(bad))}): expect no gain from those "
+                "images.</p>" if bad else "")
+    return (f"<h2>Audit of the synthetic images</h2>{headline}<p class=note>Verdict: {html.escape(VERDICT_RULE)}; "
+            "gap: how often a probe tells the cell's real from its synthetic images (50 % = indistinguishable); "
+            "passed: images that passed the filter.</p>"
+            f"<p>Before training, the uniform synthetic set "
             f"was audited against the real <b>training</b> images (a validation part carved from them; the test "
             f"set is not read): <i>transfer</i> is the recall on a cell's real validation images of a probe "
             f"trained on synthetic images only, <i>fidelity</i> the share of its synthetic images a probe of the "
@@ -195,6 +221,36 @@ def audit_section(summary: dict) -> str:
             f"methods train on the whole uniform set). Audit time {summary['audit_seconds']:.0f} s; details in "
             f"<code>{html.escape(Path(summary['audit']).name)}/audit.html</code>.</p><table>"
             + "".join(rows) + "</table>")
+
+
+def setup_html(setup: dict) -> str:
+    """How the rows were trained, in one line (each run's config.yaml has every key)."""
+    if not setup:
+        return ""
+    e = html.escape
+    model = setup["model"] + (f" from {setup['pretrained']}" if setup.get("pretrained") else " from scratch")
+    parts = [f"model <b>{e(model)}</b>",
+             f"images {setup['image_size']} px ({e(setup['resize'])}), crop {setup['crop_size']} px, "
+             f"{e(setup['augment'])}{' + flip' if setup['flip'] else ''}",
+             f"{setup['steps']} steps of {setup['batch_size']} images, lr {setup['lr']:g} ({e(setup['schedule'])} "
+             f"schedule, warm-up {setup['warmup']:g} of the steps = {setup['warmup_steps']})",
+             f"last layer {setup['stage2_steps']} steps at lr {setup['stage2_lr']:g}",
+             "generator " + e(", ".join(setup["generator"] or ["none"]))]
+    return "<p><b>Training setup</b>: " + "; ".join(parts) + ".</p>"
+
+
+def chance_html(results: dict) -> str:
+    """The chance level under the table, and a warning per row at chance."""
+    chance = results.get("chance")
+    if not chance:
+        return ""
+    text = (f"<p class=note>Chance: {chance['chance']:.2f} % accuracy ({chance['classes']} classes); a row is flagged "
+            f"<span class=warn>at chance</span> when its mean accuracy is below {chance['near']:.2f} % "
+            f"({html.escape(chance['rule'])}).</p>")
+    for name in results.get("at_chance") or []:
+        acc = results["methods"][name]["accuracy_mean"]
+        text += f"<p class=warn>{html.escape(chance_note('row ' + name, acc, chance))}</p>"
+    return text
 
 
 def _header(results: dict, splits, task) -> list[str]:
@@ -220,6 +276,7 @@ def _header(results: dict, splits, task) -> list[str]:
         + ("mean ± sample standard deviation over seeds" if len(cfg["seeds"]) > 1 else
            "from one training seed (n = 1: no spread; pass more seeds for mean ± std)")
         + ", measured at the <b>last training step</b>: nothing is selected on the test set.</p>")
+    body.append(setup_html(results.get("setup") or {}))
     return body
 
 
@@ -227,8 +284,11 @@ def _uniformization(results: dict, train, use_groups: bool, syn, folder: Path) -
     """Counts figure and real | synthetic grid of one synthetic set (over cells, or over classes)."""
     by_cell = train.has_groups and use_groups
     label = "class x group cells" if by_cell else "classes"
+    syn_folder = (results.get("synthetic_folders") or {}).get(str(use_groups), "")
     body = [f"<h2>Uniformization over {label}</h2><p>{len(syn)} synthetic images from the "
-            f"<code>{html.escape(results['config']['generate']['generator'])}</code> generator.</p>"]
+            f"<code>{html.escape(', '.join((results.get('setup') or {}).get('generator') or ['?']))}</code> generator "
+            f"(<code>{html.escape(syn_folder)}</code>; class folders are slugs of the class names, e.g. "
+            "<code>brick_wall/</code> for <i>brick wall</i>; metadata.csv keeps the names).</p>"]
     undrawable = results["undrawable"].get(str(use_groups)) or {}
     if undrawable:
         body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these keep only real images): "

@@ -28,6 +28,7 @@ CONTEXT = {
     "class_names": "every class name of the dataset, in label order",
     "group_names": "every group name (None without groups)",
     "aliases": "{class name: the words a generator reads for it}",
+    "render_words": "{class name: the word an offline renderer looks up for it (prompts keep the class words)}",
     "unspecified_groups": "groups a backend may draw when a prompt names none (a class-only plan of grouped data)",
     "real": "the real training images of the planned cells (an ImageSet)",
     "unused": "real images of the same classes the training set left out (an ImageSet), or None",

@@ -47,7 +47,9 @@ def dataset_card(columns: Sequence[str], class_names: Sequence[str], generator: 
     return ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
             f"# Synthetic images made by synaug\n\n{n_images} images from the `{generator}` generator, one folder "
             "per class; `metadata.csv` lists each image with its label, class and group names, prompt and "
-            "seed (one row per image, the Hugging Face imagefolder convention).\n\n"
+            "seed (one row per image, the Hugging Face imagefolder convention). Folder and file names are "
+            "file-system-safe slugs of the class names (`brick_wall/` for the class `brick wall`); the `label` "
+            "and `class_name` columns keep the names themselves.\n\n"
             "```python\nfrom datasets import load_dataset\n"
             "syn = load_dataset(\"path/to/this/folder\", split=\"train\")  # label: ClassLabel with the class names\n"
             "```\n")

@@ -30,7 +30,7 @@ from scipy.ndimage import gaussian_filter, grey_dilation, map_coordinates
 from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
 from synaug.errors import ConfigError
 from synaug.generators.base import Generated, Knob, register_generator
-from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
+from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base, suggestions
 from synaug.plan import PlanItem
 
 
@@ -99,7 +99,8 @@ class RenderGenerator:
                    "reproduction of the paper's figures.")
 
     def __init__(self, *, degrade: float = 0.0, image_shape: Sequence[int] = (28, 28, 1),
-                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None):
+                 unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None,
+                 render_words: dict[str, str] | None = None):
         H, W, C = (int(v) for v in image_shape)
         self.size = (H, W)
         self.degrade = check_degrade(degrade)
@@ -111,18 +112,23 @@ class RenderGenerator:
         self.unspecified_groups = list(unspecified_groups)
         # class name -> the words the renderer looks up instead ('T-shirt_top' -> 't-shirt', 'Seven' -> '7')
         self.aliases = {str(k): str(v) for k, v in (aliases or {}).items()}
+        # class name -> the word looked up here only (the prompt keeps the class name or its alias)
+        self.render_words = {str(k): str(v) for k, v in (render_words or {}).items()}
 
     def describe(self) -> dict:
         d = {"generator": self.name, "size": list(self.size), "channels": self.channels,
              "unspecified_groups": self.unspecified_groups}
         if self.aliases:
             d["aliases"] = dict(sorted(self.aliases.items()))
+        if self.render_words:  # absent when unused: earlier folders keep their fingerprint
+            d["render_words"] = dict(sorted(self.render_words.items()))
         if self.degrade:  # absent at 0: folders made before the option existed keep their fingerprint
             d["degrade"] = self.degrade
         return d
 
     def _name(self, item: PlanItem) -> str:
-        return self.aliases.get(item.class_name, item.class_name)
+        """The word looked up for the item's class: its render word, else its alias, else its name."""
+        return self.render_words.get(item.class_name) or self.aliases.get(item.class_name, item.class_name)
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         name = self._name(item)
@@ -132,12 +138,7 @@ class RenderGenerator:
             if missing:
                 return f"no installed font has a glyph for {missing}"
         elif not emoji_styles(name):
-            looked = f"{item.class_name!r}" + (f" (alias {name!r})" if name != item.class_name else "")
-            return (f"no emoji for class {looked} in any installed source (Noto Color Emoji, Symbola, "
-                    f"EmojiOne, emojify). Give it an alias made of words from an emoji's Unicode name "
-                    f"(e.g. 'coat', 'running shirt', 'hiking boot'): `synaug plan --alias '{item.class_name}=WORDS'`, "
-                    f"or `aliases: {{\"{item.class_name}\": WORDS}}` in a modifier bank YAML (--modifiers) or "
-                    "under `plan:` of a run config; or skip the class with --skip-undrawable")
+            return undrawable_message(item.class_name, name)
         for group in [item.group_name] if item.group_name else self.unspecified_groups:
             if not (is_colour(group) or group in TEXTURES):
                 return (f"the renderer cannot draw group {group!r}: it draws colour names (tints) "
@@ -230,6 +231,19 @@ class RenderGenerator:
         if ink > 0:
             canvas = _thicken(canvas, ink * (box * min(H2, W2)) ** 2)
         return canvas.reshape(H, 2, W, 2).mean(axis=(1, 3))
+
+
+def undrawable_message(class_name: str, looked_up: str) -> str:
+    """Why a class has no emoji, the renderer's nearest words for it, and how to give one."""
+    looked = f"{class_name!r}" + (f" (looked up as {looked_up!r})" if looked_up != class_name else "")
+    near = [name for name, _ in suggestions(looked_up, 5)]
+    return (f"no emoji for class {looked} in any installed source (Noto Color Emoji, Symbola, EmojiOne, emojify). "
+            + (f"Nearest drawable emoji names: {', '.join(repr(n) for n in near)}; " if near else
+               "No emoji name shares a word with it; ")
+            + f"more with `synaug plan --suggest '{looked_up}'`. Give it a render word (the renderer's lookup "
+            f"only; the prompt keeps the class name): `synaug plan --render-word '{class_name}=WORD'`, or `render: "
+            f"{{\"{class_name}\": WORD}}` in a modifier bank YAML (--modifiers) or `render_words:` under `plan:` of "
+            f"a run config; an alias (--alias) changes the prompt too; or skip the class with --skip-undrawable")
 
 
 def check_degrade(value) -> float:

@@ -231,3 +231,30 @@ def emoji_styles(class_name: str) -> tuple[tuple[str, int], ...]:
     """Every (source, codepoint) able to draw the class; empty if none."""
     return tuple((s, cp) for cp in emoji_for(class_name) for s in EMOJI_SOURCES
                  if emoji_base(s, cp) is not None)
+
+
+# ----------------------------------------------------------------------------- vocabulary
+@functools.lru_cache(maxsize=256)
+def suggestions(class_name: str, limit: int = 8) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Emoji names the renderer can draw that are nearest to `class_name`, with the sources that draw
+    each: names sharing a word with it first (most shared words first), then names holding a word
+    spelled like one of its words (difflib). An alias or render word must match such a name."""
+    import difflib
+
+    words = set(_words(" ".join(NAME_SEPARATORS.split(class_name.lower()))))
+    vocabulary = sorted({w for n in emoji_names().values() for w in _words(n)})
+    near = {m for w in words for m in difflib.get_close_matches(w, vocabulary, n=4, cutoff=0.75)}
+    scored = []
+    for cp, name in emoji_names().items():
+        name_words = set(_words(name))
+        shared, close = len(words & name_words), len(near & name_words)
+        if shared or close:
+            scored.append((-shared, -close, len(name), name, cp))
+    out = []
+    for *_, name, cp in sorted(scored):
+        drawn_by = tuple(s for s in EMOJI_SOURCES if emoji_base(s, cp) is not None)
+        if drawn_by and name not in dict(out):
+            out.append((name, drawn_by))
+        if len(out) >= limit:
+            break
+    return tuple(out)

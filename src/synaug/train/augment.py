@@ -96,18 +96,19 @@ def center_crop(x: torch.Tensor, size: int | None) -> torch.Tensor:
     H, W = x.shape[-2:]
     if size is None or (size >= H and size >= W):
         return x
-    top, left = (H - size) // 2, (W - size) // 2
+    # torchvision's offsets (round, not floor), so exported models see the same window in plain torchvision
+    top, left = int(round((H - size) / 2.0)), int(round((W - size) / 2.0))
     return x[..., top:top + size, left:left + size]
 
 
 @AUGMENTS.register("pad-crop")
 def _pad_crop(cfg, side: int) -> Augment:
-    return Augment(cfg.crop_padding, cfg.flip)
+    return Augment(cfg.crop_padding, cfg.flips)
 
 
 @AUGMENTS.register("random-resized-crop")
 def _random_resized_crop(cfg, side: int) -> RandomResizedCrop:
-    return RandomResizedCrop(cfg.crop_size or side, tuple(cfg.rrc_scale), flip=cfg.flip)
+    return RandomResizedCrop(cfg.crop_size or side, tuple(cfg.rrc_scale), flip=cfg.flips)
 
 
 @AUGMENTS.register("none")
@@ -115,7 +116,7 @@ def _center_only(cfg, side: int):
     """No random augmentation (DFR's base models): the evaluation view, flipped if `flip`."""
     def view(x, gen):
         x = center_crop(x, cfg.crop_size)
-        return random_flip(x, gen) if cfg.flip else x
+        return random_flip(x, gen) if cfg.flips else x
     return view
 
 

@@ -13,7 +13,8 @@ from synaug.validate import MAX_SIDE, MAX_WORKERS
 _POSITIVE_INT = ("steps", "batch_size", "stage2_batch_size", "checkpoint_every", "eval_batch_size",
                  "dfr_refits", "cache_workers")
 NORMALIZE = ("auto", "fit", "imagenet")
-_NONNEG_INT = ("stage2_steps", "warmup_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
+RESIZE = ("shorter-side", "squash")  # how the cache makes an image square (synaug.data.cache)
+_NONNEG_INT = ("stage2_steps", "crop_padding", "seed")  # stage2_steps 0: keep stage 1's layer
 _POSITIVE_FLOAT = ("lr", "stage2_lr", "mixup_alpha")
 _NONNEG_FLOAT = ("momentum", "weight_decay", "gamma", "dro_step_size")
 
@@ -49,10 +50,15 @@ def check_train_config(cfg) -> None:
         bad("schedule", " or ".join(SCHEDULES))
     if not isinstance(cfg.milestones, (tuple, list)) or not all(is_num(m) and 0 <= m <= 1 for m in cfg.milestones):
         bad("milestones", "a list of fractions in [0, 1]")
-    for name in ("nesterov", "flip", "amp", "compile"):
+    for name in ("nesterov", "amp", "compile"):
         if not isinstance(getattr(cfg, name), bool):
             bad(name, "true or false")
-    for name, choices in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("normalize", NORMALIZE)):
+    if cfg.flip is not None and not isinstance(cfg.flip, bool):
+        bad("flip", "true, false or null (null: on with random-resized-crop only)")
+    if not is_num(cfg.warmup) or not 0 <= cfg.warmup < 1:
+        bad("warmup", "a fraction of the steps, 0 <= warmup < 1 (e.g. 0.05); the warm-up must end before training does")
+    for name, choices in (("optimizer", OPTIMIZERS), ("augment", AUGMENTS), ("normalize", NORMALIZE),
+                          ("resize", RESIZE)):
         if getattr(cfg, name) not in choices:
             bad(name, " or ".join(choices))
     if cfg.synthetic_weighting not in ("none", "audit"):

@@ -61,6 +61,7 @@ class Phase:
     gamma: float = 0.1
     optimizer: str = "sgd"
     compile: bool = False
+    hint: str = ""  # the settings to change when this phase diverges (named in the error)
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -129,6 +130,7 @@ class Callback:
 
 
 LOG_EVERY = 20  # steps between log lines (and GPU syncs to read the loss)
+DIVERGED = 10.0  # a running loss this many times its lowest (and above a uniform guess's) has diverged
 
 
 @dataclass
@@ -143,6 +145,7 @@ class LoopState:
     device: torch.device
     start: int = 0
     running: torch.Tensor | None = None  # exponential moving average of the loss, kept on the device
+    lowest: tuple[float, int] | None = None  # (lowest running loss read so far, its step)
 
     def running_loss(self, step: int) -> float:
         """The running loss as a float (one device sync); a non-finite one stops training."""
@@ -151,6 +154,19 @@ class LoopState:
             raise TrainingError(f"{self.phase.name} step {step}: the loss is {value}; training stopped (the last "
                                 "checkpoint is kept). Lower --lr, or check the data for broken images")
         return value
+
+    def check_divergence(self, step: int, loss: float, num_classes: int) -> None:
+        """Stop a phase whose running loss has grown an order of magnitude (DIVERGED x) above its lowest
+        reading and above ln(num_classes), the loss of a uniform guess (so a loss wandering near 0 is
+        never taken for divergence), naming the settings that drive the step size."""
+        if self.lowest is None or loss < self.lowest[0]:
+            self.lowest = (loss, step)
+            return
+        low, at = self.lowest
+        if loss > DIVERGED * low and loss > math.log(max(num_classes, 2)):
+            hint = self.phase.hint or f"lower this phase's learning rate (now {self.phase.lr:g})"
+            raise TrainingError(f"{self.phase.name} step {step}: the loss grew from {low:.4g} (step {at}) to "
+                                f"{loss:.4g}, more than {DIVERGED:g}x: training diverged and was stopped. {hint}")
 
 
 def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, config: FitConfig,
@@ -192,6 +208,7 @@ def fit(model: nn.Module, data: TensorData, phase: Phase, parts: FitParts, confi
         state.running = value if state.running is None else 0.95 * state.running + 0.05 * value
         if step % LOG_EVERY == 0 or step == phase.steps - 1:
             running = state.running_loss(step)
+            state.check_divergence(step, running, config.num_classes)
             for cb in callbacks:
                 cb.on_log(state, step, running, lr)
         for cb in callbacks:
@@ -268,7 +285,9 @@ class JsonlLog(Callback):
 
 
 class ProgressBar(Callback):
-    """A progress bar on a terminal, periodic log lines elsewhere (rank 0 only)."""
+    """A progress bar on a terminal, periodic log lines elsewhere (rank 0 only). The learning rate
+    shown is the current step's; the loss is the running loss read at the last log step (every
+    LOG_EVERY steps: reading it waits for the GPU), and says which step that was."""
 
     def __init__(self, enabled: bool = True):
         self.enabled, self.bar = enabled, None
@@ -280,9 +299,10 @@ class ProgressBar(Callback):
                             images_per_unit=p.batch_size)
 
     def on_log(self, state: LoopState, step: int, loss: float, lr: float) -> None:
-        self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4f}")
+        self.bar.set_postfix(loss=f"{loss:.3f} (step {step})", lr=f"{lr:.4g}", refresh=False)
 
     def on_step_end(self, state: LoopState, done: int) -> None:
+        self.bar.set_postfix(**{**self.bar.postfix, "lr": f"{state.opt.param_groups[0]['lr']:.4g}"}, refresh=False)
         self.bar.update(1)
 
     def on_end(self, state: LoopState) -> None:

@@ -28,6 +28,7 @@ from synaug.train.losses import LOSSES
 from synaug.train.methods import Method, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
+from synaug.train.preprocess import PREPROCESS, preprocess_record
 from synaug.train.pretrained import backbone_state, load_backbone
 from synaug.train.rundir import first_line, load_checkpoint, manifest_for, start_run
 from synaug.train.samplers import SAMPLERS
@@ -56,10 +57,17 @@ class TrainedModel:
         return center_crop(x, self.crop_size)
 
 
+def normalize_kind(cfg: TrainConfig) -> str:
+    """`normalize: auto` resolved: imagenet with a pretrained backbone, else fit."""
+    if cfg.normalize == "auto":
+        return "imagenet" if cfg.pretrained else "fit"
+    return cfg.normalize
+
+
 def fit_normalize(cfg: TrainConfig, real: ImageSet) -> Normalize:
     """The input standardisation: the statistics a pretrained backbone was trained with (`imagenet`,
     and `auto` with `pretrained`), or those of the real training images (`fit`)."""
-    if cfg.normalize == "imagenet" or (cfg.normalize == "auto" and cfg.pretrained):
+    if normalize_kind(cfg) == "imagenet":
         return Normalize.imagenet()
     return Normalize.fit(_normalisation_sample(real))
 
@@ -79,7 +87,8 @@ def stage1_phase(cfg: TrainConfig) -> Phase:
     return Phase(name="stage1", steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
                  weight_decay=cfg.weight_decay, nesterov=cfg.nesterov, warmup_steps=cfg.warmup_steps,
                  schedule=cfg.schedule, milestones=tuple(cfg.milestones), gamma=cfg.gamma, optimizer=cfg.optimizer,
-                 compile=cfg.compile)
+                 compile=cfg.compile, hint=f"Lower lr (--lr, now {cfg.lr:g}) or lengthen the warm-up (--warmup, now "
+                 f"{cfg.warmup:g} of the steps = {cfg.warmup_steps} steps).")
 
 
 def stem_size(cfg: TrainConfig, side: int) -> int:
@@ -125,6 +134,7 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
     normalize = fit_normalize(cfg, real)
     if dist.is_main:
         write_json(run_dir / "normalize.json", normalize.state())
+        write_json(run_dir / PREPROCESS, preprocess_record(cfg, real, normalize, method.head))
     augment = build_augment(cfg, real.image_shape[0])
     sampler, transform, loss_fn = method_parts(method, train_set, real, cfg)
     parts = FitParts(model.parameters(), sampler, augment, normalize, transform, loss_fn)
@@ -201,8 +211,8 @@ def write_run_files(run_dir: Path, method: Method, splits: DatasetSplits, cfg: T
     n_synthetic = 0 if synthetic is None or not method.synthetic else len(synthetic)
     start_run(run_dir, manifest_for(method.name, splits.info, cfg.to_dict(), n_synthetic), resume)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(
-        {"method": method.name, "train": cfg.to_dict(), "data": splits.info, "synthetic_images": n_synthetic},
-        sort_keys=False))
+        {"method": method.name, "train": cfg.to_dict(), "resolved": cfg.resolved(normalize_kind(cfg)),
+         "data": splits.info, "synthetic_images": n_synthetic}, sort_keys=False))
     write_json(run_dir / "versions.json", package_versions())
     if not resume and (run_dir / "log.jsonl").exists():
         (run_dir / "log.jsonl").unlink()
@@ -214,7 +224,7 @@ def load_trained(run_dir: Path, num_classes: int, in_channels: int, image_size: 
     run_dir = Path(run_dir)
     normalize = Normalize(**json.loads((run_dir / "normalize.json").read_text()))
     run_config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    cfg = TrainConfig.from_dict(run_config["train"])
+    cfg = TrainConfig.from_record(run_config["train"])
     dev = resolve_device(device)
     try:  # a run of a method no longer registered: the linear head every method had before heads
         head = get_method(run_config["method"]).head if run_config.get("method") else "linear"

@@ -24,7 +24,7 @@ MANIFEST = "run.json"
 RUN_FILES = ("run.json", "config.yaml", "job.json")  # any marks a folder as a synaug run
 # produced by a run; removed when a run starts afresh, so nothing of an earlier run is scored
 ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.jsonl", "metrics.json", "dfr.json",
-             "normalize.json")
+             "normalize.json", "preprocess.json")
 # options that do not change what is learned
 NOT_HASHED = ("device", "eval_batch_size", "checkpoint_every")
 

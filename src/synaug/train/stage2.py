@@ -86,7 +86,7 @@ def stage2_phase(cfg: TrainConfig, n: int, weight_decay: float | None = None, wo
     wd = cfg.weight_decay if weight_decay is None else weight_decay
     return Phase(name="stage2", steps=cfg.stage2_steps, batch_size=stage2_batch_size(cfg, n, world), lr=cfg.stage2_lr,
                  momentum=cfg.momentum, weight_decay=wd, nesterov=cfg.nesterov, warmup_steps=0, schedule="cosine",
-                 optimizer=cfg.optimizer)
+                 optimizer=cfg.optimizer, hint=f"Lower stage2_lr (--stage2-lr, now {cfg.stage2_lr:g}).")
 
 
 @register_stage2("finetune")
