@@ -226,7 +226,7 @@ def test_backend_resizes_to_the_dataset_shape_and_maps_classes_by_name(fitted, t
 
     out, _, _ = fitted
     items = build_plan({0: 2}, ["c", "x"], load_bank("mnist-lt"), 0)  # dataset label 0 is the model's class "c"
-    gen = make_generator("ddpm", model=str(out), steps=4, class_names=["c", "x"], image_shape=(16, 16, 3))
+    gen = make_generator("ddpm", {"class_names": ["c", "x"], "image_shape": (16, 16, 3)}, model=str(out), steps=4)
     run_generation(items, gen, tmp_path / "r", progress=False)
     image = Image.open(tmp_path / "r" / items[0].file_name)
     assert image.size == (16, 16) and image.mode == "RGB"
@@ -237,7 +237,7 @@ def test_backend_resizes_to_the_dataset_shape_and_maps_classes_by_name(fitted, t
 
 def test_cannot_draw_says_why_and_the_runner_stops(fitted, tmp_path):
     out, _, _ = fitted
-    gen = make_generator("ddpm", model=str(out), class_names=["a", "b", "zebra"])
+    gen = make_generator("ddpm", {"class_names": ["a", "b", "zebra"]}, model=str(out))
     zebra = build_plan({2: 1}, ["a", "b", "zebra"], load_bank("mnist-lt"), 0)
     assert "not trained on 'zebra'" in gen.cannot_draw(zebra[0])
     with pytest.raises(GenerationError, match="zebra"):

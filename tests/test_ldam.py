@@ -90,7 +90,7 @@ def test_last_layer_fine_tuning_of_a_cosine_head_uses_its_scale(monkeypatch):
             def subset(self, idx):
                 return idx
         Tuning.labels = labels
-        s = type("S", (), dict(cfg=type("C", (), dict(stage2_per_class=None, seed=0))(), model=model,
+        s = type("S", (), dict(cfg=type("C", (), dict(stage2_per_class=None, stage2_balance="subset", seed=0))(), model=model,
                                tuning=Tuning(), resume=False, run_dir=None))()
         stage2._train_last_layer(s, reinit=False)
         assert seen[-1] == scale

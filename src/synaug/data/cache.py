@@ -306,12 +306,15 @@ def cached_imageset(ds: ImageSet, size: int | None, cache_dir: Path, name: str |
     are dropped from the set and listed in its `skipped`, exactly as the readers do."""
     if not isinstance(ds.images, LazyImages):
         return ds
-    size = int(size or ds.images.size[0])
-    cache = build_cache(ds.images.paths, size, ds.images.channels, cache_dir, name, workers, progress, resize)
-    keep = np.flatnonzero(cache.valid)
+    lazy = ds.images
+    size = int(size or lazy.size[0])
+    # the cache of the full list a view was taken from: a carve or a cap decodes nothing again
+    cache = build_cache(lazy.root, size, lazy.channels, cache_dir, name, workers, progress, resize)
+    keep = np.flatnonzero(cache.valid[lazy.root_index])
     cached = ds.subset(keep)  # labels, groups, synthetic flags of the readable images
-    cached.images = CachedImages.of(cache.images, keep)
-    cached.skipped = list(ds.skipped) + cache.skipped
+    cached.images = CachedImages.of(cache.images, lazy.root_index[keep])
+    mine = {str(p) for p in lazy.paths}
+    cached.skipped = list(ds.skipped) + [(p, why) for p, why in cache.skipped if str(p) in mine]
     return cached
 
 

@@ -71,12 +71,18 @@ def load_image(path: Path, size: tuple[int, int] | None = None, channels: int | 
 
 
 class LazyImages:
-    """Array-like view of image files, decoded when indexed (for images too large to hold)."""
+    """Array-like view of image files, decoded when indexed (for images too large to hold). A view
+    taken from another (`take`: a validation carve, a cap per class) remembers the full list it came
+    from (`root`) and its positions there (`root_index`), so the decoded cache is made once for the
+    full list and every view of it reads its rows."""
 
-    def __init__(self, paths: Sequence[Path], size: tuple[int, int], channels: int):
+    def __init__(self, paths: Sequence[Path], size: tuple[int, int], channels: int,
+                 root: Sequence[Path] | None = None, root_index: np.ndarray | None = None):
         self.paths = [Path(p) for p in paths]
         self.size = size
         self.channels = channels
+        self.root = self.paths if root is None else list(root)
+        self.root_index = np.arange(len(self.paths)) if root_index is None else np.asarray(root_index, np.int64)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -92,7 +98,8 @@ class LazyImages:
         return np.stack([load_image(self.paths[int(i)], self.size, self.channels) for i in idx])
 
     def take(self, idx: np.ndarray) -> LazyImages:
-        return LazyImages([self.paths[int(i)] for i in idx], self.size, self.channels)
+        idx = np.asarray(idx, np.int64)
+        return LazyImages([self.paths[int(i)] for i in idx], self.size, self.channels, self.root, self.root_index[idx])
 
 
 class CachedImages:

@@ -55,6 +55,7 @@ def check_in_memory_side(splits: DatasetSplits, cfg: TrainConfig) -> None:
     that differs would be recorded in the run but not applied, so it is refused."""
     side = splits.train.image_shape[0]
     if cfg.image_size and cfg.image_size != side:
-        raise ConfigError(f"image_size {cfg.image_size}: this dataset is held in memory at {side} px (images of at "
-                          f"most {IN_MEMORY_MAX_SIDE} px are not decoded into the cache, so not resized); leave "
+        name = splits.info.get("spec") or splits.info.get("dataset") or "this dataset"
+        raise ConfigError(f"image_size {cfg.image_size}: {name} is held in memory at {side} px (images of at most "
+                          f"{IN_MEMORY_MAX_SIDE} px are not decoded into the cache, so not resized); leave "
                           f"image_size out or set it to {side}")
