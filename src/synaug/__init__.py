@@ -4,7 +4,7 @@ Pipeline: dataset -> plan -> generate -> train (stage 1) -> fine-tune last layer
 -> evaluate -> report. Each stage is a library function and a `synaug` subcommand; the Python API
 mirrors the CLI, one function per subcommand: `synaug.plan`, `synaug.generate`, `synaug.cache`,
 `synaug.train`, `synaug.evaluate`, `synaug.export`, `synaug.run`, `synaug.demo`, `synaug.experiment`, `synaug.audit`,
-`synaug.filter`, `synaug.fit_lora` (see `synaug.api`).
+`synaug.filter`, `synaug.fit_lora`, `synaug.fit_generator` (see `synaug.api`).
 """
 
 __version__ = "0.1.0"
@@ -16,7 +16,7 @@ import types
 from synaug.errors import SynaugError  # noqa: F401
 
 API = ("plan", "generate", "cache", "train", "evaluate", "export", "run", "demo", "experiment", "audit", "filter",
-       "fit_lora")
+       "fit_lora", "fit_generator")
 
 
 def _api(name: str):
