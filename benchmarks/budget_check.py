@@ -4,7 +4,7 @@ as many, over the same seeds, through the engine; the paired difference (2x - 1x
 t-interval says whether the default is budget-limited (a gap of one point or more on the headline
 metric).
 
-    python benchmarks/budget_check.py [--seeds 0,1,2] [--out /work/budget] [--markdown docs/budget.md]
+    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--out /work/budget] [--markdown docs/budget.md]
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ FAMILIES = [("long-tail tables (table1, table2, table3b-lt, table5)", "table2", 
             ("spurious table (table4)", "table4", "erm", "worst_group")]
 
 
-def measure(name: str, method: str, key: str, seeds: list[int], out: Path) -> dict:
-    cfg = experiment_config(EXPERIMENTS[name], {"seeds": seeds, "out": str(out / name)})
+def measure(name: str, method: str, key: str, seeds: list[int], out: Path, steps: int | None = None) -> dict:
+    overrides = {"seeds": seeds, "out": str(out / name)}
+    if steps:  # the base budget of a run made with `synaug experiment NAME --steps S`
+        overrides["train"] = {"steps": steps}
+    cfg = experiment_config(EXPERIMENTS[name], overrides)
     ws = Workspace(shared=out / "shared", progress=False, log=lambda *a, **k: None)
     steps = cfg.train.steps
     values = {}
@@ -58,13 +61,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", default="/work/budget")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="the 1x budget (default: each experiment's own; give the --steps the results were run with)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated experiments naming the families to check (default: all: "
+                         + ",".join(f[1] for f in FAMILIES) + ")")
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
     rows = []
-    for family, name, method, key in FAMILIES:
-        r = measure(name, method, key, seeds, out)
+    only = set(args.only.split(",")) if args.only else {f[1] for f in FAMILIES}
+    for family, name, method, key in (f for f in FAMILIES if f[1] in only):
+        r = measure(name, method, key, seeds, out, args.steps)
         rows.append((family, method, key, r))
         print(family, json.dumps(r), flush=True)
     table = markdown(rows)

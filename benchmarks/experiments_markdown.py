@@ -23,9 +23,14 @@ def section(results: dict) -> str:
     seeds = ",".join(str(s) for s in cfg["seeds"])
     steps = cfg["train"].get("steps")
     command = f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
+    gen = cfg.get("generate") or {}
+    fit = f", fitted on the {gen['fit'].get('pool')} pool" if gen.get("fit") else ""
+    options = ", ".join(f"{k} {v}" for k, v in (gen.get("options") or {}).items() if k != "model")
+    generator = f"`{gen.get('generator')}` images{fit}" + (f" ({options})" if options else "") if gen else "no images"
+    varied = ", ".join(cfg.get("vary") or ())
     head = (f"### `{results['experiment']}`: {results['title']}\n\n{results['paper']}\n\n"
-            f"`{command}` on `{cfg['dataset']}` ({len(cfg['seeds'])} seed(s), {steps} stage-1 steps; "
-            f"{results['seconds'] / 60:.1f} min on the 2-core machine, other work running)\n")
+            f"`{command}` on `{cfg['dataset']}`, {generator}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
+            f"{steps} stage-1 steps; {results['seconds'] / 60:.1f} min on the 2-core machine, other work running\n")
     return head + "\n```\n" + format_result_text(results) + "\n```\n"
 
 
