@@ -159,6 +159,19 @@ def test_fit_lora_cli(fitted, tmp_path, capsys):
     assert exc.value.code == 2
 
 
+def test_fit_lora_refuses_a_folder_of_other_files(tmp_path):
+    """--out may be new, empty or one fit-lora wrote: a folder holding anything else is refused before
+    any model is loaded, and nothing in it changes."""
+    root = tmp_path / "mine"
+    (root / "cat").mkdir(parents=True)
+    (root / "notes.txt").write_text("keep me")
+    (root / "cat" / "photo.png").write_bytes(b"not an adapter")
+    with pytest.raises(ConfigError, match=r"holds cat, notes.txt, which are not LoRA adapters"):
+        fit_lora(real_images(), str(tmp_path / "no-model"), root, settings=SETTINGS, device="cpu")
+    assert (root / "notes.txt").read_text() == "keep me" and (root / "cat" / "photo.png").read_bytes() == b"not an adapter"
+    assert sorted(p.name for p in root.rglob("*")) == ["cat", "notes.txt", "photo.png"]
+
+
 def test_missing_peft_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "peft", None)  # import peft -> ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'synaug\[diffusion\]'"):

@@ -69,7 +69,8 @@ def fit_lora_parser(sub) -> None:
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
     p.add_argument("--imbalance", type=imbalance_factor, default=100, help="long-tail factor IF (LT datasets)")
     p.add_argument("--generator-model", default=None, help="(required) local diffusers Stable Diffusion 1.x / 2.x folder")
-    p.add_argument("--out", required=True, help="adapters go to OUT/<class slug>/ (e.g. PLAN_DIR/lora)")
+    p.add_argument("--out", required=True, help="adapters go to OUT/<class slug>/ (e.g. PLAN_DIR/lora); new, empty, "
+                   "or one fit-lora wrote (fitted classes are kept)")
     p.add_argument("--classes", default=None, help="comma-separated class names (default: every class)")
     p.add_argument("--lora-steps", type=positive_int, default=200, help="optimiser steps per class")
     p.add_argument("--rank", type=positive_int, default=4, help="LoRA rank (alpha = rank)")

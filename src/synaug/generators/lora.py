@@ -222,6 +222,7 @@ def fit_lora(splits_train, model: str, out, *, classes=None, settings: LoraSetti
     clash = [c for c in wanted if sum(slug(n) == slug(c) for n in names) > 1]
     if clash:
         raise ConfigError(f"class(es) {clash} share an adapter folder name with another class; rename the classes")
+    check_adapter_root(out, names)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     pipe, infos = None, []
     for class_name in wanted:
@@ -237,6 +238,21 @@ def fit_lora(splits_train, model: str, out, *, classes=None, settings: LoraSetti
         if on_class:
             on_class(done)
     return infos
+
+
+def check_adapter_root(root, class_names) -> None:
+    """Refuse an output folder that holds anything but adapters of these classes (a folder per class
+    slug with only an adapter's files in it): the fit writes there, and must overwrite nothing else."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    slugs = {adapter_dir(root, name).name for name in class_names}
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in slugs or not p.is_dir()
+                     or any(q.name not in (WEIGHTS, INFO) for q in p.iterdir()))
+    if foreign:
+        raise ConfigError(f"--out {root} holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}, which "
+                          "are not LoRA adapters of this dataset's classes; fit into a new or empty folder, or one "
+                          "fit-lora wrote")
 
 
 def missing_adapter(root, class_name: str) -> str | None:
