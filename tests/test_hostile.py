@@ -14,9 +14,9 @@ disks, files where folders belong) and unhelpful edges (BOM, every skipped file 
 class names, one-class and already balanced data).
 
 Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) added, by kind, cases
-(79 -> 123) and the tests after the catalogue (2 -> 8):
-- data loss 12 -> 19 (outputs that alias inputs: the dataset CSV, a hard link of it, an image of the
-  dataset, the modifier bank; an earlier audit; a generate folder of other files);
+(79 -> 125) and the tests after the catalogue (2 -> 8):
+- data loss 12 -> 21 (outputs that alias inputs: the dataset CSV, a hard link of it, an image of the
+  dataset, the modifier bank; an earlier audit; a generate, demo or experiment folder of other files);
 - leak 1 -> 3 tests (SIGKILLed `generate`, `cache --workers 2`, `train` with cache workers);
 - hang 0 -> 6 (a FIFO in an image folder or named by a CSV, a device; plans and sides over the caps);
 - traceback 32 -> 37 (+1 test: torchrun via `synaug.launch`) (zero-byte checkpoints, cache sizes and
@@ -593,6 +593,12 @@ CASES = [
          ERROR, "train.lr: folder has"),
     Case("overwrite-a-folder-that-is-no-run", lambda t: ((t / "out").mkdir(), (t / "out" / "thesis.tex").write_text("x"),
          trained_run(t, out="out") + ["--overwrite"])[-1], ERROR, "not a synaug run folder"),
+    Case("demo-into-a-folder-of-other-files", lambda t: ((t / "out").mkdir(), (t / "out" / "config.yaml").write_text("mine"),
+         ["demo", "--out", str(t / "out"), "--seeds", "0", "--quiet"])[-1], ERROR, "holds no synaug results",
+         lambda t, o, e: (t / "out" / "config.yaml").read_text() == "mine" or pytest.fail("config.yaml overwritten")),
+    Case("experiment-into-a-folder-of-other-files", lambda t: ((t / "out").mkdir(), (t / "out" / "report.html").write_text("mine"),
+         ["experiment", "fig5", "--out", str(t / "out"), "--quiet"])[-1], ERROR, "holds no synaug results",
+         lambda t, o, e: (t / "out" / "report.html").read_text() == "mine" or pytest.fail("report.html overwritten")),
     Case("overwrite-clears-the-old-run", _after(trained_run, lambda t: ((t / "out/run/stage2.pt").write_bytes(b"old"),
                                                                        trained_run(t, "ce-rs") + ["--overwrite"])[-1]),
          OK, "All", lambda t, o, e: (not (t / "out/run/stage2.pt").exists()) or pytest.fail("stale stage2.pt")),

@@ -30,7 +30,7 @@ from synaug.experiments.experiment_report import write_result
 from synaug.experiments.uncertainty import RowRuns, row_runs
 from synaug.registry import Registry
 from synaug.train.distributed import Dist
-from synaug.validate import load_yaml
+from synaug.validate import check_results_folder, load_yaml
 
 
 @dataclass
@@ -192,6 +192,7 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun)."""
     experiment = EXPERIMENTS[name]
     cfg = experiment_config(experiment, overrides, config_path, tiny)
+    check_results_folder(cfg.out, "the output folder")
     ws = Workspace(shared=shared_dir(cfg.out, shared), progress=progress, log=log, dist=dist)
     ctx = ExperimentContext(cfg, ws, log if dist.is_main else (lambda *a, **k: None))
     t0 = time.time()

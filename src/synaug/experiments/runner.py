@@ -25,6 +25,7 @@ from synaug.eval.metrics import imbalance_factor, split_summary, split_text
 from synaug.eval.specs import metric
 from synaug.experiments.config import RunConfig
 from synaug.experiments.report import write_report
+from synaug.validate import check_results_folder
 from synaug.experiments.table import Table, table_text
 from synaug.experiments.tasks import TASKS
 from synaug.experiments.uncertainty import row_runs, row_stats
@@ -46,12 +47,13 @@ def jobs_of(cfg: RunConfig) -> list[Job]:
 def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist = Dist()) -> dict | None:
     """Every job of `cfg`, after the synthetic sets are made and (`audit: true`) audited; under
     torchrun every rank trains and rank 0 alone writes and returns the results (other ranks None)."""
+    check_results_folder(cfg.out, "the output folder")
     ws = workspace(cfg, progress, log, dist)
     t0 = time.time()
     splits = ws.splits(cfg.data)
     recorded = recorded_config(cfg, splits)
     if dist.is_main:
-        cfg.out.mkdir(parents=True, exist_ok=True)
+        (cfg.out / "runs").mkdir(parents=True, exist_ok=True)  # first: marks the folder as synaug's
         atomic_write_text(cfg.out / "config.yaml", config_yaml(recorded))
     train = splits.train
     ws.quiet(f"{cfg.data.dataset}: {len(train)} train images, {'cells' if train.has_groups else 'classes'} "
