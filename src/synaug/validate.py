@@ -316,17 +316,18 @@ def inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-RESULT_MARKERS = ("runs", "results.json")  # what run / demo / experiment write first into their folder
+RESULT_MARKERS = ("runs", "results.json", "synthetic")  # what run / demo / experiment write into their folder
 
 
 def check_results_folder(path, option: str = "--out") -> Path:
     """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (it holds
-    runs/ or results.json; a re-run reuses its finished runs). Any other folder is refused: its
+    runs/, results.json or the run's synthetic/ sets; a re-run reuses its finished runs). Any other folder is refused: its
     config.yaml, results.json, results.txt or report.html would be overwritten."""
     path = check_out_dir(path, option)
     if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in RESULT_MARKERS):
-        raise ConfigError(f"{option} {path} is not empty and holds no synaug results (runs/ or results.json); give "
-                          "a new or empty folder (config.yaml, results.json and report.html are written there)")
+        raise ConfigError(f"{option} {path} is not empty and holds no synaug results (runs/, results.json, "
+                          "synthetic/); give a new or empty folder (config.yaml, results.json and report.html are "
+                          "written there)")
     return path
 
 
