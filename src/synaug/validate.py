@@ -321,8 +321,8 @@ RESULT_MARKERS = ("runs", "results.json", "synthetic")  # what run / demo / expe
 
 def check_results_folder(path, option: str = "--out") -> Path:
     """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (it holds
-    runs/, results.json or the run's synthetic/ sets; a re-run reuses its finished runs). Any other folder is refused: its
-    config.yaml, results.json, results.txt or report.html would be overwritten."""
+    runs/, results.json or the run's synthetic/ sets; a re-run reuses its finished runs). Any other
+    folder is refused: its config.yaml, results.json, results.txt or report.html would be overwritten."""
     path = check_out_dir(path, option)
     if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in RESULT_MARKERS):
         raise ConfigError(f"{option} {path} is not empty and holds no synaug results (runs/, results.json, "

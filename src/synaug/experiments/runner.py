@@ -25,13 +25,13 @@ from synaug.eval.metrics import imbalance_factor, split_summary, split_text
 from synaug.eval.specs import metric
 from synaug.experiments.config import RunConfig
 from synaug.experiments.report import write_report
-from synaug.validate import check_results_folder
 from synaug.experiments.table import Table, table_text
 from synaug.experiments.tasks import TASKS
 from synaug.experiments.uncertainty import row_runs, row_stats
 from synaug.fileio import atomic_write_text, write_json
 from synaug.train.distributed import Dist
 from synaug.train.methods import get_method
+from synaug.validate import check_results_folder
 
 
 def workspace(cfg: RunConfig, progress: bool, log, dist: Dist) -> Workspace:
