@@ -254,3 +254,22 @@ def test_config_values_that_would_give_wrong_numbers_are_refused(layer, match, t
     options a table does not take would be ignored silently."""
     with pytest.raises(SynaugError, match=match):
         run_named("table2", {**layer, "out": str(tmp_path)}, **QUIET)
+
+
+def test_an_experiment_killed_before_its_results_is_rerun_in_the_same_folder(tmp_path, monkeypatch):
+    """A crash after the shared images were drawn, before results.json: the folder holds only what
+    synaug wrote, so the same command run again finishes there instead of refusing the folder."""
+    from synaug.experiments import catalog
+
+    def crash(ctx, jobs):
+        (ctx.ws.shared / "some-plan").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "fig5"
+    with monkeypatch.context() as m:
+        m.setattr(catalog, "run_jobs", crash)
+        with pytest.raises(KeyboardInterrupt):
+            run_named("fig5", {"out": str(out)}, **QUIET)
+    assert not (out / "results.json").exists() and (out / "shared" / "some-plan").is_dir()
+    run_named("fig5", {"out": str(out)}, **QUIET)
+    assert json.loads((out / "results.json").read_text())["experiment"] == "fig5"

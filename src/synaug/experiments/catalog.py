@@ -193,6 +193,8 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     experiment = EXPERIMENTS[name]
     cfg = experiment_config(experiment, overrides, config_path, tiny)
     check_results_folder(cfg.out, "the output folder")
+    if dist.is_main:  # first: marks the folder as synaug's, so that a re-run after a crash is accepted
+        (cfg.out / "runs").mkdir(parents=True, exist_ok=True)
     ws = Workspace(shared=shared_dir(cfg.out, shared), progress=progress, log=log, dist=dist)
     ctx = ExperimentContext(cfg, ws, log if dist.is_main else (lambda *a, **k: None))
     t0 = time.time()
