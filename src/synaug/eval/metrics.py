@@ -67,9 +67,12 @@ def longtail_metrics(y_true, y_pred, train_counts, many: int = 100, few: int = 2
 
 # ----------------------------------------------------------------------------- groups
 def per_group_accuracy(y_true, y_pred, groups) -> dict[int, float]:
-    """{group: accuracy (a fraction)} over the groups present."""
+    """{group: accuracy (a fraction)} over the groups present (counted with bincount: the bootstrap
+    calls this on every resample)."""
     y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
-    return {int(g): float((y_pred[groups == g] == y_true[groups == g]).mean()) for g in np.unique(groups)}
+    ids, inverse = np.unique(groups, return_inverse=True)
+    right = np.bincount(inverse, weights=(y_pred == y_true), minlength=len(ids))
+    return {int(g): float(r / n) for g, r, n in zip(ids, right, np.bincount(inverse, minlength=len(ids)))}
 
 
 def worst_group_accuracy(y_true, y_pred, groups) -> float:
@@ -93,9 +96,9 @@ def group_accuracy(y_true, y_pred, groups, train_groups=None) -> dict:
     return out
 
 
-def _rate(mask_num, mask_den) -> float:
-    den = mask_den.sum()
-    return float(mask_num[mask_den].mean()) if den else float("nan")
+def ratio(num, den) -> float:
+    """num / den as a float; nan where there is nothing to count."""
+    return float(num / den) if den else float("nan")
 
 
 def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str = "binary") -> dict:
@@ -115,13 +118,17 @@ def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str 
     groups = np.unique(a)
     out = {"accuracy": 100.0 * float((y_true == y_pred).mean()), "agg": agg, "mode": mode}
     if mode == "binary":
-        labels = set(np.unique(y_true)) | set(np.unique(y_pred))
-        if not labels <= {0, 1}:
-            raise ValueError(f"fairness_gaps(mode='binary') needs labels in {{0, 1}}, got {sorted(labels)}; "
+        if not (np.isin(y_true, (0, 1)).all() and np.isin(y_pred, (0, 1)).all()):
+            labels = sorted(set(np.unique(y_true).tolist()) | set(np.unique(y_pred).tolist()))
+            raise ValueError(f"fairness_gaps(mode='binary') needs labels in {{0, 1}}, got {labels}; "
                              "use mode='per_class' for multi-class tasks")
-        sel = [_rate(y_pred == 1, a == g) for g in groups]
-        tpr = [_rate(y_pred == 1, (a == g) & (y_true == 1)) for g in groups]
-        fpr = [_rate(y_pred == 1, (a == g) & (y_true == 0)) for g in groups]
+        # n[g, y, h]: test images of group g with label y predicted h
+        group_of = np.searchsorted(groups, a)
+        n = np.bincount(group_of * 4 + y_true.astype(np.int64) * 2 + y_pred.astype(np.int64),
+                        minlength=4 * len(groups)).reshape(-1, 2, 2)
+        sel = [ratio(c[:, 1].sum(), c.sum()) for c in n]
+        tpr = [ratio(c[1, 1], c[1].sum()) for c in n]
+        fpr = [ratio(c[0, 1], c[0].sum()) for c in n]
         gap = lambda v: float(np.nanmax(v) - np.nanmin(v))  # noqa: E731
         tpr_gap, fpr_gap = gap(tpr), gap(fpr)
         out.update(dp=gap(sel), eo=tpr_gap, ed=max(tpr_gap, fpr_gap) if agg == "worst_case" else (tpr_gap + fpr_gap) / 2,
@@ -133,9 +140,10 @@ def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str 
     classes = np.unique(y_true)
     reduce = np.nanmax if agg == "worst_case" else np.nanmean
     acc_gaps = [float(np.nanmax(v) - np.nanmin(v)) for v in
-                ([_rate(y_pred == c, (a == g) & (y_true == c)) for g in groups] for c in classes)]
+                ([ratio(((y_pred == c) & (a == g) & (y_true == c)).sum(), ((a == g) & (y_true == c)).sum())
+                  for g in groups] for c in classes)]
     dp_gaps = [float(np.nanmax(v) - np.nanmin(v)) for v in
-               ([_rate(y_pred == c, a == g) for g in groups] for c in classes)]
+               ([ratio(((y_pred == c) & (a == g)).sum(), (a == g).sum()) for g in groups] for c in classes)]
     out.update(dp=float(reduce(dp_gaps)), ed=float(reduce(acc_gaps)), eo=None,
                per_class_gap=dict(zip(classes.tolist(), acc_gaps)))
     return out
