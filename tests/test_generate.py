@@ -142,3 +142,25 @@ def test_undrawable_class_is_an_error_unless_skipped(tmp_path):
 def test_unknown_generator():
     with pytest.raises(GenerationError, match="unknown generator"):
         make_generator("dalle")
+
+
+def test_plan_paths_are_confined_through_symlinked_folders_and_files(tmp_path):
+    """Every plan name is checked against symlinks: a folder or a file that leads outside the output
+    folder is refused, one that stays inside is accepted (folders are resolved once, not per file)."""
+    from dataclasses import replace
+
+    from synaug.generators.runner import check_plan_paths
+
+    out, outside = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "inside").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(out / "inside", out / "alias")
+    os.symlink(outside, out / "away")
+    os.symlink(outside / "victim.png", out / "inside" / "leak.png")  # dangling, to a file outside
+    os.symlink(out / "inside" / "x.png", out / "inside" / "ok.png")
+    item = digit_plan(1)[0]
+    named = lambda *names: [replace(item, file_name=n) for n in names]  # noqa: E731
+    check_plan_paths(named("a/1.png", "inside/ok.png", "alias/2.png", "3.png"), out)
+    for bad in ("away/1.png", "inside/leak.png"):
+        with pytest.raises(GenerationError, match="leads outside the output folder"):
+            check_plan_paths(named("a/1.png", bad), out)

@@ -223,12 +223,12 @@ def check_plan_paths(items: Sequence[PlanItem], out_dir: Path) -> None:
     """Every file the plan names is a relative .png inside `out_dir` (symlinks resolved), once."""
     check_out_dir(out_dir)
     check_unique_names(items, "plan")
-    for it in items:
-        try:
+    try:
+        for it in items:
             check_relative_name(it.file_name)
-            confined(out_dir, it.file_name)
-        except PlanError as exc:
-            raise GenerationError(f"refusing to write outside {out_dir}: {exc}") from None
+        confined(out_dir, (it.file_name for it in items))
+    except PlanError as exc:
+        raise GenerationError(f"refusing to write outside {out_dir}: {exc}") from None
 
 
 def _read_dropped(state: Path) -> dict[str, str]:
