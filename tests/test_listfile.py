@@ -233,7 +233,7 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path):
         "dataset": _fixture_spec(name, tmp_path / "data"), "seeds": [0], "out": str(tmp_path / "run"),
         "generate": {"options": {**cfg["generate"]["options"], "model": str(build_tiny_pipeline(tmp_path / "sd")),
                                  "steps": 2, "gen_size": 32, "dtype": "fp32", "device": "cpu"}},
-        "train": train,
+        "train": train, "bootstrap": 100,  # test-image resamples: 100 show the path; 1,000 only narrow the interval
     }
     if cfg["plan"].get("modifiers"):
         overrides["plan"] = {"modifiers": str(CONFIGS.parent / cfg["plan"]["modifiers"])}
