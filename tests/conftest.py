@@ -22,3 +22,16 @@ def shared_cache_dir(tmp_path_factory):
     import os
     os.environ["SYNAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("synaug-cache"))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fewer_test_image_resamples():
+    """Runs, demos and experiments in the tests draw 100 bootstrap resamples of the test images, not
+    the default 1,000: the same code path and the same point numbers, a wider interval, a tenth of the
+    time (on fairness data the resampling cost more than the training). Tests that check the interval
+    itself (tests/test_claims.py) call synaug.eval.bootstrap with their own counts."""
+    from synaug.experiments.config import BASE_CONFIG
+    default = BASE_CONFIG["bootstrap"]
+    BASE_CONFIG["bootstrap"] = 100
+    yield
+    BASE_CONFIG["bootstrap"] = default

@@ -118,7 +118,7 @@ def test_run_from_one_yaml_config(tmp_path, capsys):
 
     config = tmp_path / "exp.yaml"
     config.write_text("task: longtail\ndataset: mnist-lt\nimbalance: 50\nmethods: [ce, synaug-retrain]\n"
-                      "seeds: [0, 1]\ntrain: {steps: 15, stage2_steps: 5}\n"
+                      "seeds: [0, 1]\ntrain: {steps: 15, stage2_steps: 5}\nplan: {strategy: U-100}\n"
                       f"out: {tmp_path / 'exp'}\n")
     assert main(["run", "--config", str(config)]) == 0
     results = json.loads((tmp_path / "exp" / "results.json").read_text())
