@@ -123,6 +123,28 @@ def test_recipe_rerun_is_stable(made):
     assert np.array_equal(first.images, second.images) and np.array_equal(first.labels, second.labels)
 
 
+def test_recipe_is_reused_for_the_same_inputs_only_and_equals_a_fresh_audit(made):
+    """A second call with the same real data, synthetic set and settings returns the recorded result
+    (no second audit: audit.json untouched); another setting or another synthetic image audits again;
+    the reused result equals what a fresh audit gives."""
+    splits, folder, synthetic, tmp = made
+    first, s1 = run(made)
+    stamp = (tmp / "audit" / "audit.json").stat().st_mtime_ns
+    second, s2 = run(made)
+    assert s2.pop("reused") is True and (tmp / "audit" / "audit.json").stat().st_mtime_ns == stamp
+    assert s2 == s1 and np.array_equal(first.images, second.images) and np.array_equal(first.labels, second.labels)
+    _, s3 = run(made, replace(FAST, max_ratio=1.5))
+    assert "reused" not in s3 and (tmp / "audit" / "audit.json").stat().st_mtime_ns != stamp
+    changed = replace(synthetic, images=synthetic.images.copy())
+    changed.images[0] = 255 - changed.images[0]
+    _, s4 = audited_synthetic(splits, folder, changed, tmp / "audit", tmp / "synthetic-audited", FAST)
+    assert "reused" not in s4
+    (tmp / "audit" / "recipe.json").unlink()  # a fresh audit of the first inputs
+    fresh, s5 = run(made)
+    assert "reused" not in s5 and {**s5, "audit_seconds": 0} == {**s1, "audit_seconds": 0}
+    assert np.array_equal(fresh.labels, first.labels)
+
+
 def test_threshold_budget_keeps_whole_cells_or_none(made):
     splits, _, _, tmp = made
     subset, summary = run(made, replace(FAST, budget="audit-threshold:0.5"))

@@ -21,15 +21,17 @@ images, the budget limits how much a poorly transferring cell can pull the model
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
-from dataclasses import dataclass, field, replace as dc_replace
+from dataclasses import asdict, dataclass, field, replace as dc_replace
 from pathlib import Path
 
 import numpy as np
 
 from synaug.audit.budget import audit_counts
-from synaug.audit.core import AuditConfig, audit_dataset
+from synaug.audit.core import AUDIT_VERSION, AuditConfig, audit_dataset
 from synaug.audit.filter import filter_folder
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows
@@ -108,6 +110,12 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
     cfg = cfg or RecipeConfig()
     audit_dir, audited_dir = Path(audit_dir), Path(audited_dir)
     names = folder_names(Path(synthetic_folder), synthetic)
+    stamp = recipe_stamp(splits.train, synthetic, names, cfg, use_groups, dataset, synthetic_folder)
+    held = held_record(audit_dir, audited_dir, stamp)
+    if held is not None:  # the same data, set and settings were audited before: its result, not another audit
+        index = {n: i for i, n in enumerate(names)}
+        summary = {k: v for k, v in held.items() if k not in ("files", "stamp")}
+        return synthetic.subset(np.array([index[n] for n in held["files"]], np.int64)), {**summary, "reused": True}
     mirrored = mirror_folder(Path(synthetic_folder), audited_dir, names)
     train_only = DatasetSplits(train=splits.train, test=splits.train.subset([]), info=splits.info)  # no test
     result = audit_dataset(train_only, synthetic, audit_dir, cfg.audit, dataset=dataset,
@@ -127,8 +135,27 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
     summary = summarize(result, syn, passed, budget, keep, cfg, report.dropped)
     summary.update(audit=str(audit_dir), folder=str(audited_dir),
                    validation_index=carve_validation(real.cells(), cfg.audit.val_fraction, cfg.audit.seed)[1].tolist())
-    write_json(audit_dir / RECORD, {**summary, "files": [names[i] for i in keep]})
+    write_json(audit_dir / RECORD, {**summary, "files": [names[i] for i in keep], "stamp": stamp})
     return synthetic.subset(keep), summary
+
+
+def recipe_stamp(real: ImageSet, synthetic: ImageSet, names: list[str], cfg: RecipeConfig, use_groups: bool,
+                 dataset: str, synthetic_folder) -> str:
+    """What an audited recipe's result depends on: the real training images, the synthetic set and its
+    file names, the settings. recipe.json records it; an equal stamp reuses that result."""
+    h = hashlib.sha256(json.dumps([AUDIT_VERSION, real.digest(), synthetic.digest(), names, asdict(cfg), use_groups,
+                                   dataset, str(Path(synthetic_folder).resolve())], default=str).encode())
+    return h.hexdigest()
+
+
+def held_record(audit_dir: Path, audited_dir: Path, stamp: str) -> dict | None:
+    """AUDIT/recipe.json when it was written for `stamp` and its filtered mirror is in place."""
+    try:
+        held = json.loads((audit_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    complete = (audited_dir / METADATA).is_file() and (audit_dir / "audit.json").is_file()
+    return held if isinstance(held, dict) and held.get("stamp") == stamp and complete else None
 
 
 def summarize(result: dict, syn: ImageSet, passed: np.ndarray, budget: np.ndarray, keep: np.ndarray,

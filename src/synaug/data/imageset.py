@@ -8,6 +8,7 @@ demand) and, before training, decoded once into a memory-mapped cache (`CachedIm
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -230,6 +231,22 @@ class ImageSet:
     def without_groups(self) -> ImageSet:
         """The same images and labels with the group attribute removed (cells become classes)."""
         return ImageSet(self.images, self.labels, list(self.class_names), synthetic=self.synthetic, name=self.name)
+
+    def digest(self, sample: int = 256) -> str:
+        """A digest of the contents, so that work made from them (a finished run, an audit) is reused
+        only for the same data: size, labels, groups, synthetic flags and image bytes (all of an
+        in-memory set; `sample` evenly spaced images of one read from disk or a cache, whose decoding
+        would cost more than the check)."""
+        h = hashlib.sha256(repr((len(self), self.image_shape, list(self.class_names))).encode())
+        for part in (self.labels, self.groups, self.synthetic):
+            if part is not None:
+                h.update(np.ascontiguousarray(part).tobytes())
+        if isinstance(self.images, np.ndarray):
+            h.update(np.ascontiguousarray(self.images).tobytes())
+        elif len(self):
+            rows = np.unique(np.linspace(0, len(self) - 1, sample).astype(int))
+            h.update(np.ascontiguousarray(self.images[rows]).tobytes())
+        return h.hexdigest()
 
     def concat(self, other: ImageSet) -> ImageSet:
         """Append `other` (e.g. synthetic images); class (and group) names must agree."""

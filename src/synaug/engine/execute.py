@@ -17,7 +17,7 @@ import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache, training_side
-from synaug.engine.job import Job, fingerprint
+from synaug.engine.job import Job
 from synaug.engine.rundirs import check_run_dir, claim_run_dir, finish_run
 from synaug.engine.tuning import tuned
 from synaug.engine.workspace import Workspace, subset_of
@@ -94,7 +94,8 @@ def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> di
     check_before_training(job.method_entry, raw, job.train, training_side(raw, job.train))
     job, tuning = tuned(job, run_dir, lambda j, folder: run_job(j, folder, ws), d.is_main)
     splits, synthetic, original, facts = training_data(job, ws)
-    stamp = {**job.stamp(), "train_set": fingerprint(splits.train), "synthetic": fingerprint(synthetic)}
+    stamp = {**job.stamp(), "train_set": splits.train.digest(),
+             "synthetic": None if synthetic is None else synthetic.digest()}
     state = claim_run_dir(run_dir, stamp, policy, d)
     if state != "reused":
         t = time.time()

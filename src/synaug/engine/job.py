@@ -9,14 +9,10 @@ training data digests match) is this job done, so sweeps only list jobs and fini
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from synaug.data.imageset import ImageSet
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds
 from synaug.errors import ConfigError
 from synaug.train.config import TrainConfig
@@ -88,20 +84,3 @@ def check_weighting(train: TrainConfig, method: Method) -> None:
             and method.synthetic_policy != "audited":
         raise ConfigError(f"train: synthetic_weighting: audit needs `audit: DIR` (a `synaug audit` folder) for "
                           f"{method.name}; only synaug-audit makes its own")
-
-
-def fingerprint(ds: ImageSet | None, sample: int = 256) -> str | None:
-    """A digest of a training set's contents, so a finished run is reused only for the same data: its
-    size, labels, groups, synthetic flags and image bytes (all of an in-memory set; `sample` evenly
-    spaced images of one read from disk or a cache, whose decoding would cost more than the check)."""
-    if ds is None:
-        return None
-    h = hashlib.sha256(repr((len(ds), ds.image_shape, list(ds.class_names))).encode())
-    for part in (ds.labels, ds.groups, ds.synthetic):
-        if part is not None:
-            h.update(np.ascontiguousarray(part).tobytes())
-    if isinstance(ds.images, np.ndarray):
-        h.update(np.ascontiguousarray(ds.images).tobytes())
-    elif len(ds):
-        h.update(np.ascontiguousarray(ds.images[np.unique(np.linspace(0, len(ds) - 1, sample).astype(int))]).tobytes())
-    return h.hexdigest()

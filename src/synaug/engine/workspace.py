@@ -75,7 +75,8 @@ class Workspace:
                                                   base / "audited", use_groups=synthetic.use_groups, dataset=dataset,
                                                   progress=self.progress)
             s = self._audits[key][1]
-            self.quiet(f"audit ({base / 'audit'}, {s['audit_seconds']:.0f}s): the audited recipe (method "
+            when = "reused: the same data, set and settings" if s.get("reused") else f"{s['audit_seconds']:.0f}s"
+            self.quiet(f"audit ({base / 'audit'}, {when}): the audited recipe (method "
                        f"synaug-audit) keeps {s['synthetic_used']} of {s['synthetic_uniform']} synthetic images "
                        f"({s['dropped_by_filter']} dropped by the filter, the rest by the budget); the other methods "
                        "train on all of them")
