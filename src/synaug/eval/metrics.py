@@ -84,16 +84,23 @@ def group_accuracy(y_true, y_pred, groups, train_groups=None) -> dict:
     """Per-group accuracy, `worst` (min over groups), unweighted `mean`, and `mean_weighted`: the
     per-group test accuracies weighted by the TRAINING group proportions (the "mean accuracy" of
     Waterbirds papers). Percent. Groups absent from the test set are left out."""
-    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
-    ids = np.unique(groups)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     acc = {g: 100.0 * a for g, a in per_group_accuracy(y_true, y_pred, groups).items()}
-    out = {"per_group": acc, "worst": min(acc.values()), "mean": float(np.mean(list(acc.values()))),
+    values = np.fromiter(acc.values(), float, len(acc))
+    out = {"per_group": acc, "worst": float(values.min()), "mean": float(values.mean()),
            "accuracy": 100.0 * float((y_true == y_pred).mean())}
     if train_groups is not None:
-        train_groups = np.asarray(train_groups)
-        w = np.array([(train_groups == g).sum() for g in ids], dtype=float)
-        out["mean_weighted"] = float(np.dot(w / w.sum(), [acc[int(g)] for g in ids])) if w.sum() else None
+        ids, counts = np.unique(np.asarray(train_groups), return_counts=True)
+        in_train = dict(zip(ids.tolist(), counts.tolist()))
+        w = np.array([in_train.get(g, 0) for g in acc], dtype=float)
+        out["mean_weighted"] = float(np.dot(w / w.sum(), values)) if w.sum() else None
     return out
+
+
+def spread(values: np.ndarray) -> float:
+    """max - min over the defined (non-nan) values; nan when none is."""
+    defined = values[~np.isnan(values)]
+    return float(defined.max() - defined.min()) if len(defined) else float("nan")
 
 
 def ratio(num, den) -> float:
@@ -115,25 +122,24 @@ def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str 
     y_true, y_pred, a = np.asarray(y_true), np.asarray(y_pred), np.asarray(sensitive)
     if agg not in ("worst_case", "mean"):
         raise ValueError(f"agg must be 'worst_case' or 'mean', not {agg!r}")
-    groups = np.unique(a)
+    groups, group_of = np.unique(a, return_inverse=True)
     out = {"accuracy": 100.0 * float((y_true == y_pred).mean()), "agg": agg, "mode": mode}
     if mode == "binary":
-        if not (np.isin(y_true, (0, 1)).all() and np.isin(y_pred, (0, 1)).all()):
+        if not (((y_true == 0) | (y_true == 1)).all() and ((y_pred == 0) | (y_pred == 1)).all()):
             labels = sorted(set(np.unique(y_true).tolist()) | set(np.unique(y_pred).tolist()))
             raise ValueError(f"fairness_gaps(mode='binary') needs labels in {{0, 1}}, got {labels}; "
                              "use mode='per_class' for multi-class tasks")
         # n[g, y, h]: test images of group g with label y predicted h
-        group_of = np.searchsorted(groups, a)
         n = np.bincount(group_of * 4 + y_true.astype(np.int64) * 2 + y_pred.astype(np.int64),
                         minlength=4 * len(groups)).reshape(-1, 2, 2)
-        sel = [ratio(c[:, 1].sum(), c.sum()) for c in n]
-        tpr = [ratio(c[1, 1], c[1].sum()) for c in n]
-        fpr = [ratio(c[0, 1], c[0].sum()) for c in n]
-        gap = lambda v: float(np.nanmax(v) - np.nanmin(v))  # noqa: E731
-        tpr_gap, fpr_gap = gap(tpr), gap(fpr)
-        out.update(dp=gap(sel), eo=tpr_gap, ed=max(tpr_gap, fpr_gap) if agg == "worst_case" else (tpr_gap + fpr_gap) / 2,
-                   tpr=dict(zip(groups.tolist(), tpr)), fpr=dict(zip(groups.tolist(), fpr)),
-                   selection_rate=dict(zip(groups.tolist(), sel)))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a group without positives (negatives): nan
+            sel = n[:, :, 1].sum(1) / n.sum((1, 2))
+            tpr = n[:, 1, 1] / n[:, 1].sum(1)
+            fpr = n[:, 0, 1] / n[:, 0].sum(1)
+        tpr_gap, fpr_gap = spread(tpr), spread(fpr)
+        out.update(dp=spread(sel), eo=tpr_gap, ed=max(tpr_gap, fpr_gap) if agg == "worst_case" else (tpr_gap + fpr_gap) / 2,
+                   tpr=dict(zip(groups.tolist(), tpr.tolist())), fpr=dict(zip(groups.tolist(), fpr.tolist())),
+                   selection_rate=dict(zip(groups.tolist(), sel.tolist())))
         return out
     if mode != "per_class":
         raise ValueError(f"mode must be 'binary' or 'per_class', not {mode!r}")
