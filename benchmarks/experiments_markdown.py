@@ -1,7 +1,8 @@
 """Write the named experiments' results (`synaug experiment NAME`, under ROOT/NAME/results.json) into
 docs/results.md, between the markers `<!-- experiments:begin -->` and `<!-- experiments:end -->`:
 per experiment its command, seeds and steps, wall time, the tables (mean ± sample std over seeds, the
-paper's numbers after '|'), one line per paper claim with its status, and the rows not run.
+paper's numbers after '|'), one line per paper claim with its status, and the rows not run. The
+block's sections of experiments not under ROOT (run earlier, elsewhere) are kept as they are.
 
 Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]
 """
@@ -9,6 +10,7 @@ Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -34,17 +36,27 @@ def section(results: dict) -> str:
     return head + "\n```\n" + format_result_text(results) + "\n```\n"
 
 
+def sections_in(block: str) -> dict[str, str]:
+    """{experiment name: its section} of a block this script wrote (each section starts '### `NAME`')."""
+    parts = re.split(r"(?m)^(?=### `)", block)
+    return {re.match(r"### `([^`]+)`", p).group(1): p.rstrip("\n") + "\n" for p in parts if p.startswith("### `")}
+
+
 def main(root: str, target: str = "docs/results.md") -> None:
-    found = sorted(Path(root).glob("*/results.json"))
-    parts = [section(json.loads(p.read_text())) for p in found]
-    block = "\n".join([BEGIN, *parts, END])
+    """The sections of ROOT's experiments replace theirs in the block; the block's other sections
+    (experiments run earlier, whose results.json are not under ROOT) are kept, all in name order."""
+    found = {json.loads(p.read_text())["experiment"]: section(json.loads(p.read_text()))
+             for p in sorted(Path(root).glob("*/results.json"))}
     doc = Path(target).read_text()
+    kept = sections_in(doc[doc.index(BEGIN) + len(BEGIN):doc.index(END)]) if BEGIN in doc and END in doc else {}
+    merged = {**kept, **found}
+    block = "\n".join([BEGIN, *(merged[k] for k in sorted(merged)), END])
     if BEGIN in doc and END in doc:
         doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
     else:
         doc = doc.rstrip("\n") + "\n\n## The paper's tables and figures (`synaug experiment`)\n\n" + block + "\n"
     atomic_write_text(Path(target), doc)
-    print(f"{len(parts)} experiment(s) written into {target}")
+    print(f"{len(found)} experiment(s) written into {target}, {len(set(kept) - set(found))} kept as they were")
 
 
 if __name__ == "__main__":
