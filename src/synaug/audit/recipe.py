@@ -116,6 +116,7 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
         index = {n: i for i, n in enumerate(names)}
         summary = {k: v for k, v in held.items() if k not in ("files", "stamp")}
         return synthetic.subset(np.array([index[n] for n in held["files"]], np.int64)), {**summary, "reused": True}
+    (audit_dir / RECORD).unlink(missing_ok=True)  # a crash below leaves no record of a half-rewritten folder
     mirrored = mirror_folder(Path(synthetic_folder), audited_dir, names)
     train_only = DatasetSplits(train=splits.train, test=splits.train.subset([]), info=splits.info)  # no test
     result = audit_dataset(train_only, synthetic, audit_dir, cfg.audit, dataset=dataset,
