@@ -273,3 +273,17 @@ def test_an_experiment_killed_before_its_results_is_rerun_in_the_same_folder(tmp
     assert not (out / "results.json").exists() and (out / "shared" / "some-plan").is_dir()
     run_named("fig5", {"out": str(out)}, **QUIET)
     assert json.loads((out / "results.json").read_text())["experiment"] == "fig5"
+
+
+def test_the_one_seed_note_follows_the_tables_statistics_not_its_plain_values():
+    """'(n = 1: one seed ...)' under a table of one-seed statistics, never under a table of plain
+    values such as the uniformization's image counts, whose experiment ran several seeds."""
+    from synaug.experiments.table import table_text
+
+    def table(rows):
+        return {"title": "t", "labels": ["All"], "fmt": [".2f"], "columns": ["accuracy"], "rows": rows}
+
+    note = "(n = 1: one seed"
+    assert note in table_text(table({"ce": {"accuracy": {"mean": 50.0, "std": None, "values": [50.0]}}}))
+    assert note not in table_text(table({"ce": {"accuracy": {"mean": 50.0, "std": 1.0, "values": [49.0, 51.0]}}}))
+    assert note not in table_text(table({"U-50": {"accuracy": 181}}))

@@ -41,8 +41,10 @@ def table_text(table: dict) -> str:
         paper = (table.get("paper") or {}).get(name)
         tail = ("  | paper: " + ", ".join(f"{named.get(k, k)} {v}" for k, v in paper.items())) if paper else ""
         lines.append(f"{name:<{name_w}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(row_cells, widths)) + tail)
-    if cells and all(len((r.get(k) or {}).get("values") or []) <= 1 for r in table["rows"].values()
-                     for k in table["columns"] if isinstance(r.get(k), dict)):
+    # per-seed statistics only: a table of plain values (counts) has no seeds to spread over
+    seeds = [len((r.get(k) or {}).get("values") or []) for r in table["rows"].values()
+             for k in table["columns"] if isinstance(r.get(k), dict)]
+    if seeds and max(seeds) <= 1:
         lines.append("(n = 1: one seed, no spread; pass more seeds for mean ± std)")
     intervals = [(name, [f"{lab} {iv}" for k, lab, f in zip(table["columns"], labels, fmts)
                          if (iv := format_intervals(r.get(k), f))]) for name, r in table["rows"].items()]
