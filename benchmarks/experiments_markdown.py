@@ -45,8 +45,8 @@ def sections_in(block: str) -> dict[str, str]:
 def main(root: str, target: str = "docs/results.md") -> None:
     """The sections of ROOT's experiments replace theirs in the block; the block's other sections
     (experiments run earlier, whose results.json are not under ROOT) are kept, all in name order."""
-    found = {json.loads(p.read_text())["experiment"]: section(json.loads(p.read_text()))
-             for p in sorted(Path(root).glob("*/results.json"))}
+    results = [json.loads(p.read_text()) for p in sorted(Path(root).glob("*/results.json"))]
+    found = {r["experiment"]: section(r) for r in results}
     doc = Path(target).read_text()
     kept = sections_in(doc[doc.index(BEGIN) + len(BEGIN):doc.index(END)]) if BEGIN in doc and END in doc else {}
     merged = {**kept, **found}
