@@ -14,7 +14,7 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.train import distributed
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
-from synaug.eval.evaluate import evaluate_model
+from synaug.engine.inference import evaluate_model
 from synaug.train.pipeline import train_method
 
 

@@ -81,7 +81,8 @@ def test_train_then_evaluate_cli(tmp_path, capsys):
     assert main(["train", "--dataset", "mnist-lt", "--method", "ce", "--steps", "20", "--out", str(run)]) == 0
     first = json.loads((run / "metrics.json").read_text())
     assert main(["evaluate", "--dataset", "mnist-lt", "--run", str(run)]) == 0
-    assert json.loads((run / "metrics.json").read_text())["accuracy"] == first["accuracy"]
+    assert json.loads((run / "metrics.json").read_text()) == first  # training's record is never rewritten
+    assert json.loads((run / "evaluation.json").read_text())["accuracy"] == first["accuracy"]
     assert main(["train", "--dataset", "mnist-lt", "--method", "synaug", "--out", str(run)]) == 2
     assert "--synthetic" in capsys.readouterr().err
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import synaug.train.loop as loop
-from synaug.eval.evaluate import evaluate_model
+from synaug.engine.inference import evaluate_model
 from synaug.train.cmo import cmo_paste, cmo_sample_weights
 from synaug.train.distributed import Dist, local_slice
 from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, fit

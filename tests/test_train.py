@@ -8,7 +8,7 @@ from synaug.train.loop import Phase, step_generators
 from synaug.train.methods import METHODS, get_method
 from synaug.train.mixing import BATCH_TRANSFORMS, partners
 from synaug.train.models import MODELS, build_model
-from synaug.eval.evaluate import evaluate_model
+from synaug.engine.inference import evaluate_model
 from synaug.train.pipeline import train_method
 from synaug.train.samplers import balanced_subset
 from synaug.train.samplers import SAMPLERS

@@ -40,10 +40,10 @@ class Progress:
 
     def __init__(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
                  unit: str = "it", initial: int = 0, enabled: bool = True, leave: bool = True,
-                 images_per_unit: int = 1, file=None, every: float | None = None):
+                 images_per_unit: int = 1, file=None, every: float | None = None, rate: bool = True):
         self.iterable = iterable
         self.total = total if total is not None else (len(iterable) + initial if hasattr(iterable, "__len__") else None)
-        self.desc, self.unit, self.images_per_unit = desc, unit, images_per_unit
+        self.desc, self.unit, self.images_per_unit, self.rate = desc, unit, images_per_unit, rate
         self.n = self.start_n = initial
         self.file = file if file is not None else sys.stderr
         self.every = _every_seconds() if every is None else every
@@ -92,7 +92,8 @@ class Progress:
                                                          if self.total else "")]
         parts += [f"{k} {v}" for k, v in self.postfix.items()]
         if done > 0:
-            parts.append(f"{done * self.images_per_unit / elapsed:.0f} img/s")
+            if self.rate:  # images per second (of a step, of drawing); not for units such as jobs
+                parts.append(f"{done * self.images_per_unit / elapsed:.0f} img/s")
             if self.total:
                 parts.append(f"ETA {_clock((self.total - self.n) * elapsed / done)}")
         return "  ".join(parts)

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (P.plan_parser, P.generate_parser, P.cache_parser, P.train_parser, P.evaluate_parser, T.export_parser,
                 P.run_parser, P.demo_parser, P.experiment_parser, T.audit_parser, T.filter_parser, T.fit_lora_parser,
-                T.fit_generator_parser):
+                T.fit_generator_parser, T.runs_parser):
         add(sub)
     return parser
 

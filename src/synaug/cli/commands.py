@@ -187,8 +187,8 @@ def cmd_evaluate(args) -> int:
     metrics, written = evaluate_run(Path(args.run), args.dataset, args.imbalance, many=args.many, few=args.few,
                                     device=args.device)
     print_metrics(metrics)
-    print(f"metrics: {Path(args.run) / 'metrics.json'}" if written else
-          "metrics.json not rewritten: these thresholds differ from the run's (its file keeps the run's numbers)")
+    print(f"evaluation: {Path(args.run) / 'evaluation.json'}" + ("" if written else
+          " (with other thresholds than the run's; metrics.json keeps the run's numbers)"))
     return 0
 
 
@@ -224,7 +224,8 @@ def cmd_demo(args) -> int:
                        train=given(args, TUNING_FLAGS), progress=not args.quiet)
     if results is not None:
         cfg = results["config"]
-        what = f"IF={cfg['imbalance']:g}, " if cfg["task"] == "longtail" and cfg.get("imbalance") else ""
+        from synaug.experiments.tasks import TASKS
+        what = f"IF={cfg['imbalance']:g}, " if TASKS[cfg["task"]].shot_groups and cfg.get("imbalance") else ""
         print(f"\n{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
     print_results(results, gap=True)
     return 0
@@ -237,11 +238,11 @@ def print_results(results: dict | None, gap: bool = False) -> None:
     out = Path(results["config"]["out"])
     print(results["table"])
     print(("\n" if gap else "") + f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}\n"
-          f"runs:    {out / 'runs'} (per method and seed: metrics.json, checkpoints, log.jsonl)")
+          f"runs:    {out / 'runs'} (per method and seed, links into the run store: metrics.json, predictions.npz, "
+          "checkpoints, log.jsonl)")
 
 
 def cmd_experiment(args) -> int:
-    from synaug.experiments.experiment_report import format_result_text
     from synaug.experiments.library import EXPERIMENTS, listing
     from synaug.validate import load_yaml
     if args.list:
@@ -251,21 +252,88 @@ def cmd_experiment(args) -> int:
             print(f"{e.name:<{width}}  {e.dataset:<16}  {e.paper}")
         return 0
     if not args.name:
-        raise SynaugError("give an experiment NAME (one of: " + ", ".join(sorted(EXPERIMENTS)) + ") or --list")
-    EXPERIMENTS[args.name]  # an unknown name fails (with a suggestion) before any work
+        raise SynaugError("give an experiment NAME (one of: " + ", ".join(sorted(EXPERIMENTS)) + "), all, or --list")
+    if args.name != "all":
+        EXPERIMENTS[args.name]  # an unknown name fails (with a suggestion) before any work
     if args.config:
         load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
     results = api.experiment(args.name, dataset=args.dataset, imbalance=args.imbalance,
                              seeds=seeds(args.seeds) if args.seeds is not None else None, steps=args.steps,
                              out=args.out, config=args.config, shared=args.shared, progress=not args.quiet,
-                             train=given(args, TUNING_FLAGS))
+                             train=given(args, TUNING_FLAGS), store=args.store, launcher=args.launcher,
+                             workers=args.workers, slurm=key_values(args.slurm, "--slurm"), dry_run=args.dry_run)
     if results is None:  # a rank > 0 under torchrun
         return 0
-    print()
-    print(format_result_text(results))
+    if args.dry_run:
+        print_dry_run(results)
+    elif args.name == "all":
+        for name, r in results.items():
+            print_experiment(r, brief=True)
+    else:
+        print_experiment(results)
+    return 0
+
+
+def key_values(pairs: list[str], flag: str) -> dict:
+    """KEY=VALUE flags as a dict (values read as YAML scalars: 120 is a number)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {pair!r}: give KEY=VALUE, e.g. {flag} partition=gpu")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def print_dry_run(r: dict) -> None:
+    eta = r["eta_seconds"]
+    print(f"experiments: {', '.join(r['experiments'])}\nrun store:   {r['store']}\n"
+          f"jobs:        {r['listed']} listed, {r['distinct']} distinct after de-duplication, {r['stored']} stored, "
+          f"{r['to_train']} to train\n"
+          f"estimate:    {eta / 60:.1f} min of training on {r['workers']} worker(s) "
+          f"({'; '.join(r['throughput']) or 'nothing to train'}; synthetic images not yet drawn add their own time)")
+
+
+def print_experiment(results: dict, brief: bool = False) -> None:
+    from synaug.experiments.experiment_report import format_result_text
     out = Path(results["config"]["out"])
-    print(f"\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}"
-          + (f"\nruns:    {out / 'runs'}" if (out / "runs").is_dir() else ""))
+    jobs = results.get("jobs") or {}
+    if not brief:
+        print()
+        print(format_result_text(results))
+    done = f"{jobs.get('distinct', 0)} job(s): {jobs.get('stored', 0)} stored, {jobs.get('trained', 0)} trained"
+    print(f"\n{results['experiment']}: {done}\nresults: {out / 'results.json'}\nreport:  {out / 'report.html'}"
+          + (f"\nruns:    {out / 'runs'} (links into the run store {jobs.get('store')})" if (out / "runs").is_dir()
+             else ""))
+
+
+def cmd_runs(args) -> int:
+    from synaug.engine.store import RunStore
+    store = RunStore(Path(args.store))
+    if not Path(args.store).is_dir():
+        raise SynaugError(f"--store {args.store}: no such folder (a run store is made by run, demo or experiment)")
+    refs = store.references()
+    runs = store.runs()
+    if args.action == "list":
+        for r in runs:
+            used = len(refs.get(r.key, []))
+            print(f"{r.key}  {r.method:<20} seed {r.seed!s:<4} {'done' if r.done else 'unfinished':<10} "
+                  f"used by {used} folder(s)")
+        print(f"{len(runs)} run(s) in {store.root}")
+    elif args.action == "check":
+        bad = store.check()
+        for key, why in bad:
+            print(f"{key}: {why}")
+        print(f"{len(runs)} run(s) checked, {len(bad)} with a problem")
+        return 1 if bad else 0
+    else:
+        unused = store.unreferenced()
+        for r in unused:
+            print(f"{'removing' if args.yes else 'would remove'} {r.folder} ({r.method} seed {r.seed})")
+            if args.yes:
+                store.remove(r)
+        print(f"{len(unused)} of {len(runs)} run(s) used by no output folder" + ("" if args.yes else
+              "; nothing removed (dry run): add --yes to remove them"))
     return 0
 
 

@@ -232,7 +232,7 @@ def demo_parser(sub) -> None:
 def experiment_parser(sub) -> None:
     p = sub.add_parser("experiment", help="reproduce a table or figure of the paper: --list, or NAME "
                        "(results.json, PNGs, report.html)")
-    p.add_argument("name", nargs="?", help="experiment name (see --list)")
+    p.add_argument("name", nargs="?", help="experiment name (see --list), or `all` (every table and figure)")
     p.add_argument("--list", action="store_true", help="print every experiment: name, default dataset, paper reference")
     p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
     p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
@@ -244,5 +244,20 @@ def experiment_parser(sub) -> None:
     p.add_argument("--out", default=None, help="default runs/experiments/NAME (generated images shared in "
                    "runs/experiments/shared; with --out: OUT/shared, or --shared); a re-run reuses finished runs")
     p.add_argument("--shared", default=None, help="folder of generated images shared between experiments")
+    store_options(p)
+    p.add_argument("--dry-run", action="store_true", help="print the distinct jobs (after de-duplication across the "
+                   "experiments named), how many the run store holds and the estimated time of the rest; train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=C.cmd_experiment)
+
+
+def store_options(p) -> None:
+    p.add_argument("--store", default=None, help="the run store (one folder per job, named by the hash of its "
+                   "settings; a job any command stored is not trained again). Default runs/store, or OUT/store")
+    p.add_argument("--launcher", default="local", choices=("local", "multi-gpu", "slurm", "submitit-local"),
+                   help="where jobs run: local (--workers processes), multi-gpu (one job per visible GPU), slurm "
+                   "(a submitit job array; preempted jobs requeue and resume), submitit-local")
+    p.add_argument("--workers", type=worker_count, default=1, help="local launcher: jobs trained at once in worker "
+                   "processes (1: in this process)")
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE", help="a submitit / SLURM parameter "
+                   "for --launcher slurm (repeatable), e.g. partition=gpu, timeout_min=120, gpus_per_node=1")

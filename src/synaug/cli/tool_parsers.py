@@ -107,3 +107,13 @@ def fit_generator_parser(sub) -> None:
     p.add_argument("--no-groups", action="store_true", help="condition on classes even if the data has groups")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=C.cmd_fit_generator)
+
+
+def runs_parser(sub) -> None:
+    p = sub.add_parser("runs", help="the run store: list its runs, check them, remove the ones no output folder uses")
+    p.add_argument("action", nargs="?", default="list", choices=("list", "check", "gc"),
+                   help="list (default), check (every run readable and complete), gc (remove unreferenced runs)")
+    p.add_argument("--store", default="runs/store", help="the run store (default runs/store)")
+    p.add_argument("--yes", action="store_true", help="gc: really remove (without it, gc only says what it would remove)")
+    p.set_defaults(func=C.cmd_runs)
+

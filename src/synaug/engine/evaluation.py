@@ -1,8 +1,11 @@
 """`synaug evaluate --run RUN`: a finished run's final checkpoint on its dataset's test split, with the
-data and thresholds the run recorded (RUN/job.json), so evaluating again gives the run's numbers."""
+data the run recorded (RUN/job.json) and its thresholds (RUN/metrics.json), so evaluating again gives
+the run's numbers. It writes RUN/evaluation.json and never rewrites what training wrote (metrics.json
+keeps the training time, image counts and tuning record only training knows)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from synaug.engine.caching import decode_to_cache, training_side
@@ -10,7 +13,7 @@ from synaug.engine.rundirs import read_stamp
 from synaug.engine.specs import DataSpec, Thresholds
 from synaug.engine.workspace import Workspace
 from synaug.errors import RunFolderError, SynaugError
-from synaug.eval.evaluate import evaluate_model
+from synaug.engine.inference import evaluate_model
 from synaug.fileio import write_json
 from synaug.train.config import TrainConfig
 from synaug.train.pipeline import load_trained
@@ -31,14 +34,26 @@ def run_data(run: Path, dataset: str | None, imbalance: float | None) -> tuple[D
                              "dataset is refused (leave out --dataset to use the run's)")
     if imbalance is not None and float(imbalance) != data.imbalance:
         raise RunFolderError(f"{run} was trained with --imbalance {data.imbalance:g}, not {imbalance:g}")
-    return data, Thresholds.from_dict(stamp["thresholds"])
+    return data, recorded_thresholds(run)
+
+
+def recorded_thresholds(run: Path) -> Thresholds | None:
+    """The thresholds a run was scored with at training time (RUN/metrics.json), if it says."""
+    try:
+        held = json.loads((Path(run) / "metrics.json").read_text()).get("thresholds")
+        return Thresholds.from_dict(held) if isinstance(held, dict) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SynaugError):
+        return None
+
+
+EVALUATION = "evaluation.json"
 
 
 def evaluate_run(run: Path, dataset: str | None = None, imbalance: float | None = None, *, many: int | None = None,
                  few: int | None = None, device: str = "auto") -> tuple[dict, bool]:
-    """(the test metrics of a run's final checkpoint, whether RUN/metrics.json was rewritten): it is
-    rewritten only with the run's own thresholds, so a run folder never holds numbers made under
-    other definitions than the ones it records."""
+    """(the test metrics of a run's final checkpoint, whether they were scored with the run's own
+    thresholds); written to RUN/evaluation.json with the thresholds used, atomically. metrics.json and
+    the run's record (predictions.npz) are training's and are never rewritten here."""
     run = Path(run)
     if not (run / "config.yaml").is_file():
         raise SynaugError(f"{run} is not a run directory (no config.yaml); train one with `synaug train`")
@@ -56,8 +71,7 @@ def evaluate_run(run: Path, dataset: str | None = None, imbalance: float | None 
                            device=device)
     metrics = evaluate_model(trained, splits.test, splits.train.class_counts(),
                              *thresholds.effective(splits.train.class_counts()), train_cells=splits.train.cells())
-    same = thresholds == recorded
-    if same:
-        write_json(run / "metrics.json", metrics)
     metrics.pop("predictions", None)
-    return metrics, same
+    metrics["thresholds"] = thresholds.to_dict()
+    write_json(run / EVALUATION, metrics)
+    return metrics, thresholds == recorded

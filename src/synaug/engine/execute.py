@@ -17,11 +17,12 @@ import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache, training_side
+from synaug.engine.inference import logits_of, metrics_from_logits
 from synaug.engine.job import Job
+from synaug.engine.records import predictions_of, read_predictions, write_predictions
 from synaug.engine.rundirs import check_run_dir, claim_run_dir, finish_run
 from synaug.engine.tuning import tuned
 from synaug.engine.workspace import Workspace, subset_of
-from synaug.eval.evaluate import evaluate_model
 from synaug.fileio import write_json
 from synaug.train import distributed
 from synaug.train.config import TrainConfig
@@ -82,19 +83,37 @@ def image_counts(train: ImageSet, synthetic: ImageSet | None) -> dict:
     return {"real": np.bincount(real, minlength=k).tolist(), "synthetic": np.bincount(added, minlength=k).tolist()}
 
 
-def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> dict:
+def evaluate_and_record(job: Job, trained, splits: DatasetSplits, original: ImageSet, run_dir: Path) -> dict:
+    """The run's record: the test (and validation) logits in RUN/predictions.npz, and the test metrics
+    under the job's thresholds (Many / Medium / Few of the ORIGINAL long tail, before a plan's cuts)."""
+    counts = original.class_counts()
+    test_logits = logits_of(trained, splits.test)
+    recorded = {"test": (splits.test, test_logits)}
+    if splits.val is not None:
+        recorded["val"] = (splits.val, logits_of(trained, splits.val))
+    write_predictions(run_dir, original, recorded)
+    many, few = job.thresholds.effective(counts)
+    metrics = metrics_from_logits(test_logits, splits.test, counts, many, few, train_cells=original.cells())
+    metrics["thresholds"] = job.thresholds.to_dict()
+    return metrics
+
+
+def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse", place=None) -> dict:
     """Execute `job` into `run_dir` (see the module docstring); returns its test metrics, with the
-    per-image test predictions under "predictions" (for the test-image bootstrap; collectors leave them
-    out of results.json). `policy` for a folder that holds something:
+    per-image test predictions under "predictions" (for the test-image bootstrap; metrics.json keeps
+    them in RUN/predictions.npz, the run's record). `policy` for a folder that holds something:
     "reuse" (a sweep: reuse it done, resume it unfinished, replace another run), "fresh" (refuse),
-    "resume" (`synaug train --resume`), "overwrite"."""
+    "resume" (`synaug train --resume`), "overwrite". `place(job)` gives the folder of each of a tuned
+    method's candidate jobs (a run store's); by default RUN/tune/<candidate>."""
     run_dir, d = Path(run_dir), ws.dist
     check_run_dir(run_dir, policy)  # refusals first: nothing is read or written before them
     raw = ws.splits(job.data)  # what fails on the inputs alone fails here: before generating, caching, claiming
     check_before_training(job.method_entry, raw, job.train, training_side(raw, job.train))
-    job, tuning = tuned(job, run_dir, lambda j, folder: run_job(j, folder, ws), d.is_main)
+    key = job.key()
+    job, tuning = tuned(job, run_dir, lambda j, folder: run_job(j, place(j) if place else folder, ws, place=place),
+                        d.is_main)
     splits, synthetic, original, facts = training_data(job, ws)
-    stamp = {**job.stamp(), "train_set": splits.train.digest(),
+    stamp = {**job.stamp(), "key": key, "train_set": splits.train.digest(),
              "synthetic": None if synthetic is None else synthetic.digest()}
     state = claim_run_dir(run_dir, stamp, policy, d)
     if state != "reused":
@@ -104,13 +123,23 @@ def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse") -> di
         trained = train_method(job.method_entry, splits, cfg, run_dir, synthetic=synthetic,
                                resume=state == "resume", progress=ws.progress, dist=d)
         if d.is_main:
-            many, few = job.thresholds.effective(original.class_counts())
-            metrics = evaluate_model(trained, splits.test, original.class_counts(), many, few,
-                                     train_cells=original.cells())
+            metrics = evaluate_and_record(job, trained, splits, original, run_dir)
             metrics.update(train_seconds=time.time() - t, training_images=image_counts(splits.train, synthetic),
                            **({"tuning": tuning} if tuning else {}),
                            **{k: v for k, v in facts.items() if isinstance(v, str)})
-            write_json(run_dir / "metrics.json", metrics)
+            write_json(run_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "predictions"})
             finish_run(run_dir)
-        distributed.barrier(d)  # metrics.json is on disk before any rank reads it
-    return json.loads((run_dir / "metrics.json").read_text())
+            distributed.barrier(d)  # metrics.json is on disk before any rank reads it
+            return metrics
+        distributed.barrier(d)
+    return read_run_metrics(run_dir)
+
+
+def read_run_metrics(run_dir: Path) -> dict:
+    """A finished run's metrics.json with its test predictions (from its record; older runs kept them
+    in metrics.json itself)."""
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    record = read_predictions(run_dir)
+    if record is not None:
+        metrics["predictions"] = predictions_of(record).tolist()
+    return metrics

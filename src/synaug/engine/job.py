@@ -2,13 +2,17 @@
 
 Everything that decides what a run learns is here: which real images (`data`, `subset`), which
 synthetic images (a `plan` drawn by a `generator`, or a `synthetic_folder` the user made), the
-`method` and the training config `train` (its seed is the job's), the evaluation `thresholds`.
-`stamp()` is the job's identity as JSON: a run folder whose recorded stamp equals it (and whose
-training data digests match) is this job done, so sweeps only list jobs and finished ones are reused.
+`method` and the training config `train` (its seed is the job's), and the evaluation `thresholds`
+(which score a run, not what it learns: they are not part of its identity; collectors re-score a
+run's record with any thresholds). `stamp()` is the job's identity as JSON and `key()` its hash, the
+name of its folder in a run store (DomainBed's sweep): a run folder whose recorded stamp equals it
+(and whose training data digests match) is this job done, so sweeps only list jobs, and a job that
+five tables list trains once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -72,9 +76,14 @@ class Job:
         return {"method": self.method, "data": self.data.to_dict(), "train": train,
                 "plan": None if self.plan is None else self.plan.to_dict(),
                 "generator": None if self.generator is None else {"name": self.generator.name,
-                                                                 "options": dict(self.generator.options)},
-                "synthetic_folder": self.synthetic_folder, "subset": self.subset.to_dict(),
-                "thresholds": self.thresholds.to_dict()}
+                                                                 "options": dict(self.generator.options),
+                                                                 **({"fit": dict(self.generator.fit)}
+                                                                    if self.generator.fit else {})},
+                "synthetic_folder": self.synthetic_folder, "subset": self.subset.to_dict()}
+
+    def key(self) -> str:
+        """The hash of the stamp: equal for equal jobs whatever their name or the table listing them."""
+        return hashlib.sha256(json.dumps(self.stamp(), sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def check_weighting(train: TrainConfig, method: Method) -> None:

@@ -28,6 +28,18 @@ def label(changes: dict) -> str:
     return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items())
 
 
+def candidate_jobs(job: Job) -> list[tuple[dict, Job]]:
+    """(changes, candidate job) for every candidate of the job's method (none for a method that tunes
+    nothing, or a job already tuned): trained on the training split minus its validation carve."""
+    method = job.method_entry
+    if not method.tune or job.tuned:
+        return []
+    data = replace(job.data, holdout=VALIDATION_FRACTION)
+    return [(changes, replace(job, name=f"{job.name}/tune/{label(changes)}", data=data,
+                              train=job.train.replace(**changes), tuned=True))
+            for changes in candidates(method.tune)]
+
+
 def tuned(job: Job, run_dir: Path, execute, is_main: bool = True) -> tuple[Job, dict]:
     """(the job with its method's tuned training options set, the record of the choice); a job whose
     method tunes nothing, or one already tuned, is returned as it is. `execute(job, folder)` runs a
@@ -35,11 +47,8 @@ def tuned(job: Job, run_dir: Path, execute, is_main: bool = True) -> tuple[Job, 
     method = job.method_entry
     if not method.tune or job.tuned:
         return job, {}
-    data = replace(job.data, holdout=VALIDATION_FRACTION)
     scores = {}
-    for changes in candidates(method.tune):
-        candidate = replace(job, name=f"{job.name}/tune/{label(changes)}", data=data,
-                            train=job.train.replace(**changes), tuned=True)
+    for changes, candidate in candidate_jobs(job):
         metrics = execute(candidate, Path(run_dir) / "tune" / label(changes))
         scores[label(changes)] = (changes, metrics.get(method.select))
     ranked = [(score, i) for i, (_, score) in enumerate(scores.values()) if score is not None]
@@ -49,5 +58,6 @@ def tuned(job: Job, run_dir: Path, execute, is_main: bool = True) -> tuple[Job, 
               "off (seeded by the subset seed), or the dataset's own validation split", "chosen": best,
               "candidates": {k: score for k, (_, score) in scores.items()}}
     if is_main:
+        (Path(run_dir) / "tune").mkdir(parents=True, exist_ok=True)  # candidates may live elsewhere (a run store)
         write_json(Path(run_dir) / "tune" / RECORD, record)
     return replace(job, train=job.train.replace(**best), tuned=True), record

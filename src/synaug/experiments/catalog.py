@@ -1,12 +1,13 @@
 """The paper's tables and figures as named experiments (`synaug experiment --list / NAME`).
 
 An `Experiment` is data plus two functions, as DomainBed's sweep and collect_results: `jobs(ctx)`
-lists the training runs it needs (each a `Job` the engine executes into runs/NAME/seedS, reusing
-finished ones), and `collect(ctx, results)` turns their metrics into tables, curves, figures and
-one finding per paper claim (`ExperimentResult`). Synthetic images of equal plans meet in one
-folder of `ctx.ws.shared`, so experiments share them. `run_named` runs both and writes results.json,
-the PNGs and report.html (`experiment_report.write_result`); under torchrun every rank runs the jobs
-and rank 0 alone collects and writes.
+lists the training runs it needs (each a `Job`), and `collect(ctx, results)` turns their metrics into
+tables, curves, figures and one finding per paper claim (`ExperimentResult`). The jobs run through
+the run store (`synaug.engine.sweep`): a job any experiment already trained is not trained again,
+and every run is re-scored from its record, so a metric added later fills every stored run.
+Synthetic images of equal plans meet in one folder of `ctx.ws.shared`. `run_named` runs both and
+writes results.json, the PNGs and report.html (`experiment_report.write_result`); under torchrun
+every rank runs the jobs and rank 0 alone collects and writes. `dry_run` lists what would train.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from typing import Callable
 
 from synaug.data import DATASETS
 from synaug.data.imageset import DatasetSplits
-from synaug.engine.execute import run_job
 from synaug.engine.job import Job
+from synaug.engine.launchers import LaunchSettings
 from synaug.engine.specs import DataSpec
+from synaug.engine.store import RunStore
+from synaug.engine.sweep import estimate, run_sweep
 from synaug.engine.workspace import Workspace
 from synaug.eval.metrics import split_summary
 from synaug.errors import ConfigError, GenerationError
 from synaug.experiments.config import RunConfig, check_layer, merge, build, resolve_config
 from synaug.experiments.experiment_report import write_result
+from synaug.experiments.folders import in_default_root, shared_dir, store_dir
+from synaug.experiments.tasks import TASKS
 from synaug.experiments.uncertainty import RowRuns, row_runs
 from synaug.registry import Registry
 from synaug.train.distributed import Dist
@@ -59,6 +64,7 @@ class Results(dict):
     def __init__(self):
         super().__init__()
         self.failed: dict[str, str] = {}
+        self.counts: dict[str, int] = {}   # jobs listed, distinct, found in the store, trained now
 
     def runs(self, name: str) -> list[tuple[int, dict]]:
         """(seed, metrics) of the jobs named `name`, in seed order."""
@@ -77,6 +83,13 @@ class ExperimentContext:
     config: RunConfig
     ws: Workspace
     log: Callable = print
+    store: RunStore | None = None                 # where runs live (None: OUT/store)
+    launch: LaunchSettings = field(default_factory=LaunchSettings)
+    dry: bool = False                             # a --dry-run lists jobs: nothing may be written
+
+    def __post_init__(self):
+        if self.store is None:
+            self.store = RunStore(self.config.out / "store")
 
     @property
     def seeds(self) -> list[int]:
@@ -153,60 +166,113 @@ def check_own_data(experiment: Experiment, user_layers: list[dict]) -> None:
                           f"network: {', '.join(given)} would be ignored; leave them out")
 
 
-DEFAULT_ROOT = Path("runs/experiments")
-
-
-def in_default_root(out: Path) -> bool:
-    """Whether `out` is a folder of the default experiments root (runs/experiments/NAME)."""
-    return Path(out).resolve().parent == DEFAULT_ROOT.resolve()
-
-
-def shared_dir(out: Path, shared: Path | None = None) -> Path:
-    """Generated images shared between experiments: `shared` when given; runs/experiments/shared for
-    the default runs/experiments/NAME; else OUT/shared, so that nothing is written outside a folder
-    the user named."""
-    if shared:
-        return Path(shared)
-    return DEFAULT_ROOT.resolve() / "shared" if in_default_root(out) else Path(out).resolve() / "shared"
-
-
 def run_jobs(ctx: ExperimentContext, jobs: list[Job]) -> Results:
-    """Every job through the engine. A job whose row-specific generator cannot run (e.g. the held-out
-    pool of a dataset that keeps none) is recorded as failed; the config's own generator failing is
-    the user's error and raised."""
+    """Every job through the run store (`synaug.engine.sweep`: stored ones re-scored, the rest trained
+    by the context's launcher). A job whose row-specific generator cannot run (e.g. the held-out pool
+    of a dataset that keeps none) is recorded as failed; any other failure is raised."""
+    sweep = run_sweep(jobs, ctx.store, ctx.ws, ctx.launch, log=ctx.log)
     results = Results()
+    results.counts = sweep.counts
     for job in jobs:
-        try:
-            results[job] = run_job(job, ctx.config.run_dir(job), ctx.ws)
-        except GenerationError as exc:
-            if job.generator is None or job.generator.name == ctx.config.generator.name:
-                raise
+        exc = sweep.failed.get(job.key())
+        if exc is None:
+            results[job] = sweep.metrics[job]
+        elif isinstance(exc, GenerationError) and job.generator is not None \
+                and job.generator.name != ctx.config.generator.name:
             results.failed[job.name] = f"generator {job.generator.name!r} could not run: {exc}"
+        else:
+            raise exc
     return results
 
 
+def experiment_context(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
+                       log: Callable = print, tiny: bool = False, shared: Path | None = None,
+                       store: Path | None = None, launch: LaunchSettings = LaunchSettings(),
+                       dist: Dist = Dist()) -> ExperimentContext:
+    """The resolved config, workspace and run store of experiment `name` (nothing written)."""
+    cfg = experiment_config(EXPERIMENTS[name], overrides, config_path, tiny)
+    ws = Workspace(shared=shared_dir(cfg.out, shared), progress=progress, log=log, dist=dist)
+    return ExperimentContext(cfg, ws, log if dist.is_main else (lambda *a, **k: None),
+                             RunStore(store_dir(cfg.out, store)), launch)
+
+
 def run_named(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
-              log: Callable = print, tiny: bool = False, shared: Path | None = None,
-              dist: Dist = Dist()) -> dict | None:
+              log: Callable = print, tiny: bool = False, shared: Path | None = None, dist: Dist = Dist(),
+              store: Path | None = None, launch: LaunchSettings = LaunchSettings()) -> dict | None:
     """`synaug experiment NAME`: its jobs, their collection, and results.json, the PNGs and
     report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun)."""
     experiment = EXPERIMENTS[name]
-    cfg = experiment_config(experiment, overrides, config_path, tiny)
+    ctx = experiment_context(name, overrides, config_path, progress, log, tiny, shared, store, launch, dist)
+    cfg = ctx.config
     check_results_folder(cfg.out, "the output folder")
     if dist.is_main:  # first: marks the folder as synaug's, so that a re-run after a crash is accepted
         (cfg.out / "runs").mkdir(parents=True, exist_ok=True)
-    ws = Workspace(shared=shared_dir(cfg.out, shared), progress=progress, log=log, dist=dist)
-    ctx = ExperimentContext(cfg, ws, log if dist.is_main else (lambda *a, **k: None))
     t0 = time.time()
     data = cfg.data.dataset if experiment.dataset.partition(":")[0] in DATASETS else experiment.dataset
     ctx.log(f"{name}: {experiment.title} on {data}, seeds {ctx.seeds} -> {cfg.out}")
-    results = run_jobs(ctx, experiment.jobs(ctx))
+    jobs = experiment.jobs(ctx)
+    results = run_jobs(ctx, jobs)
     if not dist.is_main:
         return None
     cfg.out.mkdir(parents=True, exist_ok=True)
+    ctx.store.reference(cfg.out, jobs)
+    ctx.store.link(cfg.out / "runs", [j for j in jobs if j in results])
     result = experiment.collect(ctx, results)
+    runs = [{"name": j.name, "seed": j.seed, "key": j.key()} for j in jobs]
     return write_result(experiment, cfg.raw, cfg.out, result, time.time() - t0, index=in_default_root(cfg.out),
-                        thresholds=thresholds_of(ctx) if experiment.task == "longtail" else None)
+                        thresholds=thresholds_of(ctx) if TASKS[experiment.task].shot_groups else None,
+                        jobs={**results.counts, "store": str(ctx.store.root), "runs": runs})
+
+
+def each_named(name: str, overrides: dict, config_path, shared: Path | None,
+               store: Path | None) -> list[tuple[str, dict, object, dict]]:
+    """(experiment, its overrides, its config file, its folders) for NAME, or for every experiment with
+    NAME `all`: then `out` is the root of one folder per experiment, the images and the run store are
+    shared among them (ROOT/shared, ROOT/store; the default root's runs/experiments/shared and
+    runs/store), and an experiment that draws its own data (fig5) takes none of the data and training
+    settings, which are the others'."""
+    if name != "all":
+        return [(name, overrides, config_path, {"shared": shared, "store": store})]
+    root = overrides.get("out")
+    out = []
+    for n in sorted(EXPERIMENTS):
+        own_data = EXPERIMENTS[n].dataset.partition(":")[0] not in DATASETS
+        given = {k: v for k, v in overrides.items() if not (own_data and k in DATA_KEYS)}
+        out.append((n, {**given, "out": None if root is None else str(Path(root) / n)}, None if own_data else config_path,
+                    {"shared": shared or (None if root is None else Path(root) / "shared"),
+                     "store": store or (None if root is None else Path(root) / "store")}))
+    return out
+
+
+def run_all(name: str, overrides: dict, config_path=None, progress: bool = True, log: Callable = print,
+            tiny: bool = False, dist: Dist = Dist(), launch: LaunchSettings = LaunchSettings(),
+            shared: Path | None = None, store: Path | None = None) -> dict | None:
+    """`synaug experiment all`: every experiment in name order over one run store ({name: results})."""
+    out = {}
+    for n, given, config, folders in each_named(name, overrides, config_path, shared, store):
+        out[n] = run_named(n, given, config, progress, log, tiny, dist=dist, launch=launch, **folders)
+    return out if dist.is_main else None
+
+
+def dry_run(name: str, overrides: dict, config_path=None, progress: bool = True, log: Callable = print,
+            tiny: bool = False, dist: Dist = Dist(), launch: LaunchSettings = LaunchSettings(),
+            shared: Path | None = None, store: Path | None = None) -> dict:
+    """What `synaug experiment NAME` (or `all`) would train: the distinct jobs over the experiments (a
+    job two experiments list counts once), how many the run store holds, and the estimated training
+    time of the rest with the launcher's workers. Nothing is trained."""
+    jobs, stores, ws, first = [], set(), None, None
+    named = each_named(name, overrides, config_path, shared, store)
+    for n, given, config, folders in named:
+        ctx = replace(experiment_context(n, given, config, False, lambda *a, **k: None, tiny, **folders), dry=True)
+        ws, first = ws or ctx.ws, first or ctx.store
+        stores.add(str(ctx.store.root))
+        jobs += EXPERIMENTS[n].jobs(ctx)
+    if len(stores) > 1:
+        raise ConfigError(f"these experiments would use different run stores ({sorted(stores)}); give --store DIR to "
+                          "count them together")
+    workers = launch.workers if launch.name == "local" else 1
+    return {"experiments": [n for n, *_ in named], "store": str(first.root),
+            **estimate(jobs, first, ws, workers)}
 
 
 def thresholds_of(ctx: ExperimentContext) -> dict | None:

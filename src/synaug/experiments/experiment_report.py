@@ -16,6 +16,7 @@ from synaug.pages import figure_html, findings_html, list_html, table_html, writ
 from synaug.eval.metrics import split_text
 from synaug.experiments.stats import cell_mean
 from synaug.experiments.table import numeric_columns, table_text
+from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text, write_json
 from synaug.plots import pyplot, save_png
 
@@ -68,7 +69,8 @@ def section_html(results: dict, out: Path) -> str:
     body = [f"<section id='{html.escape(results['experiment'])}'><h2>{html.escape(results['experiment'])}: "
             f"{html.escape(results['title'])}</h2>",
             f"<p>Paper: {html.escape(results['paper'])}. Data: <code>{html.escape(str(cfg['dataset']))}</code>"
-            + (f", imbalance factor {cfg['imbalance']:g}" if cfg["task"] == "longtail" else "")
+            + (f", imbalance factor {cfg['imbalance']:g}" if TASKS[cfg["task"]].shot_groups and cfg.get("imbalance")
+               else "")
             + f"; seeds {', '.join(map(str, seeds))}: "
             + ("mean ± sample std over seeds" if len(seeds) > 1 else "one seed (n = 1, no spread)")
             + "; metrics at the last training step (nothing selected on the test set)."
@@ -81,13 +83,17 @@ def section_html(results: dict, out: Path) -> str:
     body.append(findings_html(results["findings"]))
     body.append(list_html("Not run here", results["skipped"]))
     body.append(f"<p class=note>{results['caveat']}</p>")
-    body.append(f"<p class=note>Run time {results['seconds']:.0f} s; per-run metrics and checkpoints under "
-                "<code>runs/</code>; numbers in <code>results.json</code>.</p></section>")
+    jobs = results.get("jobs") or {}
+    reuse = (f" {jobs.get('distinct')} distinct job(s): {jobs.get('stored')} found in the run store, "
+             f"{jobs.get('trained')} trained now;" if jobs else "")
+    body.append(f"<p class=note>Run time {results['seconds']:.0f} s;{html.escape(reuse)} every run re-scored from its "
+                f"record (predictions) in the run store <code>{html.escape(str(jobs.get('store', 'store/')))}</code>; "
+                "numbers in <code>results.json</code>.</p></section>")
     return "\n".join(body)
 
 
 def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index: bool = False,
-                 thresholds: dict | None = None) -> dict:
+                 thresholds: dict | None = None, jobs: dict | None = None) -> dict:
     """results.json, one PNG per table and report.html for one experiment's `result` (with `index`,
     the experiments.html of the folder above, gathering every experiment's section); returns the
     results dict written to results.json."""
@@ -102,7 +108,8 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index
                "config": cfg, "seconds": seconds, "tables": tables, "curves": result.curves, "figures": figures,
                "findings": [as_dict(f) for f in result.findings], "skipped": result.skipped,
                "caveat": stand_in_caveat(cfg, experiment.paper),
-               "selection": "last training step (no test-set selection)", "thresholds": thresholds}
+               "selection": "last training step (no test-set selection)", "thresholds": thresholds,
+               "jobs": jobs or {}}
     write_json(out / "results.json", results)
     section = section_html(results, out)
     atomic_write_text(out / "section.html", section)

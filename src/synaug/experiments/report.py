@@ -156,7 +156,7 @@ def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
     body.append(table_html(results["tables"][0], descriptions, "what it is", flagged))
     body.append(chance_html(results))
     body.append("<ul class=note>" + definitions_html(task.metrics, th["many"], th["few"]) + SYNAUG_TEXT + "</ul>")
-    if results["task"] == "longtail":
+    if task.shot_groups:
         body.append(f"<p class=note>{html.escape(split_text(th))}: "
                     + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in th["classes"].items()) + ".</p>")
     for use_groups, syn in synthetic.items():
@@ -258,7 +258,7 @@ def _header(results: dict, splits, task) -> list[str]:
     info = results.get("data", {})
     # the factor the data really has: the configured one only where synaug built the long tail
     factor = info["imbalance"] if "imbalance" in info else imbalance_factor(train.class_counts())
-    factor_text = ("" if task.name != "longtail" or factor is None else
+    factor_text = ("" if not task.shot_groups or factor is None else
                    f", imbalance factor {factor:g}" if "imbalance" in info else
                    f", measured imbalance factor {factor:.1f}")
     body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}{factor_text}</h1>"]

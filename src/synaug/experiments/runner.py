@@ -4,26 +4,32 @@ and their collector (one table of the task's metrics over seeds, results.json, r
 Synthetic images are generated once per plan and shared by every method and seed that uses the
 plan (OUT/synthetic/<dataset>-<digest>/: one folder for plans over cells, one for methods that must
 not use the group attribute). Metrics are those of the LAST training step: no step is selected on the
-test set (DFR tunes its C on the validation split, as published). A re-run reuses finished runs.
+test set (DFR tunes its C on the validation split, as published). Jobs go through the run store
+(`synaug.engine.sweep`, the experiments' path): a job any command already trained is reused and every
+run is re-scored from its record; OUT/runs/METHOD/seedS links to its store folder.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import yaml
 
 from synaug.audit.verdict import format_verdicts
 from synaug.engine.caching import decode_to_cache, training_side
-from synaug.engine.execute import run_job
 from synaug.engine.job import Job
+from synaug.engine.launchers import LaunchSettings
+from synaug.engine.store import RunStore
+from synaug.engine.sweep import run_sweep
 from synaug.engine.workspace import Workspace
 from synaug.eval.chance import chance_note, near_chance
 from synaug.eval.metrics import imbalance_factor, split_summary, split_text
 from synaug.eval.specs import metric
 from synaug.experiments.config import RunConfig
+from synaug.experiments.folders import store_dir
 from synaug.experiments.report import write_report
 from synaug.experiments.table import Table, table_text
 from synaug.experiments.tasks import TASKS
@@ -44,9 +50,11 @@ def jobs_of(cfg: RunConfig) -> list[Job]:
     return [cfg.job(m, s) for m in cfg.methods for s in cfg.seeds]
 
 
-def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist = Dist()) -> dict | None:
+def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist = Dist(), store: Path | None = None,
+                   launch: LaunchSettings = LaunchSettings()) -> dict | None:
     """Every job of `cfg`, after the synthetic sets are made and (`audit: true`) audited; under
-    torchrun every rank trains and rank 0 alone writes and returns the results (other ranks None)."""
+    torchrun every rank trains and rank 0 alone writes and returns the results (other ranks None).
+    Runs live in the run store (`store`, default: `catalog.store_dir` of OUT)."""
     check_results_folder(cfg.out, "the output folder")
     ws = workspace(cfg, progress, log, dist)
     t0 = time.time()
@@ -66,7 +74,8 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     audits = audit_sets(cfg, ws, shown, synthetic, images) if dist.world == 1 else {}
     for _, summary in audits.values():
         ws.quiet(format_verdicts(summary["cells"]))
-    done = train_jobs(cfg, ws)
+    runs = RunStore(store_dir(cfg.out, store))
+    done = train_jobs(cfg, ws, runs, launch)
     if not dist.is_main:
         return None
     results = collect(cfg, ws, splits, synthetic, done)
@@ -78,15 +87,21 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     return results
 
 
-def train_jobs(cfg: RunConfig, ws: Workspace) -> dict[Job, dict]:
-    """Every job of `cfg` run (or reused), one line each: the task's metrics, flagged at chance."""
-    task, done = TASKS[cfg.task], {}
-    for job in jobs_of(cfg):
-        done[job] = m = run_job(job, cfg.run_dir(job), ws)
+def train_jobs(cfg: RunConfig, ws: Workspace, store: RunStore, launch: LaunchSettings) -> dict[Job, dict]:
+    """Every job of `cfg` through the run store (trained, or found there), one line each: the task's
+    metrics, flagged at chance."""
+    task, jobs = TASKS[cfg.task], jobs_of(cfg)
+    sweep = run_sweep(jobs, store, ws, launch, log=ws.quiet)
+    for exc in sweep.failed.values():
+        raise exc
+    if ws.dist.is_main:
+        store.reference(cfg.out, jobs)
+        store.link(cfg.out / "runs", jobs)
+    for job, m in sweep.metrics.items():
         shown = "  ".join(f"{metric(k).label} {metric(k).format(m.get(k))}" for k in task.metrics)
         flag = "  AT CHANCE" if m.get("at_chance") else ""
         ws.quiet(f"  {job.method:<17} seed {job.seed}: {shown}  ({m['train_seconds']:.0f}s){flag}")
-    return done
+    return sweep.metrics
 
 
 def recorded_config(cfg: RunConfig, splits) -> dict:
@@ -143,11 +158,11 @@ def collect(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, done: dict[J
     for name in cfg.methods:
         jobs = [(j, m) for j, m in done.items() if j.method == name]
         table.rows[name] = row_stats(row_runs(ws, jobs), task.metrics, cfg.bootstrap)
-        runs = {str(j.seed): {k: v for k, v in m.items() if k != "predictions"} for j, m in jobs}
+        runs = {str(j.seed): {k: v for k, v in m.items() if k not in ("predictions", "rescored")} for j, m in jobs}
         methods[name] = {"description": get_method(name).description, "seeds": runs,
                          "summary": {k: v.to_dict() for k, v in table.rows[name].items()},
                          "per_class_mean": mean_of(runs, "per_class")}
-        if train.has_groups:
+        if task.cell_metrics and train.has_groups:
             methods[name]["per_cell_mean"] = mean_dict(runs, "per_cell")
     tables = [table.to_dict()]
     many, few = cfg.thresholds.effective(train.class_counts())
@@ -163,7 +178,7 @@ def collect(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, done: dict[J
             "chance": chance, "at_chance": flagged, "setup": training_setup(cfg, splits, synthetic),
             "table": "\n".join([table_text(tables[0])]
                                + ([split_text(split_summary(train.class_counts(), train.class_names, many, few))]
-                                  if cfg.task == "longtail" else [])
+                                  if task.shot_groups else [])
                                + [chance_note(f"row {m}", methods[m]["accuracy_mean"], chance) for m in flagged])}
 
 

@@ -100,7 +100,7 @@ def no_modifier_bank(ctx: ExperimentContext) -> str:
     bank = load_bank(plan.modifiers or bank_for_dataset(ctx.config.data.dataset), plan.template)
     path = ctx.ws.shared / f"no-modifiers-{ctx.config.data.name}.yaml"  # one per dataset's bank
     text = yaml.safe_dump({"template": bank.template, "default": ["a"], "groups": dict(bank.groups)})
-    if ctx.ws.dist.is_main and (not path.is_file() or path.read_text() != text):
+    if ctx.ws.dist.is_main and not ctx.dry and (not path.is_file() or path.read_text() != text):
         ctx.ws.shared.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
     return str(path)

@@ -1,0 +1,141 @@
+"""A sweep: the jobs a command lists -> the run store -> their metrics, re-scored from the records.
+Jobs are de-duplicated by key (a job listed by two rows, or by five tables, trains once), looked up in
+the store, and only the missing ones are launched (`synaug.engine.launchers`). `estimate` answers
+`--dry-run`: how many distinct jobs, how many already stored, and the time the rest would take at the
+training throughput measured on this machine."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from synaug.engine.caching import training_side
+from synaug.engine.execute import run_job, synthetic_policy, training_data
+from synaug.engine.job import Job
+from synaug.engine.launchers import LaunchSettings, Task, launch
+from synaug.engine.store import RunStore
+from synaug.engine.tuning import candidate_jobs
+from synaug.engine.workspace import Workspace
+from synaug.train.models import build_model
+from synaug.train.pipeline import check_before_training
+
+
+def distinct(jobs: list[Job]) -> list[Job]:
+    """The jobs once each, by key, in the order first listed."""
+    return list({j.key(): j for j in reversed(jobs)}.values())[::-1]
+
+
+@dataclass
+class Sweep:
+    metrics: dict = field(default_factory=dict)   # {job: metrics re-scored from its record}
+    failed: dict = field(default_factory=dict)    # {job key: exception}
+    counts: dict = field(default_factory=dict)    # listed, distinct, stored, trained
+
+
+def prepare(job: Job, ws: Workspace) -> None:
+    """Make what a job reads before any worker starts: its synthetic set (planned, drawn, its generator
+    fitted), its decoded caches and the audit of its policy, and the same for its tuning candidates."""
+    for j in [job, *(c for _, c in candidate_jobs(job))]:
+        raw = ws.splits(j.data)
+        check_before_training(j.method_entry, raw, j.train, training_side(raw, j.train))
+        splits, synthetic, _, facts = training_data(j, ws)
+        synthetic_policy(j, ws, splits, synthetic, facts)
+
+
+def run_sweep(jobs: list[Job], store: RunStore, ws: Workspace, settings: LaunchSettings = LaunchSettings(),
+              log=print) -> Sweep:
+    """Every job's metrics: stored runs re-scored, the others trained first (by the launcher)."""
+    unique = distinct(jobs)
+    pending = [j for j in unique if not store.is_stored(j)]
+    counts = {"listed": len(jobs), "distinct": len(unique), "stored": len(unique) - len(pending)}
+    ws.quiet(f"{counts['distinct']} distinct job(s) ({counts['listed']} listed): {counts['stored']} in the run store "
+             f"{store.root}, {len(pending)} to train")
+    in_process = settings.name == "local" and settings.workers <= 1 or ws.dist.world > 1
+    if not in_process:
+        for job in pending:  # workers only read: every shared folder is made here first
+            prepare(job, ws)
+    tasks = [Task(j, str(store.root), str(ws.shared), None if ws.cache_dir is None else str(ws.cache_dir),
+                  threads_per_worker(settings)) for j in pending]
+    failed = launch(settings if not in_process else LaunchSettings(), tasks,
+                    lambda j: run_job(j, store.folder(j), ws, place=store.folder), log=ws.quiet,
+                    progress=ws.progress and ws.dist.is_main)
+    sweep = Sweep(failed=failed, counts={**counts, "trained": sum(store.is_stored(j) for j in pending)})
+    for job in jobs:
+        if job.key() not in failed:
+            sweep.metrics[job] = store.load(job)
+    return sweep
+
+
+def threads_per_worker(settings: LaunchSettings) -> int:
+    """Torch threads for each worker: this process's, shared out among the local workers."""
+    import torch
+    return max(1, torch.get_num_threads() // max(1, settings.workers if settings.name == "local" else 1))
+
+
+# ----------------------------------------------------------------------------- --dry-run
+def measured_seconds_per_step(store: RunStore, job: Job) -> float | None:
+    """The median training seconds per step of the store's finished runs on the same data and model
+    (stage 1 and stage 2 steps counted alike): this machine's measured throughput."""
+    rates = []
+    for run in store.runs():
+        s = run.stamp or {}
+        if not run.done or (s.get("data") or {}).get("dataset") != job.data.dataset:
+            continue
+        train = s.get("train") or {}
+        if train.get("model") != job.train.model or train.get("batch_size") != job.train.batch_size:
+            continue
+        seconds = metrics_seconds(run.folder)
+        steps = int(train.get("steps") or 0) + int(train.get("stage2_steps") or 0)
+        if seconds and steps:
+            rates.append(seconds / steps)
+    return statistics.median(rates) if rates else None
+
+
+def metrics_seconds(folder) -> float | None:
+    try:
+        return float(json.loads((folder / "metrics.json").read_text()).get("train_seconds"))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def calibrated_seconds_per_step(job: Job, ws: Workspace, steps: int = 5) -> float:
+    """Seconds per stage-1 step of the job's model at its batch size on this machine, timed on random
+    images of the data's shape (2 warm-up steps, then `steps` timed)."""
+    import torch
+    train = ws.splits(job.data).train
+    side = training_side(ws.splits(job.data), job.train)
+    model = build_model(job.train.model, in_channels=train.image_shape[2], num_classes=train.num_classes,
+                        image_size=job.train.crop_size or side)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(job.train.batch_size, train.image_shape[2], job.train.crop_size or side, job.train.crop_size or side)
+    y = torch.randint(0, train.num_classes, (job.train.batch_size,))
+    model.train()
+    for i in range(2 + steps):
+        if i == 2:
+            t = time.perf_counter()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return (time.perf_counter() - t) / steps
+
+
+def estimate(jobs: list[Job], store: RunStore, ws: Workspace, workers: int = 1) -> dict:
+    """--dry-run: distinct jobs, stored, to train, and the estimated training time of the rest (seconds),
+    from the store's measured throughput on the same data and model, else a short calibration here."""
+    unique = distinct(jobs)
+    pending = [j for j in unique if not store.is_stored(j)]
+    seconds, how, rates = 0.0, set(), {}
+    for job in pending:
+        group = (job.data.dataset, job.data.imbalance, job.train.model, job.train.batch_size, job.train.crop_size)
+        if group not in rates:
+            measured = measured_seconds_per_step(store, job)
+            rates[group] = (measured, "measured from stored runs") if measured else (
+                calibrated_seconds_per_step(job, ws), "calibrated: a few training steps timed here")
+        rate, source = rates[group]
+        how.add(source)
+        seconds += rate * (job.train.steps + job.train.stage2_steps) * (1 + len(candidate_jobs(job)))
+    return {"listed": len(jobs), "distinct": len(unique), "stored": len(unique) - len(pending),
+            "to_train": len(pending), "eta_seconds": seconds / max(1, workers), "workers": workers,
+            "throughput": sorted(how), "pending": [(j.name, j.seed, j.key()) for j in pending]}

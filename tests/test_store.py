@@ -1,0 +1,153 @@
+"""The run store (issue 28): a job trained once for every table that lists it, tables re-scored from
+the runs' records, `--dry-run`, the launchers giving the one-process results, and `synaug runs`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from synaug import api
+from synaug.cli import main
+from synaug.engine import execute, records
+from synaug.engine.store import RunStore
+from synaug.eval.specs import METRICS, MetricSpec
+from synaug.experiments.tasks import TASKS, Task
+
+pytestmark = pytest.mark.slow
+
+
+def tiny(name: str, tmp_path, **kwargs) -> dict:
+    """A tiny experiment with its output folder under tmp_path/NAME and one store and shared folder."""
+    folders = {"out": tmp_path / name, "store": tmp_path / "store", "shared": tmp_path / "shared"}
+    return api.experiment(name, tiny=True, progress=False, **{**folders, **kwargs})
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """The store folders (job keys) that training wrote into, in order."""
+    calls = []
+    real = execute.train_method
+
+    def counted(method, splits, cfg, run_dir, **kw):
+        calls.append(run_dir.name)
+        return real(method, splits, cfg, run_dir, **kw)
+
+    monkeypatch.setattr(execute, "train_method", counted)
+    return calls
+
+
+def keys(results: dict) -> set[str]:
+    return {r["key"] for r in results["jobs"]["runs"]}
+
+
+def test_table1_after_table2_trains_the_shared_jobs_zero_times(tmp_path, trained):
+    t2 = tiny("table2", tmp_path)
+    assert t2["jobs"]["trained"] == t2["jobs"]["distinct"] == len(keys(t2))
+    trained.clear()
+    t1 = tiny("table1", tmp_path)
+    shared = keys(t1) & keys(t2)
+    assert len(shared) == 2  # CE and SYNAuG: the same jobs in both tables
+    assert not shared & set(trained)  # ... trained zero times for table1
+    assert keys(t1) - keys(t2) <= set(trained)  # table1's own rows are trained
+    assert t1["jobs"]["stored"] == len(shared) and t1["jobs"]["trained"] == len(keys(t1) - keys(t2))
+    ce1 = t1["tables"][0]["rows"]["CE (reference)"]["accuracy"]["values"]
+    assert ce1 == t2["tables"][0]["rows"]["ce"]["accuracy"]["values"]
+    # the output folder shows each run by name: a link into the store
+    link = tmp_path / "table1" / "runs" / "ce-reference" / "seed0"
+    assert link.is_symlink() and (link / "done").is_file() and link.resolve().parent == (tmp_path / "store").resolve()
+
+
+def test_a_new_metric_fills_every_stored_run_without_training(tmp_path, trained, monkeypatch):
+    first = tiny("table2", tmp_path)
+    trained.clear()
+    real = records.metrics_of
+    monkeypatch.setattr(records, "metrics_of", lambda s, pred: {**real(s, pred), "errors": float(np.sum(pred != s.labels))})
+    monkeypatch.setitem(METRICS, "errors", MetricSpec("errors", "Errors", "{:.0f}", False, False, "wrong predictions"))
+    old = TASKS["longtail"]
+    monkeypatch.setitem(TASKS, "longtail", Task(old.name, old.dataset, old.methods, (*old.metrics, "errors"),
+                                                old.headline, old.shot_groups, old.cell_metrics))
+    again = tiny("table2", tmp_path)
+    assert trained == [] and again["jobs"]["trained"] == 0
+    table = again["tables"][0]
+    assert table["columns"][-1] == "errors"
+    for row, stats in table["rows"].items():
+        accuracy = first["tables"][0]["rows"][row]["accuracy"]["values"][0]
+        test_size = len(records.read_predictions(tmp_path / "table2" / "runs" / slug_of(row) / "seed0")["test_labels"])
+        assert stats["errors"]["values"][0] == pytest.approx(round(test_size * (1 - accuracy / 100)))
+
+
+def slug_of(label: str) -> str:
+    from synaug.experiments.tables.spec import slug
+    return slug(label)
+
+
+def test_record_rescored_equals_the_metrics_written_at_training(tmp_path):
+    tiny("table3a", tmp_path)
+    store = RunStore(tmp_path / "store")
+    for run in store.runs():
+        stored = json.loads((run.folder / "metrics.json").read_text())
+        record = records.read_predictions(run.folder)
+        fresh = records.rescore(stored, record, 100, 20)
+        for key in ("accuracy", "dp", "eo", "ed", "ed_mean", "worst_group", "mean_group", "per_cell"):
+            assert fresh[key] == stored[key], key
+        assert record["test_logits"].dtype == np.float16 and "val_logits" in record  # mnist-fair has a val split
+
+
+def test_dry_run_counts_distinct_jobs_stored_and_an_eta(tmp_path, capsys, monkeypatch):
+    from synaug.cli.commands import print_dry_run
+    tiny("table3a", tmp_path)
+    plan = api.experiment("all", tiny=True, progress=False, out=tmp_path / "all", store=tmp_path / "store",
+                          shared=tmp_path / "shared", dry_run=True)
+    assert plan["distinct"] < plan["listed"]  # CE / SYNAuG rows of several tables are one job each
+    assert plan["stored"] == 2 and plan["to_train"] == plan["distinct"] - 2 and plan["eta_seconds"] > 0
+    assert not (tmp_path / "all").exists()  # nothing trained, no output folder
+    print_dry_run(plan)
+    out = capsys.readouterr().out
+    assert re.search(rf"jobs: +{plan['listed']} listed, {plan['distinct']} distinct after de-duplication, 2 stored", out)
+    assert "min of training on 1 worker(s)" in out
+    # the CLI: every experiment at its defaults (runs/experiments/NAME), nothing stored in a new store
+    monkeypatch.chdir(tmp_path)
+    assert main(["experiment", "all", "--dry-run", "--store", str(tmp_path / "other"), "--seeds", "0"]) == 0
+    assert re.search(r"\d+ listed, \d+ distinct after de-duplication, 0 stored", capsys.readouterr().out)
+    assert not (tmp_path / "other").exists() and not (tmp_path / "runs").exists()  # a dry run writes nothing
+
+
+def test_two_local_workers_and_submitit_give_the_one_process_results(tmp_path):
+    pytest.importorskip("submitit")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # each worker trains on one thread: the same arithmetic as this process
+    try:
+        one = tiny("table3a", tmp_path / "one")
+        two = tiny("table3a", tmp_path / "two", launcher="local", workers=2)
+        sub = tiny("table3a", tmp_path / "sub", launcher="submitit-local")
+    finally:
+        torch.set_num_threads(threads)
+    assert two["jobs"]["trained"] == sub["jobs"]["trained"] == 2
+    for other in (two, sub):
+        assert other["tables"] == one["tables"]
+        assert other["findings"] == one["findings"]
+
+
+def test_runs_lists_checks_and_removes_only_unreferenced_runs(tmp_path, capsys):
+    tiny("table3a", tmp_path)
+    store = RunStore(tmp_path / "store")
+    (run,) = [r for r in store.runs() if r.method == "erm"]
+    orphan = tmp_path / "store" / ("0" * 20)
+    shutil.copytree(run.folder, orphan)  # a run no output folder references
+    stamp = json.loads((orphan / "job.json").read_text())
+    (orphan / "job.json").write_text(json.dumps({**stamp, "key": orphan.name}))
+    assert main(["runs", "list", "--store", str(store.root)]) == 0
+    assert "3 run(s)" in capsys.readouterr().out
+    assert main(["runs", "check", "--store", str(store.root)]) == 0
+    assert main(["runs", "gc", "--store", str(store.root)]) == 0
+    assert "would remove" in capsys.readouterr().out and orphan.is_dir()  # a dry run first
+    assert main(["runs", "gc", "--store", str(store.root), "--yes"]) == 0
+    assert not orphan.exists() and len(store.runs()) == 2
+    (run.folder / "predictions.npz").unlink()
+    assert main(["runs", "check", "--store", str(store.root)]) == 1
+    assert "predictions.npz is missing" in capsys.readouterr().out
