@@ -174,14 +174,15 @@ def experiment(name: str, *, dataset: str | None = None, imbalance: float | None
                overrides: dict | None = None, shared: str | Path | None = None, progress: bool = True,
                tiny: bool = False, train: dict | None = None, store: str | Path | None = None,
                launcher: str = "local", workers: int = 1, slurm: dict | None = None,
-               dry_run: bool = False) -> dict | None:
+               dry_run: bool = False, collect_only: bool = False) -> dict | None:
     """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`), or
     `all` of them, on the embedded data or on yours with `dataset` / a `config` YAML (dataset, plan,
     generate, train); `overrides` is any further config dict. Jobs run through the run store `store`
     (default runs/store, or OUT/store) with `launcher` (local with `workers` processes, multi-gpu,
     slurm with submitit parameters `slurm`). Writes results.json, PNGs and report.html under `out`
     (default runs/experiments/NAME; for `all`, one folder per experiment under `out`) and returns the
-    results dict ({name: results} for `all`); `dry_run` returns what would train instead."""
+    results dict ({name: results} for `all`); `dry_run` returns what would train instead, and
+    `collect_only` makes the tables from the stored runs alone (rows without runs are skipped)."""
     from synaug.engine.launchers import LaunchSettings
     from synaug.experiments.library import dry_run as count_jobs, run_all, run_named
     given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
@@ -192,8 +193,9 @@ def experiment(name: str, *, dataset: str | None = None, imbalance: float | None
     paths = {"shared": None if shared is None else Path(shared), "store": None if store is None else Path(store)}
     if name == "all" or dry_run:
         return (count_jobs if dry_run else run_all)(name, given, config, progress=progress, tiny=tiny, launch=launch,
-                                                    dist=_dist(), **paths)
-    return run_named(name, given, config, progress=progress, tiny=tiny, dist=_dist(), launch=launch, **paths)
+                                                    dist=_dist(), collect_only=collect_only, **paths)
+    return run_named(name, given, config, progress=progress, tiny=tiny, dist=_dist(), launch=launch,
+                     collect_only=collect_only, **paths)
 
 
 def train_overrides(steps: int | None, train: dict | None) -> dict | None:

@@ -261,14 +261,15 @@ def cmd_experiment(args) -> int:
                              seeds=seeds(args.seeds) if args.seeds is not None else None, steps=args.steps,
                              out=args.out, config=args.config, shared=args.shared, progress=not args.quiet,
                              train=given(args, TUNING_FLAGS), store=args.store, launcher=args.launcher,
-                             workers=args.workers, slurm=key_values(args.slurm, "--slurm"), dry_run=args.dry_run)
+                             workers=args.workers, slurm=key_values(args.slurm, "--slurm"), dry_run=args.dry_run,
+                             collect_only=args.collect_only)
     if results is None:  # a rank > 0 under torchrun
         return 0
     if args.dry_run:
         print_dry_run(results)
     elif args.name == "all":
         for name, r in results.items():
-            print_experiment(r, brief=True)
+            print_experiment(r, brief=True) if r is not None else print(f"\n{name}: not collected (runs missing)")
     else:
         print_experiment(results)
     return 0

@@ -245,6 +245,8 @@ def experiment_parser(sub) -> None:
                    "runs/experiments/shared; with --out: OUT/shared, or --shared); a re-run reuses finished runs")
     p.add_argument("--shared", default=None, help="folder of generated images shared between experiments")
     store_options(p)
+    p.add_argument("--collect-only", action="store_true", help="tables from the runs already in the store: train "
+                   "nothing (a row none of whose runs is stored is listed as not run)")
     p.add_argument("--dry-run", action="store_true", help="print the distinct jobs (after de-duplication across the "
                    "experiments named), how many the run store holds and the estimated time of the rest; train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -44,14 +44,22 @@ def prepare(job: Job, ws: Workspace) -> None:
         synthetic_policy(j, ws, splits, synthetic, facts)
 
 
+class NotStored(Exception):
+    """A job a collect-only sweep found no run for (it trains nothing)."""
+
+
 def run_sweep(jobs: list[Job], store: RunStore, ws: Workspace, settings: LaunchSettings = LaunchSettings(),
-              log=print) -> Sweep:
-    """Every job's metrics: stored runs re-scored, the others trained first (by the launcher)."""
+              log=print, collect_only: bool = False) -> Sweep:
+    """Every job's metrics: stored runs re-scored, the others trained first (by the launcher); with
+    `collect_only` nothing is trained and the missing jobs are reported as failed with `NotStored`."""
     unique = distinct(jobs)
     pending = [j for j in unique if not store.is_stored(j)]
     counts = {"listed": len(jobs), "distinct": len(unique), "stored": len(unique) - len(pending)}
     ws.quiet(f"{counts['distinct']} distinct job(s) ({counts['listed']} listed): {counts['stored']} in the run store "
-             f"{store.root}, {len(pending)} to train")
+             f"{store.root}, {len(pending)} {'not stored (collect only: not trained)' if collect_only else 'to train'}")
+    if collect_only:
+        missing = {j.key(): NotStored(f"no run in the store {store.root} (collect only)") for j in pending}
+        return Sweep({j: store.load(j) for j in jobs if j.key() not in missing}, missing, {**counts, "trained": 0})
     in_process = settings.name == "local" and settings.workers <= 1 or ws.dist.world > 1
     if not in_process:
         for job in pending:  # workers only read: every shared folder is made here first

@@ -24,7 +24,7 @@ from synaug.engine.job import Job
 from synaug.engine.launchers import LaunchSettings
 from synaug.engine.specs import DataSpec
 from synaug.engine.store import RunStore
-from synaug.engine.sweep import estimate, run_sweep
+from synaug.engine.sweep import NotStored, estimate, run_sweep
 from synaug.engine.workspace import Workspace
 from synaug.eval.metrics import split_summary
 from synaug.errors import ConfigError, GenerationError
@@ -86,6 +86,7 @@ class ExperimentContext:
     store: RunStore | None = None                 # where runs live (None: OUT/store)
     launch: LaunchSettings = field(default_factory=LaunchSettings)
     dry: bool = False                             # a --dry-run lists jobs: nothing may be written
+    collect_only: bool = False                    # tables from stored runs only: a missing job is a skipped row
 
     def __post_init__(self):
         if self.store is None:
@@ -118,6 +119,7 @@ class Experiment:
     defaults: dict = field(default_factory=dict)   # config defaults (e.g. train steps)
     tiny: dict = field(default_factory=dict)       # overrides that make it run in seconds (tests)
     task: str = "longtail"  # the task (synaug.experiments.tasks) whose metrics and defaults it uses
+    partial: bool = False   # its collect shows what ran when some jobs did not (a table: those rows are skipped)
 
 
 EXPERIMENTS = Registry("experiment")
@@ -170,13 +172,16 @@ def run_jobs(ctx: ExperimentContext, jobs: list[Job]) -> Results:
     """Every job through the run store (`synaug.engine.sweep`: stored ones re-scored, the rest trained
     by the context's launcher). A job whose row-specific generator cannot run (e.g. the held-out pool
     of a dataset that keeps none) is recorded as failed; any other failure is raised."""
-    sweep = run_sweep(jobs, ctx.store, ctx.ws, ctx.launch, log=ctx.log)
+    sweep = run_sweep(jobs, ctx.store, ctx.ws, ctx.launch, log=ctx.log, collect_only=ctx.collect_only)
     results = Results()
     results.counts = sweep.counts
     for job in jobs:
         exc = sweep.failed.get(job.key())
         if exc is None:
             results[job] = sweep.metrics[job]
+        elif isinstance(exc, NotStored):
+            results.failed.setdefault(job.name, f"not in the run store: {sum(j.name == job.name and j.key() in "
+                                                f"sweep.failed for j in jobs)} of its runs were never trained")
         elif isinstance(exc, GenerationError) and job.generator is not None \
                 and job.generator.name != ctx.config.generator.name:
             results.failed[job.name] = f"generator {job.generator.name!r} could not run: {exc}"
@@ -198,11 +203,14 @@ def experiment_context(name: str, overrides: dict | None = None, config_path=Non
 
 def run_named(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
               log: Callable = print, tiny: bool = False, shared: Path | None = None, dist: Dist = Dist(),
-              store: Path | None = None, launch: LaunchSettings = LaunchSettings()) -> dict | None:
+              store: Path | None = None, launch: LaunchSettings = LaunchSettings(),
+              collect_only: bool = False) -> dict | None:
     """`synaug experiment NAME`: its jobs, their collection, and results.json, the PNGs and
-    report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun)."""
+    report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun, and
+    with `collect_only` for an analysis whose runs are not all stored)."""
     experiment = EXPERIMENTS[name]
-    ctx = experiment_context(name, overrides, config_path, progress, log, tiny, shared, store, launch, dist)
+    ctx = replace(experiment_context(name, overrides, config_path, progress, log, tiny, shared, store, launch, dist),
+                  collect_only=collect_only)
     cfg = ctx.config
     check_results_folder(cfg.out, "the output folder")
     if dist.is_main:  # first: marks the folder as synaug's, so that a re-run after a crash is accepted
@@ -213,6 +221,9 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     jobs = experiment.jobs(ctx)
     results = run_jobs(ctx, jobs)
     if not dist.is_main:
+        return None
+    if results.failed and collect_only and not experiment.partial:
+        ctx.log(f"{name}: not collected: {len(results.failed)} of its runs are not in the run store {ctx.store.root}")
         return None
     cfg.out.mkdir(parents=True, exist_ok=True)
     ctx.store.reference(cfg.out, jobs)
@@ -246,17 +257,18 @@ def each_named(name: str, overrides: dict, config_path, shared: Path | None,
 
 def run_all(name: str, overrides: dict, config_path=None, progress: bool = True, log: Callable = print,
             tiny: bool = False, dist: Dist = Dist(), launch: LaunchSettings = LaunchSettings(),
-            shared: Path | None = None, store: Path | None = None) -> dict | None:
+            shared: Path | None = None, store: Path | None = None, collect_only: bool = False) -> dict | None:
     """`synaug experiment all`: every experiment in name order over one run store ({name: results})."""
     out = {}
     for n, given, config, folders in each_named(name, overrides, config_path, shared, store):
-        out[n] = run_named(n, given, config, progress, log, tiny, dist=dist, launch=launch, **folders)
+        out[n] = run_named(n, given, config, progress, log, tiny, dist=dist, launch=launch,
+                           collect_only=collect_only, **folders)
     return out if dist.is_main else None
 
 
 def dry_run(name: str, overrides: dict, config_path=None, progress: bool = True, log: Callable = print,
             tiny: bool = False, dist: Dist = Dist(), launch: LaunchSettings = LaunchSettings(),
-            shared: Path | None = None, store: Path | None = None) -> dict:
+            shared: Path | None = None, store: Path | None = None, collect_only: bool = False) -> dict:
     """What `synaug experiment NAME` (or `all`) would train: the distinct jobs over the experiments (a
     job two experiments list counts once), how many the run store holds, and the estimated training
     time of the rest with the launcher's workers. Nothing is trained."""

@@ -162,7 +162,7 @@ def table_experiment(name: str, title: str, paper_text: str, dataset: str, spec:
                      task: str = "longtail", defaults: dict | None = None) -> Experiment:
     return Experiment(name, title, paper_text, dataset, jobs=lambda ctx: row_jobs(ctx, spec),
                       collect=lambda ctx, results: collect_table(ctx, spec, results), tiny=tiny, task=task,
-                      defaults=defaults or {})
+                      defaults=defaults or {}, partial=True)
 
 
 SMALL = {"steps": 4, "stage2_steps": 2, "batch_size": 16, "dfr_refits": 1, "checkpoint_every": 1000}
