@@ -209,6 +209,30 @@ def test_fig5_uniformizing_improves_the_worst_cell(tmp_path):
     assert tilted > rows["class + group imbalance / uniformized"]["tilt"].mean
 
 
+def test_fig5_class_imbalance_tilts_only_where_the_group_narrows_the_class_gap():
+    """Equal class gaps in both groups: class imbalance shifts the boundary along x and leaves it vertical;
+    with group 1's classes closer together the same counts tilt it (the setting the paper's claim needs)."""
+    tilts = {}
+    for gap in (1.0, 0.5):
+        rng = np.random.default_rng(11)
+        counts = fig5.cell_counts("class imbalance", 3000, 10)
+        x, y, a = fig5.sample(counts, 1.5, rng, gap)
+        tilts[gap] = fig5.tilt_degrees(fig5.boundary(fig5.fit_linear(x, y))[0])
+    assert tilts[1.0] < 1.5 < 3.0 < tilts[0.5]
+    assert fig5.cell_mean(1, 1, 2.0, 0.5).tolist() == [1.0, 2.0] and fig5.cell_mean(1, 0, 2.0, 0.5).tolist() == [2.0, -2.0]
+
+
+def test_fig5_dp_and_eo_are_fairlearns():
+    from fairlearn.metrics import demographic_parity_difference, equal_opportunity_difference
+    rng = np.random.default_rng(12)
+    x, y, a = fig5.sample(fig5.cell_counts("class + group imbalance", 400, 5), 1.5, rng)
+    clf = fig5.fit_linear(x, y)
+    m = fig5.evaluate(clf, x, y, a)
+    pred = clf.predict(x)
+    assert m["dp"] == pytest.approx(demographic_parity_difference(y, pred, sensitive_features=a))
+    assert m["eo"] == pytest.approx(equal_opportunity_difference(y, pred, sensitive_features=a))
+
+
 # ----------------------------------------------------------------------------- uniformization
 def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
     ctx, result = run_tiny("uniformization", tmp_path)
