@@ -122,6 +122,8 @@ def test_seeds_needed_is_the_smallest_n_statsmodels_gives_80_percent_power():
     # the issue's numbers: 3.3 standard deviations at 3 seeds alone, 8.6 at Holm's first step of 7
     assert detectable(1.0, 3, 0.05) == pytest.approx(3.26, abs=0.01)
     assert detectable(1.0, 3, 0.05 / 7) == pytest.approx(8.66, abs=0.01)
+    assert detectable(1.0, 3, 0.05 / 15) == pytest.approx(12.7, abs=0.05)  # where statsmodels' solve_power fails
+    assert power.power(detectable(2.0, 6, 0.01) / 2.0, 6, 0.01) == pytest.approx(0.8)
 
 
 def test_no_effect_is_rarely_consistent_or_contradicted():
