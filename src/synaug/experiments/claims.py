@@ -255,7 +255,8 @@ def describe(claim: Claim, t: Comparison, rows: dict, shared: bool = False) -> s
     p = p_text(t)
     tci = "" if t.test_ci95 is None else (f", test-sampling 95% interval [{m.fmt.format(t.test_ci95[0])}, "
                                           f"{m.fmt.format(t.test_ci95[1])}]")
-    split = {"fixed": "; test split fixed across seeds: the test-sampling interval decides too",
+    split = {"fixed": "; test split fixed across seeds: " + ("the test-sampling interval decides too" if t.test_ci95
+                                                             else "no predictions to resample"),
              "per seed": "; each seed its own test split (the seeds carry that noise)"}.get(t.test_split, "")
     return (f"{m.label}: {claim.better} {m.format(mean(claim.better))} vs {t.rival} {m.format(mean(t.rival))}; "
             f"difference {t.diff:+.4g} in the claimed direction over {t.n} paired seed(s){ci}{p}{tci}; "
