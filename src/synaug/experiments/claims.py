@@ -2,22 +2,24 @@
 
 `Claim(text, better, worse, metrics, delta=..., reason=...)`: row `better` beats row `worse` on
 `metrics` (in each metric's direction, or the opposite with `lower`), on every metric (`mode="all"`)
-or at least one ("any"); `worse=None` means every other row (or the
-listed `rivals`). Every claim states `delta`, its margin of
-practical equivalence in the metric's units, with the `reason` for it (from the paper's own effect
-sizes), and its `family`: "paper" (a claim the paper makes) or "exploratory" (synaug's own question).
+or at least one ("any"); `worse=None` means every other row (or the listed `rivals`). Every claim
+states `delta`, its margin of practical equivalence in the metric's units, with the `reason` for it
+(from the paper's own effect sizes), and its `family`: "paper" (a claim the paper makes) or
+"exploratory" (synaug's own question).
 
 Each (metric, rival) is one test on the seeds both rows ran: the paired difference over seeds (in the
 claimed direction: positive supports the claim), its 95 % t-interval and two-sided p
 (`scipy.stats.ttest_rel`), the paired TOST p that |difference| < delta (statsmodels `ttost_paired`),
 and the difference detectable with 80 % power and the seeds that would detect delta
-(`synaug.experiments.power`). A test that two claims of a family share (table2's SYNAuG vs CE on All)
-is made once and counted once.
+(`synaug.experiments.power`). A test that two claims of a family share (table2's SYNAuG vs CE on All,
+in "beats CE on All" and "best All") is made once and counted once: in Holm it belongs to the first
+claim, and the second claim's verdict reads its result.
 
 Holm's step-down correction runs within a family, never across the two, over the family's
 hypotheses: a mode-"all" claim is one intersection-union hypothesis (it passes when each test passes at
 the claim's level; its p is the largest of its tests', no correction inside), a mode-"any" claim one
-union (Bonferroni over its tests inside). Verdicts, per test:
+union (Bonferroni over its tests inside); each test's Holm p is its own p scaled by its claim's Holm
+factor. A rule (`FindingSet.rule`) or a paired value is one hypothesis too. Verdicts, per test:
 - `consistent` / `contradicted`: Holm p < 0.05 with a positive / negative difference (and, where the
   test split is held fixed across seeds, the test-sampling interval of the difference excludes zero;
   where each seed draws its own test split, the seeds already carry that noise and the interval is not
