@@ -1,85 +1,122 @@
-"""Are the experiments' training budgets sufficient? Each experiment family's plain baseline (CE or ERM,
-the row that gains most from longer training) is trained at the family's default steps and at twice
-as many, over the same seeds, through the engine; the paired difference (2x - 1x) with its 95 %
-t-interval says whether the default is budget-limited (a gap of one point or more on the headline
-metric).
+"""Do the claimed differences survive more training? Each experiment of each family (the long-tail
+tables, the long-tail analyses, the fairness tables, the spurious table) is run at its budget (1x:
+the experiment's default steps, or --steps) and at twice as many stage-1 steps (2x; uniformization's
+equal-epoch schedule also at twice the epochs), over the same seeds, through `synaug experiment`.
+Every claim's paired difference is then compared across the two (`synaug.experiments.budget`): a
+claim whose 2x difference falls outside its 1x 95 % interval is `budget-sensitive`. The marked 1x
+findings are written beside the runs (OUT/NAME-budget.json) for the tables to be rebuilt with.
 
-    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--out /work/budget] [--markdown docs/budget.md]
+    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--only table2,table4] [--out /work/budget]
+                                      [--markdown docs/budget.md]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-import numpy as np
+from synaug.errors import SynaugError
+from synaug.experiments.analyses import uniformization
+from synaug.experiments.budget import mark_results
+from synaug.experiments.catalog import experiment_config
+from synaug.experiments.library import EXPERIMENTS, run_named
+from synaug.fileio import atomic_write_text, write_json
 
-from synaug.engine.execute import run_job
-from synaug.engine.workspace import Workspace
-from synaug.experiments.catalog import EXPERIMENTS, experiment_config
-from synaug.experiments.claims import paired_test
-from synaug.experiments.library import listing  # noqa: F401  (registers every experiment)
-
-# (family, an experiment whose config it uses, the baseline, the headline metric)
-FAMILIES = [("long-tail tables (table1, table2, table3b-lt, table5)", "table2", "ce", "accuracy"),
-            ("long-tail analyses (fig2 at IF 1, fig4, uniformization: 300 steps)", "fig4", "ce", "accuracy"),
-            ("fairness tables (table3a-d)", "table3a", "erm", "accuracy"),
-            ("spurious table (table4)", "table4", "erm", "worst_group")]
+FAMILIES = [("long-tail tables", ("table1", "table2", "table3b-lt", "table5")),
+            ("long-tail analyses", ("fig2", "fig3", "fig4", "uniformization")),
+            ("fairness tables", ("table3a", "table3b", "table3c", "table3d")),
+            ("spurious table", ("table4",))]
+# what else doubles at 2x: uniformization's equal-epoch schedule counts epochs, not steps
+TWICE = {"uniformization": {"options": {"epochs": 2 * uniformization.DEFAULTS["epochs"]}}}
 
 
-def measure(name: str, method: str, key: str, seeds: list[int], out: Path, steps: int | None = None) -> dict:
-    overrides = {"seeds": seeds, "out": str(out / name)}
-    if steps:  # the base budget of a run made with `synaug experiment NAME --steps S`
-        overrides["train"] = {"steps": steps}
-    cfg = experiment_config(EXPERIMENTS[name], overrides)
-    ws = Workspace(shared=out / "shared", progress=False, log=lambda *a, **k: None)
-    steps = cfg.train.steps
-    values = {}
+def seed_list(text: str) -> list[int]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers >= 0 (e.g. 0,1,2), got {text!r}")
+    if len(set(parts)) != len(parts):
+        raise argparse.ArgumentTypeError(f"--seeds {text!r} repeats a seed")
+    return [int(p) for p in parts]
+
+
+def positive_steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--steps takes an integer >= 1, got {text!r}")
+    return value
+
+
+def run_pair(name: str, seeds: list[int], steps: int | None, out: Path) -> tuple[int, list[dict]]:
+    """The experiment at 1x and 2x steps; returns the 1x steps and its findings marked by the 2x run."""
+    base = steps or experiment_config(EXPERIMENTS[name], {}).train.steps
     for factor in (1, 2):
-        for seed in seeds:
-            job = cfg.job(method, seed, f"{method}-{factor}x", train={"steps": steps * factor})
-            values.setdefault(factor, {})[seed] = run_job(job, cfg.run_dir(job), ws)[key]
-    _, diff, ci, p = paired_test(values[2], values[1], 1.0)
-    return {"steps": steps, "mean_1x": float(np.mean(list(values[1].values()))),
-            "mean_2x": float(np.mean(list(values[2].values()))), "diff": diff, "ci95": ci, "p": p,
-            "limited": diff is not None and diff >= 1.0}
+        overrides = {"seeds": seeds, "out": str(out / f"{name}-{factor}x"), "train": {"steps": base * factor}}
+        if factor == 2:
+            overrides.update(TWICE.get(name, {}))
+        run_named(name, overrides, progress=False, log=lambda *a, **k: None)
+    marked = mark_results(out / f"{name}-1x" / "results.json", out / f"{name}-2x" / "results.json")
+    write_json(out / f"{name}-budget.json", {"experiment": name, "steps_1x": base, "steps_2x": 2 * base,
+                                             "seeds": seeds, "findings": marked})
+    return base, marked
 
 
 def markdown(rows: list) -> str:
-    lines = ["| family | baseline | steps | headline at 1x | at 2x | 2x - 1x (95 % CI, p) | budget-limited |",
-             "|---|---|---|---|---|---|---|"]
-    for family, method, key, r in rows:
-        ci = "" if r["ci95"] is None else f" [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
-        p = "" if r["p"] is None else f", p = {r['p']:.3g}"
-        lines.append(f"| {family} | {method} ({key}) | {r['steps']} | {r['mean_1x']:.2f} | {r['mean_2x']:.2f} | "
-                     f"{r['diff']:+.2f}{ci}{p} | {'yes' if r['limited'] else 'no'} |")
+    lines = ["| family | experiment (1x steps) | claim | test | 1x difference [95 % CI] | 2x | change | budget |",
+             "|---|---|---|---|---|---|---|---|"]
+    for family, name, steps, finding in rows:
+        for t in finding["test"].get("tests", []):
+            b = t["budget"]
+            ci = "" if not b["ci95_1x"] else f" [{b['ci95_1x'][0]:.3g}, {b['ci95_1x'][1]:.3g}]"
+            fmt = lambda v: "-" if v is None else f"{v:+.3g}"  # noqa: E731
+            word = {True: "budget-sensitive", False: "stable", None: "undecided (no interval)"}[b["sensitive"]]
+            lines.append(f"| {family} | {name} ({steps}) | {finding['claim']} | {t.get('metric')} vs {t.get('rival')} | "
+                         f"{fmt(b['diff_1x'])}{ci} | {fmt(b['diff_2x'])} | {fmt(b['change'])} | {word} |")
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--out", default="/work/budget")
-    ap.add_argument("--steps", type=int, default=None,
+    ap.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
+    ap.add_argument("--out", type=Path, default=Path("/work/budget"))
+    ap.add_argument("--steps", type=positive_steps, default=None,
                     help="the 1x budget (default: each experiment's own; give the --steps the results were run with)")
-    ap.add_argument("--only", default=None,
-                    help="comma-separated experiments naming the families to check (default: all: "
-                         + ",".join(f[1] for f in FAMILIES) + ")")
-    ap.add_argument("--markdown", default=None, help="also write the table to this file")
-    args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    out = Path(args.out)
+    ap.add_argument("--only", default=None, help="comma-separated experiments to check (default: every family's: "
+                    + ",".join(n for _, names in FAMILIES for n in names) + ")")
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
+    args = ap.parse_args(argv)
+    every = [n for _, names in FAMILIES for n in names]
+    args.only = [n.strip() for n in args.only.split(",")] if args.only else every
+    unknown = [n for n in args.only if n not in every]
+    if unknown:
+        ap.error(f"--only: {unknown} are not budget-checked experiments (choose from {every})")
+    if args.out.exists() and not args.out.is_dir():
+        ap.error(f"--out {args.out} is a file, not a folder")
+    if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
+        ap.error(f"--markdown {args.markdown}: " + ("is a folder; give a file name" if args.markdown.is_dir()
+                                                    else f"its folder {args.markdown.parent} does not exist"))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
     rows = []
-    only = set(args.only.split(",")) if args.only else {f[1] for f in FAMILIES}
-    for family, name, method, key in (f for f in FAMILIES if f[1] in only):
-        r = measure(name, method, key, seeds, out, args.steps)
-        rows.append((family, method, key, r))
-        print(family, json.dumps(r), flush=True)
+    try:
+        for family, names in FAMILIES:
+            for name in (n for n in names if n in args.only):
+                steps, marked = run_pair(name, args.seeds, args.steps, args.out)
+                rows += [(family, name, steps, f) for f in marked if f.get("test", {}).get("tests")]
+                print(f"{family}: {name} done ({steps} and {2 * steps} steps)", flush=True)
+    except SynaugError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     table = markdown(rows)
     print(table)
     if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
+        atomic_write_text(args.markdown, table + "\n")
 
 
 if __name__ == "__main__":

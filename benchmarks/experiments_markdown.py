@@ -1,7 +1,8 @@
 """Write the named experiments' results (`synaug experiment NAME`, under ROOT/NAME/results.json) into
 docs/results.md, between the markers `<!-- experiments:begin -->` and `<!-- experiments:end -->`:
 per experiment its command, seeds and steps, wall time, the tables (mean ± sample std over seeds, the
-paper's numbers after '|'), one line per paper claim with its status, and the rows not run. The
+paper's numbers after '|'), one line per claim with its family (paper or exploratory) and its verdict
+(consistent, contradicted, equivalent, underpowered or not runnable here), and the rows not run. The
 block's sections of experiments not under ROOT (run earlier, elsewhere) are kept as they are.
 
 Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]

@@ -209,11 +209,35 @@ def test_fig5_uniformizing_improves_the_worst_cell(tmp_path):
     assert tilted > rows["class + group imbalance / uniformized"]["tilt"].mean
 
 
+def test_fig5_class_imbalance_tilts_only_where_the_group_narrows_the_class_gap():
+    """Equal class gaps in both groups: class imbalance shifts the boundary along x and leaves it vertical;
+    with group 1's classes closer together the same counts tilt it (the setting the paper's claim needs)."""
+    tilts = {}
+    for gap in (1.0, 0.5):
+        rng = np.random.default_rng(11)
+        counts = fig5.cell_counts("class imbalance", 3000, 10)
+        x, y, a = fig5.sample(counts, 1.5, rng, gap)
+        tilts[gap] = fig5.tilt_degrees(fig5.boundary(fig5.fit_linear(x, y))[0])
+    assert tilts[1.0] < 1.5 < 3.0 < tilts[0.5]
+    assert fig5.cell_mean(1, 1, 2.0, 0.5).tolist() == [1.0, 2.0] and fig5.cell_mean(1, 0, 2.0, 0.5).tolist() == [2.0, -2.0]
+
+
+def test_fig5_dp_and_eo_are_fairlearns():
+    from fairlearn.metrics import demographic_parity_difference, equal_opportunity_difference
+    rng = np.random.default_rng(12)
+    x, y, a = fig5.sample(fig5.cell_counts("class + group imbalance", 400, 5), 1.5, rng)
+    clf = fig5.fit_linear(x, y)
+    m = fig5.evaluate(clf, x, y, a)
+    pred = clf.predict(x)
+    assert m["dp"] == pytest.approx(demographic_parity_difference(y, pred, sensitive_features=a))
+    assert m["eo"] == pytest.approx(equal_opportunity_difference(y, pred, sensitive_features=a))
+
+
 # ----------------------------------------------------------------------------- uniformization
 def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
     ctx, result = run_tiny("uniformization", tmp_path)
     n = ctx.splits(ctx.data(groups=False, per_class=ctx.config.options["per_class"])).train.class_counts()
-    made = result.tables[1].rows
+    made = result.tables[-1].rows
     for beta in ctx.config.options["betas"]:
         assert made[f"U-{beta}"]["real"] == np.minimum(n, beta).tolist()
         assert made[f"U-{beta}"]["synthetic"] == np.maximum(beta - n, 0).tolist()
@@ -221,9 +245,24 @@ def test_uniformization_counts_follow_the_strategy_formulas(tmp_path):
         assert made[f"LT+{alpha}"]["real"] == n.tolist()
         assert made[f"LT+{alpha}"]["synthetic"] == [alpha] * len(n)
     for family, key, _ in uniformization.FAMILIES:
-        c = result.curves[family]
-        assert len(c["x"]) == len(ctx.config.options[key]) == len(c["accuracy"]["mean"])
+        for schedule, _, _ in uniformization.SCHEDULES:
+            c = result.curves[f"{family} ({schedule})"]
+            assert len(c["x"]) == len(ctx.config.options[key]) == len(c["accuracy"]["mean"])
     assert set(result.tables[0].rows["U-4"]) == {"many", "medium", "few", "accuracy"}
+    # equal epochs: steps = epochs x the set's size / batch size (U-beta: classes x beta; LT+alpha: real + classes x alpha)
+    batch, epochs = ctx.config.train.batch_size, ctx.config.options["epochs"]
+    for beta in ctx.config.options["betas"]:
+        assert made[f"U-{beta}"]["training set"] == len(n) * beta
+        assert made[f"U-{beta}"]["steps at equal epochs"] == -(-epochs * len(n) * beta // batch)
+    jobs = uniformization.jobs(ctx)
+    steps = {j.name: j.train.steps for j in jobs}
+    assert steps["U-4-epochs"] == made["U-4"]["steps at equal epochs"] and steps["U-4"] == ctx.config.train.steps
+    assert len(jobs) == 2 * len(ctx.seeds) * (len(ctx.config.options["betas"]) + len(ctx.config.options["alphas"]))
+    assert [f.claim for f in result.findings][:3] == [
+        "Accuracy rises as synthetic data are added (equal epochs)",
+        "LT+alpha: the first synthetic images help the Few classes most (equal epochs)",
+        "With much synthetic data, LT+alpha and U-beta perform alike (equal epochs)"]
+    assert result.findings[0].test["family"] == "paper" and result.findings[3].test["family"] == "exploratory"
 
 
 @pytest.mark.parametrize("name,opts,match", [

@@ -1,7 +1,8 @@
-"""Verdicts a reviewer can trust (issue 18): the statistics against scipy on fixed inputs, Holm's
-correction against its definition, the verdict rule on data with a known effect and with none (the
-no-effect case comes out inconclusive at the stated rate), and the test-image bootstrap against the
-binomial standard error."""
+"""Verdicts a reviewer can trust (issues 18, 29): the statistics against scipy and statsmodels on fixed
+inputs (t-test, Holm, TOST, power, the sign test), the five verdicts on data with a known large effect
+(consistent), a known zero effect (equivalent) and a noisy one (underpowered), Holm within one family
+only, intersection-union claims and shared tests counted once, and the test-image bootstrap against
+the binomial standard error (used in a verdict only where the test split is fixed)."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ from scipy import stats
 from synaug.eval.bootstrap import difference_interval, resampled_interval
 from synaug.eval.scoring import Scoring
 from synaug.experiments.catalog import Finding
-from synaug.experiments.claims import ALPHA, Claim, Comparison, FindingSet, evaluate_claims, holm, paired_test
+from synaug.errors import ConfigError
+from synaug.experiments.claims import ALPHA, Claim, FindingSet, evaluate_claims, holm_adjust, paired_test
+from synaug.experiments.power import detectable, seeds_needed, sign_test_p, tost_p
 from synaug.experiments.stats import Stat
 from synaug.experiments.uncertainty import RowRuns
 
@@ -45,14 +48,20 @@ def test_paired_test_is_scipys_ttest_rel_over_the_seeds_both_rows_have():
     assert lower[1] == pytest.approx(-1.625) and lower[3] == pytest.approx(p)
 
 
+DELTA = {"delta": 1.0, "reason": "test margin"}
+
+
+def claim(text, better, worse, metrics=("accuracy",), **kw):
+    return Claim(text, better, worse, metrics, **{**DELTA, **kw})
+
+
 def test_holm_matches_its_definition():
     ps = [0.01, 0.04, 0.03, 0.2, 0.005]
-    tests = [Comparison("accuracy", "x", 3, 1.0, None, p) for p in ps]
-    holm(tests)
     order = np.argsort(ps)
     expected = np.maximum.accumulate([min(1.0, (len(ps) - i) * ps[j]) for i, j in enumerate(order)])
-    assert [tests[j].p_holm for j in order] == pytest.approx(expected)
-    assert [t.verdict for t in tests] == ["consistent", "inconclusive", "inconclusive", "inconclusive", "consistent"]
+    assert [holm_adjust(ps)[j] for j in order] == pytest.approx(expected)
+    from statsmodels.stats.multitest import multipletests
+    assert holm_adjust(ps) == pytest.approx(multipletests(ps, method="holm")[1])
 
 
 def test_a_known_effect_is_consistent_and_its_opposite_contradicted():
@@ -60,43 +69,143 @@ def test_a_known_effect_is_consistent_and_its_opposite_contradicted():
     base = rng.normal(70, 2, 5)
     better = base + 4 + rng.normal(0, 0.5, 5)
     rows = {"a": row(dict(enumerate(better))), "b": row(dict(enumerate(base)))}
-    (f, g) = evaluate_claims([Claim("a beats b", "a", "b", ("accuracy",)), Claim("b beats a", "b", "a", ("accuracy",))],
-                             rows, Finding)
+    (f, g) = evaluate_claims([claim("a beats b", "a", "b"), claim("b beats a", "b", "a")], rows, Finding)
     assert f.status == "consistent" and g.status == "contradicted"
     assert "p = " in f.evidence and f.test["tests"][0]["diff"] == pytest.approx(np.mean(better - base))
     # lower-is-better metrics claim the other direction: DP of a lower than b's
     dp = {"a": row(dict(enumerate(base / 1000)), "dp"), "b": row(dict(enumerate(better / 1000)), "dp")}
-    (h,) = evaluate_claims([Claim("a is fairer", "a", "b", ("dp",))], dp, Finding)
+    (h,) = evaluate_claims([claim("a is fairer", "a", "b", ("dp",), delta=0.001)], dp, Finding)
     assert h.status == "consistent"
 
 
-def test_no_effect_comes_out_inconclusive_at_the_stated_rate():
+def test_a_known_zero_effect_is_equivalent_and_a_noisy_one_underpowered():
+    rng = np.random.default_rng(5)
+    base = rng.normal(70, 3, 8)
+    same = base + rng.normal(0, 0.2, 8)          # a difference of about 0 with a small spread: inside +-1
+    noisy = base + 0.5 + rng.normal(0, 4, 8)     # a spread far too wide to decide anything at 8 seeds
+    rows = {"a": row(dict(enumerate(same))), "b": row(dict(enumerate(base))), "c": row(dict(enumerate(noisy)))}
+    (eq,) = evaluate_claims([claim("a beats b", "a", "b")], rows, Finding)
+    (under,) = evaluate_claims([claim("c beats b", "c", "b")], rows, Finding)
+    assert eq.status == "equivalent" and under.status == "underpowered"
+    t = under.test["tests"][0]
+    d = noisy - base
+    from statsmodels.stats.power import TTestPower
+    effect = TTestPower().solve_power(nobs=8, alpha=ALPHA, power=0.8, alternative="two-sided")
+    assert t["detectable"] == pytest.approx(effect * np.std(d, ddof=1))
+    assert t["seeds_needed"] is None  # delta 1 against a spread of about 4: more than 10 seeds
+    assert set(t) >= {"family", "delta", "delta_reason", "n", "diff", "ci95", "p", "p_holm", "tost_p", "detectable",
+                      "seeds_needed", "verdict"}
+    assert "detectable at 80 % power" in under.evidence and "more than 10 seeds" in under.evidence
+
+
+def test_tost_p_is_statsmodels_ttost_paired():
+    from statsmodels.stats.weightstats import ttost_paired
+    a, b = np.array([70.1, 71.5, 69.8, 70.9]), np.array([70.0, 71.0, 70.2, 70.4])
+    rows = {"a": row(dict(enumerate(a))), "b": row(dict(enumerate(b)))}
+    (f,) = evaluate_claims([claim("a beats b", "a", "b")], rows, Finding)
+    assert f.test["tests"][0]["tost_p"] == pytest.approx(ttost_paired(a, b, -1.0, 1.0)[0])
+    assert tost_p(a, b, 1.0) == pytest.approx(ttost_paired(a, b, -1.0, 1.0)[0])
+
+
+def test_seeds_needed_is_the_smallest_n_statsmodels_gives_80_percent_power():
+    from statsmodels.stats.power import TTestPower
+    power = TTestPower()
+    for std, delta, alpha in ((1.0, 1.0, 0.05), (2.0, 1.5, 0.01), (0.5, 1.0, 0.05 / 7), (1.0, 0.3, 0.05)):
+        n = seeds_needed(std, delta, alpha, cap=None)
+        assert power.power(delta / std, n, alpha) >= 0.8 and (n == 2 or power.power(delta / std, n - 1, alpha) < 0.8)
+    # where scipy's noncentral t gives NaN (effect 3.3 at 5 seeds, alpha 0.05 / 7), the one-sided power at
+    # alpha / 2 stands in: 5 seeds give 0.905, so 5, not the 6 a NaN would push it to
+    assert np.isnan(power.power(1 / 0.3, 5, 0.05 / 7)) or power.power(1 / 0.3, 5, 0.05 / 7) > 0.8
+    assert seeds_needed(0.3, 1.0, 0.05 / 7) == 5
+    assert seeds_needed(1.0, 0.3, 0.05) is None and seeds_needed(1.0, 0.3, 0.05, cap=None) > 10  # beyond the cap
+    assert seeds_needed(0.0, 1.0, 0.05) == 2
+    # the issue's numbers: 3.3 standard deviations at 3 seeds alone, 8.6 at Holm's first step of 7
+    assert detectable(1.0, 3, 0.05) == pytest.approx(3.26, abs=0.01)
+    assert detectable(1.0, 3, 0.05 / 7) == pytest.approx(8.66, abs=0.01)
+    assert detectable(1.0, 3, 0.05 / 15) == pytest.approx(12.7, abs=0.05)  # where statsmodels' solve_power fails
+    assert power.power(detectable(2.0, 6, 0.01) / 2.0, 6, 0.01) == pytest.approx(0.8)
+
+
+def test_no_effect_is_rarely_consistent_or_contradicted():
     """Rows drawn from one distribution: a claim may come out consistent or contradicted only by chance,
     at most alpha (two-sided) of the time."""
     rng = np.random.default_rng(1)
-    trials, wrong = 600, 0
+    trials, wrong = 300, 0
     for _ in range(trials):
         a, b = rng.normal(70, 2, 5), rng.normal(70, 2, 5)
-        (f,) = evaluate_claims([Claim("a beats b", "a", "b", ("accuracy",))],
+        (f,) = evaluate_claims([claim("a beats b", "a", "b")],
                                {"a": row(dict(enumerate(a))), "b": row(dict(enumerate(b)))}, Finding)
-        wrong += f.status != "inconclusive"
+        wrong += f.status in ("consistent", "contradicted")
     assert wrong / trials <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / trials)
 
 
-def test_one_seed_is_inconclusive_and_a_missing_row_not_runnable():
+def test_one_seed_is_underpowered_and_a_missing_row_not_runnable():
     rows = {"a": row({0: 90.0}), "b": row({0: 50.0})}
-    (f, g) = evaluate_claims([Claim("a beats b", "a", "b", ("accuracy",)), Claim("a beats c", "a", "c", ("accuracy",))],
+    (f, g) = evaluate_claims([claim("a beats b", "a", "b"), claim("a beats c", "a", "c")],
                              {**rows, "c": RowRuns()}, Finding)
-    assert f.status == "inconclusive" and g.status == "not runnable here"
+    assert f.status == "underpowered" and g.status == "not runnable here"
+    assert "one seed" in f.evidence
+
+
+def test_families_are_never_mixed_in_holm():
+    """Seven exploratory claims with tiny p-values do not make a paper claim pay for them: its Holm p is
+    its own (a family of one) and stays its own when the others are added."""
+    rng = np.random.default_rng(6)
+    base = rng.normal(70, 2, 5)
+    rows = {"p": row(dict(enumerate(base + 1.5 + rng.normal(0, 0.6, 5)))), "b": row(dict(enumerate(base)))}
+    for i in range(7):
+        rows[f"x{i}"] = row(dict(enumerate(base + 5 + rng.normal(0, 0.2, 5))))
+    paper = claim("p beats b", "p", "b")
+    alone = evaluate_claims([paper], rows, Finding)[0].test["tests"][0]
+    explore = [claim(f"x{i} beats b", f"x{i}", "b", family="exploratory") for i in range(7)]
+    found = evaluate_claims([paper, *explore], rows, Finding)
+    t = found[0].test["tests"][0]
+    assert t["p_holm"] == pytest.approx(alone["p"]) == pytest.approx(alone["p_holm"]) and t["family"] == "paper"
+    ps = [f.test["tests"][0]["p"] for f in found[1:]]
+    assert [f.test["tests"][0]["p_holm"] for f in found[1:]] == pytest.approx(holm_adjust(ps))
+    assert all(f.test["family"] == "exploratory" and f.evidence.startswith("[exploratory") for f in found[1:])
+
+
+def test_an_all_claim_is_one_hypothesis_and_a_shared_test_is_counted_once():
+    """Intersection-union: a claim on three metrics is one member of Holm's family with p = its largest
+    test p, no correction inside; "best of all" reuses the earlier claim's test against the same row."""
+    rng = np.random.default_rng(7)
+    base = rng.normal(0.08, 0.01, 6)
+    rows = {"a": RowRuns(), "b": RowRuns(), "c": RowRuns()}
+    for name, shift in (("a", -0.02), ("b", 0.0), ("c", 0.01)):
+        for s in range(6):
+            rows[name].metrics[s] = {k: base[s] + shift + rng.normal(0, 0.002) for k in ("dp", "eo", "ed_mean")}
+            rows[name].metrics[s]["accuracy"] = 90 + shift * 100 + rng.normal(0, 0.3)
+            rows[name].scoring[s] = None
+    fair = claim("a is fairer than b", "a", "b", ("dp", "eo", "ed_mean"), delta=0.005)
+    (f,) = evaluate_claims([fair], rows, Finding)
+    ps = [t["p"] for t in f.test["tests"]]
+    assert max(t["p_holm"] for t in f.test["tests"]) == pytest.approx(max(ps))  # a family of one claim: no correction
+    first, best = evaluate_claims([claim("a beats b", "a", "b"), claim("a is the best", "a", None)], rows, Finding)
+    assert first.test["tests"][0] == best.test["tests"][0]  # the same test, shared
+    assert "counted once" in best.evidence
+    # two hypotheses in the family (the shared test belongs to the first): Holm over two p's
+    own = [first.test["tests"][0]["p"], best.test["tests"][1]["p"]]
+    assert [first.test["tests"][0]["p_holm"], best.test["tests"][1]["p_holm"]] == pytest.approx(holm_adjust(own))
 
 
 def test_a_claim_against_every_row_and_mode_any():
     rng = np.random.default_rng(2)
     rows = {name: row(dict(enumerate(rng.normal(mu, 0.3, 5)))) for name, mu in (("a", 80), ("b", 70), ("c", 79.9))}
-    (best,) = evaluate_claims([Claim("a is the best", "a", None, ("accuracy",))], rows, Finding)
-    assert best.status == "inconclusive" and len(best.test["tests"]) == 2  # beats b clearly, c not
-    (any_,) = evaluate_claims([Claim("a beats b or c", "a", "b", ("accuracy",), mode="any")], rows, Finding)
+    (best,) = evaluate_claims([claim("a is the best", "a", None)], rows, Finding)
+    assert best.status in ("equivalent", "underpowered") and len(best.test["tests"]) == 2  # beats b clearly, c not
+    assert [t["verdict"] for t in best.test["tests"]][0] == "consistent"
+    (any_,) = evaluate_claims([claim("a beats b or c", "a", "b", mode="any")], rows, Finding)
     assert any_.status == "consistent"
+    (only_c,) = evaluate_claims([claim("a beats c", "a", None, rivals=("c",))], rows, Finding)
+    assert [t["rival"] for t in only_c.test["tests"]] == ["c"]
+
+
+def test_a_claim_without_margin_or_family_is_refused():
+    with pytest.raises(ConfigError, match="margin delta"):
+        Claim("x", "a", "b", ("accuracy",)).check(["a", "b"])
+    with pytest.raises(ConfigError, match="family"):
+        Claim("x", "a", "b", ("accuracy",), delta=1.0, reason="r", family="mine").check(["a", "b"])
 
 
 def scoring(n=1000, classes=2, seed=0):
@@ -120,28 +229,45 @@ def test_the_test_image_interval_matches_the_binomial_standard_error():
     assert d[0] > 0 and d[0] < diff < d[1]
 
 
-def test_a_significant_seed_test_inside_the_test_sampling_error_is_inconclusive():
+def test_a_significant_seed_test_inside_the_test_sampling_error_is_underpowered_on_a_fixed_split():
     sc = scoring()
     rng = np.random.default_rng(4)
     right = lambda p: np.where(rng.random(1000) < p, sc.labels, 1 - sc.labels)  # noqa: E731
     preds_a = {s: right(0.801) for s in range(4)}
     preds_b = {s: right(0.800) for s in range(4)}
-    acc = lambda p: 100 * float((p == sc.labels).mean())  # noqa: E731
-    a = {s: 80.4 + 0.01 * s for s in range(4)}  # the seeds say a > b with no doubt...
+    a = {s: 80.4 + 0.01 * s + 0.001 * (s % 2) for s in range(4)}  # the seeds say a > b with no doubt...
     b = {s: 80.0 + 0.01 * s for s in range(4)}
     rows = {"a": row(a, predictions=preds_a, scoring=sc), "b": row(b, predictions=preds_b, scoring=sc)}
-    (f,) = evaluate_claims([Claim("a beats b", "a", "b", ("accuracy",))], rows, Finding, resamples=500)
+    (f,) = evaluate_claims([claim("a beats b", "a", "b")], rows, Finding, resamples=500)
     t = f.test["tests"][0]
-    assert t["p"] is None or t["test_ci95"][0] < 0 < t["test_ci95"][1]  # ...the test images do not
-    assert f.status == "inconclusive" and acc(preds_a[0]) > 0
+    assert t["test_split"] == "fixed" and t["p_holm"] < ALPHA
+    assert t["test_ci95"][0] < 0 < t["test_ci95"][1]  # ...the test images do not
+    assert f.status != "consistent" and "test split fixed across seeds" in f.evidence
+    # each seed on its own test split: the seeds already carry that noise, the interval is not used
+    other = {s: scoring(seed=s) for s in range(4)}
+    per_seed = {"a": row(a, predictions=preds_a), "b": row(b, predictions=preds_b)}
+    for r in per_seed.values():
+        r.scoring = dict(other)
+    (g,) = evaluate_claims([claim("a beats b", "a", "b")], per_seed, Finding, resamples=500)
+    assert g.test["tests"][0]["test_split"] == "per seed" and g.test["tests"][0]["test_ci95"] is None
+    assert g.status == "consistent" and "its own test split" in g.evidence
 
 
-def test_finding_set_rules_need_every_seed():
+def test_shape_rules_need_five_seeds_and_a_sign_test():
     fs = FindingSet()
-    fs.rule("holds everywhere", {0: True, 1: True, 2: True})
+    fs.rule("holds on five", {s: True for s in range(5)})
+    fs.rule("holds on three", {0: True, 1: True, 2: True})
     fs.rule("holds on one", {0: True, 1: False, 2: None})
-    fs.rule("fails everywhere", {0: False, 1: False})
-    fs.rule("one seed", {0: True})
-    fs.paired("a above b by 10", {0: 30.0, 1: 31.0, 2: 29.5}, {0: 10.0, 1: 10.5, 2: 9.0}, margin=10.0)
-    statuses = [f.status for f in fs.findings(Finding)]
-    assert statuses == ["consistent", "inconclusive", "contradicted", "inconclusive", "consistent"]
+    fs.rule("fails on eight", {s: False for s in range(8)})  # 1/256 < 0.05 / 5 members
+    fs.paired("a above b by 10", {0: 30.0, 1: 31.0, 2: 29.5}, {0: 10.0, 1: 10.5, 2: 9.0}, margin=10.0, **DELTA)
+    found = fs.findings(Finding)
+    assert [f.status for f in found] == ["underpowered", "underpowered", "underpowered", "contradicted", "consistent"]
+    # five rules and a paired value: the five-of-five sign test p = 1/32 does not clear Holm's step over 5 members
+    p = stats.binomtest(5, 5, 0.5, alternative="greater").pvalue
+    assert found[0].test["tests"][0]["p"] == pytest.approx(p) and found[0].test["tests"][0]["n"] == 5
+    assert "sign-test p = 0.0312" in found[0].evidence
+    alone = FindingSet()
+    alone.rule("holds on five", {s: True for s in range(5)})
+    (f,) = alone.findings(Finding)
+    assert f.status == "consistent" and f.test["tests"][0]["p_holm"] == pytest.approx(p)
+    assert sign_test_p(4, 6) == pytest.approx(stats.binomtest(4, 6, 0.5, alternative="greater").pvalue)

@@ -17,7 +17,8 @@ td.paper{color:#555;font-size:0.9em;text-align:left}img{max-width:100%}.note{col
 .status{font-weight:bold}.warn{color:#c62828;font-weight:bold}.ok{color:#2e7d32}"""
 
 STATUS_COLOUR = {"consistent": "#2e7d32", "reproduced": "#2e7d32", "contradicted": "#c62828",
-                 "not reproduced": "#c62828", "inconclusive": "#a66a00", "not runnable here": "#777"}
+                 "not reproduced": "#c62828", "underpowered": "#a66a00", "equivalent": "#1565c0",
+                 "not runnable here": "#777"}
 
 esc = html.escape
 

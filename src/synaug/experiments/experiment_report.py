@@ -20,7 +20,7 @@ from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text, write_json
 from synaug.plots import pyplot, save_png
 
-STATUSES = ("consistent", "inconclusive", "contradicted", "not runnable here")
+STATUSES = ("consistent", "contradicted", "equivalent", "underpowered", "not runnable here")
 
 
 def as_dict(obj):
@@ -130,11 +130,17 @@ def write_index(folder: Path) -> Path:
     return write_page(Path(folder) / "experiments.html", "synaug experiments", "\n".join(body))
 
 
+def finding_family(finding: dict) -> str:
+    """'(paper) ' or '(exploratory) ': the Holm family a finding was decided in ('' for older results)."""
+    family = (finding.get("test") or {}).get("family")
+    return f"({family}) " if family else ""
+
+
 def format_result_text(results: dict) -> str:
     """The tables (mean ± std, paper numbers after '|'), findings and skipped rows as plain text."""
     lines = [split_text(results["thresholds"]), ""] if results.get("thresholds") else []
     for table in results["tables"]:
         lines += [table_text(table), ""]
-    lines += [f"[{f['status']}] {f['claim']}: {f['evidence']}" for f in results["findings"]]
+    lines += [f"[{f['status']}] {finding_family(f)}{f['claim']}: {f['evidence']}" for f in results["findings"]]
     lines += [f"skipped: {s}" for s in results["skipped"]]
     return "\n".join(lines)

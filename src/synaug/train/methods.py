@@ -135,6 +135,12 @@ for _m in [
            transform="cutmix", pairing="domain", synthetic=True, stage2="finetune"),
     # group robustness and fairness (cells = class x group)
     Method("erm", "empirical risk minimisation (plain cross-entropy)"),
+    # Table 4's controls: ERM with SYNAuG's stage 2 and no synthetic data, so the effect of the synthetic images is
+    # not confounded with the last-layer step (issue 29)
+    Method("erm-ft", "ERM + the last layer fine-tuned on a cell-balanced real training subset (synaug's stage 2, "
+           "no synthetic data): the control of synaug", stage2="finetune"),
+    Method("erm-ft-val", "ERM + the last layer fine-tuned on cell-balanced validation data (synaug-ft-val's stage 2, "
+           "no synthetic data): the control of synaug-ft-val", stage2="finetune", stage2_data="val"),
     Method("rs", "group-balanced re-sampling: every class x group cell equally likely", sampler="cell-balanced"),
     Method("group-dro", "Group DRO (Sagawa et al. 2020), worst-group objective over cells, batches drawn with "
            "probability inverse to cell size (the reference's --reweight_groups)", loss="group-dro",

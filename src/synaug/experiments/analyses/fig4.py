@@ -24,7 +24,7 @@ from synaug.eval.specs import metric
 from synaug.experiments.analyses.common import (SHOTS, by_seed, curve, fmt, listed, method_name, number, options,
                                                 plot_shots, save_figure, stats_of)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
-from synaug.experiments.claims import Claim, FindingSet, evaluate_claims
+from synaug.experiments.claims import Claim, FindingSet
 from synaug.experiments.table import Table
 from synaug.generators.base import Knob, quality_knob
 from synaug.plots import pyplot
@@ -142,21 +142,29 @@ def draw_samples(samples: dict, knob: Knob, per_row: int = 10):
     return fig
 
 
+ACC = {"delta": 1.0, "reason": "1 point of accuracy: the paper's Fig. 4 gains over CE are 10-40 points on Medium, Few "
+       "and All; its plateau levels differ by about 1 point"}
+# the two paper texts disagree on Many (ICML Fig. 4 vs the workshop's): noted beside the claims
+MANY_NOTE = ("the two paper texts disagree on Many: the ICML text's Fig. 4 has SYNAuG's Many at 48-54 below CE's 61.85 "
+             "(\"the accuracy of the Many class is degraded\"), the workshop's at 68-69 above it (\"large improvements in "
+             "all the classes\"); so Many is left out of the claim")
+
+
 def findings(ctx, opts, runs: dict, levels: list[str], rows: dict) -> list[Finding]:
     """Each quality level against the CE baseline (ce-rs when ce was not run) as paired claims, and the
-    plateau rule checked on every seed. `levels`: the level rows, worst quality first."""
+    plateau rule checked on every seed, in one Holm family. `levels`: the level rows, worst quality first."""
     base = "ce" if "ce" in opts["baselines"] else opts["baselines"][0]
-    claims = [Claim(f"SYNAuG beats CE on Medium, Few and All at {label}", label, base, ("medium", "few", "accuracy"))
-              for label in levels]
-    out = evaluate_claims(claims, runs, Finding, ctx.config.bootstrap)
+    claims = [Claim(f"SYNAuG beats CE on Medium, Few and All at {label} ({MANY_NOTE})", label, base,
+                    ("medium", "few", "accuracy"), **ACC) for label in levels]
     f = FindingSet()
+    f.claims(claims, runs, ctx.config.bootstrap)
     acc = {label: by_seed(rows[label]["accuracy"]) for label in levels}
     f.rule("Low quality is worst, and above a threshold quality barely matters",
            {s: plateau([acc[label].get(s) for label in levels]) for s in ctx.seeds},
            "the lowest quality has the lowest All, and the spread of All over the upper half of the levels is under "
            "a quarter of the lowest-to-highest rise (a straight rise fails: a plateau passes); mean All by quality: "
            + ", ".join(f"{label}: {fmt(rows[label]['accuracy'].mean)}" for label in levels))
-    return out + f.findings(Finding)
+    return f.findings(Finding)
 
 
 def plateau(acc: list) -> bool | None:
