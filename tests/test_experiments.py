@@ -236,7 +236,7 @@ def test_a_finished_run_is_reused_only_for_the_same_job_and_data(tmp_path, monke
         (run_dir / "config.yaml").write_text("method: ce\n")
 
     monkeypatch.setattr(execute, "train_method", fake_train)
-    monkeypatch.setattr(execute, "evaluate_model", lambda *a, **k: {"accuracy": float(len(calls))})
+    monkeypatch.setattr(execute, "evaluate_and_record", lambda *a, **k: {"accuracy": float(len(calls))})
     cfg = experiment_config(EXPERIMENTS["table2"], {"out": str(tmp_path)}, tiny=True)
     ctx = ExperimentContext(cfg, Workspace(shared=tmp_path / "shared", progress=False, log=lambda *a, **k: None))
     job = cfg.job("uniformize", 0)

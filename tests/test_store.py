@@ -151,3 +151,30 @@ def test_runs_lists_checks_and_removes_only_unreferenced_runs(tmp_path, capsys):
     (run.folder / "predictions.npz").unlink()
     assert main(["runs", "check", "--store", str(store.root)]) == 1
     assert "predictions.npz is missing" in capsys.readouterr().out
+
+
+def test_seeds_rule_reads_the_spread_of_the_paper_claims_only():
+    from synaug.experiments.catalog import seeds_rule
+    from synaug.experiments.power import seeds_needed
+
+    def test(family, std, delta=1.0, needed=None):
+        return {"family": family, "std": std, "delta": delta, "metric": "accuracy", "rival": "ce",
+                "seeds_needed": needed if needed is not None else seeds_needed(std, delta, 0.05)}
+    pilot = {"findings": [{"claim": "a", "test": {"tests": [test("paper", 0.3)]}},
+                          {"claim": "b", "test": {"tests": [test("paper", 0.8)]}},
+                          {"claim": "c", "test": {"tests": [test("exploratory", 50.0)]}}]}
+    rule = seeds_rule(pilot, cap=10)
+    assert rule["seeds"] == max(3, seeds_needed(0.8, 1.0, 0.05)) and len(rule["needed"]) == 2  # exploratory ignored
+    noisy = {"findings": [{"claim": "d", "test": {"tests": [test("paper", 30.0, needed=None)]}}]}
+    noisy["findings"][0]["test"]["tests"][0]["seeds_needed"] = None  # more than the cap would be needed
+    assert seeds_rule(noisy, cap=7)["seeds"] == 7
+
+
+def test_seeds_auto_runs_a_pilot_then_the_seeds_the_rule_asks_for(tmp_path):
+    r = tiny("table3a", tmp_path, seeds="auto:4")
+    rule = r["seeds_rule"]
+    assert rule["pilot"] == [0, 1, 2] and 3 <= rule["seeds"] <= 4
+    assert r["config"]["seeds"] == list(range(rule["seeds"]))
+    assert r["jobs"]["stored"] >= 4  # the pilot's 2 rows x 3 seeds... reused, not trained again
+    with pytest.raises(Exception, match="auto:CAP with CAP from 3 to 100"):
+        tiny("table3a", tmp_path, seeds="auto:x")

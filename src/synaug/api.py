@@ -177,16 +177,18 @@ def experiment(name: str, *, dataset: str | None = None, imbalance: float | None
                dry_run: bool = False, collect_only: bool = False) -> dict | None:
     """`synaug experiment NAME`: one of the paper's tables or figures (`synaug experiment --list`), or
     `all` of them, on the embedded data or on yours with `dataset` / a `config` YAML (dataset, plan,
-    generate, train); `overrides` is any further config dict. Jobs run through the run store `store`
+    generate, train); `overrides` is any further config dict. `seeds="auto"` (or "auto:CAP") runs a pilot of
+    3 seeds, then as many as the power rule asks for (`catalog.seeds_rule`, at most CAP, default 10). Jobs run through the run store `store`
     (default runs/store, or OUT/store) with `launcher` (local with `workers` processes, multi-gpu,
     slurm with submitit parameters `slurm`). Writes results.json, PNGs and report.html under `out`
     (default runs/experiments/NAME; for `all`, one folder per experiment under `out`) and returns the
     results dict ({name: results} for `all`); `dry_run` returns what would train instead, and
     `collect_only` makes the tables from the stored runs alone (rows without runs are skipped)."""
     from synaug.engine.launchers import LaunchSettings
-    from synaug.experiments.library import dry_run as count_jobs, run_all, run_named
+    from synaug.experiments.library import dry_run as count_jobs, named_or_auto, run_all
+    auto = isinstance(seeds, str) and seeds.startswith("auto")
     given = {"dataset": dataset, "imbalance": imbalance, "out": None if out is None else str(out),
-             "seeds": None if seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
+             "seeds": seeds if auto or seeds is None else [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)],
              "train": train_overrides(steps, train)}
     given = {**given, **(overrides or {})}
     launch = LaunchSettings(launcher, workers, slurm=tuple(sorted((slurm or {}).items())))
@@ -194,8 +196,8 @@ def experiment(name: str, *, dataset: str | None = None, imbalance: float | None
     if name == "all" or dry_run:
         return (count_jobs if dry_run else run_all)(name, given, config, progress=progress, tiny=tiny, launch=launch,
                                                     dist=_dist(), collect_only=collect_only, **paths)
-    return run_named(name, given, config, progress=progress, tiny=tiny, dist=_dist(), launch=launch,
-                     collect_only=collect_only, **paths)
+    return named_or_auto(name, given, config, progress=progress, tiny=tiny, dist=_dist(), launch=launch,
+                         collect_only=collect_only, **paths)
 
 
 def train_overrides(steps: int | None, train: dict | None) -> dict | None:

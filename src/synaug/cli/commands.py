@@ -257,8 +257,10 @@ def cmd_experiment(args) -> int:
         EXPERIMENTS[args.name]  # an unknown name fails (with a suggestion) before any work
     if args.config:
         load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
+    auto = args.seeds is not None and str(args.seeds).startswith("auto")
     results = api.experiment(args.name, dataset=args.dataset, imbalance=args.imbalance,
-                             seeds=seeds(args.seeds) if args.seeds is not None else None, steps=args.steps,
+                             seeds=args.seeds if auto else seeds(args.seeds) if args.seeds is not None else None,
+                             steps=args.steps,
                              out=args.out, config=args.config, shared=args.shared, progress=not args.quiet,
                              train=given(args, TUNING_FLAGS), store=args.store, launcher=args.launcher,
                              workers=args.workers, slurm=key_values(args.slurm, "--slurm"), dry_run=args.dry_run,

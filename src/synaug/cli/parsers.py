@@ -236,7 +236,9 @@ def experiment_parser(sub) -> None:
     p.add_argument("--list", action="store_true", help="print every experiment: name, default dataset, paper reference")
     p.add_argument("--dataset", default=None, help="default: the experiment's embedded dataset. " + DATASET_HELP)
     p.add_argument("--imbalance", type=imbalance_factor, default=None, help="long-tail factor IF (default 100)")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2, or the config's)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2, or the config's), or auto[:CAP]: "
+                   "a pilot of 3 seeds, then as many as the power rule asks for to detect each paper claim's "
+                   "margin (at most CAP, default 10)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default: the experiment's)")
     tuning_options(p.add_argument_group("training (every key: docs/training-options.md)"))
     p.add_argument("--config", default=None, help="YAML like `synaug run`'s (dataset, imbalance, seeds, plan, "

@@ -180,8 +180,8 @@ def run_jobs(ctx: ExperimentContext, jobs: list[Job]) -> Results:
         if exc is None:
             results[job] = sweep.metrics[job]
         elif isinstance(exc, NotStored):
-            results.failed.setdefault(job.name, f"not in the run store: {sum(j.name == job.name and j.key() in "
-                                                f"sweep.failed for j in jobs)} of its runs were never trained")
+            missing = sum(j.name == job.name and j.key() in sweep.failed for j in jobs)
+            results.failed.setdefault(job.name, f"not in the run store: {missing} of its runs were never trained")
         elif isinstance(exc, GenerationError) and job.generator is not None \
                 and job.generator.name != ctx.config.generator.name:
             results.failed[job.name] = f"generator {job.generator.name!r} could not run: {exc}"
@@ -201,10 +201,40 @@ def experiment_context(name: str, overrides: dict | None = None, config_path=Non
                              RunStore(store_dir(cfg.out, store)), launch)
 
 
+AUTO_PILOT = (0, 1, 2)
+
+
+def seeds_rule(pilot: dict, cap: int) -> dict:
+    """`--seeds auto`'s rule from a pilot's results: the most seeds any of the paper's claims needs to
+    detect its margin delta with 80 % power at its Holm level (`synaug.experiments.power.seeds_needed`,
+    from the spread of the pilot's paired differences only, never from their mean), capped at `cap`."""
+    needs = {}
+    for f in pilot["findings"]:
+        for t in (f.get("test") or {}).get("tests", []):
+            if t.get("family", "paper") != "paper" or t.get("std") is None or not t.get("delta"):
+                continue
+            n = t.get("seeds_needed")
+            needs[f"{f['claim']} ({t['metric']} vs {t['rival'] or '-'})"] = cap if n is None else min(int(n), cap)
+    seeds = max([len(AUTO_PILOT), *needs.values()])
+    return {"rule": f"pilot of {len(AUTO_PILOT)} seeds; then the most seeds any paper claim needs to detect its delta "
+                    f"with 80 % power at its Holm level, from the pilot's spread only (statsmodels TTestPower), "
+                    f"capped at {cap}", "pilot": list(AUTO_PILOT), "cap": cap, "needed": needs, "seeds": seeds}
+
+
+def run_auto(name: str, overrides: dict, config_path=None, cap: int = 10, **kwargs) -> dict | None:
+    """`--seeds auto`: the pilot, then the experiment over as many seeds as `seeds_rule` asks for (the
+    pilot's runs are reused from the store), with the rule recorded in results.json."""
+    pilot = run_named(name, {**overrides, "seeds": list(AUTO_PILOT)}, config_path, **kwargs)
+    if pilot is None:
+        return None
+    rule = seeds_rule(pilot, cap)
+    return run_named(name, {**overrides, "seeds": list(range(rule["seeds"]))}, config_path, seeds_rule=rule, **kwargs)
+
+
 def run_named(name: str, overrides: dict | None = None, config_path=None, progress: bool = True,
               log: Callable = print, tiny: bool = False, shared: Path | None = None, dist: Dist = Dist(),
               store: Path | None = None, launch: LaunchSettings = LaunchSettings(),
-              collect_only: bool = False) -> dict | None:
+              collect_only: bool = False, seeds_rule: dict | None = None) -> dict | None:
     """`synaug experiment NAME`: its jobs, their collection, and results.json, the PNGs and
     report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun, and
     with `collect_only` for an analysis whose runs are not all stored)."""
@@ -230,9 +260,11 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     ctx.store.link(cfg.out / "runs", [j for j in jobs if j in results])
     result = experiment.collect(ctx, results)
     runs = [{"name": j.name, "seed": j.seed, "key": j.key()} for j in jobs]
+    trained = sum(m.get("train_seconds") or 0.0 for m in results.values())
     return write_result(experiment, cfg.raw, cfg.out, result, time.time() - t0, index=in_default_root(cfg.out),
                         thresholds=thresholds_of(ctx) if TASKS[experiment.task].shot_groups else None,
-                        jobs={**results.counts, "store": str(ctx.store.root), "runs": runs})
+                        jobs={**results.counts, "store": str(ctx.store.root), "runs": runs, "train_seconds": trained},
+                        seeds_rule=seeds_rule)
 
 
 def each_named(name: str, overrides: dict, config_path, shared: Path | None,
@@ -261,9 +293,21 @@ def run_all(name: str, overrides: dict, config_path=None, progress: bool = True,
     """`synaug experiment all`: every experiment in name order over one run store ({name: results})."""
     out = {}
     for n, given, config, folders in each_named(name, overrides, config_path, shared, store):
-        out[n] = run_named(n, given, config, progress, log, tiny, dist=dist, launch=launch,
-                           collect_only=collect_only, **folders)
+        out[n] = named_or_auto(n, given, config, progress=progress, log=log, tiny=tiny, dist=dist, launch=launch,
+                               collect_only=collect_only, **folders)
     return out if dist.is_main else None
+
+
+def named_or_auto(name: str, overrides: dict, config_path=None, **kwargs) -> dict | None:
+    """`run_named`, or `run_auto` when the seeds are "auto" / "auto:CAP"."""
+    seeds = overrides.get("seeds")
+    if isinstance(seeds, str) and seeds.partition(":")[0] == "auto":
+        cap = seeds.partition(":")[2]
+        if cap and (not cap.isdigit() or not 3 <= int(cap) <= 100):
+            raise ConfigError(f"seeds {seeds!r}: auto, or auto:CAP with CAP from 3 to 100 (the most seeds to run)")
+        return run_auto(name, {k: v for k, v in overrides.items() if k != "seeds"}, config_path,
+                        int(cap) if cap else 10, **kwargs)
+    return run_named(name, overrides, config_path, **kwargs)
 
 
 def dry_run(name: str, overrides: dict, config_path=None, progress: bool = True, log: Callable = print,

@@ -93,7 +93,7 @@ def section_html(results: dict, out: Path) -> str:
 
 
 def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index: bool = False,
-                 thresholds: dict | None = None, jobs: dict | None = None) -> dict:
+                 thresholds: dict | None = None, jobs: dict | None = None, seeds_rule: dict | None = None) -> dict:
     """results.json, one PNG per table and report.html for one experiment's `result` (with `index`,
     the experiments.html of the folder above, gathering every experiment's section); returns the
     results dict written to results.json."""
@@ -109,7 +109,7 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index
                "findings": [as_dict(f) for f in result.findings], "skipped": result.skipped,
                "caveat": stand_in_caveat(cfg, experiment.paper),
                "selection": "last training step (no test-set selection)", "thresholds": thresholds,
-               "jobs": jobs or {}}
+               "jobs": jobs or {}, **({"seeds_rule": seeds_rule} if seeds_rule else {})}
     write_json(out / "results.json", results)
     section = section_html(results, out)
     atomic_write_text(out / "section.html", section)
