@@ -4,7 +4,7 @@ as many, over the same seeds, through the engine; the paired difference (2x - 1x
 t-interval says whether the default is budget-limited (a gap of one point or more on the headline
 metric).
 
-    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--out /work/budget] [--markdown docs/budget.md]
+    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--out runs/budget] [--markdown docs/budget.md]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def markdown(rows: list) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--out", default="/work/budget")
+    ap.add_argument("--out", default="runs/budget")
     ap.add_argument("--steps", type=int, default=None,
                     help="the 1x budget (default: each experiment's own; give the --steps the results were run with)")
     ap.add_argument("--only", default=None,

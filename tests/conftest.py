@@ -1,6 +1,17 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist (`make test` runs `-n 2`), each worker is one of N processes on N cores: one
+    # thread each (torch's intra-op pool, and OpenMP / MKL in the subprocesses a test starts, which
+    # inherit these variables) so that the workers do not fight over the same cores.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
+    import torch
+    torch.set_num_threads(1)
 
 
 @pytest.fixture
@@ -18,8 +29,8 @@ def imagefolder(tmp_path):
 
 @pytest.fixture(autouse=True, scope="session")
 def shared_cache_dir(tmp_path_factory):
-    """The decoded-image cache every command shares goes to a temporary folder, never ~/.cache."""
-    import os
+    """The decoded-image cache every command shares goes to a temporary folder, never ~/.cache (one
+    per xdist worker: tmp_path_factory's folders are the worker's own)."""
     os.environ["SYNAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("synaug-cache"))
     yield
 
