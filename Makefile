@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,diffusion]'
 	touch $(STAMP)
 
+# one pytest-xdist worker per core (each with one torch thread: tests/conftest.py); worksteal keeps the
+# cores busy to the end when the long end-to-end tests land on one worker
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal --durations=10
 
 demo: setup
 	$(VENV)/bin/synaug demo

@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -27,12 +29,17 @@ def imagefolder(tmp_path):
     return root, counts
 
 
-@pytest.fixture(autouse=True, scope="session")
-def shared_cache_dir(tmp_path_factory):
-    """The decoded-image cache every command shares goes to a temporary folder, never ~/.cache (one
-    per xdist worker: tmp_path_factory's folders are the worker's own)."""
-    os.environ["SYNAUG_CACHE_DIR"] = str(tmp_path_factory.mktemp("synaug-cache"))
-    yield
+def pytest_configure(config):
+    """The decoded-image cache every command shares goes to a temporary folder of this process (each
+    xdist worker has its own), never ~/.cache: set before the test modules are imported, so the
+    environments they copy for their subprocesses (e.g. tests/test_hostile.py's SRC_ENV) carry it."""
+    config.synaug_cache = tempfile.mkdtemp(prefix="synaug-cache-")
+    os.environ["SYNAUG_CACHE_DIR"] = config.synaug_cache
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "synaug_cache"):
+        shutil.rmtree(config.synaug_cache, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="session")
