@@ -14,8 +14,8 @@ from synaug.runtime import Dist, Environment, default_cache_dir, device_for, dis
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def test_an_empty_environment_is_one_process_with_the_defaults(tmp_path):
-    env = environment({"HOME": str(tmp_path)})
+def test_an_empty_environment_is_one_process_with_the_defaults():
+    env = environment({})
     assert env.dist == Dist(0, 1, 0) and not env.dist.active and env.dist.is_main
     assert env.local_world == 1 and env.dist_backend is None and env.progress_seconds == 10.0
     assert env.cache_dir == Path.home() / ".cache" / "synaug"
