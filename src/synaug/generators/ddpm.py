@@ -25,7 +25,6 @@ from PIL import Image
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.ddpm_folder import CHECKPOINT, file_sha256, model_cell, read_info
-from synaug.generators.ddpm_sample import DdpmSampler
 from synaug.generators.ddpm_settings import FitSettings
 from synaug.plan import PlanItem
 
@@ -94,6 +93,9 @@ class DdpmGenerator:
 
     def sampler(self):
         if self._sampler is None:
+            # imported here: torch and diffusers must not load when synaug registers its generators
+            # (tests/test_ddpm.py pins it: `import synaug.generators` loads neither)
+            from synaug.generators.ddpm_sample import DdpmSampler
             self._sampler = DdpmSampler(self.model, self.device)
         return self._sampler
 
