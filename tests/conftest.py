@@ -42,6 +42,15 @@ def pytest_unconfigure(config):
         shutil.rmtree(config.synaug_cache, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory):
+    """A tiny random-weight Stable Diffusion folder (tests/tiny_sd.py), built once per session (once per
+    xdist worker: ~5 s each time): the diffusion, LoRA, registry and paper-config tests read it, none writes it."""
+    pytest.importorskip("diffusers")
+    from tiny_sd import build_tiny_pipeline
+    return build_tiny_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def fewer_test_image_resamples():
     """Runs, demos and experiments in the tests draw 100 bootstrap resamples of the test images, not
