@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,diffusion]'
 	touch $(STAMP)
 
+# one pytest-xdist worker per core (each with one torch thread: tests/conftest.py); a file's tests run on one
+# worker, so its module-scoped fixtures (a fitted model, a tiny Stable Diffusion folder) are built once
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=10
 
 demo: setup
 	$(VENV)/bin/synaug demo

@@ -6,7 +6,7 @@ Every claim's paired difference is then compared across the two (`synaug.experim
 claim whose 2x difference falls outside its 1x 95 % interval is `budget-sensitive`. The marked 1x
 findings are written beside the runs (OUT/NAME-budget.json) for the tables to be rebuilt with.
 
-    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--only table2,table4] [--out /work/budget]
+    python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--only table2,table4] [--out runs/budget]
                                       [--markdown docs/budget.md]
 """
 
@@ -81,7 +81,7 @@ def markdown(rows: list) -> str:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
-    ap.add_argument("--out", type=Path, default=Path("/work/budget"))
+    ap.add_argument("--out", type=Path, default=Path("runs/budget"))
     ap.add_argument("--steps", type=positive_steps, default=None,
                     help="the 1x budget (default: each experiment's own; give the --steps the results were run with)")
     ap.add_argument("--only", default=None, help="comma-separated experiments to check (default: every family's: "

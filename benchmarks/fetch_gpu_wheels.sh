@@ -4,7 +4,7 @@
 # accelerate, safetensors, huggingface-hub, numpy, pillow, ... are there; docs/gpu-check.md). They go to
 # .whl/ in the repository root, which this script adds to .git/info/exclude: carried, never committed.
 #
-#   bash benchmarks/fetch_gpu_wheels.sh      # then carry ".whl" with the device tool
+#   bash benchmarks/fetch_gpu_wheels.sh      # then copy .whl/ to the GPU machine with the checkout
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,4 +24,4 @@ grep -qxF '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >> "$exclude"
   -d .whl "${wheels[@]}"
 ls -l .whl/
 total=$(du -cb .whl/*.whl | tail -1 | cut -f1)
-echo "wheels: $((total / 1024 / 1024)) MiB (the device tool carries at most 64 MiB of working tree in all)"
+echo "wheels: $((total / 1024 / 1024)) MiB (copy .whl/ to the GPU machine with the checkout)"

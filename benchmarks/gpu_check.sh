@@ -43,7 +43,7 @@ export PYTHONPATH="$repo/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 export TOKENIZERS_PARALLELISM=false
 "$py" -c "import diffusers, transformers, torch" || {
-  echo "gpu_check needs torch, transformers and diffusers (bash benchmarks/fetch_gpu_wheels.sh, then carry .whl)" >&2
+  echo "gpu_check needs torch, transformers and diffusers (bash benchmarks/fetch_gpu_wheels.sh where PyPI is reachable, then copy .whl/ here)" >&2
   exit 2
 }
 exec "$py" "$repo/benchmarks/gpu_check/main.py" "${tiny[@]}" --out "$out"

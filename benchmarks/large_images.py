@@ -13,7 +13,7 @@ CUDA mode (`--cuda`): ResNet-50 at 224 px, bf16 autocast, channels-last, SGD:
   synaug:  `synaug.train.loop.fit` from the cache (prefetch thread, pinned host batches, copy
            without blocking, random-resized crop + flip + normalise on the GPU, CE).
 
-    python benchmarks/large_images.py [--n 3000] [--dir /work/bench-large] [--cuda [--compile]] [--steps 60]
+    python benchmarks/large_images.py [--n 3000] [--dir runs/bench-large] [--cuda [--compile]] [--steps 60]
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--dir", type=Path, default=Path("/work/bench-large"))
+    p.add_argument("--dir", type=Path, default=Path("runs/bench-large"))
     p.add_argument("--cuda", action="store_true")
     p.add_argument("--compile", action="store_true", help="CUDA mode: torch.compile the model (both runs)")
     args = p.parse_args()

@@ -17,7 +17,7 @@ Deviations from the real checkpoints (none changes the compute):
 `--tiny` keeps every component's layout (block types, number of blocks, SDXL's extra embeddings) with
 widths of a few channels, for tests on a CPU.
 
-    python benchmarks/random_sd.py --arch sd-turbo --out /tmp/sd-turbo [--tiny] [--dtype fp16] [--device cuda]
+    python benchmarks/random_sd.py --arch sd-turbo --out OUT/sd-turbo [--tiny] [--dtype fp16] [--device cuda]
 """
 
 from __future__ import annotations

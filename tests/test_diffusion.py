@@ -18,12 +18,11 @@ from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import DiesAfter, folder_digest  # noqa: E402
-from tiny_sd import build_tiny_pipeline  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    return build_tiny_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
+def tiny_model(tiny_sd):
+    return tiny_sd  # tests/conftest.py: built once per session
 
 
 def make(tiny_model, **kw):

@@ -31,8 +31,9 @@ def run_worker(out: Path, method: str, nproc: int) -> None:
            "SYNAUG_DIST_BACKEND": "gloo"}  # CPU processes, also on a machine with a GPU
     cmd = [sys.executable, str(WORKER), str(out), method]
     if nproc > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-               "--master_port", str(29500 + os.getpid() % 1000), str(WORKER), str(out), method]
+        # no --master_port: torchrun then rendezvous on a free port, so parallel test workers never collide
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), str(WORKER), str(out),
+               method]
     subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
 
 

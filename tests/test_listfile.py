@@ -203,7 +203,7 @@ def _fixture_spec(name: str, root: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
-def test_paper_config_runs_on_its_fixture(name, tmp_path):
+def test_paper_config_runs_on_its_fixture(name, tmp_path, tiny_sd):
     """Each shipped config, unchanged but for paths, sizes and step counts, runs end to end on a
     tiny fixture in its dataset's on-disk format, with the tiny offline diffusion pipeline."""
     from dataclasses import fields
@@ -214,7 +214,6 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path):
     from synaug.experiments.config import resolve_config
     from synaug.experiments.runner import run_experiment
     from synaug.train.config import TrainConfig
-    from tiny_sd import build_tiny_pipeline
 
     missing = NEW_TRAIN_OPTIONS - {f.name for f in fields(TrainConfig)}
     if missing:
@@ -231,7 +230,7 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path):
         train["pretrained"] = str(ckpt)
     overrides = {
         "dataset": _fixture_spec(name, tmp_path / "data"), "seeds": [0], "out": str(tmp_path / "run"),
-        "generate": {"options": {**cfg["generate"]["options"], "model": str(build_tiny_pipeline(tmp_path / "sd")),
+        "generate": {"options": {**cfg["generate"]["options"], "model": str(tiny_sd),
                                  "steps": 2, "gen_size": 32, "dtype": "fp32", "device": "cpu"}},
         "train": train, "bootstrap": 100,  # test-image resamples: 100 show the path; 1,000 only narrow the interval
     }

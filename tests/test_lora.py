@@ -22,7 +22,6 @@ from synaug.plan import build_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_sd import build_tiny_pipeline  # noqa: E402
 
 SETTINGS = LoraSettings(rank=4, steps=30, lr=1e-2, seed=3)
 CLASSES = ["cat", "ankle_boot"]
@@ -38,9 +37,9 @@ def real_images():
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(tmp_path_factory, tiny_sd):
     root = tmp_path_factory.mktemp("lora")
-    model = build_tiny_pipeline(root / "tiny-sd")
+    model = tiny_sd  # tests/conftest.py: built once per session
     infos = fit_lora(real_images(), str(model), root / "lora", settings=SETTINGS, device="cpu")
     return model, root / "lora", infos
 

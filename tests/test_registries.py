@@ -202,13 +202,6 @@ def contract_flags(flags: list, request) -> list:
     return [f.format(**{f[1:-1]: request.getfixturevalue(f[1:-1])}) if f.startswith("{") else f for f in flags]
 
 
-@pytest.fixture(scope="module")
-def tiny_sd(tmp_path_factory):
-    pytest.importorskip("diffusers")
-    from tiny_sd import build_tiny_pipeline
-    return build_tiny_pipeline(tmp_path_factory.mktemp("sd") / "tiny-sd")
-
-
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_every_generator_draws_a_plan_through_the_cli(name, tmp_path, request):
     """plan -> generate from the command line, the real path: each backend gets its context (shape,

@@ -88,7 +88,7 @@ def profile_large(s: dict, work: Path, device: torch.device, compile: bool, trac
         with open(raw, "rb") as src, gzip.open(trace_out, "wb") as dst:
             shutil.copyfileobj(src, dst)
         out["trace"] = trace_out.name
-        if trace_out.stat().st_size > 15 * 2**20:  # the device tool brings back files up to 16 MiB
+        if trace_out.stat().st_size > 15 * 2**20:  # small enough to copy back from any machine (16 MiB)
             trace_out.unlink()
             out["trace"] = None
     return out

@@ -7,7 +7,7 @@ mirrors the CLI, one function per subcommand: `synaug.plan`, `synaug.generate`, 
 `synaug.filter`, `synaug.fit_lora`, `synaug.fit_generator` (see `synaug.api`).
 """
 
-__version__ = "0.1.0"
+from synaug.version import __version__  # noqa: F401
 
 import importlib
 import sys

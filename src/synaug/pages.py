@@ -9,6 +9,7 @@ import html
 from pathlib import Path
 
 from synaug.experiments.stats import format_intervals, format_stat
+from synaug.fileio import atomic_write_text
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:0.6em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;
@@ -28,7 +29,6 @@ def page(title: str, body: str) -> str:
 
 
 def write_page(path: Path, title: str, body: str) -> Path:
-    from synaug.fileio import atomic_write_text
     atomic_write_text(Path(path), page(title, body))
     return Path(path)
 

@@ -13,11 +13,7 @@ from typing import Iterable
 
 from tqdm.auto import tqdm
 
-from synaug.validate import env_seconds
-
-
-def _every_seconds() -> float:
-    return env_seconds("SYNAUG_PROGRESS_SECONDS", 10.0)  # a bad value is an error, not silently 10
+from synaug.runtime import progress_seconds
 
 
 def _isatty(stream) -> bool:
@@ -46,7 +42,7 @@ class Progress:
         self.desc, self.unit, self.images_per_unit, self.rate = desc, unit, images_per_unit, rate
         self.n = self.start_n = initial
         self.file = file if file is not None else sys.stderr
-        self.every = _every_seconds() if every is None else every
+        self.every = progress_seconds() if every is None else every
         self.postfix: dict = {}
         self.mode = "off" if not enabled else ("bar" if _isatty(self.file) else "lines")
         self._bar = None

@@ -81,35 +81,6 @@ def worker_count(text: str) -> int:
                     f"{MAX_WORKERS}")
 
 
-# ----------------------------------------------------------------------------- environment variables
-DIST_BACKENDS = ("gloo", "nccl", "mpi", "ucc")
-
-
-def env_seconds(name: str, default: float) -> float:
-    """A number of seconds (>= 0) from the environment variable `name`, `default` when unset."""
-    import os
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"environment variable {name}={text!r}: must be a number of seconds >= 0 (unset it for "
-                          f"the default, {default:g})")
-    return value
-
-
-def check_environment() -> None:
-    """The SYNAUG_* environment variables, read when a command starts rather than when first used."""
-    import os
-    env_seconds("SYNAUG_PROGRESS_SECONDS", 10.0)
-    backend = os.environ.get("SYNAUG_DIST_BACKEND")
-    if backend and backend not in DIST_BACKENDS:
-        raise ConfigError(f"environment variable SYNAUG_DIST_BACKEND={backend!r}: one of {', '.join(DIST_BACKENDS)}")
-
-
 # ----------------------------------------------------------------------------- YAML a user wrote
 def user_yaml(text: str):
     """`yaml.safe_load`, stricter where safe_load is silently wrong for a user's file or flag: a key

@@ -39,7 +39,7 @@ from synaug.data.splits import carve_validation
 from synaug.errors import ConfigError, SynaugError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.generators.runner import METADATA
-from synaug.train import distributed
+from synaug.runtime import dist_of
 
 RECORD = "recipe.json"
 
@@ -104,7 +104,7 @@ def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: 
                       dataset: str = "", progress: bool = False) -> tuple[ImageSet, dict]:
     """The audited subset of `synthetic` (read from `synthetic_folder`) and the recipe's summary
     (also AUDIT/recipe.json). Writes AUDIT/ (the audit) and AUDITED/metadata.csv (the filtered mirror)."""
-    if distributed.from_env().world > 1:
+    if dist_of().world > 1:
         raise ConfigError("the audited recipe (synaug-audit) does not run under torchrun yet: run it on one "
                           "process, or audit, plan and filter first (docs/audit.md) and train synaug")
     cfg = cfg or RecipeConfig()

@@ -10,8 +10,9 @@ import logging
 import os
 import sys
 
-from synaug import __version__
 from synaug.errors import SynaugError
+from synaug.runtime import environment
+from synaug.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from synaug.cli.commands import check_renamed
-    from synaug.validate import check_environment
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         check_renamed(args)
-        check_environment()
+        environment()  # the SYNAUG_* variables, checked when a command starts rather than when first used
         return args.func(args)
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)

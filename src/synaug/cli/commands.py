@@ -172,8 +172,8 @@ def cmd_train(args) -> int:
 
 
 def _is_main() -> bool:
-    from synaug.train.distributed import from_env
-    return from_env().is_main
+    from synaug.runtime import dist_of
+    return dist_of().is_main
 
 
 def print_metrics(m: dict) -> None:

@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from synaug.audit.recipe import audited_synthetic
 from synaug.data.imageset import DatasetSplits
 from synaug.engine.data import load_splits
 from synaug.engine.fitting import fitted_generator
@@ -67,7 +68,6 @@ class Workspace:
         """The audited subset of a synthetic set and the recipe's summary (`synaug.audit.recipe`:
         audit -> filter -> budget against `splits`, the real images after the plan's cuts), made once,
         in the folders beside the set's images."""
-        from synaug.audit.recipe import audited_synthetic
         key = str(synthetic.folder)
         if key not in self._audits:
             base = self.audit_dir(synthetic).parent

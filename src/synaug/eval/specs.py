@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synaug.eval.chance import chance_note
 from synaug.registry import Registry
 
 
@@ -82,7 +83,6 @@ def format_metrics(m: dict, name: str = "this run") -> list[str]:
             lines.append("  ".join(shown))
     level = m.get("chance")
     if level:
-        from synaug.eval.chance import chance_note
         lines.append(chance_note(name, m["accuracy"], level) if m.get("at_chance") else
                      f"(chance: {level['chance']:.2f} % for {level['classes']} classes; near chance below "
                      f"{level['near']:.2f} %)")

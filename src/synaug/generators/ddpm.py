@@ -94,6 +94,7 @@ class DdpmGenerator:
     def sampler(self):
         if self._sampler is None:
             # imported here: torch and diffusers must not load when synaug registers its generators
+            # (tests/test_ddpm.py pins it: `import synaug.generators` loads neither)
             from synaug.generators.ddpm_sample import DdpmSampler
             self._sampler = DdpmSampler(self.model, self.device)
         return self._sampler

@@ -21,10 +21,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import math
+
 import numpy as np
 import torch
 
-import synaug
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError, require
 from synaug.fileio import atomic_open, write_json
@@ -33,8 +34,9 @@ from synaug.generators.ddpm_settings import FitSettings
 from synaug.generators.ddpm_loss import pool_tensors, step_loss, update_ema
 from synaug.generators.denoiser import architecture, build_denoiser
 from synaug.progress import Progress
-from synaug.train.distributed import device_for, from_env
-from synaug.train.loop import Phase, step_generators
+from synaug.runtime import device_for
+from synaug.seeds import step_generators
+from synaug.version import __version__
 
 def make_scheduler(settings: FitSettings):
     diffusers = require("diffusers", "diffusion", "The ddpm generator")
@@ -48,7 +50,7 @@ def make_scheduler(settings: FitSettings):
 def describe_fit(images: ImageSet, settings: FitSettings, pool_name: str, scheduler) -> dict:
     """generator.json: everything needed to rebuild, sample and audit the generator."""
     space = images.cell_space
-    return {"generator": "ddpm", "synaug_version": synaug.__version__,
+    return {"generator": "ddpm", "synaug_version": __version__,
             "architecture": architecture(settings.arch, images.image_shape, space.size + 1, **settings.arch_options),
             "class_names": list(images.class_names),
             "group_names": list(images.group_names) if images.has_groups else None,
@@ -158,14 +160,13 @@ def fit_generator(images: ImageSet, out, settings: FitSettings | None = None, *,
 def _train(model, ema, opt, scheduler, images, settings: FitSettings, state: FitState, out: Path, progress: bool):
     """Steps state.step .. settings.steps; returns the last logged loss (None if no step ran)."""
     data = pool_tensors(images.images, images.cells(), images.num_cells, next(model.parameters()).device)
-    phase = Phase("ddpm", settings.steps, settings.batch_size, settings.lr, warmup_steps=settings.warmup_steps)
     bar = Progress(total=settings.steps, desc="fit ddpm", unit="step", initial=state.step,
                    images_per_unit=settings.batch_size, enabled=progress and state.step < settings.steps)
     model.train()
     final = None
     with open(out / LOG, "a") as log_file:
         for s in range(state.step, settings.steps):
-            lr = phase.lr_at(s)
+            lr = learning_rate(settings, s)
             for g in opt.param_groups:
                 g["lr"] = lr
             rng, gen = step_generators(settings.seed, s)
@@ -180,6 +181,15 @@ def _train(model, ema, opt, scheduler, images, settings: FitSettings, state: Fit
                 save_checkpoint(out / CHECKPOINT, model, ema, opt, state)
     bar.close()
     return final
+
+
+def learning_rate(settings: FitSettings, step: int) -> float:
+    """Linear warm-up over `warmup_steps`, then cosine decay to 0 at `steps` (the training loop's
+    `cosine` schedule, written out: the fit shares no code with training)."""
+    if step < settings.warmup_steps:
+        return settings.lr * (step + 1) / settings.warmup_steps
+    t = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
+    return 0.5 * settings.lr * (1 + math.cos(math.pi * t))
 
 
 def _after_step(state: FitState, losses, lr: float, settings: FitSettings, log_file, bar) -> float | None:
@@ -228,7 +238,7 @@ def _check_pool(images: ImageSet) -> None:
 
 def _device(name: str) -> torch.device:
     try:
-        return device_for(name, from_env())
+        return device_for(name)  # auto: this rank's GPU under torchrun
     except RuntimeError as exc:
         raise ConfigError(f"unknown device {name!r}: {exc}") from None
 

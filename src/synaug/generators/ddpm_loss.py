@@ -2,7 +2,7 @@
 dropout for classifier-free guidance, plus, optionally, CBDM's class-balancing regulariser.
 
 Every random draw of step s (which images, noise, timesteps, dropped labels, CBDM's other labels)
-comes from the generators `synaug.train.loop.step_generators(seed, s)` returns, in a fixed order,
+comes from the generators `synaug.seeds.step_generators(seed, s)` returns, in a fixed order,
 so a step is a pure function of (weights, seed, s): a resumed fit repeats an uninterrupted one.
 
 CBDM (Qin et al., "Class-Balancing Diffusion Models", CVPR 2023), as its public code computes it

@@ -21,7 +21,7 @@ import torch
 from synaug.errors import ConfigError, GenerationError, require
 from synaug.generators.ddpm_folder import CHECKPOINT, read_info
 from synaug.generators.denoiser import build_denoiser
-from synaug.train.distributed import device_for, from_env
+from synaug.runtime import device_for
 
 # sampler name -> (diffusers class, options over the training schedule's config, options of `step`).
 # "trailing" spacing starts sampling at the last training timestep (pure noise), as Lin et al. 2024
@@ -43,7 +43,7 @@ class DdpmSampler:
         self.folder = Path(folder)
         self.info = read_info(self.folder)
         try:
-            self.device = device_for(device, from_env())
+            self.device = device_for(device)
         except RuntimeError as exc:
             raise ConfigError(f"unknown device {device!r}: {exc}") from None
         self.model = self._load()

@@ -25,6 +25,7 @@ from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.lora import activate_adapter, missing_adapter
 from synaug.plan import PlanItem
+from synaug.runtime import device_for
 from synaug.seeds import hashed_seed
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,7 @@ class DiffusionGenerator:
 
     def _device(self):
         self._torch()  # a clear error when torch is missing
-        # imported here, as torch is: registering this backend must not load torch (CLI start-up)
-        from synaug.train.distributed import device_for, from_env
-        return device_for(self.device_name, from_env())  # auto: this rank's GPU under torchrun
+        return device_for(self.device_name)  # auto: this rank's GPU under torchrun  # auto: this rank's GPU under torchrun
 
     def _dtype(self, device):
         torch = self._torch()

@@ -9,49 +9,15 @@ writes logs, checkpoints and metrics.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import numpy as np
 
 from synaug.errors import SynaugError
+# the process facts (its place, its device, the backend) are the runtime's: re-exported for the training code
+from synaug.runtime import Dist, backend, device_for, dist_of, gpu_per_process  # noqa: F401
 
-# torch is imported where it is used: the place of a process (`Dist`) is plain data that the torch-free
-# parts (planning, generation) pass on too.
+from_env = dist_of  # the name the engine and the API call it by
 
-
-@dataclass(frozen=True)
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-
-def from_env() -> Dist:
-    """The process's place in a torchrun job (one process alone when not launched by torchrun)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def gpu_per_process() -> bool:
-    """Whether every process of this machine can have its own GPU (LOCAL_WORLD_SIZE of them)."""
-    import torch
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return torch.cuda.is_available() and torch.cuda.device_count() >= local_world
-
-
-def backend() -> str:
-    """nccl when every process has a GPU, else gloo; SYNAUG_DIST_BACKEND overrides (e.g. gloo for
-    CPU training on a GPU machine)."""
-    return os.environ.get("SYNAUG_DIST_BACKEND") or ("nccl" if gpu_per_process() else "gloo")
+# torch is imported where it is used (see synaug.runtime)
 
 
 def init_from_env() -> Dist:
@@ -59,24 +25,13 @@ def init_from_env() -> Dist:
     an entry point (the CLI, an API function); the result is passed down explicitly."""
     import torch
     import torch.distributed as dist
-    d = from_env()
+    d = dist_of()
     if d.active and not dist.is_initialized():
         name = backend()
         if name == "nccl":
             torch.cuda.set_device(d.local_rank)
         dist.init_process_group(name)
     return d
-
-
-def device_for(name: str, d: Dist):
-    """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU (a torch.device)."""
-    import torch
-    if name == "auto":
-        return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")
-    device = torch.device(name)
-    if d.active and device.type == "cuda" and device.index is None:
-        device = torch.device(f"cuda:{d.local_rank}")
-    return device
 
 
 def local_slice(idx: np.ndarray, d: Dist) -> np.ndarray:

@@ -30,6 +30,7 @@ from torch import nn
 from synaug.train import distributed
 from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
 from synaug.train.distributed import Dist, device_for
+from synaug.seeds import step_generators  # noqa: F401  (re-exported: the training loop's step draws)
 from synaug.errors import TrainingError
 from synaug.fileio import atomic_open
 from synaug.progress import Progress
@@ -41,7 +42,7 @@ from synaug.train.schedules import OPTIMIZERS, SCHEDULES
 
 def resolve_device(name: str = "auto", d: Dist | None = None) -> torch.device:
     """`auto` is this rank's GPU under torchrun (`d`, default: the environment's), else CUDA or the CPU."""
-    return device_for(name, distributed.from_env() if d is None else d)
+    return device_for(name, d)
 
 
 @dataclass
@@ -67,14 +68,6 @@ class Phase:
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
         return SCHEDULES[self.schedule](self, step)
-
-
-def step_generators(seed: int, step: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
-    """The step's generators: `rng` (batch transforms; the same on every rank) and `gen` (per-image
-    augmentation; each rank augments its own slice, so ranks > 0 draw from their own stream)."""
-    rng = np.random.default_rng([seed, step])
-    gen_seed = int(rng.integers(2**62)) if rank == 0 else int(np.random.default_rng([seed, step, rank]).integers(2**62))
-    return rng, torch.Generator().manual_seed(gen_seed)
 
 
 def autocast_for(device: torch.device, enabled: bool):
