@@ -37,7 +37,7 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     from synaug.engine.planning import fit_plan
     from synaug.engine.specs import check_int
     from synaug.engine.workspace import Workspace
-    from synaug.plan import write_plan
+    from synaug.plan import recorded_imbalance, write_plan
     from synaug.validate import MAX_SIDE, check_out_file, check_plan_out
     data = DataSpec(dataset, imbalance, dataset_options)
     check_int("image_size", image_size, 1, MAX_SIDE, optional=True)
@@ -45,7 +45,8 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     splits = Workspace(shared=Path(out).parent).splits(data)
     fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups, render_words),
                       GeneratorSpec(generator, generator_options), dataset, splits.unused, image_size)
-    meta = {**fitted.meta, "dataset_info": splits.info, "imbalance": data.imbalance,
+    meta = {**fitted.meta, "dataset_info": splits.info,
+            "imbalance": recorded_imbalance(data.imbalance, splits.info, splits.train.class_counts()),
             "dataset_options": dict(data.options)}
     write_plan(fitted.items, out, meta)
     return fitted.items, meta
