@@ -295,9 +295,9 @@ def test_an_exported_model_gives_synaugs_predictions_in_plain_torchvision(photos
 
 # ----------------------------------------------------------------------------- renderer vocabulary
 def test_the_renderers_vocabulary_is_searchable_and_a_render_word_keeps_the_prompt(photos, tmp_path, capsys):
-    from synaug.generators.sources import suggestions
+    from synaug.emoji_index import search
     from synaug.prompts import load_bank
-    assert suggestions("brick wall")[0][0] == "brick"
+    assert search("brick wall")[0][0] == "brick"
     data = f"imagefolder:{photos}"
     assert main(["plan", "--dataset", data, "--out", str(tmp_path / "p.csv")]) == 0
     out = capsys.readouterr().out

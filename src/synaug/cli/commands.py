@@ -48,17 +48,17 @@ def seeds(text) -> list[int]:
 
 # ----------------------------------------------------------------------------- plan / generate / cache
 def cmd_suggest(words: str) -> int:
-    """`synaug plan --suggest WORDS`: the renderer's nearest drawable emoji names."""
-    from synaug.generators.sources import suggestions
-    found = suggestions(words, 15)
+    """`synaug plan --suggest WORDS`: the drawable emoji nearest to WORDS by name and CLDR keyword."""
+    from synaug.emoji_index import search
+    found = search(words, 15)
     if not found:
-        print(f"no emoji name shares or nearly shares a word with {words!r}; try another word for the class")
+        print(f"no emoji name or keyword shares or nearly shares a word with {words!r}; try another word for the class")
         return 0
-    width = max(len(n) for n, _ in found)
-    print(f"emoji names the render generator can draw, nearest to {words!r} first (use one with --render-word "
+    width = max(len(n) for n, _, _ in found)
+    print(f"emoji the render generator can draw, nearest to {words!r} first (use a name with --render-word "
           "'CLASS=NAME', or --alias to change the prompt too):")
-    for name, sources in found:
-        print(f"  {name:<{width}}  ({', '.join(sources)})")
+    for name, sources, why in found:
+        print(f"  {name:<{width}}  ({', '.join(sources)}; {why})")
     return 0
 
 

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages, load_image
+from synaug.cachedir import default_cache_dir  # noqa: F401  (the cache folder every command shares)
 from synaug.errors import DatasetError
 from synaug.fileio import atomic_open, atomic_write_text
 from synaug.progress import Progress
@@ -56,15 +57,6 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding capab
 CACHE_FORMAT = 1
 CHUNK = 256  # images per work unit: large enough to amortise process hand-off, small enough to resume
 RESIZE_MODES = ("shorter-side", "squash")
-
-
-def default_cache_dir() -> Path:
-    """Where decoded caches live unless a command is told otherwise: $SYNAUG_CACHE_DIR, else
-    $XDG_CACHE_HOME/synaug, else ~/.cache/synaug (one place, like the Hugging Face and torch hub
-    caches, so `synaug cache`, `train`, `run` and `experiment` all find what another decoded)."""
-    if os.environ.get("SYNAUG_CACHE_DIR"):
-        return Path(os.environ["SYNAUG_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "synaug"
 
 
 def source_fingerprint(paths: Sequence[Path], size: int, channels: int) -> str:
