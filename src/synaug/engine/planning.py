@@ -63,13 +63,13 @@ def fit_plan(train: ImageSet, spec: PlanSpec, generator: GeneratorSpec, dataset:
     planned = planned_cells(train, spec.use_groups)
     grouped = planned.has_groups
     counts, space = planned.cell_counts(), planned.cell_space
-    strategy = spec.strategy_value()
+    strategy = spec.strategy_value(space)
     to_add = plan_counts(counts, strategy)
     cuts = real_cuts(counts, strategy)
     check_plan_size(spec, to_add, cuts, counts)
     bank = load_bank(spec.modifiers or bank_for_dataset(dataset), spec.template)
-    bank.aliases.update({str(k): str(v) for k, v in as_dict(spec.aliases).items()})
-    bank.render_words.update({str(k): str(v) for k, v in as_dict(spec.render_words).items()})
+    for given, into in ((spec.aliases, bank.aliases), (spec.render_words, bank.render_words)):
+        into.update({train.class_names[space.class_index(k)]: str(v) for k, v in as_dict(given).items()})
     check_bank_names(bank, train, given=bool(spec.modifiers))
     items = build_plan(to_add, train.class_names, bank, seed=spec.seed,
                        group_names=train.group_names if grouped else None)
