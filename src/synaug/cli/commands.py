@@ -308,12 +308,16 @@ def cmd_fit_generator(args) -> int:
                 if getattr(args, k) is not None}
     settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
-                               use_groups=not args.no_groups, progress=not args.quiet, **settings)
-    loss = result["final_loss"]
+                               use_groups=not args.no_groups, image_size=args.image_size, progress=not args.quiet,
+                               **settings)
+    loss, check = result["final_loss"], result.get("sample_check")
     print(f"{args.generator} generator in {args.out}: {result['steps']} steps ({result['steps_run']} run now"
           + (f", final loss {loss:.4f}" if loss is not None else "") + f") on the {args.pool} pool of {args.dataset}; "
           f"draw with `synaug generate --generator {args.generator} --generator-model {args.out}` or a config's "
           f"generate: {{generator: {args.generator}, options: {{model: {args.out}}}}}")
+    if check and not check["failing"]:  # a failing check is a WARNING logged by the check itself
+        print(f"sample check: every class's samples are recognised by a classifier trained on the real images "
+              f"(at least {100 * check['floor']:.0f} % each; grid in {Path(args.out) / check['grid']})")
     return 0
 
 
