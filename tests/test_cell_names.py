@@ -76,3 +76,8 @@ def test_strategies_and_render_words_take_class_names(folder, tmp_path, capsys):
     assert main(["plan", "--dataset", data, "--strategy", '{"brick wall": 4, "0": 5}', "--out", str(tmp_path / "c.csv")]) == 2
     assert "cell 'brick wall' is given twice" in capsys.readouterr().err
     assert json.loads((tmp_path / "a.json").read_text())["strategy"] == '{"2": 7, "brick wall": 6, "cat": 9}'
+    # the plan's table shows each cell's index beside its name: what a strategy may name it by
+    assert main(["plan", "--dataset", data, "--strategy", '{"brick wall": 6}', "--out", str(tmp_path / "d.csv")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ["key", "cell", "real", "cut", "add", "final"]
+    assert table[2].split() == ["0", "brick", "wall", "3", "0", "3", "6"]
