@@ -18,7 +18,6 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
 
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_open, write_json
@@ -45,8 +44,10 @@ def thumbnails(images: np.ndarray) -> np.ndarray:
     return np.stack(out).reshape(len(images), -1) / 255.0
 
 
-def real_classifier(real: ImageSet, seed: int = 0) -> LogisticRegression:
+def real_classifier(real: ImageSet, seed: int = 0):
     """Logistic regression on thumbnails of at most `REAL_PER_CELL` real images per cell (the first ones)."""
+    # scikit-learn loads here: the backends are registered at every command's start, which must stay fast
+    from sklearn.linear_model import LogisticRegression
     cells = real.cells()
     rows = np.concatenate([np.flatnonzero(cells == c)[:REAL_PER_CELL] for c in np.unique(cells)])
     images = np.asarray(real.images[rows])
