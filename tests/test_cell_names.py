@@ -81,3 +81,10 @@ def test_strategies_and_render_words_take_class_names(folder, tmp_path, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[1].split() == ["key", "cell", "real", "cut", "add", "final"]
     assert table[2].split() == ["0", "brick", "wall", "3", "0", "3", "6"]
+
+
+def test_a_render_word_or_alias_names_a_class():
+    assert SPACE.class_index("dog") == 2 and SPACE.class_index(" 1 ") == 1 and GROUPED.class_index("brick wall") == 1
+    with pytest.raises(PlanError, match=r"^unknown class 'dgo': 'dgo' is neither a name nor an index of a class of this "
+                                        r"data; did you mean 'dog'\? \(classes 0 'cat', 1 'brick wall', 2 'dog'\)$"):
+        SPACE.class_index("dgo")

@@ -111,15 +111,15 @@ class CellSpace:
 
     def class_index(self, text) -> int:
         """The index of a class as a user names it (an index or a name), or a PlanError with the table."""
-        return self._index_of(str(text).strip(), self.class_names, str(text))
+        return self._index_of(str(text).strip(), self.class_names, str(text), "class")
 
-    def _index_of(self, part: str, names: tuple, text: str) -> int:
+    def _index_of(self, part: str, names: tuple, text: str, what: str = "cell") -> int:
         """An index as written (digits: as plan.csv's tags, even where a class is named "3"), or a name."""
         if part.isdigit() and int(part) < len(names):
             return int(part)
         if part in names and not part.isdigit():
             return names.index(part)
-        raise PlanError(f"unknown cell {text!r}: {part!r} is neither a name nor an index of "
+        raise PlanError(f"unknown {what} {text!r}: {part!r} is neither a name nor an index of "
                         f"{'a group' if names is self.group_names else 'a class'} of this data"
                         f"{did_you_mean(part, names)} ({self.listing()})")
 
