@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from synaug import api
-from synaug.cells import CellSpace, cell_tag, class_of, parse_tag
+from synaug.cells import CellSpace, cell_tag, cell_text, class_of, parse_tag
 from synaug.cli import main
 from synaug.errors import PlanError
 from synaug.validate import parse_strategy
@@ -46,6 +46,9 @@ def test_a_cell_is_named_by_class_name_or_index():
 
 
 def test_a_strategy_keeps_cells_as_typed_until_the_data_names_them():
+    assert [cell_text(c) for c in (3, np.int64(2), (1, 0), " cat ", 3.5)] == ["3", "2", "1:0", "cat", "3.5"]
+    with pytest.raises(PlanError, match="unknown cell '3.5'"):
+        SPACE.key_of(cell_text(3.5))  # never rounded to a class
     assert parse_strategy('{"brick wall": 16, "0": 3, 2: 5}') == {"brick wall": 16, "0": 3, "2": 5}
     with pytest.raises(PlanError, match="given twice"):
         parse_strategy('{"0": 1, 0: 2}')

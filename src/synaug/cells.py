@@ -14,6 +14,7 @@ user types for a cell (a class name or index, "class:group" in names or indices)
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Hashable, Sequence
 
@@ -51,7 +52,9 @@ def is_grouped_tag(tag) -> bool:
 def cell_text(cell) -> str:
     """How a cell given by a user or a program is kept before the data is known: a key (int or pair)
     as its tag, a user's text (a name, "name:group", "3") as typed, stripped."""
-    return cell.strip() if isinstance(cell, str) else cell_tag(int(cell) if not isinstance(cell, tuple) else cell)
+    if isinstance(cell, tuple) or (isinstance(cell, numbers.Integral) and not isinstance(cell, bool)):
+        return cell_tag(tuple(cell) if isinstance(cell, tuple) else int(cell))
+    return str(cell).strip()  # a name, or anything else: `CellSpace.key_of` names what it is not
 
 
 def cell_order(cell: Cell) -> tuple:
