@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the embedded data and the offline renderer read from disk.
+# Debian packages the embedded data and the offline renderer read from disk, and the browser the
+# report-layout test lays a report out in.
 # Idempotent: installs only what is missing (apt-get update first, as the machine starts bare).
 set -euo pipefail
 PACKAGES=(
@@ -10,6 +11,8 @@ PACKAGES=(
   fonts-lato fonts-texgyre fonts-cmu fonts-comic-neue fonts-humor-sans fonts-go fonts-hack
   fonts-cantarell fonts-linuxlibertine fonts-stix fonts-ebgaramond
   fonts-dkg-handwriting fonts-breip fonts-dancingscript fonts-ecolier-court fonts-femkeklaver
+  unicode-cldr-core                          # CLDR emoji keywords: `plan --suggest` searches them
+  chromium                                   # tests/test_report_layout.py: the report at 1,280 px
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -636,7 +636,7 @@ CASES = [
     Case("strategy-dict-count-not-a-number", lambda t: ["plan", "--strategy", '{"0": "lots"}', "--out",
          str(t / "out/plan.csv")], ERROR, "must be an integer >= 0"),
     Case("strategy-dict-bad-cell", lambda t: ["plan", "--strategy", '{"zero": 400}', "--out", str(t / "out/plan.csv")],
-         ERROR, "bad cell 'zero'"),
+         ERROR, "unknown cell 'zero'"),
     Case("strategy-dict-bad-yaml", lambda t: ["plan", "--strategy", '{"0": [', "--out", str(t / "out/plan.csv")],
          ERROR, "not a valid JSON/YAML dict"),
     Case("run-config-strategy-counts-not-numbers", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"

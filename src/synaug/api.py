@@ -37,7 +37,7 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     from synaug.engine.planning import fit_plan
     from synaug.engine.specs import check_int
     from synaug.engine.workspace import Workspace
-    from synaug.plan import write_plan
+    from synaug.plan import recorded_imbalance, write_plan
     from synaug.validate import MAX_SIDE, check_out_file, check_plan_out
     data = DataSpec(dataset, imbalance, dataset_options)
     check_int("image_size", image_size, 1, MAX_SIDE, optional=True)
@@ -45,7 +45,8 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     splits = Workspace(shared=Path(out).parent).splits(data)
     fitted = fit_plan(splits.train, PlanSpec(strategy, seed, template, modifiers, aliases, use_groups, render_words),
                       GeneratorSpec(generator, generator_options), dataset, splits.unused, image_size)
-    meta = {**fitted.meta, "dataset_info": splits.info, "imbalance": data.imbalance,
+    meta = {**fitted.meta, "dataset_info": splits.info,
+            "imbalance": recorded_imbalance(data.imbalance, splits.info, splits.train.class_counts()),
             "dataset_options": dict(data.options)}
     write_plan(fitted.items, out, meta)
     return fitted.items, meta
@@ -237,20 +238,23 @@ def filter(synthetic: str | Path, *, audit: str | Path | None = None, clip: str 
 
 def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalance: float = 100,
                   dataset_options: dict | None = None, generator: str = "ddpm", use_groups: bool = True,
-                  progress: bool = True, **settings) -> dict:
+                  image_size: int | None = None, progress: bool = True, **settings) -> dict:
     """`synaug fit-generator`: train backend `generator` (ddpm) on the dataset's `pool` (train: the
     training split; unused: the real images the long tail left out) into `out`, never on an image of
     the test split (checked by content before anything is written). Run again to resume a killed fit;
-    a finished one is reused. `settings`: the backend's fit settings (`FitSettings`). Returns
-    {"out", "steps", "steps_run", "final_loss"}."""
-    from synaug.engine.fitting import fit_into, pool_images
+    a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
+    most 64 px, a larger side is refused before any work with the cost it would have). `settings`: the
+    backend's fit settings (`FitSettings`). Returns {"out", "steps", "steps_run", "final_loss",
+    "sample_check"} (`synaug.generators.ddpm_check`)."""
+    from synaug.engine.fitting import fit_into, fit_pool
     from synaug.engine.specs import fit_settings
     from synaug.engine.workspace import Workspace
     from synaug.validate import check_out_dir
     pool, fit = fit_settings(generator, {**settings, "pool": pool})
     check_out_dir(out)  # a non-empty folder that is not this fit is refused by the fit itself
     splits = Workspace(shared=Path(out)).splits(DataSpec(dataset, imbalance, dataset_options))
-    return fit_into(generator, pool_images(splits, pool, use_groups), Path(out), fit, splits.test, pool, progress)
+    images, test = fit_pool(splits, pool, use_groups, image_size, fit, progress)
+    return fit_into(generator, images, Path(out), fit, test, pool, progress)
 
 
 def fit_lora(dataset: str, model: str | Path, out: str | Path, *, imbalance: float = 100, classes=None,

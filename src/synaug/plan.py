@@ -218,6 +218,16 @@ def write_plan(items: Sequence[PlanItem], path, meta: dict | None = None) -> Non
         write_json(plan_meta_path(path), meta, sort_keys=True)
 
 
+def recorded_imbalance(given: float, dataset_info: dict, class_counts) -> float | None:
+    """The imbalance factor plan.json records: `given` where synaug built the long tail (the dataset's
+    info then names it), else the MEASURED largest / smallest non-empty class of the training split
+    (a user's folder is as long-tailed as it is, whatever --imbalance said); None without two classes."""
+    if "imbalance" in dataset_info:
+        return float(given)
+    present = [int(n) for n in class_counts if int(n) > 0]
+    return round(max(present) / min(present), 2) if len(present) >= 2 else None
+
+
 def plan_meta_path(plan_path) -> Path:
     return Path(plan_path).with_suffix(".json")
 

@@ -11,6 +11,7 @@ import math
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable
 
+from synaug.cells import cell_text
 from synaug.errors import ConfigError, PlanError
 
 
@@ -124,7 +125,9 @@ def _strict_loader():
 
 # ----------------------------------------------------------------------------- strategies
 def parse_strategy(text: str):
-    """A strategy name, or a JSON/YAML dict of final counts ('{"0": 400}', '{"3:1": 50}')."""
+    """A strategy name, or a JSON/YAML dict of final counts ('{"brick wall": 400}', '{"0": 400}',
+    '{"3:1": 50}'); its cells stay as typed (`synaug.cells.cell_text`) until the data names them
+    (`synaug.cells.CellSpace.key_of`)."""
     if not text.strip().startswith("{"):
         return text
     import yaml
@@ -136,21 +139,14 @@ def parse_strategy(text: str):
         raise PlanError(f"strategy {text!r}: expected a non-empty dict {{cell: final count}}")
     out = {}
     for key, value in raw.items():
-        cell = _cell(key, text)
-        if cell in out:  # '0' and 0, or '3:1' and '3: 1': one cell named twice
+        cell = cell_text(key if isinstance(key, (str, int)) and not isinstance(key, bool) else str(key))
+        if cell in out:  # '0' and 0, or ' cat' and 'cat': one cell named twice
             raise PlanError(f"strategy {text!r}: cell {key!r} is given twice")
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PlanError(f"strategy {text!r}: the final count of cell {key!r} must be an integer >= 0, "
                             f"got {value!r}")
         out[cell] = value
     return out
-
-
-def _cell(key, text):
-    parts = str(key).split(":")
-    if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
-        raise PlanError(f"strategy {text!r}: bad cell {key!r}; use a class index '3' or 'class:group' '3:1'")
-    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
 
 
 # ----------------------------------------------------------------------------- files

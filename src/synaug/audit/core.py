@@ -26,6 +26,7 @@ import numpy as np
 from synaug.audit import metrics as M
 from synaug.audit.report import write_outputs
 from synaug.audit.verdict import add_verdicts
+from synaug.cells import cell_tag
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
 from synaug.data.splits import carve_validation
@@ -95,14 +96,6 @@ def feature_extractor(real_train: ImageSet, cfg: AuditConfig, run_dir: Path, pro
     return extract
 
 
-def _key(cell_id: int, real: ImageSet) -> str:
-    """The plan's key of a cell id of `cells()`: "c", or "c:g" with groups (`synaug.cells.cell_tag`)."""
-    if not real.has_groups:
-        return str(cell_id)
-    G = len(real.group_names)
-    return f"{cell_id // G}:{cell_id % G}"
-
-
 def _transfer(c_val: np.ndarray, pred: np.ndarray | None, cell: int) -> tuple:
     """(recall, confusions, false-alarm rate) of the synthetic-only probe for `cell` (None without a probe)."""
     if pred is None:
@@ -121,7 +114,7 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
     to features. Returns {"cells": [...], "images": [...], "split": {...}}."""
     t0 = time.time()
     cells, syn_cells = real.cells(), synthetic.cells()
-    names = real.cell_names()
+    names, keys = real.cell_names(), real.cell_space.keys()
     train_idx, val_idx = carve_validation(cells, cfg.val_fraction, cfg.seed)
     f_train, f_val = extract(real.subset(train_idx)), extract(real.subset(val_idx))
     f_syn = extract(synthetic)
@@ -145,7 +138,7 @@ def audit_cells(real: ImageSet, synthetic: ImageSet, extract, cfg: AuditConfig,
     for c in range(len(names)):
         rmask, smask = cells == c, syn_cells == c
         n_real, n_syn = int(rmask.sum()), int(smask.sum())
-        row = dict(cell=c, key=_key(c, real), name=names[c], real=n_real, real_val=int((c_val == c).sum()), synthetic=n_syn)
+        row = dict(cell=c, key=cell_tag(keys[c]), name=names[c], real=n_real, real_val=int((c_val == c).sum()), synthetic=n_syn)
         transfer, confused, alarm = _transfer(c_val, transfer_pred, c) if n_syn else (None, [], None)
         row.update(transfer=_opt(transfer), false_alarm=_opt(alarm),
                    confused_with=[dict(cell=o, name=names[o], share=s) for o, s in confused])

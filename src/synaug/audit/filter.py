@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synaug.cells import class_of, parse_tag
 from synaug.data.readers import read_csv_rows
 from synaug.errors import SynaugError
 from synaug.fileio import atomic_write_text, write_json
@@ -97,7 +98,7 @@ def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own
     rows, columns = read_folder_rows(folder)
     images, audit = read_audit_images(Path(audit_dir))
     names = {int(c["cell"]): c["name"] for c in audit.get("cells", [])}
-    label_of = {int(c["cell"]): str(c.get("key", c["cell"])).split(":")[0] for c in audit.get("cells", [])}
+    label_of = {int(c["cell"]): str(class_of(parse_tag(c.get("key", c["cell"])))) for c in audit.get("cells", [])}
     unknown = [r["file_name"] for r in rows if r["file_name"] not in images]
     if unknown:
         raise SynaugError(f"the audit {audit_dir} has no score for {len(unknown)} image(s) of {folder} (e.g. "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug.audit.verdict import NOT_RECOGNISED, RULE
+from synaug.audit.verdict import NOT_RECOGNISED, RECOGNISED, RULE
 from synaug.data.imageset import ImageSet
 from synaug.fileio import atomic_write_text, write_json
 from synaug.pages import page
@@ -116,10 +116,15 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}"
 
 
+def _verdict_class(verdict: str) -> str:
+    return "warn" if verdict.startswith(NOT_RECOGNISED) else "ok" if verdict.startswith(RECOGNISED) else "note"
+
+
 def verdicts_html(rows: list[dict]) -> str:
-    """The verdict per cell (`synaug.audit.verdict`), cells not recognised in red, above the numbers."""
+    """The verdict per cell (`synaug.audit.verdict`), cells not recognised in red, recognised in green,
+    the rest (partly, too few images to tell) plain, above the numbers."""
     e = html.escape
-    items = "".join(f"<li><b>{e(r['name'])}</b>: <span class={'warn' if r['verdict'].startswith(NOT_RECOGNISED) else 'ok'}>"
+    items = "".join(f"<li><b>{e(r['name'])}</b>: <span class={_verdict_class(r['verdict'])}>"
                     f"{e(r['verdict'])}</span></li>" for r in rows if r.get("verdict"))
     return f"<h2>Verdict per cell</h2><ul>{items}</ul><p class=note>{e(RULE)}.</p>" if items else ""
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synaug.cells import cell_tag, is_grouped_tag
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError
 from synaug.train.samplers import ProbabilitySampler, Sampler
@@ -32,7 +33,7 @@ def read_scores(audit: str | Path, metric: str = "score") -> tuple[dict, bool]:
         raise ConfigError(f"synthetic_weighting: audit needs an audit: no audit.json at {path} "
                           "(make one with `synaug audit`, or train the synaug-audit method)")
     data = json.loads(file.read_text())
-    grouped = any(":" in str(c["key"]) for c in data["cells"])
+    grouped = any(is_grouped_tag(c["key"]) for c in data["cells"])
     return {str(c["key"]): c.get(metric) for c in data["cells"]}, grouped
 
 
@@ -43,7 +44,7 @@ def sample_weights(train_set: ImageSet, scores: dict, grouped: bool) -> np.ndarr
                           "audit with --no-groups for it")
     w = np.ones(len(train_set))
     for i in np.flatnonzero(train_set.synthetic):
-        key = f"{train_set.labels[i]}:{train_set.groups[i]}" if grouped else str(train_set.labels[i])
+        key = cell_tag((int(train_set.labels[i]), int(train_set.groups[i])) if grouped else int(train_set.labels[i]))
         if key not in scores:
             raise ConfigError(f"the audit has no cell {key!r}: it was made on other data")
         s = scores[key]

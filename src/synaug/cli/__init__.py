@@ -29,15 +29,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def run_suggest(words: str) -> int:
+    from synaug.cli.commands import cmd_suggest
+    return cmd_suggest(words)
+
+
+def run_command(args) -> int:
     from synaug.cli.commands import check_renamed
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    check_renamed(args)
+    environment()  # the SYNAUG_* variables, checked when a command starts rather than when first used
+    return args.func(args)
+
+
+def suggest_only(argv: list[str]) -> str | None:
+    """WORDS of a bare `synaug plan --suggest WORDS`: answered before the parser is built, since the
+    parser's choices import torch and every backend (seconds) and a suggestion needs none of them."""
+    if len(argv) == 3 and argv[:2] == ["plan", "--suggest"]:
+        return argv[2]
+    if len(argv) == 2 and argv[0] == "plan" and argv[1].startswith("--suggest="):
+        return argv[1].partition("=")[2]
+    return None
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    words = suggest_only(argv)
+    if words is None:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
     try:
-        check_renamed(args)
-        environment()  # the SYNAUG_* variables, checked when a command starts rather than when first used
-        return args.func(args)
+        return run_suggest(words) if words is not None else run_command(args)
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

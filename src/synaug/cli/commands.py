@@ -48,17 +48,17 @@ def seeds(text) -> list[int]:
 
 # ----------------------------------------------------------------------------- plan / generate / cache
 def cmd_suggest(words: str) -> int:
-    """`synaug plan --suggest WORDS`: the renderer's nearest drawable emoji names."""
-    from synaug.generators.sources import suggestions
-    found = suggestions(words, 15)
+    """`synaug plan --suggest WORDS`: the drawable emoji nearest to WORDS by name and CLDR keyword."""
+    from synaug.emoji_index import search
+    found = search(words, 15)
     if not found:
-        print(f"no emoji name shares or nearly shares a word with {words!r}; try another word for the class")
+        print(f"no emoji name or keyword shares or nearly shares a word with {words!r}; try another word for the class")
         return 0
-    width = max(len(n) for n, _ in found)
-    print(f"emoji names the render generator can draw, nearest to {words!r} first (use one with --render-word "
+    width = max(len(n) for n, _, _ in found)
+    print(f"emoji the render generator can draw, nearest to {words!r} first (use a name with --render-word "
           "'CLASS=NAME', or --alias to change the prompt too):")
-    for name, sources in found:
-        print(f"  {name:<{width}}  ({', '.join(sources)})")
+    for name, sources, why in found:
+        print(f"  {name:<{width}}  ({', '.join(sources)}; {why})")
     return 0
 
 
@@ -379,12 +379,16 @@ def cmd_fit_generator(args) -> int:
                 if getattr(args, k) is not None}
     settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
-                               use_groups=not args.no_groups, progress=not args.quiet, **settings)
-    loss = result["final_loss"]
+                               use_groups=not args.no_groups, image_size=args.image_size, progress=not args.quiet,
+                               **settings)
+    loss, check = result["final_loss"], result.get("sample_check")
     print(f"{args.generator} generator in {args.out}: {result['steps']} steps ({result['steps_run']} run now"
           + (f", final loss {loss:.4f}" if loss is not None else "") + f") on the {args.pool} pool of {args.dataset}; "
           f"draw with `synaug generate --generator {args.generator} --generator-model {args.out}` or a config's "
           f"generate: {{generator: {args.generator}, options: {{model: {args.out}}}}}")
+    if check and not check["failing"]:  # a failing check is a WARNING logged by the check itself
+        print(f"sample check: every class's samples are recognised by a classifier trained on the real images "
+              f"(at least {100 * check['floor']:.0f} % each; grid in {Path(args.out) / check['grid']})")
     return 0
 
 

@@ -16,12 +16,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from synaug.data.imageset import DatasetSplits, ImageSet
+import numpy as np
+
+from synaug.data.imageset import IN_MEMORY_MAX_SIDE, DatasetSplits, ImageSet
+from synaug.engine.caching import decode_to_cache
 from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
 from synaug.errors import ConfigError
-from synaug.generators.base import fitting
+from synaug.generators.base import fitting, make_generator
+from synaug.train.config import TrainConfig
 from synaug.generators.ddpm_folder import pool_digest
 from synaug.train import distributed
 from synaug.train.distributed import Dist
@@ -37,6 +42,54 @@ def pool_images(splits: DatasetSplits, pool: str, use_groups: bool = True) -> Im
     return images if use_groups and images.has_groups else images.without_groups()
 
 
+# Measured on 2 CPU cores of a loaded machine (the fast denoiser, batch 128, docs/ddpm.md): seconds per
+# fit step at a side; between and beyond them the time scales with the pixel count.
+SECONDS_PER_STEP = {32: 6.6, 64: 10.4}
+MAX_FIT_SIDE = IN_MEMORY_MAX_SIDE  # the fit holds its pool in memory, as uint8
+
+
+def step_seconds(side: int) -> float:
+    (a, ta), (b, tb) = sorted(SECONDS_PER_STEP.items())
+    if side <= a:
+        return ta * (side / a) ** 2
+    if side >= b:
+        return tb * (side / b) ** 2
+    return ta + (tb - ta) * (side ** 2 - a ** 2) / (b ** 2 - a ** 2)
+
+
+def fit_cost(side: int, steps: int, batch_size: int) -> str:
+    """The estimated wall time of a fit on 2 CPU cores, from the measured seconds per step."""
+    hours = step_seconds(side) * (batch_size / 128) * steps / 3600
+    return f"about {hours:,.1f} h" if hours >= 1 else f"about {hours * 60:.0f} min"
+
+
+def check_fit_side(side: int, settings) -> None:
+    """Refuse, before any work, a fit above `MAX_FIT_SIDE`: the reason, the sizes it takes, the cost."""
+    if side <= MAX_FIT_SIDE:
+        return
+    raise ConfigError(
+        f"the ddpm generator fits at {MAX_FIT_SIDE} px at most and these images are {side} px: its pool is held in "
+        f"memory and its CPU denoiser was sized for small images ({settings.steps:,} steps of {settings.batch_size} "
+        f"images at {side} px would take {fit_cost(side, settings.steps, settings.batch_size)} on 2 CPU cores; at "
+        f"32 px {fit_cost(32, settings.steps, settings.batch_size)}, at 64 px "
+        f"{fit_cost(64, settings.steps, settings.batch_size)}). Pass --image-size 32 (any side from 8 to "
+        f"{MAX_FIT_SIDE}): the images are resized as the cache does, and `generate` says when it resizes the "
+        "samples to the plan's size")
+
+
+def fit_pool(splits: DatasetSplits, pool: str, use_groups: bool, image_size: int | None,
+             settings, progress: bool = True) -> tuple[ImageSet, ImageSet]:
+    """(pool, test split) in memory at the fit's side: `image_size`, else the images' own; images on disk
+    are decoded through the shared cache (resized as training resizes them). Refused above MAX_FIT_SIDE."""
+    check_fit_side(int(image_size or splits.train.image_shape[0]), settings)
+    splits, _ = decode_to_cache(splits, {}, TrainConfig(image_size=image_size), progress=progress)
+    in_memory = lambda ds: ds if ds is None or isinstance(ds.images, np.ndarray) else replace(  # noqa: E731
+        ds, images=np.asarray(ds.images[np.arange(len(ds))]))
+    splits = replace(splits, train=in_memory(splits.train), test=in_memory(splits.test),
+                     unused=in_memory(splits.unused))
+    return pool_images(splits, pool, use_groups), splits.test
+
+
 def fitter(name: str):
     """The function that fits backend `name` (declared by the backend as "module:function")."""
     module, function = fitting(name)[1].split(":")
@@ -46,8 +99,13 @@ def fitter(name: str):
 def fit_into(name: str, images: ImageSet, out: Path, settings, test: ImageSet | None, pool: str,
              progress: bool = True) -> dict:
     """Fit backend `name` on `images` into `out` (resumed if a fit with the same settings and pool
-    stopped there; a finished one is reused; another fit there is refused)."""
-    return fitter(name)(images, Path(out), settings, test=test, pool_name=pool, progress=progress)
+    stopped there; a finished one is reused; another fit there is refused), then check its samples
+    where the backend can (`check_samples`: a fresh fit is checked again): result["sample_check"]."""
+    result = fitter(name)(images, Path(out), settings, test=test, pool_name=pool, progress=progress)
+    check = getattr(make_generator(name, {"real": images}, model=str(out)), "check_samples", None)
+    if check is not None:
+        result["sample_check"] = check(again=result["steps_run"] > 0)
+    return result
 
 
 def fit_key(data: DataSpec, generator: GeneratorSpec, images: ImageSet, use_groups: bool) -> str:

@@ -63,13 +63,13 @@ def fit_plan(train: ImageSet, spec: PlanSpec, generator: GeneratorSpec, dataset:
     planned = planned_cells(train, spec.use_groups)
     grouped = planned.has_groups
     counts, space = planned.cell_counts(), planned.cell_space
-    strategy = spec.strategy_value()
+    strategy = spec.strategy_value(space)
     to_add = plan_counts(counts, strategy)
     cuts = real_cuts(counts, strategy)
     check_plan_size(spec, to_add, cuts, counts)
     bank = load_bank(spec.modifiers or bank_for_dataset(dataset), spec.template)
-    bank.aliases.update({str(k): str(v) for k, v in as_dict(spec.aliases).items()})
-    bank.render_words.update({str(k): str(v) for k, v in as_dict(spec.render_words).items()})
+    for given, into in ((spec.aliases, bank.aliases), (spec.render_words, bank.render_words)):
+        into.update({train.class_names[space.class_index(k)]: str(v) for k, v in as_dict(given).items()})
     check_bank_names(bank, train, given=bool(spec.modifiers))
     items = build_plan(to_add, train.class_names, bank, seed=spec.seed,
                        group_names=train.group_names if grouped else None)
@@ -173,10 +173,15 @@ def plan_notes(meta: dict) -> list[str]:
 
 
 def format_cell_table(rows: list[dict]) -> str:
+    """The plan's cell table as text; `key` is what a strategy or render word may name a cell by,
+    besides its name (`synaug.cells.CellSpace.key_of`)."""
     name_w = max(len("cell"), *(len(r["name"]) for r in rows))
-    lines = [f"{'cell':<{name_w}}  {'real':>7} {'cut':>6} {'add':>7} {'final':>7}"]
+    key_w = max(len("key"), *(len(str(r["cell"])) for r in rows))
+    lines = [f"{'key':>{key_w}}  {'cell':<{name_w}}  {'real':>7} {'cut':>6} {'add':>7} {'final':>7}"]
     for r in rows:
-        lines.append(f"{r['name']:<{name_w}}  {r['real']:>7} {r['cut']:>6} {r['add']:>7} {r['final']:>7}")
+        lines.append(f"{r['cell']:>{key_w}}  {r['name']:<{name_w}}  {r['real']:>7} {r['cut']:>6} {r['add']:>7} "
+                     f"{r['final']:>7}")
     tot = {k: sum(r[k] for r in rows) for k in ("real", "cut", "add", "final")}
-    lines.append(f"{'total':<{name_w}}  {tot['real']:>7} {tot['cut']:>6} {tot['add']:>7} {tot['final']:>7}")
+    lines.append(f"{'':>{key_w}}  {'total':<{name_w}}  {tot['real']:>7} {tot['cut']:>6} {tot['add']:>7} "
+                 f"{tot['final']:>7}")
     return "\n".join(lines)

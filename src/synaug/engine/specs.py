@@ -17,7 +17,8 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from synaug.errors import ConfigError, unknown
+from synaug.cells import CellSpace, cell_text
+from synaug.errors import ConfigError, PlanError, unknown
 
 
 def frozen_items(mapping) -> tuple:
@@ -153,7 +154,7 @@ class PlanSpec(Spec):
                    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0}
             if bad:
                 raise ConfigError(f"plan strategy: final counts must be integers >= 0, got {bad}")
-            strategy = tuple(sorted((_tag(k), int(v)) for k, v in strategy.items()))
+            strategy = tuple(sorted((cell_text(k), int(v)) for k, v in strategy.items()))
         elif not isinstance(strategy, (str, tuple)):
             raise ConfigError(f"plan strategy: a name or a {{cell: final count}} mapping, got {strategy!r}")
         object.__setattr__(self, "strategy", strategy)
@@ -164,20 +165,18 @@ class PlanSpec(Spec):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(f"plan {name}: text or null, got {getattr(self, name)!r}")
 
-    def strategy_value(self):
-        """The strategy as `synaug.plan.plan_counts` takes it (a dict of cell keys for final counts)."""
-        if isinstance(self.strategy, tuple):
-            return {_key(tag): n for tag, n in self.strategy}
-        return self.strategy
-
-
-def _tag(cell) -> str:
-    return f"{cell[0]}:{cell[1]}" if isinstance(cell, tuple) else str(cell)
-
-
-def _key(tag: str):
-    parts = str(tag).split(":")
-    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    def strategy_value(self, space: CellSpace):
+        """The strategy as `synaug.plan.plan_counts` takes it: {cell key: final count} for a mapping,
+        its cells named by `space` (class names or indices, "class:group"), else the name as given."""
+        if not isinstance(self.strategy, tuple):
+            return self.strategy
+        out = {}
+        for text, n in self.strategy:
+            key = space.key_of(text)
+            if key in out:
+                raise PlanError(f"plan strategy: cell {space.name(key)!r} is given twice ({text!r} and another name)")
+            out[key] = n
+        return out
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def plan_dataset_loader(meta: dict):
     or None when the plan does not name one."""
     if not meta.get("dataset"):
         return None
-    data = DataSpec(meta["dataset"], meta.get("imbalance", 100), meta.get("dataset_options") or {})
+    data = DataSpec(meta["dataset"], meta.get("imbalance") or 100, meta.get("dataset_options") or {})
 
     return functools.cache(lambda: load_splits(data))
 

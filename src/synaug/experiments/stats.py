@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from synaug.eval.specs import METRICS, metric
+
 
 @dataclass
 class Stat:
@@ -65,11 +67,30 @@ def format_stat(value, fmt: str = "{:.2f}") -> str:
     return text
 
 
-def format_intervals(value, fmt: str = "{:.2f}") -> str:
-    """'seeds [low, high]; test images [low, high]' for a Stat (or its dict), '' when it has neither."""
+def bounds_of(key: str) -> tuple | None:
+    """The scale a registered percentage metric lives on (0-100), for clipping its intervals; None for
+    any other column (a count, a fraction, a table's own column)."""
+    return (0.0, 100.0) if key in METRICS and metric(key).percent else None
+
+
+MIN_SEEDS_FOR_INTERVAL = 3  # a t-interval from 2 seeds has 1 degree of freedom: wider than the scale itself
+
+
+def format_intervals(value, fmt: str = "{:.2f}", bounds: tuple | None = None) -> str:
+    """'seeds [low, high]; test images [low, high]' for a Stat (or its dict), '' when it has neither.
+    The interval over seeds is shown only from `MIN_SEEDS_FOR_INTERVAL` seeds on ('n = 2: no interval'
+    below); `bounds` (e.g. (0, 100) for an accuracy) clip both intervals to the metric's scale."""
     d = value.to_dict() if isinstance(value, Stat) else value
     if not isinstance(d, dict):
         return ""
-    parts = [f"{name} [{fmt.format(d[k][0])}, {fmt.format(d[k][1])}]" for k, name in
-             (("ci95", "seeds"), ("test_ci95", "test images")) if d.get(k)]
+    low, high = bounds if bounds else (-math.inf, math.inf)
+    clip = lambda v: fmt.format(min(max(v, low), high))  # noqa: E731
+    n = int(d.get("n") or 0)
+    parts = []
+    if d.get("ci95") and n >= MIN_SEEDS_FOR_INTERVAL:
+        parts.append(f"seeds [{clip(d['ci95'][0])}, {clip(d['ci95'][1])}]")
+    elif 1 < n < MIN_SEEDS_FOR_INTERVAL:
+        parts.append(f"seeds n = {n}: no interval")
+    if d.get("test_ci95"):
+        parts.append(f"test images [{clip(d['test_ci95'][0])}, {clip(d['test_ci95'][1])}]")
     return "; ".join(parts)

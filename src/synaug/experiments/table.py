@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from synaug.eval.specs import metric
-from synaug.experiments.stats import Stat, cell_mean, format_intervals, format_stat
+from synaug.experiments.stats import Stat, bounds_of, cell_mean, format_intervals, format_stat
 
 
 @dataclass
@@ -47,7 +47,7 @@ def table_text(table: dict) -> str:
     if seeds and max(seeds) <= 1:
         lines.append("(n = 1: one seed, no spread; pass more seeds for mean ± std)")
     intervals = [(name, [f"{lab} {iv}" for k, lab, f in zip(table["columns"], labels, fmts)
-                         if (iv := format_intervals(r.get(k), f))]) for name, r in table["rows"].items()]
+                         if (iv := format_intervals(r.get(k), f, bounds_of(k)))]) for name, r in table["rows"].items()]
     if any(parts for _, parts in intervals):
         lines.append("95 % intervals of the mean (over seeds: t-interval; over test images: bootstrap):")
         lines += [f"  {name}: " + "; ".join(parts) for name, parts in intervals if parts]

@@ -7,7 +7,13 @@ DiffuLT's and CBDM's route: no text-to-image model, no download). Fit it with
 Plan items are matched to the model's classes (or class x group cells) by NAME, so a model fitted on
 one pool serves any plan of the same dataset; `cannot_draw` says why a class or cell is missing
 (not in the model, or no training image of it). Images are drawn at the model's size and resized
-(bicubic) to `image_shape`, the dataset's (H, W, C), when that differs.
+(bicubic) to `image_shape`, the dataset's (H, W, C), when that differs, and said so (a WARNING
+logged when the plan is checked and when drawing starts), as is a model whose pool of training images
+is not this dataset's training split.
+
+Before it draws from a model without a sample check (GEN/sample_check.json), the backend runs the
+check (`synaug.generators.ddpm_check`) on the real images it is given, and a model whose samples a
+real-image classifier does not recognise is a loud WARNING naming the classes and the fit's settings.
 
 Reproducibility: one CPU `torch.Generator` per image seeded with the plan item's seed and
 deterministic samplers (`synaug.generators.ddpm_sample`): an image is the same alone or in any batch.
@@ -16,18 +22,22 @@ torch and diffusers load on the first `generate`, never when synaug starts.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
+from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, Knob, register_generator
+from synaug.generators.ddpm_check import CHECK_STEPS, check_samples, read_check, warning_text
 from synaug.generators.ddpm_folder import CHECKPOINT, file_sha256, model_cell, read_info
 from synaug.generators.ddpm_settings import FitSettings
 from synaug.plan import PlanItem
 
+log = logging.getLogger(__name__)
 SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)
 
 
@@ -41,7 +51,8 @@ class DdpmGenerator:
 
     def __init__(self, *, model: str | None = None, steps: int = 50, guidance: float = 2.0, scheduler: str = "ddim",
                  device: str = "cpu", batch: int = 256, class_names: Sequence[str] | None = None,
-                 group_names: Sequence[str] | None = None, image_shape: Sequence[int] | None = None):
+                 group_names: Sequence[str] | None = None, image_shape: Sequence[int] | None = None,
+                 real: ImageSet | None = None):
         if model is None:
             raise ConfigError("the ddpm generator needs model=GEN, a folder made by fit_generator "
                               "(synaug.generators.ddpm_fit)")
@@ -57,6 +68,8 @@ class DdpmGenerator:
         self._info: dict | None = None
         self._digest: str | None = None
         self._sampler = None
+        self.real = real
+        self._noted = False
 
     # ------------------------------------------------------------------ protocol
     def describe(self) -> dict:
@@ -65,9 +78,12 @@ class DdpmGenerator:
                 "image_shape": list(self.image_shape) if self.image_shape else None}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
+        self.note_mismatches()
         return model_cell(self.info(), *self._names(item))[1]
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
+        self.note_mismatches()
+        self.check_samples()
         labels = [self._label(it) for it in items]
         seeds = [it.seed for it in items]
         chunks = [self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch], steps=self.steps,
@@ -90,6 +106,42 @@ class DdpmGenerator:
             path = self.model / CHECKPOINT
             self._digest = file_sha256(path) if path.is_file() else "missing"
         return self._digest
+
+    def mismatches(self) -> list[str]:
+        """What differs between the model and the data it draws for: the size, the training images."""
+        info, notes = self.info(), []
+        fitted = info.get("image_shape")
+        if self.image_shape is not None and fitted and tuple(fitted[:2]) != tuple(self.image_shape[:2]):
+            notes.append(f"the ddpm model in {self.model} was fitted at {fitted[0]} x {fitted[1]} px; its images are "
+                         f"resized to {self.image_shape[0]} x {self.image_shape[1]} px")
+        if self.real is not None and info["pool"].get("name") == "train":
+            counts = list(np.bincount(self.real.cells(), minlength=self.real.num_cells))
+            if counts != list(info["pool"]["cell_counts"]) or list(self.real.class_names) != info["class_names"]:
+                notes.append(f"the ddpm model in {self.model} was fitted on another training set "
+                             f"({info['pool']['images']} images, per cell {info['pool']['cell_counts']}) than this "
+                             f"dataset's ({len(self.real)} images, per cell {counts}); it is matched by class name")
+        return notes
+
+    def note_mismatches(self) -> None:
+        if not self._noted:
+            self._noted = True
+            for note in self.mismatches():
+                log.warning(note)
+
+    def check_samples(self, again: bool = False) -> dict | None:
+        """The sample check's record (run now if the model has none, or `again`); a failing one is
+        logged as a WARNING every time. None without real images to train the classifier on."""
+        record = None if again else read_check(self.model)
+        if record is None and self.real is not None and len(self.real):
+            sample = lambda labels, seeds: np.concatenate([  # noqa: E731
+                self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch], steps=CHECK_STEPS,
+                                      guidance=self.guidance, scheduler=self.scheduler)
+                for k in range(0, len(labels), self.batch)])
+            record = check_samples(sample, self.info(), self.real, self.model)
+        text = warning_text(record, self.model) if record else None
+        if text:
+            log.warning(text)
+        return record
 
     def sampler(self):
         if self._sampler is None:

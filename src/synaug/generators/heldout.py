@@ -21,11 +21,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from synaug.cells import parse_tag
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, register_generator
 from synaug.generators.runner import cell_label
-from synaug.generators.smote import cell_of
 from synaug.plan import PlanItem
 
 WHEN_SHORT = ("error", "skip")
@@ -49,7 +49,7 @@ class HeldoutGenerator:
         self.pool = pool
         self.seed = int(seed)
         self.when_short = when_short
-        self.groups = len(pool.group_names) if pool.has_groups else 0
+        self.space = pool.cell_space
         self.cells = np.asarray(pool.cells())
         self._orders: dict[int, np.ndarray] = {}
 
@@ -67,14 +67,14 @@ class HeldoutGenerator:
         return self._orders[cell]
 
     def cannot_draw(self, item: PlanItem) -> str | None:
-        n = len(self.order(cell_of(item, self.groups)))
+        n = len(self.order(self.space.id_of(parse_tag(item.cell))))
         return None if n else "the held-out pool has no real image of this cell"
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
         return [self._one(it) for it in items]
 
     def _one(self, item: PlanItem) -> Generated:
-        order = self.order(cell_of(item, self.groups))
+        order = self.order(self.space.id_of(parse_tag(item.cell)))
         if item.index >= len(order):
             reason = (f"the held-out pool of {cell_label(item)!r} has {len(order)} real images; "
                       f"the plan asks for more (item {item.index})")

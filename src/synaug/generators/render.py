@@ -30,7 +30,8 @@ from scipy.ndimage import gaussian_filter, grey_dilation, map_coordinates
 from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
 from synaug.errors import ConfigError
 from synaug.generators.base import Generated, Knob, register_generator
-from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base, suggestions
+from synaug.emoji_index import search
+from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
 from synaug.plan import PlanItem
 
 
@@ -236,10 +237,10 @@ class RenderGenerator:
 def undrawable_message(class_name: str, looked_up: str) -> str:
     """Why a class has no emoji, the renderer's nearest words for it, and how to give one."""
     looked = f"{class_name!r}" + (f" (looked up as {looked_up!r})" if looked_up != class_name else "")
-    near = [name for name, _ in suggestions(looked_up, 5)]
+    near = [name for name, _, _ in search(looked_up, 5)]
     return (f"no emoji for class {looked} in any installed source (Noto Color Emoji, Symbola, EmojiOne, emojify). "
             + (f"Nearest drawable emoji names: {', '.join(repr(n) for n in near)}; " if near else
-               "No emoji name shares a word with it; ")
+               "No emoji name or keyword shares a word with it; ")
             + f"more with `synaug plan --suggest '{looked_up}'`. Give it a render word (the renderer's lookup "
             f"only; the prompt keeps the class name): `synaug plan --render-word '{class_name}=WORD'`, or `render: "
             f"{{\"{class_name}\": WORD}}` in a modifier bank YAML (--modifiers) or `render_words:` under `plan:` of "

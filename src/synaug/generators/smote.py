@@ -18,12 +18,8 @@ from PIL import Image
 from synaug.data.imageset import ImageSet
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
+from synaug.cells import parse_tag
 from synaug.plan import PlanItem
-
-
-def cell_of(item: PlanItem, num_groups: int) -> int:
-    """The dense cell id (label, or label * G + group) of a plan item."""
-    return item.label * num_groups + item.group if num_groups and item.group is not None else item.label
 
 
 @register_generator("smote")
@@ -38,7 +34,7 @@ class SmoteGenerator:
             raise GenerationError(f"smote option k_neighbors must be a positive integer, got {k_neighbors!r}")
         self.shape = real.image_shape
         self.x = real.images.reshape(len(real), -1).astype(np.float64)
-        self.groups = len(real.group_names) if real.has_groups else 0
+        self.space = real.cell_space
         self.cells = np.asarray(real.cells())
         self.k = k_neighbors
 
@@ -47,7 +43,7 @@ class SmoteGenerator:
                 "real_digest": int(np.abs(self.x).sum()) % 2**31}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
-        n = int((self.cells == cell_of(item, self.groups)).sum())
+        n = int((self.cells == self.space.id_of(parse_tag(item.cell))).sum())
         return None if n >= 2 else f"SMOTE needs at least 2 real images of the cell (it has {n})"
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
@@ -55,7 +51,7 @@ class SmoteGenerator:
 
     def _one(self, item: PlanItem) -> Image.Image:
         over_sampling = require("imblearn.over_sampling", "smote", "the smote generator")
-        cell = cell_of(item, self.groups)
+        cell = self.space.id_of(parse_tag(item.cell))
         rows = np.flatnonzero(self.cells == cell)
         # SMOTE draws from the cell's own rows only: fitting on them plus one row of another cell
         # (the API wants two classes) gives the same sample as fitting on the whole set, far faster

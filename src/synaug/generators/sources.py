@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from synaug.emoji_data import (EMOJI_RANGES, EMOJIFY_DIR, EXCLUDED, GEMOJIONE_DIR, NAME_SEPARATORS,  # noqa: F401
+                               NOTO_EMOJI, SYMBOLA, emoji_names, emojify_file, words_of)
+
 FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts")]
-NOTO_EMOJI = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-SYMBOLA = Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
-GEMOJIONE_DIR = Path("/usr/share/rubygems-integration/all/gems/gemojione-3.3.0/assets/png")
-EMOJIFY_DIR = Path("/usr/share/javascript/emojify.js/images/emoji")
 BASE_SIDE = 64  # base images are rendered once at this size and cached per process
 
 # Class-name words -> Unicode emoji-name queries. Only where the name itself does not match.
@@ -42,10 +41,6 @@ SYNONYMS: dict[str, list[str]] = {
     "deer": ["deer"], "dog": ["dog"], "frog": ["frog"], "horse": ["horse"],
     "ship": ["ship"], "truck": ["delivery truck", "articulated lorry"],
 }
-# (source, codepoint) pairs known to draw the wrong thing (docs/definitions.md#offline-renderer-sources).
-EXCLUDED = {("symbola", 0x1F454)}
-EMOJI_RANGES = [(0x2600, 0x27C0), (0x1F300, 0x1F700), (0x1F900, 0x1FB00)]
-
 HANDWRITING_HINTS = ("handwriting", "breip", "dancing", "ecolier", "femke", "comic", "humor")
 SERIF_HINTS = ("serif", "roman", "garamond", "libertine", "c059", "p052", "termes", "pagella",
                "schola", "bonum", "caladea", "stix")
@@ -106,27 +101,6 @@ def fonts_with(char: str, style: str | None = None) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- emoji
-@functools.lru_cache(maxsize=1)
-def emoji_names() -> dict[int, str]:
-    names = {}
-    for lo, hi in EMOJI_RANGES:
-        for cp in range(lo, hi):
-            name = unicodedata.name(chr(cp), "")
-            if name:
-                names[cp] = name.lower()
-    return names
-
-
-def _words(text: str) -> list[str]:
-    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-            for w in re.findall(r"[a-z0-9-]+", text.lower())]
-
-
-# Characters that join alternatives in a class name ('T-shirt/top', 'T-shirt_top', 'shirt|top'):
-# a file-system-safe folder name cannot contain '/', so users write '_' where the dataset had '/'.
-NAME_SEPARATORS = re.compile(r"\s*[/_|,;+&]+\s*")
-
-
 def emoji_for(class_name: str) -> list[int]:
     """Codepoints whose Unicode name matches the class name (or its synonyms). The whole name is
     tried first ('ankle boot', 'ankle_boot'), then its parts split at separators ('t-shirt', 'top')."""
@@ -136,9 +110,9 @@ def emoji_for(class_name: str) -> list[int]:
                or SYNONYMS.get("/".join(parts)) or [q for part in parts for q in SYNONYMS.get(part, [part])])
     found = []
     for query in queries:
-        qwords = _words(query)
-        exact = [cp for cp, n in emoji_names().items() if _words(n) == qwords]
-        contains = [cp for cp, n in emoji_names().items() if all(w in _words(n) for w in qwords)]
+        qwords = words_of(query)
+        exact = [cp for cp, n in emoji_names().items() if words_of(n) == qwords]
+        contains = [cp for cp, n in emoji_names().items() if all(w in words_of(n) for w in qwords)]
         for cp in exact or contains[:3]:
             if cp not in found:
                 found.append(cp)
@@ -191,17 +165,6 @@ def _png(path: Path) -> Image.Image | None:
         return im.convert("RGBA")
 
 
-def _emojify_file(cp: int) -> Path | None:
-    name = emoji_names().get(cp, "")
-    base = re.sub(r"^(womans|mans) ", "", name)
-    candidates = [name, base, base.rstrip("s"), base.replace("-", "")]
-    for cand in candidates:
-        path = EMOJIFY_DIR / (cand.replace(" ", "_") + ".png")
-        if path.is_file():
-            return path
-    return None
-
-
 EMOJI_SOURCES = ("noto", "symbola", "emojione", "emojify")
 
 
@@ -219,7 +182,7 @@ def emoji_base(source: str, cp: int) -> np.ndarray | None:
         img = _png(GEMOJIONE_DIR / f"{cp:X}.png")
         mask = None if img is None else _negated_gray(img)
     elif source == "emojify":
-        path = _emojify_file(cp)
+        path = emojify_file(cp)
         mask = None if path is None else _negated_gray(_png(path))
     else:
         raise ValueError(f"unknown emoji source {source!r}")
@@ -231,30 +194,3 @@ def emoji_styles(class_name: str) -> tuple[tuple[str, int], ...]:
     """Every (source, codepoint) able to draw the class; empty if none."""
     return tuple((s, cp) for cp in emoji_for(class_name) for s in EMOJI_SOURCES
                  if emoji_base(s, cp) is not None)
-
-
-# ----------------------------------------------------------------------------- vocabulary
-@functools.lru_cache(maxsize=256)
-def suggestions(class_name: str, limit: int = 8) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Emoji names the renderer can draw that are nearest to `class_name`, with the sources that draw
-    each: names sharing a word with it first (most shared words first), then names holding a word
-    spelled like one of its words (difflib). An alias or render word must match such a name."""
-    import difflib
-
-    words = set(_words(" ".join(NAME_SEPARATORS.split(class_name.lower()))))
-    vocabulary = sorted({w for n in emoji_names().values() for w in _words(n)})
-    near = {m for w in words for m in difflib.get_close_matches(w, vocabulary, n=4, cutoff=0.75)}
-    scored = []
-    for cp, name in emoji_names().items():
-        name_words = set(_words(name))
-        shared, close = len(words & name_words), len(near & name_words)
-        if shared or close:
-            scored.append((-shared, -close, len(name), name, cp))
-    out = []
-    for *_, name, cp in sorted(scored):
-        drawn_by = tuple(s for s in EMOJI_SOURCES if emoji_base(s, cp) is not None)
-        if drawn_by and name not in dict(out):
-            out.append((name, drawn_by))
-        if len(out) >= limit:
-            break
-    return tuple(out)

@@ -1,0 +1,82 @@
+"""The report's main table reads at a glance: it fits a 1,280 px page with Few in view (headless
+Chromium), and an interval is shown only where it means something."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from scipy import stats as scipy_stats
+
+from synaug.experiments.stats import Stat, format_intervals
+from synaug.experiments.table import Table
+from synaug.pages import headline_first, page, table_html
+
+COLUMNS = ["accuracy", "many", "medium", "few", "balanced_accuracy", "gmean"]
+WHAT = {"ce": "plain cross-entropy on the real long-tailed images, no re-balancing of any kind",
+        "ce-rs": "cross-entropy with class-balanced re-sampling of the real images (each class drawn equally)",
+        "synaug": "cross-entropy on the real images plus the planned synthetic images, uniform to the head"}
+
+
+def results_table(seeds=(0, 1)) -> dict:
+    """A long-tail table as a run writes it: 2 seeds with wildly different values (wide t-intervals)."""
+    spread = {"ce": (50.1, 99.0), "ce-rs": (63.5, 1.2), "synaug": (46.9, 99.9)}
+    rows = {name: {k: Stat.of([a, b, a][:len(seeds)], list(seeds)) for k in COLUMNS}
+            for name, (a, b) in spread.items()}
+    for row in rows.values():
+        for v in row.values():
+            v.test_ci95 = [v.mean - 4.0, v.mean + 4.0]
+    return Table("longtail: imagefolder:first/photos (8 classes, measured IF=50.0)", COLUMNS, rows).to_dict()
+
+
+def test_two_seeds_show_no_interval_and_three_are_clipped_to_the_scale():
+    two = Stat.of([12.5, 97.0], [0, 1])
+    assert two.ci95[0] < 0  # 1 degree of freedom: the raw t-interval leaves the scale
+    assert format_intervals(two, "{:.2f}", (0, 100)) == "seeds n = 2: no interval"
+    three = Stat.of([10.0, 95.0, 50.0], [0, 1, 2])
+    half = scipy_stats.t.ppf(0.975, 2) * three.std / 3 ** 0.5
+    assert three.ci95 == pytest.approx([three.mean - half, three.mean + half])
+    assert format_intervals(three, "{:.2f}", (0, 100)) == "seeds [0.00, 100.00]"
+    assert format_intervals(three, "{:.1f}") == f"seeds [{three.mean - half:.1f}, {three.mean + half:.1f}]"
+
+
+def test_the_table_puts_headline_metrics_first_and_intervals_out_of_the_cells():
+    assert headline_first(COLUMNS) == [3, 4, 0, 1, 2, 5]  # Few, Balanced, All, then Many, Medium, G-mean
+    html = table_html(results_table(), WHAT, "what it is", {"ce": "at chance"})
+    heads = re.findall(r"<th(?: class=text)?>([^<]*)</th>", html)
+    assert heads[:5] == ["row", "Few", "Balanced", "All", "Many"]
+    assert "-185" not in html and "[-" not in html  # no interval below the scale, from 2 seeds
+    assert html.count("title='seeds n = 2: no interval; test images [") == 18
+    assert "<details class=intervals>" in html and "<br>" not in html
+
+
+def measured_layout(tmp_path, html: str) -> dict:
+    """Chromium at 1,280 x 900 lays the page out; a script writes what it measured into the DOM."""
+    probe = """<script>window.addEventListener('load', () => {
+      const th = [...document.querySelectorAll('th')].find(e => e.textContent === 'Few');
+      const r = th.getBoundingClientRect();
+      document.body.insertAdjacentHTML('beforeend', '<pre id=layout>' + JSON.stringify({
+        few_left: r.left, few_right: r.right, few_top: r.top, width: window.innerWidth,
+        height: window.innerHeight, page_width: document.documentElement.scrollWidth}) + '</pre>');
+    });</script>"""
+    path = tmp_path / "report.html"
+    path.write_text(html + probe)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                          "--window-size=1280,900", "--run-all-compositor-stages-before-draw",
+                          "--virtual-time-budget=5000", "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    return json.loads(re.search(r"<pre id=\"?layout\"?>(.*?)</pre>", out).group(1).replace("&quot;", '"'))
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="headless Chromium is not installed (scripts/install-system-deps.sh installs it)")
+def test_the_main_table_fits_a_1280_px_page_with_few_in_view(tmp_path):
+    intro = "<h1>synaug run</h1><p>" + "The setup, chance and what each method is. " * 8 + "</p>"
+    body = intro + table_html(results_table(), WHAT, "what it is", {"ce": "at chance"})
+    layout = measured_layout(tmp_path, page("synaug report", body))
+    assert layout["width"] == 1280
+    assert 0 <= layout["few_left"] and layout["few_right"] <= layout["width"]  # Few: no horizontal scroll
+    assert layout["few_top"] < layout["height"]  # and above the fold
+    assert layout["page_width"] <= layout["width"]  # nothing runs off the page's right edge
