@@ -97,6 +97,17 @@ def gpu_per_process(local_world: int | None = None) -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() >= local_world
 
 
+def visible_gpus(count: int) -> list[str]:
+    """The ids of the `count` GPUs this process may use (CUDA_VISIBLE_DEVICES, else 0..count-1)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return (visible.split(",") if visible else [str(i) for i in range(count)])[:count]
+
+
+def only_gpu(device_id: str) -> None:
+    """Make one GPU the only one this process sees (a launcher's worker, before CUDA starts in it)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(device_id)
+
+
 def backend() -> str:
     """nccl when every process has a GPU, else gloo; SYNAUG_DIST_BACKEND overrides (e.g. gloo for
     CPU training on a GPU machine)."""

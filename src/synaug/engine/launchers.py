@@ -10,7 +10,6 @@ folder."""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from synaug.engine.workspace import Workspace
 from synaug.errors import ConfigError
 from synaug.progress import Progress
 from synaug.registry import Registry
+from synaug.runtime import only_gpu, visible_gpus
 from synaug.workers import process_pool
 
 
@@ -109,7 +109,7 @@ def local(settings: LaunchSettings, tasks, in_process, log, progress) -> dict:
 def use_device(queue) -> None:
     """A multi-gpu worker's initializer: take one GPU index and make it the only visible one (before
     CUDA starts in this process)."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(queue.get())
+    only_gpu(queue.get())
 
 
 @LAUNCHERS.register("multi-gpu")
@@ -122,12 +122,11 @@ def multi_gpu(settings: LaunchSettings, tasks, in_process, log, progress) -> dic
     if n == 0:
         raise ConfigError("--launcher multi-gpu: no CUDA GPU is visible here (torch.cuda.device_count() is 0); "
                           "use --launcher local")
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = visible.split(",") if visible else [str(i) for i in range(n)]
+    ids = visible_gpus(n)
     queue = multiprocessing.get_context("spawn").Manager().Queue()
-    for i in ids[:n]:
+    for i in ids:
         queue.put(i)
-    log(f"launcher multi-gpu: {len(tasks)} job(s) on {n} GPU(s) ({', '.join(ids[:n])})")
+    log(f"launcher multi-gpu: {len(tasks)} job(s) on {n} GPU(s) ({', '.join(ids)})")
     return pooled(tasks, n, progress, use_device, (queue,))
 
 
