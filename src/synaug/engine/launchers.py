@@ -59,6 +59,23 @@ class LaunchSettings:
 LAUNCHERS = Registry("launcher")
 
 
+def check_launcher(settings: LaunchSettings) -> None:
+    """Before any work: the launcher exists and can run here (GPUs for multi-gpu, submitit for slurm)."""
+    LAUNCHERS[settings.name]  # an unknown name: an error listing the launchers
+    if settings.workers < 1:
+        raise ConfigError(f"--workers {settings.workers}: give 1 or more")
+    if settings.name == "multi-gpu":
+        import torch
+        if torch.cuda.device_count() == 0:
+            raise ConfigError("--launcher multi-gpu: no CUDA GPU is visible here (torch.cuda.device_count() is 0); "
+                              "use --launcher local")
+    if settings.name in ("slurm", "submitit-local"):
+        try:
+            import submitit  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(f"--launcher {settings.name} needs submitit: pip install 'synaug[slurm]'") from exc
+
+
 def launch(settings: LaunchSettings, tasks: list[Task], in_process: Callable[[Job], None], log=print,
            progress: bool = True) -> dict:
     """Run every task with the named launcher; returns {job key: the exception it raised} for jobs that
@@ -118,10 +135,8 @@ def multi_gpu(settings: LaunchSettings, tasks, in_process, log, progress) -> dic
     import multiprocessing
 
     import torch
+    check_launcher(settings)
     n = torch.cuda.device_count()
-    if n == 0:
-        raise ConfigError("--launcher multi-gpu: no CUDA GPU is visible here (torch.cuda.device_count() is 0); "
-                          "use --launcher local")
     ids = visible_gpus(n)
     queue = multiprocessing.get_context("spawn").Manager().Queue()
     for i in ids:
@@ -143,10 +158,8 @@ class Requeueable:
 
 
 def submitit_executor(settings: LaunchSettings, tasks: list[Task], cluster: str | None):
-    try:
-        import submitit
-    except ImportError as exc:
-        raise ConfigError("--launcher slurm needs submitit: pip install 'synaug[slurm]'") from exc
+    import submitit
+    check_launcher(settings)
     folder = settings.folder or str(Path(tasks[0].store) / "slurm")
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     params = dict(settings.slurm)
