@@ -485,10 +485,10 @@ ROUND3 = [
         Case("cache-workers-0", lambda t: _cache_args(t, folder(t)) + ["--workers", "0"], ERROR,
              "argument --workers: must be a number of processes from 1 to 256, got 0"),
         Case("config-cache-workers-negative", lambda t: trained_run(t) + ["--config", bank(t, "cache_workers: -2\n")],
-             ERROR, "training option cache_workers: must be a positive integer, got -2"),
+             ERROR, "training option cache_workers: must be a number of processes from 1 to 256, got -2"),
         Case("run-config-generate-workers-0", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
-             "generate: {workers: 0}\n"), "--out", str(t / "out")], ERROR, "generate workers: must be an integer in "
-             "[1, 256], got 0"),
+             "generate: {workers: 0}\n"), "--out", str(t / "out")], ERROR, "generate workers: must be a number of "
+             "processes from 1 to 256, got 0"),
         Case("config-lr-infinite", lambda t: trained_run(t) + ["--config", bank(t, "train:\n  lr: .inf\n")], ERROR,
              "'.inf' is not a finite number"),
         Case("experiment-option-ratio-infinite", lambda t: ["experiment", "fig5", "--config", bank(
@@ -564,9 +564,9 @@ CASES = [
     Case("config-steps-text", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
          bank(t, "steps: many\n")], ERROR, "training option steps"),
     Case("plan-imbalance-0", lambda t: ["plan", "--imbalance", "0", "--out", str(t / "out/plan.csv")],
-         ERROR, "must be >= 1"),
+         ERROR, "argument --imbalance: must be an imbalance factor n_max / n_min >= 1, got 0.0"),
     Case("plan-seed-negative", lambda t: ["plan", "--seed", "-1", "--out", str(t / "out/plan.csv")],
-         ERROR, "must be 0 or more"),
+         ERROR, "must be an integer >= 0"),
     Case("non-finite-loss-stops-training", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
          str(t / "out/r"), "--steps", "6", "--batch-size", "8", "--lr", "1e30", "--device", "cpu"], ERROR, "the loss is"),
     ]),
@@ -684,12 +684,12 @@ CASES = [
          str(t / "out/plan.csv")], ERROR, "takes no path"),
     Case("demo-no-seeds", lambda t: ["demo", "--seeds", ",", "--out", str(t / "out")], ERROR, "bad --seeds"),
     Case("diffusion-strength-2", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
-         "--strength", "2"], ERROR, "must be in (0, 1]"),
+         "--strength", "2"], ERROR, "must be a number in (0, 1]"),
     ], {"generate-batch-size-0": SILENT, "generate-workers-0": SILENT, "demo-no-seeds": SILENT}),
     # --- paper scale: large images, pretrained backbones, new training options ----------------------
     *of_kind(TRACE, [
     Case("config-optimizer-unknown", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
-         bank(t, "train:\n  optimizer: sgdd\n")], ERROR, "training option optimizer: must be sgd or adam or adamw"),
+         bank(t, "train:\n  optimizer: sgdd\n")], ERROR, "training option optimizer: must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"),
     Case("config-rrc-scale-inverted", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
          bank(t, "train:\n  rrc_scale: [0.9, 0.2]\n")], ERROR, "training option rrc_scale"),
     Case("pretrained-missing", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out", str(t / "out/r"),

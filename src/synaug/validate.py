@@ -5,80 +5,31 @@ files, training configs, output folders and plan file names. Every user mistake 
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
+import os
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Iterable
 
+from synaug.constraints import MAX_SIDE, MAX_WORKERS  # noqa: F401 (older callers import the bounds from here)
+from synaug.constraints import (FINITE, FRACTION, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY,
+                                SIDE, WORKERS, Options, arg_type, failure)
 from synaug.errors import ConfigError, PlanError
 
 
 # ----------------------------------------------------------------------------- argparse types
-def _number(text: str, kind):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _checked(text: str, kind: type, ok: Callable[[float], bool], need: str):
-    """`text` as a number of `kind` for which `ok` holds, else argparse's error naming the bound."""
-    value = _number(text, kind)
-    if not ok(value):
-        raise argparse.ArgumentTypeError(f"{need}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    return _checked(text, int, lambda v: v >= 1, "must be a positive integer")
-
-
-def nonneg_int(text: str) -> int:
-    return _checked(text, int, lambda v: v >= 0, "must be 0 or more")
-
-
-def positive_float(text: str) -> float:
-    return _checked(text, float, lambda v: v > 0, "must be a positive number")
-
-
-def finite_float(text: str) -> float:
-    return _number(text, float)
-
-
-def nonneg_float(text: str) -> float:
-    return _checked(text, float, lambda v: v >= 0, "must be 0 or more")
-
-
-def fraction_below_one(text: str) -> float:
-    return _checked(text, float, lambda v: 0 <= v < 1, "must be a fraction of the steps, 0 <= value < 1")
-
-
-def imbalance_factor(text: str) -> float:
-    """IF = n_max / n_min: a finite number >= 1 (1 = balanced)."""
-    return _checked(text, float, lambda v: v >= 1, "the imbalance factor is n_max / n_min and must be >= 1")
-
-
-def probability(text: str) -> float:
-    return _checked(text, float, lambda v: 0 < v <= 1, "must be in (0, 1]")
-
-
-MAX_SIDE = 8192    # px: an image side above it is a typo (SDXL draws 1024, ImageNet trains at 224-256)
-MAX_WORKERS = 256  # processes: more than any machine synaug runs on, fewer than a typo would start
-
-
-def image_side(text: str) -> int:
-    """A side in pixels: 1 to MAX_SIDE (a larger one would exhaust memory before any message)."""
-    return _checked(text, int, lambda v: 1 <= v <= MAX_SIDE, f"must be a side in pixels from 1 to {MAX_SIDE}")
-
-
-def worker_count(text: str) -> int:
-    """A number of processes: 1 to MAX_WORKERS."""
-    return _checked(text, int, lambda v: 1 <= v <= MAX_WORKERS, f"must be a number of processes from 1 to "
-                    f"{MAX_WORKERS}")
+# Each is `synaug.constraints.arg_type` of the constraint its config field declares, so a flag and
+# the same key in a YAML file refuse one value with one wording.
+positive_int = arg_type(POSITIVE_INT)
+nonneg_int = arg_type(NONNEG_INT)
+positive_float = arg_type(POSITIVE)
+finite_float = arg_type(FINITE)
+nonneg_float = arg_type(NONNEG)
+fraction_below_one = arg_type(FRACTION)    # a fraction of the steps, 0 <= value < 1
+imbalance_factor = arg_type(IMBALANCE)     # IF = n_max / n_min, >= 1 (1 = balanced)
+probability = arg_type(PROBABILITY)        # 0 < value <= 1
+image_side = arg_type(SIDE)                # 1 to MAX_SIDE (a larger side exhausts memory before any message)
+worker_count = arg_type(WORKERS)           # 1 to MAX_WORKERS processes
 
 
 # ----------------------------------------------------------------------------- environment variables
@@ -87,7 +38,6 @@ DIST_BACKENDS = ("gloo", "nccl", "mpi", "ucc")
 
 def env_seconds(name: str, default: float) -> float:
     """A number of seconds (>= 0) from the environment variable `name`, `default` when unset."""
-    import os
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -103,11 +53,10 @@ def env_seconds(name: str, default: float) -> float:
 
 def check_environment() -> None:
     """The SYNAUG_* environment variables, read when a command starts rather than when first used."""
-    import os
     env_seconds("SYNAUG_PROGRESS_SECONDS", 10.0)
     backend = os.environ.get("SYNAUG_DIST_BACKEND")
-    if backend and backend not in DIST_BACKENDS:
-        raise ConfigError(f"environment variable SYNAUG_DIST_BACKEND={backend!r}: one of {', '.join(DIST_BACKENDS)}")
+    if backend and not Options(DIST_BACKENDS).accepts(backend):
+        raise failure("environment variable SYNAUG_DIST_BACKEND", Options(DIST_BACKENDS).describe(), backend)
 
 
 # ----------------------------------------------------------------------------- YAML a user wrote

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synaug.constraints import MAX_RATIO
 from synaug.data.readers import read_csv_rows
 from synaug.errors import SynaugError
 from synaug.fileio import atomic_write_text, write_json
@@ -92,7 +93,7 @@ def read_folder_rows(folder: Path) -> tuple[list[dict], list[str]]:
 
 
 def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own_prob: float | None = None,
-                  max_ratio: float | None = 2.0, dry_run: bool = False) -> FilterReport:
+                  max_ratio: float | None = MAX_RATIO, dry_run: bool = False) -> FilterReport:
     folder = Path(synthetic_dir)
     rows, columns = read_folder_rows(folder)
     images, audit = read_audit_images(Path(audit_dir))

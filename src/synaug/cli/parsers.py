@@ -9,6 +9,7 @@ import argparse
 from dataclasses import fields
 
 import synaug.cli.commands as C
+from synaug.constraints import FEW, MANY
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.train.checks import NORMALIZE, RESIZE
@@ -42,8 +43,8 @@ def data_options(p, required: bool = False, from_run: bool = False) -> None:
 
 
 def thresholds(p) -> None:
-    p.add_argument("--many", type=nonneg_int, default=100, help="Many: more than this many training images")
-    p.add_argument("--few", type=nonneg_int, default=20, help="Few: fewer than this many training images")
+    p.add_argument("--many", type=nonneg_int, default=MANY, help="Many: more than this many training images")
+    p.add_argument("--few", type=nonneg_int, default=FEW, help="Few: fewer than this many training images")
 
 
 def plan_parser(sub) -> None:
