@@ -156,6 +156,8 @@ PROBABILITY = Interval(Real, 0, 1, closed="right")      # 0 < value <= 1
 SIDE = Interval(Integral, 1, MAX_SIDE, what="a side in pixels")
 WORKERS = Interval(Integral, 1, MAX_WORKERS, what="a number of processes")
 IMBALANCE = Interval(Real, 1, None, closed="left", what="an imbalance factor n_max / n_min")
+# classifier-free guidance w (1: the plain conditional model; papers use 1-15): above 50 is a typo
+GUIDANCE = Interval(Real, 0, 50, what="a guidance scale")
 
 
 # ----------------------------------------------------------------------------- checks

@@ -5,6 +5,7 @@ files, training configs, output folders and plan file names. Every user mistake 
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
 import os
@@ -12,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from synaug.constraints import MAX_SIDE, MAX_WORKERS  # noqa: F401 (older callers import the bounds from here)
-from synaug.constraints import (FINITE, FRACTION, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY,
+from synaug.constraints import (FINITE, FRACTION, GUIDANCE, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY,
                                 SIDE, WORKERS, Options, arg_type, failure)
 from synaug.errors import ConfigError, PlanError
 
@@ -30,6 +31,14 @@ imbalance_factor = arg_type(IMBALANCE)     # IF = n_max / n_min, >= 1 (1 = balan
 probability = arg_type(PROBABILITY)        # 0 < value <= 1
 image_side = arg_type(SIDE)                # 1 to MAX_SIDE (a larger side exhausts memory before any message)
 worker_count = arg_type(WORKERS)           # 1 to MAX_WORKERS processes
+guidance_scale = arg_type(GUIDANCE)        # 0 to 50
+
+
+def words(text: str) -> str:
+    """Words to look up (`plan --suggest`): some text, not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be one or more words, got {text!r}")
+    return text.strip()
 
 
 # ----------------------------------------------------------------------------- environment variables

@@ -1,5 +1,6 @@
 """The GEN folder of a fitted `ddpm` generator, and the content checks around it. No torch here:
-the backend reads this to answer `cannot_draw` and `describe` without loading a network.
+the backend reads this to answer `cannot_draw` and `describe` without loading a network (only
+`load_checkpoint` imports torch, when it is called).
 
 GEN/
   generator.json   what the network is and what it was trained on (written before the first step;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,28 @@ def check_disjoint(pool: ImageSet, test: ImageSet, pool_name: str = "pool", test
             f"e.g. {pool_name} row {first}, class {pool.class_names[pool.labels[first]]!r}, is {test_name} row "
             f"{where}); a generator trained on it would leak test images into training. Train it on images "
             "disjoint from the test split")
+
+
+REBUILD = ("remove {folder} and run the fit again (`synaug fit-generator ... --out {folder}`, or the config that "
+           "fitted it)")
+
+
+def load_checkpoint(folder: Path, device="cpu") -> dict:
+    """GEN/checkpoint.pt, or a GenerationError naming the file and how to rebuild it when it is
+    truncated, foreign or lacks what a fit writes."""
+    import torch  # the folder's layout stays readable without torch; only weights need it
+    path = Path(folder) / CHECKPOINT
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise GenerationError(f"checkpoint {path} is unreadable (truncated or not a ddpm fit: "
+                              f"{(lines[0].split('. ')[0] if lines else type(exc).__name__)[:160]}); "
+                              + REBUILD.format(folder=folder)) from None
+    if not isinstance(saved, dict) or not {"model", "step", "optimizer"} <= set(saved):
+        raise GenerationError(f"checkpoint {path} is not a ddpm fit's checkpoint (no model / step / optimizer); "
+                              + REBUILD.format(folder=folder))
+    return saved
 
 
 def read_info(folder: Path) -> dict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synaug.devices import check_available
 from synaug.errors import SynaugError
 
 # torch is imported where it is used: the place of a process (`Dist`) is plain data that the torch-free
@@ -71,6 +72,7 @@ def init_from_env() -> Dist:
 def device_for(name: str, d: Dist):
     """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU (a torch.device)."""
     import torch
+    check_available("device", name)
     if name == "auto":
         return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")
     device = torch.device(name)
