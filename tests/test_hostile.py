@@ -520,6 +520,144 @@ ROUND3 = [
 ]
 
 
+# ----------------------------------------------------------------------------- round 4 (issue 33)
+TINY_FIT = ["--steps", "2", "--batch-size", "4", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
+            "--fit-option", "train_timesteps=20", "--quiet"]
+
+
+def fitted(t: Path, *more) -> list:
+    """A tiny ddpm fit of mnist-lt into out/G."""
+    return ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"), *TINY_FIT, *more]
+
+
+def _draw(t: Path, *more) -> list:
+    """Plan mnist-lt and draw it with the fit in out/G (steps run in order)."""
+    return [fitted(t), ["plan", "--dataset", "mnist-lt", "--strategy", "LT+1", "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--generator", "ddpm", "--generator-model",
+                     str(t / "out/G"), "--out", str(t / "out/syn"), *more]]
+
+
+def _truncated_fit(t: Path) -> list:
+    steps = _draw(t, "--sampling-steps", "5")
+    cut = steps[-1]
+
+    def truncate_then_draw():
+        ckpt = t / "out/G/checkpoint.pt"
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+        return cut()
+    return steps[:-1] + [truncate_then_draw]
+
+
+def _kept(path: str, text: str):
+    def check(t, out, err):
+        assert (t / path).read_text() == text, f"{path} was changed or removed"
+    return check
+
+
+def _no_export_left(t, out, err):
+    assert not (t / "out/e").exists(), f"a partial export was left: {list((t / 'out/e').iterdir())}"
+
+
+def _loads_as_printed(t, out, err):
+    import torch
+    import torchvision
+    record = json.loads((t / "out/e/preprocess.json").read_text())
+    assert "head='cosine'" in record["architecture"]["build"], record["architecture"]
+    cwd = os.getcwd()
+    os.chdir(t / "out/e")
+    try:
+        scope = {"torch": torch, "torchvision": torchvision}
+        exec("\n".join(record["load"]), scope)  # the lines `synaug export` prints
+    finally:
+        os.chdir(cwd)
+    assert scope["model"].classifier.weight.shape == (scope["model"].feature_dim, 2)
+
+
+def _run_with_an_input_inside(t: Path) -> list:
+    """A trained run whose folder holds a synthetic set (out/run/syn), a user's note and a link to the dataset."""
+    return [trained_run(t), ["plan", "--dataset", f"imagefolder:{t / 'data'}", "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--out", str(t / "out/run/syn")],
+            lambda: ((t / "out/run/notes.txt").write_text("mine"), os.symlink(t / "data", t / "out/run/data"),
+                     ["train", "--dataset", f"imagefolder:{t / 'data'}", "--method", "synaug", "--synthetic",
+                      str(t / "out/run/syn"), "--out", str(t / "out/run"), "--overwrite", *TRAIN])[-1]]
+
+
+def _inputs_kept(t, out, err):
+    assert (t / "out/run/syn/metadata.csv").is_file(), "--overwrite deleted the synthetic set inside the run"
+    assert (t / "out/run/notes.txt").read_text() == "mine", "--overwrite deleted a user's file"
+    assert (t / "out/run/data").is_symlink() and (t / "data/train/a/0.png").is_file(), "the linked dataset was touched"
+
+
+ROUND4 = [
+    *of_kind(LOSS, [
+        Case("overwrite-a-project-folder-with-a-config-yaml", lambda t: (
+             (t / "out").mkdir(), (t / "out/config.yaml").write_text("mine"), (t / "out/notes.md").write_text("mine"),
+             trained_run(t, out="out") + ["--overwrite"])[-1], ERROR, "is not empty and is not a synaug run folder "
+             "(no run.json or job.json): --overwrite deletes run folders only", _kept("out/notes.md", "mine")),
+        Case("overwrite-keeps-inputs-inside-the-run-folder", _run_with_an_input_inside, OK, "All", _inputs_kept),
+        Case("overwrite-through-a-symlinked-run-folder", _after(trained_run, lambda t: (
+             os.symlink(t / "out/run", t / "out/link"), trained_run(t, out="out/link") + ["--overwrite"])[-1]), ERROR,
+             "out/link is a symbolic link: --overwrite never deletes through one",
+             lambda t, o, e: (t / "out/run/stage1.pt").is_file() or pytest.fail("the linked run was cleared")),
+        Case("export-never-overwrites-a-model", _after(trained_run, lambda t: (
+             (t / "out/e").mkdir(), (t / "out/e/model.pth").write_text("mine"),
+             ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
+             "is not empty (model.pth): an export never overwrites files", _kept("out/e/model.pth", "mine")),
+        Case("export-into-the-dataset", _after(trained_run, lambda t: ["export", str(t / "out/run"), "--out",
+             str(t / "data")]), ERROR, "{t}/data is not empty (test, train): an export never overwrites files"),
+    ]),
+    *of_kind(SILENT, [
+        Case("fit-option-given-twice", lambda t: fitted(t, "--fit-option", "lr=0.1", "--fit-option", "lr=0.2"),
+             ERROR, "--fit-option lr is given twice; give it once", _nothing_written("out/G")),
+        Case("fit-steps-given-as-flag-and-option", lambda t: fitted(t, "--fit-option", "steps=3"), ERROR,
+             "steps given both as a named flag and as --fit-option; give each once", _nothing_written("out/G")),
+        Case("render-word-given-twice", lambda t: ["plan", "--dataset", folder(t), "--render-word", "a=cat",
+             "--render-word", "a=dog", "--out", str(t / "out/p.csv")], ERROR,
+             "--render-word a is given twice; give it once"),
+        Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
+             ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
+             "is not a finished run (no `done` marker", _no_export_left),
+        Case("export-load-lines-build-a-cosine-head", _after(lambda t: trained_run(t, "ldam-drw"), lambda t: [
+             "export", str(t / "out/run"), "--out", str(t / "out/e")]), OK, "exported", _loads_as_printed),
+        Case("guidance-absurd", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
+             "--guidance", "1e6"], ERROR, "argument --guidance: must be a guidance scale from 0 to 50, got 1000000.0"),
+        Case("plan-suggest-blank", lambda t: ["plan", "--suggest", " ", "--out", str(t / "out/p.csv")], ERROR,
+             "argument --suggest: must be one or more words, got ' '"),
+    ]),
+    *of_kind(TRACE, [
+        Case("export-on-a-full-disk-leaves-nothing", _after(trained_run, lambda t: [
+             "export", str(t / "out/run"), "--out", str(t / "out/e")]), ERROR, "No space left on device; nothing of it "
+             "was kept: free space (or fix the folder) and run `synaug export {t}/out/run` again", _no_export_left,
+             env=_full_disk),
+        Case("fit-zero-widths", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
+             "--fit-option", "arch_options={channels: [0, 16]}"], ERROR,
+             "ddpm fit arch_options channels: must be a non-empty list of integers from 1 to 4096, got [0, 16]",
+             _nothing_written("out/G")),
+        Case("fit-on-a-missing-device", lambda t: fitted(t, "--fit-option", "device=cuda:99"), ERROR,
+             "ddpm fit device: device 'cuda:99' is not available on this machine (it has cpu",
+             _nothing_written("out/G")),
+        Case("train-on-a-missing-device", lambda t: trained_run(t)[:-1] + ["cuda:99"], ERROR,
+             "argument --device: device 'cuda:99' is not available on this machine (it has cpu",
+             _nothing_written("out/run")),
+        Case("draw-from-a-truncated-fit", _truncated_fit, ERROR, "checkpoint {t}/out/G/checkpoint.pt is unreadable "
+             "(truncated or not a ddpm fit: PytorchStreamReader failed reading zip archive: failed finding central "
+             "directory); remove {t}/out/G and run the fit again (`synaug fit-generator ... --out {t}/out/G`"),
+        Case("draw-more-steps-than-the-fit-has", lambda t: _draw(t, "--sampling-steps", "50"), ERROR,
+             "ddpm option steps: must be at most the 20 timesteps the model in {t}/out/G was trained with, got 50",
+             _nothing_written("out/syn")),
+    ]),
+    *of_kind(HANG, [  # runaway work instead of a refusal
+        Case("fit-batch-larger-than-the-pool", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out",
+             str(t / "out/G"), "--steps", "2", "--batch-size", "100000"], ERROR,
+             "ddpm fit batch_size 100000 is larger than the pool it learns from (988 images); give a batch_size of at "
+             "most 988", _nothing_written("out/G")),
+        Case("fit-zero-steps", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
+             "--fit-option", "steps=0"], ERROR,
+             "ddpm fit steps: must be a positive integer, got 0", _nothing_written("out/G")),
+    ]),
+]
+
+
 CASES = [
     # --- 1. wrong numbers -------------------------------------------------------------------------
     *of_kind(SILENT, [
@@ -725,6 +863,7 @@ CASES = [
         lambda t, o, e: plan_rows(t) == [] or pytest.fail("a balanced plan adds images")),
     ], {"every-skipped-file-named": SILENT, "non-ascii-class-names-stay-apart": SILENT}),
     *ROUND3,
+    *ROUND4,
 ]
 
 

@@ -21,17 +21,28 @@ def check_renamed(args) -> None:
 
 
 def pairs(values, flag: str, sep: str = "=", parse=str) -> dict:
-    """Repeated KEY=VALUE flags as a dict (a bad one is an error naming the flag)."""
+    """Repeated KEY=VALUE flags as a dict (a bad one, or a KEY given twice, is an error naming the flag:
+    never the last one silently winning)."""
     out = {}
     for pair in values or []:
         key, found, text = pair.partition(sep)
         if not found or not key.strip() or not text.strip():
             raise ConfigError(f"bad {flag} {pair!r}; use {flag} KEY{sep}VALUE")
+        if key.strip() in out:
+            raise ConfigError(f"{flag} {key.strip()} is given twice; give it once (which value was meant?)")
         try:
             out[key.strip()] = parse(text.strip())
         except yaml.YAMLError as exc:
             raise ConfigError(f"bad {flag} {pair!r}: {exc}") from None
     return out
+
+
+def merged(named: dict, given: dict, flag: str) -> dict:
+    """Options from named flags and from repeated `flag` KEY=VALUE, refusing one given both ways."""
+    both = sorted(set(named) & set(given))
+    if both:
+        raise ConfigError(f"{', '.join(both)} given both as a named flag and as {flag}; give each once")
+    return {**named, **given}
 
 
 def seeds(text) -> list[int]:
@@ -96,8 +107,7 @@ def generator_options_of(args) -> dict:
     """The generator options given on the command line (named flags and --generator-option)."""
     from synaug.validate import user_yaml
     options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag, None) is not None}
-    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
-    return options
+    return merged(options, pairs(args.generator_option, "--generator-option", parse=user_yaml), "--generator-option")
 
 
 def cmd_generate(args) -> int:
@@ -306,7 +316,7 @@ def cmd_fit_generator(args) -> int:
     from synaug.validate import user_yaml
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
                 if getattr(args, k) is not None}
-    settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
+    settings = merged(settings, pairs(args.fit_option, "--fit-option", parse=user_yaml), "--fit-option")
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
                                use_groups=not args.no_groups, progress=not args.quiet, **settings)
     loss = result["final_loss"]
