@@ -614,6 +614,20 @@ ROUND4 = [
         Case("render-word-given-twice", lambda t: ["plan", "--dataset", folder(t), "--render-word", "a=cat",
              "--render-word", "a=dog", "--out", str(t / "out/p.csv")], ERROR,
              "--render-word a is given twice; give it once"),
+        Case("csv-split-capitalised-is-train", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "Train" if split == "train" else split) for f, label, split in rows()]), "--out",
+             str(t / "out/plan.csv")], OK, "total        9"),
+        Case("csv-split-with-a-space-is-train", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, " train" if split == "train" else split) for f, label, split in rows()]), "--out",
+             str(t / "out/plan.csv")], OK, "total        9"),
+        Case("csv-split-mixes-names-and-numbers", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "0" if split == "train" and i % 2 else split) for i, (f, label, split) in enumerate(rows())]),
+             "--out", str(t / "out/plan.csv")], ERROR, "mixes named splits (train, val, test) and numbered ones "
+             "(0, 1, 2) in its split column; use one of the two"),
+        Case("csv-split-unknown-is-named", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "training" if i == 3 else split) for i, (f, label, split) in enumerate(rows())]), "--out",
+             str(t / "out/plan.csv")], ERROR, "metadata.csv line 5: split 'training' is not one of train, val, test "
+             "(or 0, 1, 2)"),
         Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
              ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
              "is not a finished run (no `done` marker", _no_export_left),
