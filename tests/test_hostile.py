@@ -1095,3 +1095,38 @@ def test_launch_reports_rank_errors_without_a_traceback(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "error: unknown dataset 'nope'" in proc.stderr, proc.stderr
     assert "error: synaug.cli failed on" in proc.stderr and "exited with status 2" in proc.stderr, proc.stderr
+
+
+# ----------------------------------------------------------------------------- round 4: launches and Ctrl-C
+def test_launch_refuses_a_batch_that_does_not_split_before_writing(tmp_path):
+    """torchrun with a global batch that does not split over its processes: `error:`, exit 2 (the
+    status the ranks chose, not the signal torchrun then stopped the others with), no run folder."""
+    spec = folder(tmp_path)
+    env = {**SRC_ENV, "SYNAUG_DIST_BACKEND": "gloo", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-m", "synaug.launch", "--nproc_per_node", "2", "-m", "synaug.cli", "train",
+                           "--dataset", spec, "--method", "ce", "--out", str(tmp_path / "out/r"), *TRAIN[:-4],
+                           "--batch-size", "7", "--device", "cpu"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert ("error: training option batch_size 7 does not split evenly over 2 processes (torchrun); use a multiple "
+            "of 2, e.g. 6") in proc.stderr, proc.stderr
+    assert not (tmp_path / "out/r").exists()
+
+
+@pytest.mark.parametrize("command,hint", [
+    ("train", "interrupted: run the same command with --resume to continue from its last checkpoint"),
+    ("audit", "interrupted: remove the --out folder and run the same command again (an audit starts afresh)"),
+    ("generate", "interrupted: re-run the same command to resume"),
+])
+def test_ctrl_c_says_how_to_go_on(command, hint, monkeypatch, capsys):
+    """Ctrl-C in any command (here: while its parsers are built) exits 130 with one line saying what to
+    run next, never a traceback; a run folder needs --resume, an audit a fresh folder."""
+    import synaug.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(synaug.cli, "build_parser", interrupted)
+    assert main([command, "--out", "x"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == hint and "Traceback" not in err

@@ -34,6 +34,15 @@ worker_count = arg_type(WORKERS)           # 1 to MAX_WORKERS processes
 guidance_scale = arg_type(GUIDANCE)        # 0 to 50
 
 
+def check_batches_split(batches: dict, world: int) -> None:
+    """Each global batch ({option: images per step}) splits evenly over `world` processes (torchrun):
+    refused when the command starts, not at the first step after the model is built."""
+    for option, size in batches.items():
+        if world > 1 and size % world:
+            raise ConfigError(f"training option {option} {size} does not split evenly over {world} processes "
+                              f"(torchrun); use a multiple of {world}, e.g. {max(world, size - size % world)}")
+
+
 def words(text: str) -> str:
     """Words to look up (`plan --suggest`): some text, not blank."""
     if not text.strip():

@@ -28,7 +28,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what to do after Ctrl-C: a run folder refuses a plain re-run (it is not empty), an audit starts afresh
+INTERRUPT_HINTS = {"train": "run the same command with --resume to continue from its last checkpoint",
+                   "audit": "remove the --out folder and run the same command again (an audit starts afresh)"}
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not str(a).startswith("-")), "")
+    try:
+        return run_command(argv)
+    except KeyboardInterrupt:  # also while the parsers import torch, before any command ran
+        print(f"interrupted: {INTERRUPT_HINTS.get(command, 're-run the same command to resume')}", file=sys.stderr)
+        return 130
+
+
+def run_command(argv) -> int:
     from synaug.cli.commands import check_renamed
     from synaug.validate import check_environment
     args = build_parser().parse_args(argv)
@@ -41,9 +56,6 @@ def main(argv=None) -> int:
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -162,7 +162,8 @@ def given(args, names) -> dict:
 
 
 def cmd_train(args) -> int:
-    from synaug.validate import load_yaml
+    from synaug.train.config import TrainConfig
+    from synaug.validate import check_batches_split, load_yaml
     options = {}
     if args.config:
         raw = load_yaml(args.config, "--config")
@@ -170,6 +171,8 @@ def cmd_train(args) -> int:
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
     options.update(given(args, TRAIN_FLAGS), seed=args.seed)
+    check_batches_split({k: options.get(k, TrainConfig.__dataclass_fields__[k].default)
+                         for k in ("batch_size", "stage2_batch_size")}, _world())
     metrics = api.train(args.dataset, args.method, args.out, synthetic=args.synthetic, imbalance=args.imbalance,
                         many=args.many, few=args.few, resume=args.resume, overwrite=args.overwrite, **options)
     if _is_main():
@@ -184,6 +187,11 @@ def cmd_train(args) -> int:
 def _is_main() -> bool:
     from synaug.train.distributed import from_env
     return from_env().is_main
+
+
+def _world() -> int:
+    from synaug.train.distributed import from_env
+    return from_env().world
 
 
 def print_metrics(m: dict) -> None:
