@@ -588,6 +588,26 @@ def _inputs_kept(t, out, err):
     assert (t / "out/run/data").is_symlink() and (t / "data/train/a/0.png").is_file(), "the linked dataset was touched"
 
 
+def _planned_and_drawn(t: Path, strategy: str = "U-4") -> list:
+    """A plan (with a cut, for U-4) of the folder dataset, drawn into out/syn."""
+    return [["plan", "--dataset", folder(t), "--strategy", strategy, "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--out", str(t / "out/syn")]]
+
+
+def _copied_without_record(t: Path) -> list:
+    import shutil
+    steps = _planned_and_drawn(t)
+    return steps + [lambda: (shutil.copytree(t / "out/syn", t / "out/copy", ignore=shutil.ignore_patterns(".synaug")),
+                             ["train", "--dataset", f"imagefolder:{t / 'data'}", "--method", "synaug", "--synthetic",
+                              str(t / "out/copy"), "--out", str(t / "out/run"), *TRAIN])[-1]]
+
+
+def _drawn_for_other_data(t: Path) -> list:
+    return _planned_and_drawn(t) + [lambda: ["train", "--dataset", folder(t, {"a": 6, "b": 5}, name="data2"),
+                                             "--method", "synaug", "--synthetic", str(t / "out/syn"), "--out",
+                                             str(t / "out/run"), *TRAIN]]
+
+
 ROUND4 = [
     *of_kind(LOSS, [
         Case("overwrite-a-project-folder-with-a-config-yaml", lambda t: (
@@ -628,6 +648,12 @@ ROUND4 = [
              (f, label, "training" if i == 3 else split) for i, (f, label, split) in enumerate(rows())]), "--out",
              str(t / "out/plan.csv")], ERROR, "metadata.csv line 5: split 'training' is not one of train, val, test "
              "(or 0, 1, 2)"),
+        Case("synthetic-folder-copied-without-its-record", _copied_without_record, SKIP,
+             "has no plan record (.synaug/plan.json): every real training image is kept, none cut as a U-beta plan "
+             "would"),
+        Case("synthetic-folder-made-for-other-data", _drawn_for_other_data, ERROR, "out/syn was planned for "
+             "'imagefolder:{t}/data' with real counts per cell [6, 3], not this training set's [6, 5]",
+             _nothing_written("out/run")),
         Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
              ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
              "is not a finished run (no `done` marker", _no_export_left),
