@@ -654,6 +654,12 @@ ROUND4 = [
         Case("synthetic-folder-made-for-other-data", _drawn_for_other_data, ERROR, "out/syn was planned for "
              "'imagefolder:{t}/data' with real counts per cell [6, 3], not this training set's [6, 5]",
              _nothing_written("out/run")),
+        Case("resize-in-config-and-flag-disagree", lambda t: trained_run(t) + ["--config", bank(
+             t, "train:\n  resize: squash\n"), "--resize", "shorter-side"], ERROR, "resize is 'squash' in --config "
+             "{t}/bank.yaml and 'shorter-side' by --resize: give each option once", _nothing_written("out/run")),
+        Case("train-out-inside-the-dataset", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
+             str(t / "data/train/run"), *TRAIN], ERROR, "--out {t}/data/train/run is inside the dataset's folder "
+             "{t}/data: what is written there would be read as part of the dataset"),
         Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
              ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
              "is not a finished run (no `done` marker", _no_export_left),

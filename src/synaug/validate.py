@@ -34,6 +34,25 @@ worker_count = arg_type(WORKERS)           # 1 to MAX_WORKERS processes
 guidance_scale = arg_type(GUIDANCE)        # 0 to 50
 
 
+def dataset_root(spec: str | None) -> Path | None:
+    """The folder a dataset's files live in (csv:FILE: its folder), or None for an embedded dataset."""
+    _, _, path = (spec or "").partition(":")
+    if not path or not Path(path).expanduser().exists():
+        return None
+    path = Path(path).expanduser()
+    return path.parent if path.is_file() else path
+
+
+def check_outside_dataset(out, spec: str | None, option: str = "--out") -> None:
+    """An output folder inside the dataset's folder is refused: what synaug writes there (a run, a
+    generated set) would be read back as data, e.g. a new class folder of imagefolder:ROOT/train (a
+    csv dataset reads only the rows it lists, so a folder beside its file is no part of it)."""
+    root = None if (spec or "").startswith("csv:") else dataset_root(spec)
+    if root is not None and out is not None and inside(Path(out), root):
+        raise ConfigError(f"{option} {out} is inside the dataset's folder {root}: what is written there would be read "
+                          "as part of the dataset (a class folder, images); choose a folder outside it")
+
+
 def check_batches_split(batches: dict, world: int) -> None:
     """Each global batch ({option: images per step}) splits evenly over `world` processes (torchrun):
     refused when the command starts, not at the first step after the model is built."""

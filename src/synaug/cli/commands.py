@@ -163,14 +163,20 @@ def given(args, names) -> dict:
 
 def cmd_train(args) -> int:
     from synaug.train.config import TrainConfig
-    from synaug.validate import check_batches_split, load_yaml
+    from synaug.validate import check_batches_split, check_outside_dataset, load_yaml
+    check_outside_dataset(args.out, args.dataset)
     options = {}
     if args.config:
         raw = load_yaml(args.config, "--config")
         options = raw.get("train", raw)
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
-    options.update(given(args, TRAIN_FLAGS), seed=args.seed)
+    flags = given(args, TRAIN_FLAGS)
+    clash = {k: (options[k], v) for k, v in flags.items() if k in options and options[k] != v}
+    if clash:  # a flag and the config file disagree: which was meant? (never the last one silently)
+        raise ConfigError("; ".join(f"{k} is {a!r} in --config {args.config} and {b!r} by --{k.replace('_', '-')}"
+                                    for k, (a, b) in clash.items()) + ": give each option once")
+    options.update(flags, seed=args.seed)
     check_batches_split({k: options.get(k, TrainConfig.__dataclass_fields__[k].default)
                          for k in ("batch_size", "stage2_batch_size")}, _world())
     metrics = api.train(args.dataset, args.method, args.out, synthetic=args.synthetic, imbalance=args.imbalance,
@@ -290,6 +296,8 @@ def cmd_experiment(args) -> int:
 # ----------------------------------------------------------------------------- audit / filter / fit-lora
 def cmd_audit(args) -> int:
     from synaug.audit.cli_text import format_audit_table
+    from synaug.validate import check_outside_dataset
+    check_outside_dataset(args.out, args.dataset)
     result = api.audit(args.dataset, args.synthetic, args.out, imbalance=args.imbalance, use_groups=not args.no_groups,
                        progress=not args.quiet, val_fraction=args.val_fraction, seed=args.seed, k=args.k,
                        steps=args.feature_steps, model=args.model, pretrained=args.pretrained,
@@ -321,7 +329,8 @@ def cmd_filter(args) -> int:
 
 
 def cmd_fit_generator(args) -> int:
-    from synaug.validate import user_yaml
+    from synaug.validate import check_outside_dataset, user_yaml
+    check_outside_dataset(args.out, args.dataset)
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
                 if getattr(args, k) is not None}
     settings = merged(settings, pairs(args.fit_option, "--fit-option", parse=user_yaml), "--fit-option")
