@@ -682,6 +682,14 @@ ROUND4 = [
         Case("fit-on-a-missing-device", lambda t: fitted(t, "--fit-option", "device=cuda:99"), ERROR,
              "ddpm fit device: device 'cuda:99' is not available on this machine (it has cpu",
              _nothing_written("out/G")),
+        Case("torchvision-model-too-small-an-image", lambda t: ["train", "--dataset", _modes(t, "RGB", (9, 99, 199)),
+             "--method", "ce", "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
+             "model 'vit_b_16' cannot take 8 x 8 px images with 3 channel(s) (Wrong image height! Expected 224 but got "
+             "8!); choose another --model"),
+        Case("torchvision-model-takes-rgb-only", lambda t: ["train", "--dataset", folder(t), "--method", "ce",
+             "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
+             "model VisionTransformer takes RGB images only (its stem is not rebuilt for other channel counts); this "
+             "dataset's images have 1 channel(s)"),
         Case("train-on-a-missing-device", lambda t: trained_run(t)[:-1] + ["cuda:99"], ERROR,
              "argument --device: device 'cuda:99' is not available on this machine (it has cpu",
              _nothing_written("out/run")),
