@@ -675,6 +675,10 @@ ROUND4 = [
              "export", str(t / "out/run"), "--out", str(t / "out/e")]), ERROR, "No space left on device; nothing of it "
              "was kept: free space (or fix the folder) and run `synaug export {t}/out/run` again", _no_export_left,
              env=_full_disk),
+        Case("fit-on-a-full-disk", fitted, ERROR, "No space left on device; the fit stopped at step 0 of 2 with its "
+             "last checkpoint kept: free space and run the same fit again, it resumes from there",
+             lambda t, o, e: not list((t / "out").rglob("*.tmp")) or pytest.fail("a partial file was left"),
+             env=_full_disk),
         Case("fit-zero-widths", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
              "--fit-option", "arch_options={channels: [0, 16]}"], ERROR,
              "ddpm fit arch_options channels: must be a non-empty list of integers from 1 to 4096, got [0, 16]",

@@ -146,12 +146,18 @@ def fit_generator(images: ImageSet, out, settings: FitSettings | None = None, *,
     out, device = Path(out), _device(settings.device)
     scheduler = make_scheduler(settings)
     info = describe_fit(images, settings, pool_name, scheduler)
-    claim_folder(out, info)
     model, ema = _networks(info["architecture"], settings, device)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    state = resume(out, model, ema, opt, device)
-    start = state.step
-    final = _train(model, ema, opt, scheduler, images, settings, state, out, progress)
+    state = FitState()
+    try:
+        claim_folder(out, info)
+        state = resume(out, model, ema, opt, device)
+        start = state.step
+        final = _train(model, ema, opt, scheduler, images, settings, state, out, progress)
+    except OSError as exc:  # a full disk: no half file is left (atomic writes); the last checkpoint resumes
+        raise GenerationError(f"cannot write into {out}: {exc.strerror or exc}; the fit stopped at step {state.step} "
+                              f"of {settings.steps} with its last checkpoint kept: free space and run the same fit "
+                              "again, it resumes from there") from None
     return {"out": out, "steps": settings.steps, "steps_run": settings.steps - start,
             "final_loss": final if final is not None else _last_logged_loss(out)}
 
