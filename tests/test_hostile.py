@@ -660,6 +660,10 @@ ROUND4 = [
         Case("train-out-inside-the-dataset", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
              str(t / "data/train/run"), *TRAIN], ERROR, "--out {t}/data/train/run is inside the dataset's folder "
              "{t}/data: what is written there would be read as part of the dataset"),
+        Case("run-config-fit-settings-disagree", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
+             "fit: {steps: 4}\ngenerate: {generator: ddpm, fit: {pool: train, steps: 3}}\n"), "--out", str(t / "out")],
+             ERROR, "config: fit setting(s) ['steps'] differ between `fit:` and `generate: {fit:}`; give each once",
+             _nothing_written("out")),
         Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
              ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
              "is not a finished run (no `done` marker", _no_export_left),
@@ -1174,3 +1178,17 @@ def test_ctrl_c_says_how_to_go_on(command, hint, monkeypatch, capsys):
     assert main([command, "--out", "x"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == hint and "Traceback" not in err
+
+
+def test_vary_synthetic_with_one_folder_is_recorded_truthfully(tmp_path, monkeypatch, capsys):
+    """`generate: {folder}` trains every seed on that one folder: the run's `vary` does not claim the
+    synthetic images vary with the seed (the default vary does)."""
+    from synaug.experiments.config import resolve_config
+    monkeypatch.chdir(tmp_path)
+    spec = folder(tmp_path)
+    assert main(["plan", "--dataset", spec, "--out", str(tmp_path / "p.csv")]) == 0
+    assert main(["generate", "--plan", str(tmp_path / "p.csv"), "--out", str(tmp_path / "syn")]) == 0
+    run = resolve_config({"dataset": spec, "generate": {"folder": str(tmp_path / "syn")},
+                          "vary": ["training", "synthetic"]})
+    assert run.vary == ("training",)
+    assert resolve_config({"dataset": spec}).vary == ("training", "synthetic", "subset")

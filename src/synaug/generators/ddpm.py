@@ -23,7 +23,6 @@ import numpy as np
 from PIL import Image
 
 from synaug.constraints import GUIDANCE, POSITIVE_INT, Options, check
-from synaug.devices import check_available
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.ddpm_folder import CHECKPOINT, INFO, file_sha256, model_cell, read_info
@@ -62,7 +61,6 @@ class DdpmGenerator:
         check("ddpm option steps", steps, POSITIVE_INT)
         check("ddpm option batch", batch, POSITIVE_INT)
         check("ddpm option guidance", guidance, GUIDANCE)
-        check_available("ddpm option device", device)
         if (Path(model) / INFO).is_file():  # a fit the engine makes later is checked when it is drawn from
             check_sampling_steps(Path(model), steps)
         self.model, self.steps, self.guidance = Path(model), int(steps), float(guidance)
