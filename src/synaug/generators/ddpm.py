@@ -57,6 +57,8 @@ class DdpmGenerator:
         if model is None:
             raise ConfigError("the ddpm generator needs model=GEN, a folder made by fit_generator "
                               "(synaug.generators.ddpm_fit)")
+        # a quality knob's level may arrive as 25.0 (experiment options are numbers): a whole float is its integer
+        steps, batch = (int(v) if isinstance(v, float) and v.is_integer() else v for v in (steps, batch))
         check("ddpm option scheduler", scheduler, Options(SCHEDULER_NAMES))
         check("ddpm option steps", steps, POSITIVE_INT)
         check("ddpm option batch", batch, POSITIVE_INT)
