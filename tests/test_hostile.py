@@ -619,6 +619,14 @@ ROUND4 = [
              os.symlink(t / "out/run", t / "out/link"), trained_run(t, out="out/link") + ["--overwrite"])[-1]), ERROR,
              "out/link is a symbolic link: --overwrite never deletes through one",
              lambda t, o, e: (t / "out/run/stage1.pt").is_file() or pytest.fail("the linked run was cleared")),
+        Case("demo-into-a-folder-with-a-users-runs", lambda t: (
+             (t / "out/runs").mkdir(parents=True), (t / "out/runs/mine.txt").write_text("mine"),
+             (t / "out/config.yaml").write_text("mine"), ["demo", "--out", str(t / "out"), "--seeds", "0", "--quiet"])[-1],
+             ERROR, "holds runs that synaug did not write (no run's job.json", _kept("out/config.yaml", "mine")),
+        Case("experiment-into-a-folder-with-a-users-results-json", lambda t: (
+             (t / "out").mkdir(), (t / "out/results.json").write_text('{"mine": 1}'),
+             (t / "out/report.html").write_text("mine"), ["experiment", "fig5", "--out", str(t / "out"), "--quiet"])[-1],
+             ERROR, "holds results.json that synaug did not write", _kept("out/report.html", "mine")),
         Case("export-never-overwrites-a-model", _after(trained_run, lambda t: (
              (t / "out/e").mkdir(), (t / "out/e/model.pth").write_text("mine"),
              ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,

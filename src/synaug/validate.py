@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import os
 from pathlib import Path, PurePosixPath
@@ -316,15 +317,43 @@ def inside(path: Path, folder: Path) -> bool:
 RESULT_MARKERS = ("runs", "results.json", "synthetic")  # what run / demo / experiment write into their folder
 
 
+def _written_by_synaug(entry: Path) -> bool:
+    """Whether a marker entry of a results folder is synaug's own: runs/ holding run folders (job.json),
+    synthetic/ holding generation folders (.synaug/), results.json holding a run's record; an empty
+    folder (a run stopped before its first job) has nothing to lose."""
+    if entry.is_symlink():
+        return False
+    if entry.name == "results.json":
+        try:
+            record = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return isinstance(record, dict) and "config" in record
+    if not entry.is_dir():
+        return False
+    if entry.name == "runs":
+        return not any(entry.iterdir()) or any(entry.glob("*/job.json")) or any(entry.glob("*/*/job.json"))
+    return not any(entry.iterdir()) or any(entry.glob("*/.synaug")) or (entry / ".synaug").is_dir()
+
+
 def check_results_folder(path, option: str = "--out") -> Path:
-    """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (it holds
-    runs/, results.json or the run's synthetic/ sets; a re-run reuses its finished runs). Any other
-    folder is refused: its config.yaml, results.json, results.txt or report.html would be overwritten."""
+    """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (its runs/,
+    results.json or synthetic/ sets provably synaug's; a re-run reuses its finished runs). Any other
+    folder, a user's runs/ or results.json among them, is refused: its config.yaml, results.json,
+    results.txt or report.html would be overwritten."""
     path = check_out_dir(path, option)
-    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in RESULT_MARKERS):
+    if not path.is_dir() or not any(path.iterdir()):
+        return path
+    markers = [path / m for m in RESULT_MARKERS if (path / m).exists() or (path / m).is_symlink()]
+    if not markers:
         raise ConfigError(f"{option} {path} is not empty and holds no synaug results (runs/, results.json, "
                           "synthetic/); give a new or empty folder (config.yaml, results.json and report.html are "
                           "written there)")
+    foreign = [m.name for m in markers if not _written_by_synaug(m)]
+    if foreign:
+        raise ConfigError(f"{option} {path} holds {', '.join(foreign)} that synaug did not write (no run's job.json, "
+                          "generation record or results record in it); give a new or empty folder (config.yaml, "
+                          "results.json and report.html are written there)")
     return path
 
 
