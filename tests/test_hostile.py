@@ -1200,3 +1200,26 @@ def test_vary_synthetic_with_one_folder_is_recorded_truthfully(tmp_path, monkeyp
                           "vary": ["training", "synthetic"]})
     assert run.vary == ("training",)
     assert resolve_config({"dataset": spec}).vary == ("training", "synthetic", "subset")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and ps")
+def test_ctrl_c_during_a_cache_build_exits_130_cleanly(tmp_path, many_large):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once the decoding workers
+    run: exit 130 with the one interrupt line; no traceback, no "Exception ignored", no worker left."""
+    proc = subprocess.Popen([sys.executable, "-m", "synaug.cli", "cache", "--dataset", f"imagefolder:{many_large}",
+                             "--image-size", "80", "--cache-dir", str(tmp_path / "c"), "--workers", "2"],
+                            env=SRC_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+        workers = _children(proc.pid)
+    assert proc.poll() is None, "the build ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "interrupted: re-run the same command to resume" in err
+    time.sleep(0.5)
+    assert not [w for w in workers if _alive(w)], "a decoding worker outlived the interrupted build"
