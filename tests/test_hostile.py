@@ -28,6 +28,22 @@ Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) adde
 - resume 1 -> 2 tests (SIGKILL then --resume: log.jsonl equals the uninterrupted run's);
 - race 0 -> 1 test (two builds of one cache at once);
 - late error 0 -> 3 (stage 2 without its data, a bad --pretrained, a missing audit: before any write).
+
+Round 4 (issue 33) added, by kind, cases (125 -> 159) and tests after the catalogue (9 -> 13, with 5
+more parametrised runs):
+- data loss 21 -> 28 (--overwrite of a project folder with a config.yaml, of a run holding its
+  synthetic set, a user's file and a linked dataset, through a symlinked run folder; demo / experiment
+  into a folder of a user's runs/ or results.json; export over a model.pth or into the dataset);
+- silently wrong 58 -> 74 (csv split values Train / ' train' / 0 mixed with train / unknown; a
+  synthetic folder copied without its record or planned for other data; a killed run exported; the
+  cosine head's load lines; absurd guidance; `plan --suggest ' '`; a KEY=VALUE given twice, a fit
+  setting as flag and option, resize in config and flag, fit settings in fit: and generate: {fit:};
+  an --out inside the dataset; +1 test: vary with one synthetic folder);
+- traceback 37 -> 46 (export and fit on a full disk, zero denoiser widths, a missing device for a
+  fit and for train, a truncated fitted generator, more sampling steps than the fit's timesteps, a
+  torchvision model that cannot take 8 px or grey images; +1 test: torchrun with a batch that does
+  not split; +1 test: Ctrl-C during a cache build; +1 test (3 runs): the Ctrl-C hint per command);
+- hang (runaway work) 6 -> 8 (a fit batch above its pool, zero fit steps).
 """
 
 from __future__ import annotations
