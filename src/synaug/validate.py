@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from synaug.constraints import MAX_SIDE, MAX_WORKERS  # noqa: F401 (older callers import the bounds from here)
-from synaug.constraints import (FINITE, FRACTION, GUIDANCE, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, PROBABILITY,
-                                SIDE, WORKERS, Options, arg_type, failure)
+from synaug.constraints import (FINITE, FRACTION, GUIDANCE, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT,
+                                PROBABILITY, SIDE, WORKERS, Options, arg_type, failure)
 from synaug.errors import ConfigError, PlanError
 
 

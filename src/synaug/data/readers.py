@@ -225,7 +225,8 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
 MISSING_VALUES = {"", "nan", "none", "null", "na", "n/a", "<na>"}
 
 
-SPLITS = {"train": "train", "val": "val", "test": "test", "0": "train", "1": "val", "2": "test"}  # 0/1/2: Waterbirds' numbering
+# a `split` value (lower-cased, stripped) -> its split; 0/1/2 is Waterbirds' numbering
+SPLITS = {"train": "train", "val": "val", "test": "test", "0": "train", "1": "val", "2": "test"}
 
 
 def split_of(value) -> str | None:
