@@ -29,7 +29,7 @@ Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) adde
 - race 0 -> 1 test (two builds of one cache at once);
 - late error 0 -> 3 (stage 2 without its data, a bad --pretrained, a missing audit: before any write).
 
-Round 4 (issue 33) added, by kind, cases (125 -> 159) and tests after the catalogue (9 -> 13, with 5
+Round 4 (issue 33) added, by kind, cases (125 -> 160) and tests after the catalogue (9 -> 13, with 5
 more parametrised runs):
 - data loss 21 -> 28 (--overwrite of a project folder with a config.yaml, of a run holding its
   synthetic set, a user's file and a linked dataset, through a symlinked run folder; demo / experiment
@@ -39,8 +39,8 @@ more parametrised runs):
   cosine head's load lines; absurd guidance; `plan --suggest ' '`; a KEY=VALUE given twice, a fit
   setting as flag and option, resize in config and flag, fit settings in fit: and generate: {fit:};
   an --out inside the dataset; +1 test: vary with one synthetic folder);
-- traceback 37 -> 46 (export and fit on a full disk, zero denoiser widths, a missing device for a
-  fit and for train, a truncated fitted generator, more sampling steps than the fit's timesteps, a
+- traceback 37 -> 47 (export and fit on a full disk, zero denoiser widths, a missing device for a
+  fit and for train, a truncated fitted generator, a foreign generator.json, more sampling steps than the fit's timesteps, a
   torchvision model that cannot take 8 px or grey images; +1 test: torchrun with a batch that does
   not split; +1 test: Ctrl-C during a cache build; +1 test (3 runs): the Ctrl-C hint per command);
 - hang (runaway work) 6 -> 8 (a fit batch above its pool, zero fit steps).
@@ -728,6 +728,11 @@ ROUND4 = [
         Case("draw-from-a-truncated-fit", _truncated_fit, ERROR, "checkpoint {t}/out/G/checkpoint.pt is unreadable "
              "(truncated or not a ddpm fit: PytorchStreamReader failed reading zip archive: failed finding central "
              "directory); remove {t}/out/G and run the fit again (`synaug fit-generator ... --out {t}/out/G`"),
+        Case("draw-from-a-foreign-generator-json", lambda t: ((t / "out/G").mkdir(parents=True),
+             (t / "out/G/generator.json").write_text('{"mine": 1}'), ["generate", "--plan", plan_file(t, ["0/a.png"]),
+             "--generator", "ddpm", "--generator-model", str(t / "out/G"), "--out", str(t / "out/syn")])[-1], ERROR,
+             "out/G/generator.json is not a ddpm fit's record (no generator, architecture, class_names, image_shape, "
+             "schedule, pool, steps); remove {t}/out/G and run the fit again"),
         Case("draw-more-steps-than-the-fit-has", lambda t: _draw(t, "--sampling-steps", "50"), ERROR,
              "ddpm option steps: must be at most the 20 timesteps the model in {t}/out/G was trained with, got 50",
              _nothing_written("out/syn")),

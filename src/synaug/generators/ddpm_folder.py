@@ -69,6 +69,8 @@ def check_disjoint(pool: ImageSet, test: ImageSet, pool_name: str = "pool", test
             "disjoint from the test split")
 
 
+# what sampling reads from generator.json: a record lacking one is not a ddpm fit's
+INFO_KEYS = ("generator", "architecture", "class_names", "image_shape", "schedule", "pool", "steps")
 REBUILD = ("remove {folder} and run the fit again (`synaug fit-generator ... --out {folder}`, or the config that "
            "fitted it)")
 
@@ -96,11 +98,17 @@ def read_info(folder: Path) -> dict:
     path = Path(folder) / INFO
     if not path.is_file():
         raise GenerationError(f"{folder} is not a fitted ddpm generator (no {INFO}); make one with "
-                              "synaug.generators.ddpm_fit.fit_generator")
+                              f"`synaug fit-generator --dataset DATA --out {folder}` (or "
+                              "synaug.generators.ddpm_fit.fit_generator)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GenerationError(f"{path} is not valid JSON: {exc}") from None
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GenerationError(f"{path} is not valid JSON ({exc}); " + REBUILD.format(folder=folder)) from None
+    missing = [k for k in INFO_KEYS if not isinstance(info, dict) or k not in info]
+    if missing or info.get("generator") != "ddpm":
+        raise GenerationError(f"{path} is not a ddpm fit's record (" + (f"no {', '.join(missing)}" if missing else
+                              f"generator {info.get('generator')!r}") + "); " + REBUILD.format(folder=folder))
+    return info
 
 
 def cell_names(info: dict) -> list[str]:
