@@ -675,8 +675,8 @@ ROUND4 = [
         Case("synthetic-folder-copied-without-its-record", _copied_without_record, SKIP,
              "has no plan record (.synaug/plan.json): every real training image is kept, none cut as a U-beta plan "
              "would"),
-        Case("synthetic-folder-made-for-other-data", _drawn_for_other_data, ERROR, "out/syn was planned for "
-             "'imagefolder:{t}/data' with real counts per cell [6, 3], not this training set's [6, 5]",
+        Case("synthetic-folder-made-for-other-data", _drawn_for_other_data, ERROR, "out/syn was made for other data: "
+             "planned for 'imagefolder:{t}/data' with real counts per cell [6, 3], not this training set's [6, 5]",
              _nothing_written("out/run")),
         Case("resize-in-config-and-flag-disagree", lambda t: trained_run(t) + ["--config", bank(
              t, "train:\n  resize: squash\n"), "--resize", "shorter-side"], ERROR, "resize is 'squash' in --config "

@@ -155,15 +155,15 @@ def check_made_for(train: ImageSet, meta: dict, folder: Path) -> None:
     """A generation folder whose plan was made for other data (other classes, or other real counts per
     cell: another dataset or imbalance) is refused: its counts would not fill this data's cells."""
     if meta.get("class_names") is not None and list(meta["class_names"]) != list(train.class_names):
-        raise PlanError(f"synthetic folder {folder} was planned for {meta.get('dataset')!r}, whose classes "
-                        f"{list(meta['class_names'])[:10]} are not this training set's {list(train.class_names)[:10]}; "
-                        "plan and generate it for this data")
+        raise PlanError(f"synthetic folder {folder} was made for other data: planned for {meta.get('dataset')!r}, "
+                        f"whose classes {list(meta['class_names'])[:10]} are not this training set's "
+                        f"{list(train.class_names)[:10]}; plan and generate it for this data")
     planned = planned_cells(train, meta.get("group_names") is not None).cell_counts()
     real = [r.get("real") for r in meta.get("cells") or []]
     if real and real != list(planned.values()):
-        raise PlanError(f"synthetic folder {folder} was planned for {meta.get('dataset')!r} with real counts per cell "
-                        f"{real}, not this training set's {list(planned.values())} (another dataset, imbalance or "
-                        "subset?); plan and generate it for this data")
+        raise PlanError(f"synthetic folder {folder} was made for other data: planned for {meta.get('dataset')!r} with "
+                        f"real counts per cell {real}, not this training set's {list(planned.values())} (another "
+                        "dataset, imbalance or subset?); plan and generate it for this data")
 
 
 def read_synthetic(folder: Path, train: ImageSet, side: int, grouped: bool = True) -> ImageSet:

@@ -58,7 +58,11 @@ def read_manifest(run_dir: Path) -> dict | None:
 
 
 def _is_run(run_dir: Path) -> bool:
-    return any((run_dir / f).is_file() and not (run_dir / f).is_symlink() for f in RUN_MARKERS)
+    """A synaug run's folder: its own marker, or (a tuned job, before it claims the folder) the runs of
+    its tuning candidates in tune/."""
+    def own(path: Path) -> bool:
+        return path.is_file() and not path.is_symlink()
+    return any(own(run_dir / f) for f in RUN_MARKERS) or any(map(own, run_dir.glob("tune/*/job.json")))
 
 
 def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
