@@ -29,8 +29,8 @@ Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) adde
 - race 0 -> 1 test (two builds of one cache at once);
 - late error 0 -> 3 (stage 2 without its data, a bad --pretrained, a missing audit: before any write).
 
-Round 4 (issue 33) added, by kind, cases (125 -> 160) and tests after the catalogue (9 -> 13, with 5
-more parametrised runs):
+Round 4 (issue 33) added, by kind, cases (125 -> 160) and tests after the catalogue (9 -> 13 functions,
+the Ctrl-C hint one run for 3 commands):
 - data loss 21 -> 28 (--overwrite of a project folder with a config.yaml, of a run holding its
   synthetic set, a user's file and a linked dataset, through a symlinked run folder; demo / experiment
   into a folder of a user's runs/ or results.json; export over a model.pth or into the dataset);
