@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from synaug.devices import check_available
 from synaug.errors import ConfigError
 
 # torch is imported where it is used: the place of a process (`Dist`) is plain data that the torch-free
@@ -118,6 +119,7 @@ def device_for(name: str, d: Dist | None = None):
     """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU (a
     torch.device); a bare `cuda` under torchrun is this rank's GPU. `d` defaults to the environment's."""
     import torch
+    check_available("device", name)
     d = dist_of() if d is None else d
     if name == "auto":
         return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")
