@@ -1,6 +1,6 @@
-"""Stage 1 + stage 2 of one method on one seed, written to its own run directory: run.json,
-config.yaml (resolved), versions.json, normalize.json, log.jsonl, stage1.pt / stage2.pt checkpoints.
-Evaluation (metrics.json) is `synaug.eval`'s."""
+"""Stage 1 + stage 2 of one method on one seed, written to its own run directory (whose identity,
+job.json, the engine wrote): config.yaml (resolved), versions.json, normalize.json, log.jsonl, stage1.pt
+/ stage2.pt checkpoints. Evaluation (metrics.json, predictions.npz) is the engine's."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from synaug.train.mixing import BATCH_TRANSFORMS
 from synaug.train.models import Classifier, build_model
 from synaug.train.preprocess import PREPROCESS, preprocess_record
 from synaug.train.pretrained import backbone_state, load_backbone
-from synaug.train.rundir import first_line, load_checkpoint, manifest_for, start_run
+from synaug.train.rundir import first_line, load_checkpoint, start_run
 from synaug.train.samplers import SAMPLERS
 from synaug.train.stage2 import STAGE2, STAGE2_DATA, Stage2
 
@@ -206,10 +206,10 @@ def fit_callbacks(cfg: TrainConfig, method: Method, run_dir: Path, checkpoint: P
 
 def write_run_files(run_dir: Path, method: Method, splits: DatasetSplits, cfg: TrainConfig,
                     synthetic: ImageSet | None, resume: bool) -> None:
-    """run.json (refusing a folder that holds another run), config.yaml, versions.json; a fresh
-    run's step log starts empty."""
+    """config.yaml, versions.json (the run's identity, job.json, is the engine's); a fresh run's step
+    log starts empty."""
     n_synthetic = 0 if synthetic is None or not method.synthetic else len(synthetic)
-    start_run(run_dir, manifest_for(method.name, splits.info, cfg.to_dict(), n_synthetic), resume)
+    start_run(run_dir, resume)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(
         {"method": method.name, "train": cfg.to_dict(), "resolved": cfg.resolved(normalize_kind(cfg)),
          "data": splits.info, "synthetic_images": n_synthetic}, sort_keys=False))

@@ -1,27 +1,29 @@
-"""Run folders carry what made them. `RUN/run.json` records the method, the dataset (spec and
-imbalance), the synthetic images and a hash of the training config, so that:
+"""Run folders carry what made them: ONE identity, `RUN/job.json` (the job's stamp and key, written
+by the engine, `synaug.engine.rundirs`), so that:
 - `synaug train` into a folder that already holds something is refused unless `--resume` (same
-  run: checked against run.json) or `--overwrite`, which removes only the files a run writes
-  (`RUN_WRITES`), only from a folder that is provably a synaug run (run.json or job.json, never
-  through a symbolic link): a user's files and inputs kept in or linked into the folder stay;
+  run: the engine checks job.json) or `--overwrite`, which removes only the files a run writes
+  (`RUN_WRITES`), only from a folder that is provably a synaug run (job.json, or an older synaug's
+  run.json; never through a symbolic link): a user's files and inputs kept in or linked into the
+  folder stay;
 - a resumed run continues only the run that made its checkpoints, its unreadable checkpoints are a
   clear error, and its log keeps exactly the lines of the steps the checkpoints hold, so the
   resumed log reads as an uninterrupted one;
-- `synaug evaluate --run RUN` finds its dataset without `--dataset`, and refuses a different one.
+- `synaug evaluate --run RUN` finds its dataset without `--dataset`, and refuses a different one
+  (from job.json; a run of an older synaug from its run.json, which synaug no longer writes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
 
 from synaug.errors import RunFolderError
-from synaug.fileio import atomic_write_text, write_json
+from synaug.fileio import atomic_write_text
 from synaug.validate import dataset_spec
 
-MANIFEST = "run.json"
+MANIFEST = "run.json"  # an older synaug's identity: read (evaluate, the run marker), never written
+IDENTITY = "job.json"
 RUN_MARKERS = ("run.json", "job.json")  # written by synaug only: a folder holding one is a synaug run
 # produced by a run; removed when a run starts afresh, so nothing of an earlier run is scored
 ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.jsonl", "metrics.json", "dfr.json",
@@ -29,19 +31,6 @@ ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.js
 # every file a run writes into its folder: all that --overwrite removes (sub-folders, e.g. cache/ and
 # tune/, and anything else, the user's, stay)
 RUN_WRITES = (*ARTEFACTS, *RUN_MARKERS, "config.yaml", "versions.json", "done")
-# options that do not change what is learned
-NOT_HASHED = ("device", "eval_batch_size", "checkpoint_every")
-
-
-def config_hash(cfg_dict: dict) -> str:
-    kept = {k: v for k, v in cfg_dict.items() if k not in NOT_HASHED}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def manifest_for(method: str, info: dict, cfg_dict: dict, synthetic: int) -> dict:
-    return {"method": method, "dataset": dataset_spec(info.get("spec") or info.get("dataset")),
-            "imbalance": info.get("imbalance"), "synthetic_images": synthetic, "config_hash": config_hash(cfg_dict),
-            "seed": cfg_dict.get("seed")}
 
 
 def read_manifest(run_dir: Path) -> dict | None:
@@ -67,7 +56,7 @@ def _is_run(run_dir: Path) -> bool:
 
 def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
     """The policy for a run folder, checked before any work (nothing is written): new or empty; or
-    `resume` (a run folder, checked later against its run.json); or `overwrite`, which will delete a
+    `resume` (a run folder, checked later against its job.json); or `overwrite`, which will delete a
     synaug run (never a folder that is not one)."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -75,13 +64,13 @@ def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) 
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return
     if resume:
-        if not any((run_dir / f).is_file() for f in (MANIFEST, "job.json")):
-            raise RunFolderError(f"{run_dir} has no {MANIFEST} (not a synaug run, or made by an older synaug): "
+        if not (run_dir / IDENTITY).is_file():
+            raise RunFolderError(f"{run_dir} has no {IDENTITY} (not a synaug run, or made by an older synaug): "
                                  "cannot check it is the same run; use --overwrite or a new --out")
         return
     if not overwrite:
-        held = read_manifest(run_dir) if (run_dir / MANIFEST).is_file() else None
-        what = f" (method {held.get('method')}, dataset {held.get('dataset')})" if held else ""
+        held = held_run(run_dir)
+        what = f" (method {held[0]}, dataset {held[1]})" if held else ""
         raise RunFolderError(f"{run_dir} is not empty{what}: pass --resume to continue that run, --overwrite to "
                              "delete it and start afresh, or choose another --out")
     if run_dir.is_symlink():
@@ -109,29 +98,32 @@ def clear_run_dir(run_dir: Path, keep: tuple = ()) -> list[str]:
     return removed
 
 
-def start_run(run_dir: Path, manifest: dict, resume: bool) -> None:
-    """Called by `train_method` before anything else is written to `run_dir`."""
+def held_run(run_dir: Path) -> tuple[str, str] | None:
+    """(method, dataset) of the run a folder holds, from its job.json (or an older run.json)."""
+    for name in (IDENTITY, MANIFEST):
+        try:
+            held = json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(held, dict):
+            data = held.get("data")
+            return held.get("method"), data.get("dataset") if isinstance(data, dict) else held.get("dataset")
+    return None
+
+
+def start_run(run_dir: Path, resume: bool) -> None:
+    """Called by `train_method` before anything else is written to `run_dir` (whose identity, job.json,
+    the engine has checked and written): a resumed run keeps the log lines of the steps its
+    checkpoints hold; a fresh one starts from no artefact of an earlier run."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    held = read_manifest(run_dir)
-    if resume and held is not None:
-        diff = {k: (held.get(k), v) for k, v in manifest.items() if held.get(k) != v}
-        if diff:
-            lines = "; ".join(f"{k}: folder has {a!r}, this command {b!r}" for k, (a, b) in diff.items())
-            raise RunFolderError(f"--resume refused: {run_dir} holds a different run ({lines}); "
-                                 "use the same options, --overwrite, or a new --out")
+    if resume:
         steps = {phase: checkpoint_step(run_dir / f"{phase}.pt") for phase in ("stage1", "stage2")}
         trim_log(run_dir / "log.jsonl", steps)
-    else:
-        if resume:  # a killed run of an older synaug, or the folder was emptied
-            for name in ARTEFACTS:
-                if (run_dir / name).is_file() and name.endswith(".pt"):
-                    raise RunFolderError(f"{run_dir} has checkpoints but no {MANIFEST}: cannot check they belong "
-                                         "to this run; use --overwrite or a new --out")
-        for name in ARTEFACTS:
-            if (run_dir / name).is_file():
-                (run_dir / name).unlink()
-    write_json(run_dir / MANIFEST, manifest, sort_keys=True)
+        return
+    for name in ARTEFACTS:
+        if (run_dir / name).is_file():
+            (run_dir / name).unlink()
 
 
 def load_checkpoint(path: Path, device="cpu") -> dict:
