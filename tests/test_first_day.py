@@ -16,6 +16,7 @@ from PIL import Image
 
 import synaug
 from synaug.cli import main
+from synaug.engine.records import read_predictions
 from synaug.errors import ConfigError, TrainingError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -290,7 +291,7 @@ def test_an_exported_model_gives_synaugs_predictions_in_plain_torchvision(photos
 
     with torch.no_grad():
         pred = model(torch.stack([load(p) for p in paths])).argmax(1).tolist()
-    assert pred == json.loads((tmp_path / "r" / "metrics.json").read_text())["predictions"]
+    assert pred == read_predictions(tmp_path / "r")["test_pred"].tolist()  # the run's record
 
 
 # ----------------------------------------------------------------------------- renderer vocabulary

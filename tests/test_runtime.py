@@ -54,8 +54,13 @@ def test_the_process_environment_is_read_when_asked(monkeypatch, tmp_path):
     assert dist_of() == Dist(1, 2, 0) and default_cache_dir() == tmp_path
 
 
-def test_a_bare_cuda_device_is_the_ranks_own_gpu():
+def test_a_bare_cuda_device_is_the_ranks_own_gpu(monkeypatch):
+    import synaug.runtime as runtime
     torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():  # a GPU this machine lacks is refused, naming what it has
+        with pytest.raises(ConfigError, match="device 'cuda' is not available on this machine"):
+            device_for("cuda", Dist(1, 2, 1))
+        monkeypatch.setattr(runtime, "check_available", lambda option, name: name)  # the mapping alone
     assert device_for("cuda", Dist(1, 2, 1)) == torch.device("cuda:1")
     assert device_for("cuda", Dist()) == torch.device("cuda") and device_for("cpu", Dist(1, 2, 1)).type == "cpu"
 

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
 
 def run_suggest(words: str) -> int:
-    from synaug.cli.commands import cmd_suggest
+    from synaug.cli.suggest import cmd_suggest
     return cmd_suggest(words)
 
 

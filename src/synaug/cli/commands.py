@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from synaug import api
+from synaug.cli.suggest import cmd_suggest
 from synaug.errors import ConfigError, SynaugError
 
 
@@ -58,13 +59,6 @@ def seeds(text) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- plan / generate / cache
-def cmd_suggest(words: str) -> int:
-    """`synaug plan --suggest WORDS`: the drawable emoji nearest to WORDS by name and CLDR keyword."""
-    from synaug.emoji_index import search
-    found = search(words, 15)
-    if not found:
-        print(f"no emoji name or keyword shares or nearly shares a word with {words!r}; try another word for the class")
-        return 0
     width = max(len(n) for n, _, _ in found)
     print(f"emoji the render generator can draw, nearest to {words!r} first (use a name with --render-word "
           "'CLASS=NAME', or --alias to change the prompt too):")

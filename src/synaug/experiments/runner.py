@@ -163,7 +163,7 @@ def collect(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, done: dict[J
         methods[name] = {"description": get_method(name).description, "seeds": runs,
                          "summary": {k: v.to_dict() for k, v in table.rows[name].items()},
                          "per_class_mean": mean_of(runs, "per_class")}
-        if task.cell_metrics and train.has_groups:
+        if train.has_groups:
             methods[name]["per_cell_mean"] = mean_dict(runs, "per_cell")
     tables = [table.to_dict()]
     many, few = cfg.thresholds.effective(train.class_counts())

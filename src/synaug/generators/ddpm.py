@@ -42,11 +42,19 @@ log = logging.getLogger(__name__)
 SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)
 
 
+DEFAULT_STEPS = 50
+
+
+def trained_timesteps(info: dict) -> int | None:
+    """The number of timesteps a fit's schedule has (None when its record does not say)."""
+    return int(info.get("schedule", {}).get("num_train_timesteps", 0) or 0) or None
+
+
 def check_sampling_steps(model: Path, steps: int) -> dict:
     """The model's generator.json, when it can take `steps` sampling steps: at most the timesteps it
     was trained with (a sampler cannot visit more distinct timesteps than the schedule has)."""
     info = read_info(model)
-    trained = int(info.get("schedule", {}).get("num_train_timesteps", 0) or 0)
+    trained = trained_timesteps(info)
     if trained and steps > trained:
         raise ConfigError(f"ddpm option steps: must be at most the {trained} timesteps the model in {model} was "
                           f"trained with, got {steps}")
@@ -61,20 +69,24 @@ class DdpmGenerator:
     fit_settings = FitSettings  # fitted by the engine when a config says `fit: {pool: ...}` (or fit-generator)
     fitter = "synaug.generators.ddpm_fit:fit_generator"
 
-    def __init__(self, *, model: str | None = None, steps: int = 50, guidance: float = 2.0, scheduler: str = "ddim",
+    def __init__(self, *, model: str | None = None, steps: int | None = None, guidance: float = 2.0,
+                 scheduler: str = "ddim",
                  device: str = "cpu", batch: int = 256, class_names: Sequence[str] | None = None,
                  group_names: Sequence[str] | None = None, image_shape: Sequence[int] | None = None,
                  real: ImageSet | None = None):
         if model is None:
             raise ConfigError("the ddpm generator needs model=GEN, a folder made by fit_generator "
                               "(synaug.generators.ddpm_fit)")
+        fitted = (Path(model) / INFO).is_file()  # a fit the engine makes later is checked when it is drawn from
+        if steps is None:  # 50, or every timestep of a fit trained with fewer (a tiny one)
+            steps = min(DEFAULT_STEPS, (trained_timesteps(read_info(Path(model))) if fitted else None) or DEFAULT_STEPS)
         # a quality knob's level may arrive as 25.0 (experiment options are numbers): a whole float is its integer
         steps, batch = (int(v) if isinstance(v, float) and v.is_integer() else v for v in (steps, batch))
         check("ddpm option scheduler", scheduler, Options(SCHEDULER_NAMES))
         check("ddpm option steps", steps, POSITIVE_INT)
         check("ddpm option batch", batch, POSITIVE_INT)
         check("ddpm option guidance", guidance, GUIDANCE)
-        if (Path(model) / INFO).is_file():  # a fit the engine makes later is checked when it is drawn from
+        if fitted:
             check_sampling_steps(Path(model), steps)
         self.model, self.steps, self.guidance = Path(model), int(steps), float(guidance)
         self.scheduler, self.device, self.batch = scheduler, device, int(batch)
@@ -150,7 +162,8 @@ class DdpmGenerator:
         record = None if again else read_check(self.model)
         if record is None and self.real is not None and len(self.real):
             sample = lambda labels, seeds: np.concatenate([  # noqa: E731
-                self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch], steps=CHECK_STEPS,
+                self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch],
+                                      steps=min(CHECK_STEPS, trained_timesteps(self.info()) or CHECK_STEPS),
                                       guidance=self.guidance, scheduler=self.scheduler)
                 for k in range(0, len(labels), self.batch)])
             record = check_samples(sample, self.info(), self.real, self.model)

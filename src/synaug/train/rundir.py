@@ -47,11 +47,13 @@ def read_manifest(run_dir: Path) -> dict | None:
 
 
 def _is_run(run_dir: Path) -> bool:
-    """A synaug run's folder: its own marker, or (a tuned job, before it claims the folder) the runs of
-    its tuning candidates in tune/."""
+    """A synaug run's folder: its own marker, or (a tuned job, before it claims the folder) its tuning
+    record or the runs of its tuning candidates in tune/ (in a run store the candidates are runs of their
+    own, and tune/ holds the record alone)."""
     def own(path: Path) -> bool:
         return path.is_file() and not path.is_symlink()
-    return any(own(run_dir / f) for f in RUN_MARKERS) or any(map(own, run_dir.glob("tune/*/job.json")))
+    return (any(own(run_dir / f) for f in RUN_MARKERS) or own(run_dir / "tune" / "tuning.json")
+            or any(map(own, run_dir.glob("tune/*/job.json"))))
 
 
 def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
