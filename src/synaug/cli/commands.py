@@ -59,14 +59,6 @@ def seeds(text) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- plan / generate / cache
-    width = max(len(n) for n, _, _ in found)
-    print(f"emoji the render generator can draw, nearest to {words!r} first (use a name with --render-word "
-          "'CLASS=NAME', or --alias to change the prompt too):")
-    for name, sources, why in found:
-        print(f"  {name:<{width}}  ({', '.join(sources)}; {why})")
-    return 0
-
-
 def cmd_plan(args) -> int:
     from synaug.engine.planning import format_cell_table, plan_notes
     if args.suggest:

@@ -12,3 +12,9 @@ def cmd_suggest(words: str) -> int:
     if not found:
         print(f"no emoji name or keyword shares or nearly shares a word with {words!r}; try another word for the class")
         return 0
+    width = max(len(n) for n, _, _ in found)
+    print(f"emoji the render generator can draw, nearest to {words!r} first (use a name with --render-word "
+          "'CLASS=NAME', or --alias to change the prompt too):")
+    for name, sources, why in found:
+        print(f"  {name:<{width}}  ({', '.join(sources)}; {why})")
+    return 0
