@@ -12,9 +12,9 @@ from synaug.experiments.runner import run_experiment
 def test_plan_cli_prints_table_and_writes_rows(tmp_path, capsys):
     assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "100", "--out", str(tmp_path / "plan.csv")]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-2].split() == ["total", "988", "0", "3012", "4000"]
+    assert out.splitlines()[-2].split() == ["total", "615", "0", "1885", "2500"]
     rows = list(csv.DictReader((tmp_path / "plan.csv").read_text().splitlines()))
-    assert len(rows) == 3012 and rows[0]["prompt"].startswith("a photo of a ")
+    assert len(rows) == 1885 and rows[0]["prompt"].startswith("a photo of a ")
     meta = json.loads((tmp_path / "plan.json").read_text())
     assert meta["image_shape"] == [28, 28, 1] and meta["undrawable"] == {}
 
@@ -49,9 +49,9 @@ def test_short_end_to_end_run(tmp_path):
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert set(saved["methods"]) == {"ce", "ce-rs", "synaug"}
-    assert list(saved["train_cells"].values()) == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
+    assert list(saved["train_cells"].values()) == [250, 149, 89, 53, 32, 19, 11, 6, 4, 2]
     synthetic = saved["synthetic_cells"]["True"]
-    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [400] * 10
+    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [250] * 10
     few = {m: r["seeds"]["0"]["few"] for m, r in saved["methods"].items()}
     many = {m: r["seeds"]["0"]["many"] for m, r in saved["methods"].items()}
     # what the methods are for, at seed 0 after 40 steps: CE ignores the tail, re-sampling and SYNAuG

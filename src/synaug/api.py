@@ -240,8 +240,9 @@ def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalan
                   dataset_options: dict | None = None, generator: str = "ddpm", use_groups: bool = True,
                   image_size: int | None = None, progress: bool = True, **settings) -> dict:
     """`synaug fit-generator`: train backend `generator` (ddpm) on the dataset's `pool` (train: the
-    training split; unused: the real images the long tail left out) into `out`, never on an image of
-    the test split (checked by content before anything is written). Run again to resume a killed fit;
+    training split; unused: the real images the long tail left out; pretrain: the embedded datasets' fixed
+    pretrain split, refused if it shares an image with any train, unused, validation or test split) into
+    `out`, never on an image of the test split (checked by content before anything is written). Run again to resume a killed fit;
     a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
     most 64 px, a larger side is refused before any work with the cost it would have). `settings`: the
     backend's fit settings (`FitSettings`). Returns {"out", "steps", "steps_run", "final_loss",

@@ -89,7 +89,9 @@ def fit_generator_parser(sub) -> None:
                        "dataset's own images, offline; draw from it with --generator ddpm --generator-model OUT")
     data_options(p, required=True)
     p.add_argument("--pool", choices=FIT_POOLS, default="train", help="train: the (long-tailed) training split "
-                   "itself (DiffuLT); unused: the real images the long tail left out (never the test split)")
+                   "itself (DiffuLT); unused: the real images the long tail left out; pretrain: the embedded datasets' "
+                   "fixed pretrain split, disjoint from every long tail, validation and test split (the offline "
+                   "stand-in for a pretrained model; one fit per dataset, reused). Never the test split")
     p.add_argument("--out", required=True, help="the model folder GEN (new, empty, or a fit to resume)")
     p.add_argument("--generator", default="ddpm", choices=["ddpm"], help="the backend to fit")
     p.add_argument("--image-size", type=image_side, default=None, help="the side it fits at, 8 to 64 px (images resized "
