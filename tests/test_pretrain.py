@@ -162,3 +162,37 @@ def test_a_config_fits_the_pretrain_generator_once_for_every_seed(tmp_path):
     assert runs[1].startswith("ddpm generator: 0 steps run now")  # the second seed reused the fit
     info = json.loads((tmp_path / next(iter(models)) / "generator.json").read_text())
     assert info["group_names"] == ["red", "green", "blue", "yellow"]  # class x group cells
+
+
+# ----------------------------------------------------------------------------- quality (CAS, Fréchet distance)
+def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_noise():
+    from scipy import linalg
+    from synaug.audit.quality import frechet_distance
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+    assert frechet_distance(x, x) == pytest.approx(0, abs=1e-6)
+    distances = [frechet_distance(x, x + rng.normal(scale=s, size=x.shape)) for s in (0.1, 0.5, 1.0, 2.0)]
+    assert distances == sorted(distances) and distances[0] > 0
+    # against the formula written out with numpy for two Gaussians' sample moments
+    y = rng.normal(loc=1.0, size=(300, 6))
+    ca, cb = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    want = np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(ca + cb - 2 * linalg.sqrtm(ca @ cb).real)
+    assert frechet_distance(x, y) == pytest.approx(want, rel=1e-9)
+
+
+def test_cas_of_real_images_matches_the_real_score_and_noise_lowers_it():
+    from synaug.audit.quality import QualityConfig, image_quality
+    splits = load_dataset("mnist-lt", imbalance=1)  # 250 per digit: the task's long-tail pool, untouched
+    real = splits.pretrain  # what a generator would be fitted on
+    stand_in = splits.train.subset(np.concatenate([np.flatnonzero(splits.train.labels == c)[:60] for c in range(10)]))
+    cfg = QualityConfig(steps=120, feature_steps=60, batch_size=32, device="cpu")
+    q = image_quality(stand_in, real, splits.test, cfg)  # "synthetic" images that are real ones
+    assert q["images"] == q["real_images"] == 600
+    assert abs(q["cas"]["accuracy"] - q["real_score"]["accuracy"]) < 8  # within noise of two draws
+    assert q["real_score"]["accuracy"] > 70 and q["cas_ratio"] > 0.9
+    assert q["copy_rate"] == 0.0 and min(q["recall"].values()) > 0.5
+    rng = np.random.default_rng(0)
+    noisy = ImageSet(np.clip(stand_in.images + rng.normal(0, 90, stand_in.images.shape), 0, 255).astype(np.uint8),
+                     stand_in.labels, stand_in.class_names)
+    qn = image_quality(noisy, real, splits.test, cfg)
+    assert qn["frechet_distance"] > 2 * q["frechet_distance"] and qn["cas"]["accuracy"] < q["cas"]["accuracy"]
