@@ -118,9 +118,10 @@ def test_a_pretrain_pool_that_shares_an_image_with_a_split_is_refused():
 
 
 TINY_FLAGS = ["--steps", "4", "--batch-size", "16", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
-              "--fit-option", "log_every=2", "--fit-option", "warmup_steps=1", "--quiet"]
+              "--fit-option", "log_every=2", "--fit-option", "warmup_steps=1", "--quiet", "--quality-samples", "0"]
 
 
+@pytest.mark.slow
 def test_fit_generator_on_the_pretrain_pool_reuses_a_finished_fit_and_refuses_a_leaky_split(tmp_path, capsys,
                                                                                              monkeypatch):
     pytest.importorskip("diffusers")
@@ -133,6 +134,15 @@ def test_fit_generator_on_the_pretrain_pool_reuses_a_finished_fit_and_refuses_a_
     assert "(4 run now" in capsys.readouterr().out
     assert main(argv) == 0  # the second identical call: reused, no step run
     assert "(0 run now" in capsys.readouterr().out and (gen / "log.jsonl").read_text() == log
+    # measured (tiny): quality.json beside the model, printed, reused by the next call for the same checkpoint
+    measured = argv[:-2] + ["--quality-samples", "3", "--quality-steps", "2"]
+    assert main(measured) == 0
+    out = capsys.readouterr().out
+    record = json.loads((gen / "quality.json").read_text())
+    assert record["images"] == 30 and set(record["cas"]) == {"accuracy", "balanced_accuracy", "per_class"}
+    assert record["sampling"]["per_cell"] == 3 and (gen / "quality.png").is_file()
+    assert f"CAS {record['cas']['accuracy']:.1f} % vs {record['real_score']['accuracy']:.1f} %" in out
+    assert main(measured) == 0 and json.loads((gen / "quality.json").read_text()) == record
     # a partition whose pretrain part overlaps the task part (what long tails and test splits draw from)
     import synaug.data.embedded as embedded
     monkeypatch.setattr(embedded, "pretrain_partition",
@@ -145,6 +155,7 @@ def test_fit_generator_on_the_pretrain_pool_reuses_a_finished_fit_and_refuses_a_
                  *TINY_FLAGS]) == 0  # the train pool is checked against the test split only, as before
 
 
+@pytest.mark.slow
 def test_a_config_fits_the_pretrain_generator_once_for_every_seed(tmp_path):
     pytest.importorskip("diffusers")
     from synaug.engine.fitting import fitted_generator
@@ -180,6 +191,7 @@ def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_noise():
     assert frechet_distance(x, y) == pytest.approx(want, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_cas_of_real_images_matches_the_real_score_and_noise_lowers_it():
     from synaug.audit.quality import QualityConfig, image_quality
     splits = load_dataset("mnist-lt", imbalance=1)  # 250 per digit: the task's long-tail pool, untouched

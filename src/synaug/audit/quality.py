@@ -43,12 +43,16 @@ class QualityConfig:
     device: str = "auto"
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets (rows: samples), the
-    square root by scipy.linalg.sqrtm (its tiny imaginary part from rounding dropped)."""
+    square root by scipy.linalg.sqrtm (its tiny imaginary part from rounding dropped). Covariances of
+    fewer samples than features are singular: then, as pytorch-fid does, `eps` is added to their diagonals."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    if min(len(a), len(b)) <= a.shape[1]:
+        offset = eps * np.eye(a.shape[1])
+        cov_a, cov_b = cov_a + offset, cov_b + offset
     root = linalg.sqrtm(cov_a @ cov_b)
     root = root.real if np.iscomplexobj(root) else root
     value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))

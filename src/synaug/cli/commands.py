@@ -374,13 +374,14 @@ def cmd_filter(args) -> int:
 
 
 def cmd_fit_generator(args) -> int:
+    from synaug.generators.ddpm_quality import summary as quality_summary
     from synaug.validate import user_yaml
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
                 if getattr(args, k) is not None}
     settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
                                use_groups=not args.no_groups, image_size=args.image_size, progress=not args.quiet,
-                               **settings)
+                               quality_samples=args.quality_samples, quality_steps=args.quality_steps, **settings)
     loss, check = result["final_loss"], result.get("sample_check")
     print(f"{args.generator} generator in {args.out}: {result['steps']} steps ({result['steps_run']} run now"
           + (f", final loss {loss:.4f}" if loss is not None else "") + f") on the {args.pool} pool of {args.dataset}; "
@@ -389,6 +390,8 @@ def cmd_fit_generator(args) -> int:
     if check and not check["failing"]:  # a failing check is a WARNING logged by the check itself
         print(f"sample check: every class's samples are recognised by a classifier trained on the real images "
               f"(at least {100 * check['floor']:.0f} % each; grid in {Path(args.out) / check['grid']})")
+    if result.get("quality"):
+        print(quality_summary(result["quality"]) + f" (in {args.out})")
     return 0
 
 

@@ -109,6 +109,10 @@ def fit_generator_parser(sub) -> None:
     p.add_argument("--fit-option", action="append", default=[], metavar="KEY=VALUE", help="any other fit setting, "
                    "e.g. ema_decay=0.999 or arch_options={channels: [48, 96]} (docs/ddpm.md)")
     p.add_argument("--no-groups", action="store_true", help="condition on classes even if the data has groups")
+    p.add_argument("--quality-samples", type=nonneg_int, default=100, help="images drawn per cell to measure the "
+                   "fitted generator (CAS vs real, Fréchet distance, copy rate, recall: OUT/quality.json, "
+                   "OUT/quality.png); 0: not measured")
+    p.add_argument("--quality-steps", type=positive_int, default=300, help="training steps of the CAS classifier")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=C.cmd_fit_generator)
 
