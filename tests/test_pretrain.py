@@ -208,3 +208,23 @@ def test_cas_of_real_images_matches_the_real_score_and_noise_lowers_it():
                      stand_in.labels, stand_in.class_names)
     qn = image_quality(noisy, real, splits.test, cfg)
     assert qn["frechet_distance"] > 2 * q["frechet_distance"] and qn["cas"]["accuracy"] < q["cas"]["accuracy"]
+
+
+@pytest.mark.slow
+def test_fig4_sweeps_the_pretrained_ddpm_steps_from_one_fit_for_every_seed(tmp_path):
+    pytest.importorskip("diffusers")
+    from synaug.experiments.catalog import run_named
+    from synaug.experiments.library import listing  # noqa: F401  (registers the experiments)
+    out = tmp_path / "fig4"
+    result = run_named("fig4", {"out": str(out), "seeds": [0, 1]}, tiny=True, progress=False, log=lambda *a, **k: None)
+    accuracy, quality = result["tables"][:2]
+    assert {"synaug (steps 1)", "synaug (steps 50)", "ce"} <= set(accuracy["rows"])
+    assert set(quality["rows"]) == {"synaug (steps 1)", "synaug (steps 50)"}
+    assert quality["columns"] == ["CAS", "real-trained", "CAS / real", "FD", "FD real", "copy rate"]
+    for row in quality["rows"].values():
+        assert 0 <= row["CAS"] <= 100 and 0 <= row["real-trained"] <= 100 and row["FD"] >= 0
+    assert "pretrain split" in quality["title"]
+    models = [p for p in (out / "shared").iterdir() if "-ddpm-" in p.name]
+    assert len(models) == 1  # seeds 0 and 1 draw from the one generator fitted on the pretrain split
+    assert json.loads((models[0] / "generator.json").read_text())["pool"]["name"] == "pretrain"
+    assert result["findings"] and all(f["claim"] for f in result["findings"])

@@ -84,24 +84,52 @@ def as_many_real(real: ImageSet, synthetic: ImageSet, seed: int = 0) -> ImageSet
     return real.subset(first_per_cell(real.cells(), {c: int(n) for c, n in enumerate(want)}, seed))
 
 
+class QualityMeter:
+    """Measures synthetic sets against one real reference (`real`, disjoint from `test`): the feature
+    network is trained once, and the real-trained score once per count per cell, so the levels of a sweep
+    (Fig. 4) share them."""
+
+    def __init__(self, real: ImageSet, test: ImageSet, cfg: QualityConfig = QualityConfig()):
+        self.real, self.test, self.cfg = real, test, cfg
+        self._extract = None
+        self._real_scores: dict = {}
+
+    def extract(self, images: ImageSet) -> np.ndarray:
+        if self._extract is None:
+            audit_cfg = AuditConfig(steps=self.cfg.feature_steps, batch_size=self.cfg.batch_size, seed=self.cfg.seed,
+                                    device=self.cfg.device)
+            with tempfile.TemporaryDirectory(prefix="synaug-quality-") as run_dir:
+                self._extract = feature_extractor(self.real, audit_cfg, Path(run_dir))
+        return self._extract(images)
+
+    def real_score(self, matched: ImageSet) -> dict:
+        key = tuple(np.bincount(matched.cells(), minlength=matched.num_cells))
+        if key not in self._real_scores:
+            self._real_scores[key] = classifier_score(matched, self.test, self.cfg)
+        return self._real_scores[key]
+
+    def measure(self, synthetic: ImageSet) -> dict:
+        """CAS, Fréchet distance, copy rate and per-cell recall of `synthetic` (see the module docstring)."""
+        cfg = self.cfg
+        matched = as_many_real(self.real, synthetic, cfg.seed)
+        cas, real_score = classifier_score(synthetic, self.test, cfg), self.real_score(matched)
+        f_syn, f_real, f_test = self.extract(synthetic), self.extract(matched), self.extract(self.test)
+        copies = M.near_duplicates(f_real, f_syn)
+        cells, real_cells = synthetic.cells(), matched.cells()
+        recall = {name: M.knn_precision_recall(f_real[real_cells == c], f_syn[cells == c], cfg.k)["recall"]
+                  for c, name in enumerate(synthetic.cell_names())}
+        return {"images": len(synthetic), "real_images": len(matched),
+                "cas": cas, "real_score": real_score,
+                "cas_ratio": cas["accuracy"] / real_score["accuracy"] if real_score["accuracy"] else None,
+                "frechet_distance": frechet_distance(f_test, f_syn),
+                "frechet_distance_real": frechet_distance(f_test, f_real),
+                "feature_network": f"{FEATURE_MODEL} trained with ce-rs on the real images for {cfg.feature_steps} steps",
+                "copy_rate": copies["copy_rate"], "duplicate_rate": copies["duplicate_rate"], "recall": recall,
+                "settings": {"steps": cfg.steps, "feature_steps": cfg.feature_steps, "batch_size": cfg.batch_size,
+                             "k": cfg.k, "seed": cfg.seed}}
+
+
 def image_quality(synthetic: ImageSet, real: ImageSet, test: ImageSet, cfg: QualityConfig = QualityConfig()) -> dict:
     """CAS, Fréchet distance, copy rate and per-cell recall of `synthetic` (see the module docstring);
     `real`: real images disjoint from `test` (a generator's fit pool), the reference of every measure."""
-    matched = as_many_real(real, synthetic, cfg.seed)
-    cas, real_score = classifier_score(synthetic, test, cfg), classifier_score(matched, test, cfg)
-    audit_cfg = AuditConfig(steps=cfg.feature_steps, batch_size=cfg.batch_size, seed=cfg.seed, device=cfg.device)
-    with tempfile.TemporaryDirectory(prefix="synaug-quality-") as run_dir:
-        extract = feature_extractor(real, audit_cfg, Path(run_dir))
-        f_syn, f_real, f_test = extract(synthetic), extract(matched), extract(test)
-    copies = M.near_duplicates(f_real, f_syn)
-    cells, real_cells = synthetic.cells(), matched.cells()
-    recall = {name: M.knn_precision_recall(f_real[real_cells == c], f_syn[cells == c], cfg.k)["recall"]
-              for c, name in enumerate(synthetic.cell_names())}
-    return {"images": len(synthetic), "real_images": len(matched),
-            "cas": cas, "real_score": real_score,
-            "cas_ratio": cas["accuracy"] / real_score["accuracy"] if real_score["accuracy"] else None,
-            "frechet_distance": frechet_distance(f_test, f_syn), "frechet_distance_real": frechet_distance(f_test, f_real),
-            "feature_network": f"{FEATURE_MODEL} trained with ce-rs on the real images for {cfg.feature_steps} steps",
-            "copy_rate": copies["copy_rate"], "duplicate_rate": copies["duplicate_rate"], "recall": recall,
-            "settings": {"steps": cfg.steps, "feature_steps": cfg.feature_steps, "batch_size": cfg.batch_size,
-                         "k": cfg.k, "seed": cfg.seed}}
+    return QualityMeter(real, test, cfg).measure(synthetic)
