@@ -228,3 +228,19 @@ def test_fig4_sweeps_the_pretrained_ddpm_steps_from_one_fit_for_every_seed(tmp_p
     assert len(models) == 1  # seeds 0 and 1 draw from the one generator fitted on the pretrain split
     assert json.loads((models[0] / "generator.json").read_text())["pool"]["name"] == "pretrain"
     assert result["findings"] and all(f["claim"] for f in result["findings"])
+
+
+def test_demo_with_ddpm_draws_from_the_pretrained_stand_in(monkeypatch, tmp_path, capsys):
+    import synaug.api as api
+    from synaug.engine.specs import as_dict
+    from synaug.experiments.config import resolve_config
+    seen = []
+    monkeypatch.setattr(api, "run", lambda overrides, progress=True: seen.append(overrides))
+    api.demo(generator="ddpm", out=tmp_path / "d")
+    cfg = resolve_config(seen[0])
+    assert cfg.generator.name == "ddpm" and as_dict(cfg.generator.fit)["pool"] == "pretrain"
+    api.demo(out=tmp_path / "d")
+    assert resolve_config(seen[1]).generator.name == "render" and not resolve_config(seen[1]).generator.fit
+    with pytest.raises(SystemExit) as exc:  # argparse's own refusal: usage + error, exit 2
+        main(["demo", "--generator", "smote"])
+    assert exc.value.code == 2 and "invalid choice: 'smote'" in capsys.readouterr().err

@@ -14,6 +14,7 @@ formats; every one of them goes through the engine (`synaug.engine`).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -156,16 +157,27 @@ def run(config: dict | None = None, path: str | Path | None = None, *, progress:
     return run_experiment(resolve_config(config, path), progress=progress, dist=_dist())
 
 
+DEMO_GENERATORS = {
+    "render": {"generator": "render"},  # the offline renderer (fonts and emoji)
+    # the pretrained stand-in: ddpm fitted once on the dataset's fixed pretrain split, reused by every seed
+    "ddpm": {"generator": "ddpm", "fit": {"pool": "pretrain"}},
+}
+
+
 def demo(task: str = "longtail", *, dataset: str | None = None, imbalance: float = 100, seeds=(0,), methods=None,
          steps: int | None = None, out: str | Path | None = None, audit: bool = True, train: dict | None = None,
-         progress: bool = True):
+         generator: str = "render", progress: bool = True):
     """`synaug demo`: SYNAuG against a task's baselines on embedded data (runs/demo-TASK-DATASET); `train`
-    holds further TrainConfig keys (lr, warmup, flip...)."""
+    holds further TrainConfig keys (lr, warmup, flip...). `generator`: render (the offline renderer) or
+    ddpm (the pretrained stand-in: fitted on the dataset's pretrain split into OUT/synthetic once, reused)."""
+    from synaug.errors import ConfigError, unknown
     from synaug.experiments.config import default_out
     from synaug.experiments.tasks import TASKS
+    if generator not in DEMO_GENERATORS:
+        raise ConfigError(unknown("demo generator", generator, DEMO_GENERATORS))
     dataset = dataset or TASKS[task].dataset
     overrides = {"task": task, "dataset": dataset, "imbalance": imbalance, "seeds": list(seeds), "audit": audit,
-                 "out": str(out or default_out(task, dataset, demo=True)),
+                 "out": str(out or default_out(task, dataset, demo=True)), "generate": copy.deepcopy(DEMO_GENERATORS[generator]),
                  "methods": list(methods) if methods else None, "train": train_overrides(steps, train)}
     return run(overrides, progress=progress)
 

@@ -221,7 +221,7 @@ def cmd_demo(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     results = api.demo(args.task, dataset=args.dataset, imbalance=args.imbalance, seeds=seeds(args.seeds),
                        methods=methods, steps=args.steps, out=args.out, audit=not args.no_audit,
-                       train=given(args, TUNING_FLAGS), progress=not args.quiet)
+                       train=given(args, TUNING_FLAGS), generator=args.generator, progress=not args.quiet)
     if results is not None:
         cfg = results["config"]
         from synaug.experiments.tasks import TASKS
