@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +46,19 @@ class QualityConfig:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets (rows: samples), the
-    square root by scipy.linalg.sqrtm (its tiny imaginary part from rounding dropped). Covariances of
-    fewer samples than features are singular: then, as pytorch-fid does, `eps` is added to their diagonals."""
+    square root by scipy.linalg.sqrtm (its tiny imaginary part from rounding dropped). Features of a small
+    network are often degenerate (dead units, fewer samples than features), so the covariances can be
+    singular; sqrtm then warns, and where its result is not finite `eps` is added to both diagonals and it
+    is taken again, as pytorch-fid does."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    if min(len(a), len(b)) <= a.shape[1]:
-        offset = eps * np.eye(a.shape[1])
-        cov_a, cov_b = cov_a + offset, cov_b + offset
-    root = linalg.sqrtm(cov_a @ cov_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # singular: handled below
+        root = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(root).all():
+            offset = eps * np.eye(len(cov_a))
+            root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     root = root.real if np.iscomplexobj(root) else root
     value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
     return max(value, 0.0)  # rounding can leave a tiny negative value for identical sets
