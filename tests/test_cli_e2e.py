@@ -55,14 +55,16 @@ def test_short_end_to_end_run(tmp_path):
     few = {m: r["seeds"]["0"]["few"] for m, r in saved["methods"].items()}
     many = {m: r["seeds"]["0"]["many"] for m, r in saved["methods"].items()}
     # what the methods are for, at seed 0 after 40 steps: CE ignores the tail, re-sampling and SYNAuG
-    # lift it at the head's expense
-    assert few["ce"] < 5.0 and few["synaug"] > few["ce"] + 30 and few["ce-rs"] > few["ce"] + 30
-    assert many["ce"] > many["synaug"] + 15 and many["ce"] > many["ce-rs"] + 15
+    # lift it at the head's expense (n_max 250 since issue 30's pretrain split: Many is digits 0 and 1,
+    # Few the five classes with 19 images or fewer)
+    assert few["ce"] < 5.0 and few["synaug"] > few["ce"] + 20 and few["ce-rs"] > few["ce"] + 30
+    assert many["ce"] > many["ce-rs"] + 15 and many["ce"] >= many["synaug"]
     # the numbers themselves (CPU, this seed): a change of draws, loss or schedule moves them (issue 20: the
     # warm-up became 5 % of the steps, 2 of these 40, where it used to be 40, the whole run)
-    assert few == pytest.approx({"ce": 0.0, "ce-rs": 60.5, "synaug": 39.0}, abs=1.0)
+    # (issue 30: the split changed, mnist-lt's n_max 400 -> 250; measured again)
+    assert few == pytest.approx({"ce": 0.0, "ce-rs": 46.2, "synaug": 28.0}, abs=1.0)
     assert {m: r["seeds"]["0"]["accuracy"] for m, r in saved["methods"].items()} == pytest.approx(
-        {"ce": 27.4, "ce-rs": 59.2, "synaug": 46.5}, abs=1.0)
+        {"ce": 30.2, "ce-rs": 48.3, "synaug": 44.7}, abs=1.0)
     for m, r in saved["methods"].items():
         acc = r["seeds"]["0"]["accuracy"]
         assert r["summary"]["accuracy"]["mean"] == acc
