@@ -259,13 +259,13 @@ def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalan
     a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
     most 64 px, a larger side is refused before any work with the cost it would have). `settings`: the
     backend's fit settings (`FitSettings`). `quality_samples` images per cell (0: none) are drawn and
-    measured (`synaug.generators.ddpm_quality`: CAS with a classifier of `quality_steps` steps, Fréchet
+    measured (`synaug.engine.fit_quality`: CAS with a classifier of `quality_steps` steps, Fréchet
     distance, copy rate, recall; OUT/quality.json and OUT/quality.png). Returns {"out", "steps", "steps_run",
     "final_loss", "sample_check"} (`synaug.generators.ddpm_check`) and "quality" when measured."""
     from synaug.audit.quality import QualityConfig
     from synaug.engine.fitting import fit_into, fit_pool
     from synaug.engine.specs import check_int, fit_settings
-    from synaug.generators.ddpm_quality import SampleSettings
+    from synaug.engine.fit_quality import SampleSettings
     from synaug.engine.workspace import Workspace
     from synaug.validate import check_out_dir
     pool, fit = fit_settings(generator, {**settings, "pool": pool})

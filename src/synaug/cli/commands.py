@@ -374,7 +374,7 @@ def cmd_filter(args) -> int:
 
 
 def cmd_fit_generator(args) -> int:
-    from synaug.generators.ddpm_quality import summary as quality_summary
+    from synaug.engine.fit_quality import summary as quality_summary
     from synaug.validate import user_yaml
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
                 if getattr(args, k) is not None}

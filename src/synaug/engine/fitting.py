@@ -34,7 +34,7 @@ from synaug.train.config import TrainConfig
 from synaug.data.datasets import data_revision
 from synaug.errors import DatasetError
 from synaug.generators.ddpm_folder import image_hashes, pool_digest
-from synaug.generators.ddpm_quality import SampleSettings, write_quality
+from synaug.engine.fit_quality import SampleSettings, write_quality
 from synaug.train import distributed
 from synaug.train.distributed import Dist
 
@@ -139,7 +139,7 @@ def fit_into(name: str, images: ImageSet, out: Path, settings, test: ImageSet | 
     """Fit backend `name` on `images` into `out` (resumed if a fit with the same settings and pool
     stopped there; a finished one is reused; another fit there is refused), then check its samples
     where the backend can (`check_samples`: a fresh fit is checked again): result["sample_check"];
-    with `quality` (ddpm), its quality record (`synaug.generators.ddpm_quality`): result["quality"]."""
+    with `quality` (ddpm), its quality record (`synaug.engine.fit_quality`): result["quality"]."""
     result = fitter(name)(images, Path(out), settings, test=test, pool_name=pool, progress=progress)
     check = getattr(make_generator(name, {"real": images}, model=str(out)), "check_samples", None)
     if check is not None:

@@ -1,4 +1,5 @@
 """The quality of a fitted `ddpm` generator, written beside its model: GEN/quality.json and GEN/quality.png.
+In the engine, where generation and the audit's training meet (generators import nothing from train).
 
 `write_quality(GEN, pool, test)` draws `per_cell` images of every cell the model was fitted on
 (DDIM, `steps` sampling steps, seeds 0..N-1, guidance 2) and measures them with
