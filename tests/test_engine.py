@@ -78,7 +78,8 @@ def test_an_experiment_applies_the_methods_synthetic_policy(tmp_path, monkeypatc
     from synaug.audit.recipe import RecipeConfig
     monkeypatch.setattr("synaug.audit.recipe.RecipeConfig",
                         lambda: RecipeConfig(audit=AuditConfig(steps=8, batch_size=16, device="cpu", probe_cap=50)))
-    results = run_named("fig4-render", {"out": str(tmp_path / "f"), "options": {"method": "synaug-audit", "levels": [0.0]}},
+    results = run_named("fig4-render", {"out": str(tmp_path / "f"),
+                                        "options": {"method": "synaug-audit", "levels": [0.0]}},
                         progress=False, log=lambda *a, **k: None, tiny=True, shared=tmp_path / "shared")
     (run,) = (tmp_path / "f" / "runs").glob("synaug-audit-*/seed0")
     metrics = json.loads((run / "metrics.json").read_text())

@@ -166,7 +166,8 @@ def test_a_config_fits_the_pretrain_generator_once_for_every_seed(tmp_path):
     for seed in (0, 1):
         data = DataSpec("mnist-fair", subset_seed=seed)
         splits = load_dataset("mnist-fair", lt_seed=seed)
-        models.add(dict(fitted_generator(gen, data, splits, tmp_path, progress=False, log=logs.append).options)["model"])
+        fitted = fitted_generator(gen, data, splits, tmp_path, progress=False, log=logs.append)
+        models.add(dict(fitted.options)["model"])
     assert len(models) == 1 and len(list(tmp_path.iterdir())) == 1
     runs = [line for line in logs if "steps run now" in line]
     assert runs[0].startswith(f"ddpm generator: {TINY_FIT['steps']} steps run now")

@@ -177,7 +177,8 @@ def demo(task: str = "longtail", *, dataset: str | None = None, imbalance: float
         raise ConfigError(unknown("demo generator", generator, DEMO_GENERATORS))
     dataset = dataset or TASKS[task].dataset
     overrides = {"task": task, "dataset": dataset, "imbalance": imbalance, "seeds": list(seeds), "audit": audit,
-                 "out": str(out or default_out(task, dataset, demo=True)), "generate": copy.deepcopy(DEMO_GENERATORS[generator]),
+                 "out": str(out or default_out(task, dataset, demo=True)),
+                 "generate": copy.deepcopy(DEMO_GENERATORS[generator]),
                  "methods": list(methods) if methods else None, "train": train_overrides(steps, train)}
     return run(overrides, progress=progress)
 
@@ -255,8 +256,8 @@ def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalan
     """`synaug fit-generator`: train backend `generator` (ddpm) on the dataset's `pool` (train: the
     training split; unused: the real images the long tail left out; pretrain: the embedded datasets' fixed
     pretrain split, refused if it shares an image with any train, unused, validation or test split) into
-    `out`, never on an image of the test split (checked by content before anything is written). Run again to resume a killed fit;
-    a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
+    `out`, never on an image of the test split (checked by content before anything is written). Run again
+    to resume a killed fit; a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
     most 64 px, a larger side is refused before any work with the cost it would have). `settings`: the
     backend's fit settings (`FitSettings`). `quality_samples` images per cell (0: none) are drawn and
     measured (`synaug.engine.fit_quality`: CAS with a classifier of `quality_steps` steps, Fréchet
@@ -264,8 +265,8 @@ def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalan
     "final_loss", "sample_check"} (`synaug.generators.ddpm_check`) and "quality" when measured."""
     from synaug.audit.quality import QualityConfig
     from synaug.engine.fitting import fit_into, fit_pool
-    from synaug.engine.specs import check_int, fit_settings
     from synaug.engine.fit_quality import SampleSettings
+    from synaug.engine.specs import check_int, fit_settings
     from synaug.engine.workspace import Workspace
     from synaug.validate import check_out_dir
     pool, fit = fit_settings(generator, {**settings, "pool": pool})

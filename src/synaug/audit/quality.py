@@ -128,7 +128,8 @@ class QualityMeter:
                 "cas_ratio": cas["accuracy"] / real_score["accuracy"] if real_score["accuracy"] else None,
                 "frechet_distance": frechet_distance(f_test, f_syn),
                 "frechet_distance_real": frechet_distance(f_test, f_real),
-                "feature_network": f"{FEATURE_MODEL} trained with ce-rs on the real images for {cfg.feature_steps} steps",
+                "feature_network": (f"{FEATURE_MODEL} trained with ce-rs on the real images for "
+                                    f"{cfg.feature_steps} steps"),
                 "copy_rate": copies["copy_rate"], "duplicate_rate": copies["duplicate_rate"], "recall": recall,
                 "settings": {"steps": cfg.steps, "feature_steps": cfg.feature_steps, "batch_size": cfg.batch_size,
                              "k": cfg.k, "seed": cfg.seed}}

@@ -114,7 +114,8 @@ def spurious_rows(task_labels: np.ndarray, pretrain_labels: np.ndarray, test_lab
     train_pools = _spurious_pools(task_labels, rng)
     rows["train"] = _take_cells(train_pools, SPURIOUS_TRAIN_CELLS)
     rows["val"] = _take_cells(train_pools, _balanced(SPURIOUS_VAL_PER_CELL, len(SPURIOUS_PLACES)))
-    rows["test"] = _take_cells(_spurious_pools(test_labels, rng), _balanced(SPURIOUS_TEST_PER_CELL, len(SPURIOUS_PLACES)))
+    rows["test"] = _take_cells(_spurious_pools(test_labels, rng),
+                               _balanced(SPURIOUS_TEST_PER_CELL, len(SPURIOUS_PLACES)))
     return rows
 
 

@@ -73,8 +73,9 @@ def write_quality(folder: Path, pool: ImageSet, test: ImageSet, settings: Sample
     synthetic = sample_cells(folder, pool, settings)
     test = test if pool.has_groups == test.has_groups else test.without_groups()
     record = {"sampling": recorded, **image_quality(synthetic, pool, test, settings.measure), "grid": QUALITY_GRID}
-    first = np.concatenate([np.flatnonzero(synthetic.cells() == c)[:GRID_COLUMNS] for c in np.unique(synthetic.cells())])
-    write_grid(synthetic.images[first], len(np.unique(synthetic.cells())), folder / QUALITY_GRID)
+    cells = synthetic.cells()
+    first = np.concatenate([np.flatnonzero(cells == c)[:GRID_COLUMNS] for c in np.unique(cells)])
+    write_grid(synthetic.images[first], len(np.unique(cells)), folder / QUALITY_GRID)
     write_json(path, record)
     return record
 

@@ -25,16 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from synaug.data.datasets import data_revision
 from synaug.data.imageset import IN_MEMORY_MAX_SIDE, DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache
-from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
-from synaug.errors import ConfigError
-from synaug.generators.base import fitting, make_generator
-from synaug.train.config import TrainConfig
-from synaug.data.datasets import data_revision
-from synaug.errors import DatasetError
-from synaug.generators.ddpm_folder import image_hashes, pool_digest
 from synaug.engine.fit_quality import SampleSettings, write_quality
+from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
+from synaug.errors import ConfigError, DatasetError
+from synaug.generators.base import fitting, make_generator
+from synaug.generators.ddpm_folder import image_hashes, pool_digest
+from synaug.train.config import TrainConfig
 from synaug.train import distributed
 from synaug.train.distributed import Dist
 
