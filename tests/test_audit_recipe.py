@@ -229,6 +229,7 @@ def test_runner_trains_synaug_audit_on_the_audited_subset_and_reports_it(made, m
     out = tmp / "exp"
     (out).mkdir()
     folder.rename(out / "synthetic")
+    (out / "synthetic" / ".synaug").mkdir(exist_ok=True)  # a generation folder's record: the folder is synaug's
     synthetic = read_synthetic(out / "synthetic", plain.train, 12)
     given = SyntheticSet(synthetic, out / "synthetic", {"undrawable": {}}, np.arange(len(plain.train)))
     monkeypatch.setattr("synaug.engine.data.load_dataset", lambda name, **kw: plain)

@@ -52,7 +52,7 @@ def test_fit_generator_cli_fits_resumes_and_refuses(tmp_path, capsys):
     assert "is not empty and holds no ddpm generator fit" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["cat.png"]
     assert main(["fit-generator", "--dataset", "mnist-lt", "--out", str(tmp_path / "G3"), "--fit-option", "lr_max=1"]) == 2
-    assert "unknown setting(s) ['lr_max']" in capsys.readouterr().err
+    assert "ddpm fit: unknown key 'lr_max' (known: arch, arch_options, batch_size" in capsys.readouterr().err
 
 
 def test_a_fit_is_only_for_generators_fitted_on_the_data():
@@ -60,7 +60,7 @@ def test_a_fit_is_only_for_generators_fitted_on_the_data():
         GeneratorSpec("render", fit={"pool": "train"})
     with pytest.raises(ConfigError, match="pool"):
         GeneratorSpec("ddpm", fit={"pool": "test"})
-    with pytest.raises(ConfigError, match="unknown setting"):
+    with pytest.raises(ConfigError, match="ddpm fit: unknown key 'epochs'"):
         GeneratorSpec("ddpm", fit={"pool": "train", "epochs": 3})
 
 

@@ -28,6 +28,22 @@ Each case has a kind, what it guards against (issue 19). Round 3 (issue 19) adde
 - resume 1 -> 2 tests (SIGKILL then --resume: log.jsonl equals the uninterrupted run's);
 - race 0 -> 1 test (two builds of one cache at once);
 - late error 0 -> 3 (stage 2 without its data, a bad --pretrained, a missing audit: before any write).
+
+Round 4 (issue 33) added, by kind, cases (125 -> 160) and tests after the catalogue (9 -> 13 functions,
+the Ctrl-C hint one run for 3 commands):
+- data loss 21 -> 28 (--overwrite of a project folder with a config.yaml, of a run holding its
+  synthetic set, a user's file and a linked dataset, through a symlinked run folder; demo / experiment
+  into a folder of a user's runs/ or results.json; export over a model.pth or into the dataset);
+- silently wrong 58 -> 74 (csv split values Train / ' train' / 0 mixed with train / unknown; a
+  synthetic folder copied without its record or planned for other data; a killed run exported; the
+  cosine head's load lines; absurd guidance; `plan --suggest ' '`; a KEY=VALUE given twice, a fit
+  setting as flag and option, resize in config and flag, fit settings in fit: and generate: {fit:};
+  an --out inside the dataset; +1 test: vary with one synthetic folder);
+- traceback 37 -> 47 (export and fit on a full disk, zero denoiser widths, a missing device for a
+  fit and for train, a truncated fitted generator, a foreign generator.json, more sampling steps than the fit's timesteps, a
+  torchvision model that cannot take 8 px or grey images; +1 test: torchrun with a batch that does
+  not split; +1 test: Ctrl-C during a cache build; +1 test (3 runs): the Ctrl-C hint per command);
+- hang (runaway work) 6 -> 8 (a fit batch above its pool, zero fit steps).
 """
 
 from __future__ import annotations
@@ -485,10 +501,10 @@ ROUND3 = [
         Case("cache-workers-0", lambda t: _cache_args(t, folder(t)) + ["--workers", "0"], ERROR,
              "argument --workers: must be a number of processes from 1 to 256, got 0"),
         Case("config-cache-workers-negative", lambda t: trained_run(t) + ["--config", bank(t, "cache_workers: -2\n")],
-             ERROR, "training option cache_workers: must be a positive integer, got -2"),
+             ERROR, "training option cache_workers: must be a number of processes from 1 to 256, got -2"),
         Case("run-config-generate-workers-0", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
-             "generate: {workers: 0}\n"), "--out", str(t / "out")], ERROR, "generate workers: must be an integer in "
-             "[1, 256], got 0"),
+             "generate: {workers: 0}\n"), "--out", str(t / "out")], ERROR, "generate workers: must be a number of "
+             "processes from 1 to 256, got 0"),
         Case("config-lr-infinite", lambda t: trained_run(t) + ["--config", bank(t, "train:\n  lr: .inf\n")], ERROR,
              "'.inf' is not a finite number"),
         Case("experiment-option-ratio-infinite", lambda t: ["experiment", "fig5", "--config", bank(
@@ -516,6 +532,219 @@ ROUND3 = [
         Case("audit-to-weight-by-is-missing", lambda t: trained_run(t, out="out/r") + ["--config", bank(
              t, f"train:\n  synthetic_weighting: audit\n  audit: {t / 'nope'}\n")], ERROR,
              "no audit.json at {t}/nope", _nothing_written("out/r")),
+    ]),
+]
+
+
+# ----------------------------------------------------------------------------- round 4 (issue 33)
+TINY_FIT = ["--steps", "2", "--batch-size", "4", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
+            "--fit-option", "train_timesteps=20", "--quiet"]
+
+
+def fitted(t: Path, *more) -> list:
+    """A tiny ddpm fit of mnist-lt into out/G."""
+    return ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"), *TINY_FIT, *more]
+
+
+def _draw(t: Path, *more) -> list:
+    """Plan mnist-lt and draw it with the fit in out/G (steps run in order)."""
+    return [fitted(t), ["plan", "--dataset", "mnist-lt", "--strategy", "LT+1", "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--generator", "ddpm", "--generator-model",
+                     str(t / "out/G"), "--out", str(t / "out/syn"), *more]]
+
+
+def _truncated_fit(t: Path) -> list:
+    steps = _draw(t, "--sampling-steps", "5")
+    cut = steps[-1]
+
+    def truncate_then_draw():
+        ckpt = t / "out/G/checkpoint.pt"
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+        return cut()
+    return steps[:-1] + [truncate_then_draw]
+
+
+def _kept(path: str, text: str):
+    def check(t, out, err):
+        assert (t / path).read_text() == text, f"{path} was changed or removed"
+    return check
+
+
+def _no_export_left(t, out, err):
+    assert not (t / "out/e").exists(), f"a partial export was left: {list((t / 'out/e').iterdir())}"
+
+
+def _loads_as_printed(t, out, err):
+    import torch
+    import torchvision
+    record = json.loads((t / "out/e/preprocess.json").read_text())
+    assert "head='cosine'" in record["architecture"]["build"], record["architecture"]
+    cwd = os.getcwd()
+    os.chdir(t / "out/e")
+    try:
+        scope = {"torch": torch, "torchvision": torchvision}
+        exec("\n".join(record["load"]), scope)  # the lines `synaug export` prints
+    finally:
+        os.chdir(cwd)
+    assert scope["model"].classifier.weight.shape == (scope["model"].feature_dim, 2)
+
+
+def _run_with_an_input_inside(t: Path) -> list:
+    """A trained run whose folder holds a synthetic set (out/run/syn), a user's note and a link to the dataset."""
+    return [trained_run(t), ["plan", "--dataset", f"imagefolder:{t / 'data'}", "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--out", str(t / "out/run/syn")],
+            lambda: ((t / "out/run/notes.txt").write_text("mine"), os.symlink(t / "data", t / "out/run/data"),
+                     ["train", "--dataset", f"imagefolder:{t / 'data'}", "--method", "synaug", "--synthetic",
+                      str(t / "out/run/syn"), "--out", str(t / "out/run"), "--overwrite", *TRAIN])[-1]]
+
+
+def _inputs_kept(t, out, err):
+    assert (t / "out/run/syn/metadata.csv").is_file(), "--overwrite deleted the synthetic set inside the run"
+    assert (t / "out/run/notes.txt").read_text() == "mine", "--overwrite deleted a user's file"
+    assert (t / "out/run/data").is_symlink() and (t / "data/train/a/0.png").is_file(), "the linked dataset was touched"
+
+
+def _planned_and_drawn(t: Path, strategy: str = "U-4") -> list:
+    """A plan (with a cut, for U-4) of the folder dataset, drawn into out/syn."""
+    return [["plan", "--dataset", folder(t), "--strategy", strategy, "--out", str(t / "out/p.csv")],
+            lambda: ["generate", "--plan", str(t / "out/p.csv"), "--out", str(t / "out/syn")]]
+
+
+def _copied_without_record(t: Path) -> list:
+    import shutil
+    steps = _planned_and_drawn(t)
+    return steps + [lambda: (shutil.copytree(t / "out/syn", t / "out/copy", ignore=shutil.ignore_patterns(".synaug")),
+                             ["train", "--dataset", f"imagefolder:{t / 'data'}", "--method", "synaug", "--synthetic",
+                              str(t / "out/copy"), "--out", str(t / "out/run"), *TRAIN])[-1]]
+
+
+def _drawn_for_other_data(t: Path) -> list:
+    return _planned_and_drawn(t) + [lambda: ["train", "--dataset", folder(t, {"a": 6, "b": 5}, name="data2"),
+                                             "--method", "synaug", "--synthetic", str(t / "out/syn"), "--out",
+                                             str(t / "out/run"), *TRAIN]]
+
+
+ROUND4 = [
+    *of_kind(LOSS, [
+        Case("overwrite-a-project-folder-with-a-config-yaml", lambda t: (
+             (t / "out").mkdir(), (t / "out/config.yaml").write_text("mine"), (t / "out/notes.md").write_text("mine"),
+             trained_run(t, out="out") + ["--overwrite"])[-1], ERROR, "is not empty and is not a synaug run folder "
+             "(no run.json or job.json): --overwrite deletes run folders only", _kept("out/notes.md", "mine")),
+        Case("overwrite-keeps-inputs-inside-the-run-folder", _run_with_an_input_inside, OK, "All", _inputs_kept),
+        Case("overwrite-through-a-symlinked-run-folder", _after(trained_run, lambda t: (
+             os.symlink(t / "out/run", t / "out/link"), trained_run(t, out="out/link") + ["--overwrite"])[-1]), ERROR,
+             "out/link is a symbolic link: --overwrite never deletes through one",
+             lambda t, o, e: (t / "out/run/stage1.pt").is_file() or pytest.fail("the linked run was cleared")),
+        Case("demo-into-a-folder-with-a-users-runs", lambda t: (
+             (t / "out/runs").mkdir(parents=True), (t / "out/runs/mine.txt").write_text("mine"),
+             (t / "out/config.yaml").write_text("mine"), ["demo", "--out", str(t / "out"), "--seeds", "0", "--quiet"])[-1],
+             ERROR, "holds runs that synaug did not write (no run's job.json", _kept("out/config.yaml", "mine")),
+        Case("experiment-into-a-folder-with-a-users-results-json", lambda t: (
+             (t / "out").mkdir(), (t / "out/results.json").write_text('{"mine": 1}'),
+             (t / "out/report.html").write_text("mine"), ["experiment", "fig5", "--out", str(t / "out"), "--quiet"])[-1],
+             ERROR, "holds results.json that synaug did not write", _kept("out/report.html", "mine")),
+        Case("export-never-overwrites-a-model", _after(trained_run, lambda t: (
+             (t / "out/e").mkdir(), (t / "out/e/model.pth").write_text("mine"),
+             ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
+             "is not empty (model.pth): an export never overwrites files", _kept("out/e/model.pth", "mine")),
+        Case("export-into-the-dataset", _after(trained_run, lambda t: ["export", str(t / "out/run"), "--out",
+             str(t / "data")]), ERROR, "{t}/data is not empty (test, train): an export never overwrites files"),
+    ]),
+    *of_kind(SILENT, [
+        Case("fit-option-given-twice", lambda t: fitted(t, "--fit-option", "lr=0.1", "--fit-option", "lr=0.2"),
+             ERROR, "--fit-option lr is given twice; give it once", _nothing_written("out/G")),
+        Case("fit-steps-given-as-flag-and-option", lambda t: fitted(t, "--fit-option", "steps=3"), ERROR,
+             "steps given both as a named flag and as --fit-option; give each once", _nothing_written("out/G")),
+        Case("render-word-given-twice", lambda t: ["plan", "--dataset", folder(t), "--render-word", "a=cat",
+             "--render-word", "a=dog", "--out", str(t / "out/p.csv")], ERROR,
+             "--render-word a is given twice; give it once"),
+        Case("csv-split-capitalised-is-train", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "Train" if split == "train" else split) for f, label, split in rows()]), "--out",
+             str(t / "out/plan.csv")], OK, "total        9"),
+        Case("csv-split-with-a-space-is-train", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, " train" if split == "train" else split) for f, label, split in rows()]), "--out",
+             str(t / "out/plan.csv")], OK, "total        9"),
+        Case("csv-split-mixes-names-and-numbers", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "0" if split == "train" and i % 2 else split) for i, (f, label, split) in enumerate(rows())]),
+             "--out", str(t / "out/plan.csv")], ERROR, "mixes named splits (train, val, test) and numbered ones "
+             "(0, 1, 2) in its split column; use one of the two"),
+        Case("csv-split-unknown-is-named", lambda t: ["plan", "--dataset", table(t, [
+             (f, label, "training" if i == 3 else split) for i, (f, label, split) in enumerate(rows())]), "--out",
+             str(t / "out/plan.csv")], ERROR, "metadata.csv line 5: split 'training' is not one of train, val, test "
+             "(or 0, 1, 2)"),
+        Case("synthetic-folder-copied-without-its-record", _copied_without_record, SKIP,
+             "has no plan record (.synaug/plan.json): every real training image is kept, none cut as a U-beta plan "
+             "would"),
+        Case("synthetic-folder-made-for-other-data", _drawn_for_other_data, ERROR, "out/syn was made for other data: "
+             "planned for 'imagefolder:{t}/data' with real counts per cell [6, 3], not this training set's [6, 5]",
+             _nothing_written("out/run")),
+        Case("resize-in-config-and-flag-disagree", lambda t: trained_run(t) + ["--config", bank(
+             t, "train:\n  resize: squash\n"), "--resize", "shorter-side"], ERROR, "resize is 'squash' in --config "
+             "{t}/bank.yaml and 'shorter-side' by --resize: give each option once", _nothing_written("out/run")),
+        Case("train-out-inside-the-dataset", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
+             str(t / "data/train/run"), *TRAIN], ERROR, "--out {t}/data/train/run is inside the dataset's folder "
+             "{t}/data: what is written there would be read as part of the dataset"),
+        Case("run-config-fit-settings-disagree", lambda t: ["run", "--config", bank(t, f"dataset: '{folder(t)}'\n"
+             "fit: {steps: 4}\ngenerate: {generator: ddpm, fit: {pool: train, steps: 3}}\n"), "--out", str(t / "out")],
+             ERROR, "config: fit setting(s) ['steps'] differ between `fit:` and `generate: {fit:}`; give each once",
+             _nothing_written("out")),
+        Case("export-a-killed-run", _after(trained_run, lambda t: ((t / "out/run/done").unlink(),
+             ["export", str(t / "out/run"), "--out", str(t / "out/e")])[-1]), ERROR,
+             "is not a finished run (no `done` marker", _no_export_left),
+        Case("export-load-lines-build-a-cosine-head", _after(lambda t: trained_run(t, "ldam-drw"), lambda t: [
+             "export", str(t / "out/run"), "--out", str(t / "out/e")]), OK, "exported", _loads_as_printed),
+        Case("guidance-absurd", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
+             "--guidance", "1e6"], ERROR, "argument --guidance: must be a guidance scale from 0 to 50, got 1000000.0"),
+        Case("plan-suggest-blank", lambda t: ["plan", "--suggest", " ", "--out", str(t / "out/p.csv")], ERROR,
+             "argument --suggest: must be one or more words, got ' '"),
+    ]),
+    *of_kind(TRACE, [
+        Case("export-on-a-full-disk-leaves-nothing", _after(trained_run, lambda t: [
+             "export", str(t / "out/run"), "--out", str(t / "out/e")]), ERROR, "No space left on device; nothing of it "
+             "was kept: free space (or fix the folder) and run `synaug export {t}/out/run` again", _no_export_left,
+             env=_full_disk),
+        Case("fit-on-a-full-disk", fitted, ERROR, "No space left on device; the fit stopped at step 0 of 2 with its "
+             "last checkpoint kept: free space and run the same fit again, it resumes from there",
+             lambda t, o, e: not list((t / "out").rglob("*.tmp")) or pytest.fail("a partial file was left"),
+             env=_full_disk),
+        Case("fit-zero-widths", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
+             "--fit-option", "arch_options={channels: [0, 16]}"], ERROR,
+             "ddpm fit arch_options channels: must be a non-empty list of integers from 1 to 4096, got [0, 16]",
+             _nothing_written("out/G")),
+        Case("fit-on-a-missing-device", lambda t: fitted(t, "--fit-option", "device=cuda:99"), ERROR,
+             "ddpm fit device: device 'cuda:99' is not available on this machine (it has cpu",
+             _nothing_written("out/G")),
+        Case("torchvision-model-too-small-an-image", lambda t: ["train", "--dataset", _modes(t, "RGB", (9, 99, 199)),
+             "--method", "ce", "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
+             "model 'vit_b_16' cannot take 8 x 8 px images with 3 channel(s) (Wrong image height! Expected 224 but got "
+             "8!); choose another --model"),
+        Case("torchvision-model-takes-rgb-only", lambda t: ["train", "--dataset", folder(t), "--method", "ce",
+             "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
+             "model VisionTransformer takes RGB images only (its stem is not rebuilt for other channel counts); this "
+             "dataset's images have 1 channel(s)"),
+        Case("train-on-a-missing-device", lambda t: trained_run(t)[:-1] + ["cuda:99"], ERROR,
+             "argument --device: device 'cuda:99' is not available on this machine (it has cpu",
+             _nothing_written("out/run")),
+        Case("draw-from-a-truncated-fit", _truncated_fit, ERROR, "checkpoint {t}/out/G/checkpoint.pt is unreadable "
+             "(truncated or not a ddpm fit: PytorchStreamReader failed reading zip archive: failed finding central "
+             "directory); remove {t}/out/G and run the fit again (`synaug fit-generator ... --out {t}/out/G`"),
+        Case("draw-from-a-foreign-generator-json", lambda t: ((t / "out/G").mkdir(parents=True),
+             (t / "out/G/generator.json").write_text('{"mine": 1}'), ["generate", "--plan", plan_file(t, ["0/a.png"]),
+             "--generator", "ddpm", "--generator-model", str(t / "out/G"), "--out", str(t / "out/syn")])[-1], ERROR,
+             "out/G/generator.json is not a ddpm fit's record (no generator, architecture, class_names, image_shape, "
+             "schedule, pool, steps); remove {t}/out/G and run the fit again"),
+        Case("draw-more-steps-than-the-fit-has", lambda t: _draw(t, "--sampling-steps", "50"), ERROR,
+             "ddpm option steps: must be at most the 20 timesteps the model in {t}/out/G was trained with, got 50",
+             _nothing_written("out/syn")),
+    ]),
+    *of_kind(HANG, [  # runaway work instead of a refusal
+        Case("fit-batch-larger-than-the-pool", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out",
+             str(t / "out/G"), "--steps", "2", "--batch-size", "100000"], ERROR,
+             "ddpm fit batch_size 100000 is larger than the pool it learns from (988 images); give a batch_size of at "
+             "most 988", _nothing_written("out/G")),
+        Case("fit-zero-steps", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
+             "--fit-option", "steps=0"], ERROR,
+             "ddpm fit steps: must be a positive integer, got 0", _nothing_written("out/G")),
     ]),
 ]
 
@@ -564,9 +793,9 @@ CASES = [
     Case("config-steps-text", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
          bank(t, "steps: many\n")], ERROR, "training option steps"),
     Case("plan-imbalance-0", lambda t: ["plan", "--imbalance", "0", "--out", str(t / "out/plan.csv")],
-         ERROR, "must be >= 1"),
+         ERROR, "argument --imbalance: must be an imbalance factor n_max / n_min >= 1, got 0.0"),
     Case("plan-seed-negative", lambda t: ["plan", "--seed", "-1", "--out", str(t / "out/plan.csv")],
-         ERROR, "must be 0 or more"),
+         ERROR, "must be an integer >= 0"),
     Case("non-finite-loss-stops-training", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out",
          str(t / "out/r"), "--steps", "6", "--batch-size", "8", "--lr", "1e30", "--device", "cpu"], ERROR, "the loss is"),
     ]),
@@ -684,12 +913,12 @@ CASES = [
          str(t / "out/plan.csv")], ERROR, "takes no path"),
     Case("demo-no-seeds", lambda t: ["demo", "--seeds", ",", "--out", str(t / "out")], ERROR, "bad --seeds"),
     Case("diffusion-strength-2", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]), "--out", str(t / "out"),
-         "--strength", "2"], ERROR, "must be in (0, 1]"),
+         "--strength", "2"], ERROR, "must be a number in (0, 1]"),
     ], {"generate-batch-size-0": SILENT, "generate-workers-0": SILENT, "demo-no-seeds": SILENT}),
     # --- paper scale: large images, pretrained backbones, new training options ----------------------
     *of_kind(TRACE, [
     Case("config-optimizer-unknown", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
-         bank(t, "train:\n  optimizer: sgdd\n")], ERROR, "training option optimizer: must be sgd or adam or adamw"),
+         bank(t, "train:\n  optimizer: sgdd\n")], ERROR, "training option optimizer: must be one of sgd, adam, adamw, got 'sgdd'; did you mean 'sgd'?"),
     Case("config-rrc-scale-inverted", lambda t: ["train", "--dataset", folder(t), "--out", str(t / "out/r"), "--config",
          bank(t, "train:\n  rrc_scale: [0.9, 0.2]\n")], ERROR, "training option rrc_scale"),
     Case("pretrained-missing", lambda t: ["train", "--dataset", folder(t), "--method", "ce", "--out", str(t / "out/r"),
@@ -725,6 +954,7 @@ CASES = [
         lambda t, o, e: plan_rows(t) == [] or pytest.fail("a balanced plan adds images")),
     ], {"every-skipped-file-named": SILENT, "non-ascii-class-names-stay-apart": SILENT}),
     *ROUND3,
+    *ROUND4,
 ]
 
 
@@ -942,3 +1172,75 @@ def test_launch_reports_rank_errors_without_a_traceback(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "error: unknown dataset 'nope'" in proc.stderr, proc.stderr
     assert "error: synaug.cli failed on" in proc.stderr and "exited with status 2" in proc.stderr, proc.stderr
+
+
+# ----------------------------------------------------------------------------- round 4: launches and Ctrl-C
+def test_launch_refuses_a_batch_that_does_not_split_before_writing(tmp_path):
+    """torchrun with a global batch that does not split over its processes: `error:`, exit 2 (the
+    status the ranks chose, not the signal torchrun then stopped the others with), no run folder."""
+    spec = folder(tmp_path)
+    env = {**SRC_ENV, "SYNAUG_DIST_BACKEND": "gloo", "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-m", "synaug.launch", "--nproc_per_node", "2", "-m", "synaug.cli", "train",
+                           "--dataset", spec, "--method", "ce", "--out", str(tmp_path / "out/r"), *TRAIN[:-4],
+                           "--batch-size", "7", "--device", "cpu"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert ("error: training option batch_size 7 does not split evenly over 2 processes (torchrun); use a multiple "
+            "of 2, e.g. 6") in proc.stderr, proc.stderr
+    assert not (tmp_path / "out/r").exists()
+
+
+@pytest.mark.parametrize("command,hint", [
+    ("train", "interrupted: run the same command with --resume to continue from its last checkpoint"),
+    ("audit", "interrupted: remove the --out folder and run the same command again (an audit starts afresh)"),
+    ("generate", "interrupted: re-run the same command to resume"),
+])
+def test_ctrl_c_says_how_to_go_on(command, hint, monkeypatch, capsys):
+    """Ctrl-C in any command (here: while its parsers are built) exits 130 with one line saying what to
+    run next, never a traceback; a run folder needs --resume, an audit a fresh folder."""
+    import synaug.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(synaug.cli, "build_parser", interrupted)
+    assert main([command, "--out", "x"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == hint and "Traceback" not in err
+
+
+def test_vary_synthetic_with_one_folder_is_recorded_truthfully(tmp_path, monkeypatch, capsys):
+    """`generate: {folder}` trains every seed on that one folder: the run's `vary` does not claim the
+    synthetic images vary with the seed (the default vary does)."""
+    from synaug.experiments.config import resolve_config
+    monkeypatch.chdir(tmp_path)
+    spec = folder(tmp_path)
+    assert main(["plan", "--dataset", spec, "--out", str(tmp_path / "p.csv")]) == 0
+    assert main(["generate", "--plan", str(tmp_path / "p.csv"), "--out", str(tmp_path / "syn")]) == 0
+    run = resolve_config({"dataset": spec, "generate": {"folder": str(tmp_path / "syn")},
+                          "vary": ["training", "synthetic"]})
+    assert run.vary == ("training",)
+    assert resolve_config({"dataset": spec}).vary == ("training", "synthetic", "subset")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and ps")
+def test_ctrl_c_during_a_cache_build_exits_130_cleanly(tmp_path, many_large):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once the decoding workers
+    run: exit 130 with the one interrupt line; no traceback, no "Exception ignored", no worker left."""
+    proc = subprocess.Popen([sys.executable, "-m", "synaug.cli", "cache", "--dataset", f"imagefolder:{many_large}",
+                             "--image-size", "80", "--cache-dir", str(tmp_path / "c"), "--workers", "2"],
+                            env=SRC_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+        workers = _children(proc.pid)
+    assert proc.poll() is None, "the build ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "interrupted: re-run the same command to resume" in err
+    time.sleep(0.5)
+    assert not [w for w in workers if _alive(w)], "a decoding worker outlived the interrupted build"

@@ -178,3 +178,19 @@ def test_seeds_auto_runs_a_pilot_then_the_seeds_the_rule_asks_for(tmp_path):
     assert r["jobs"]["stored"] >= 4  # the pilot's 2 rows x 3 seeds... reused, not trained again
     with pytest.raises(Exception, match="auto:CAP with CAP from 3 to 100"):
         tiny("table3a", tmp_path, seeds="auto:x")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--launcher", "multi-gpu"], "no CUDA GPU is visible here"),
+    (["--workers", "0"], "--workers"),
+    (["--seeds", "auto:1"], "auto:CAP with CAP from 3 to 100"),
+])
+def test_launcher_and_seed_mistakes_are_refused_before_any_work(tmp_path, capsys, argv, message):
+    if "multi-gpu" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    try:
+        code = main(["experiment", "table3a", "--out", str(tmp_path / "out"), *argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

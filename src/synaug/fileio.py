@@ -11,12 +11,17 @@ from pathlib import Path
 @contextmanager
 def atomic_open(path: Path, mode: str = "w", tmp_name: str | None = None, **open_options):
     """`open` for writing whose file appears at `path` only once the block has finished without error;
-    `tmp_name` names the temporary sibling (default PATH.tmp)."""
+    `tmp_name` names the temporary sibling (default PATH.tmp), removed when the block fails (a full
+    disk, an interrupt): no half file is left behind."""
     path = Path(path)
     tmp = path.with_name(tmp_name or path.name + ".tmp")
-    with open(tmp, mode, **open_options) as f:
-        yield f
-    os.replace(tmp, path)
+    try:
+        with open(tmp, mode, **open_options) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -17,7 +17,20 @@ import logging
 import sys
 
 
+INTERRUPTED = ("interrupted: the processes were stopped; to continue a `synaug train`, run the same command with "
+               "--resume")
+
+
 def main(argv=None) -> int:
+    try:
+        return launch(argv)
+    except KeyboardInterrupt:  # Ctrl-C while torch loads, before torchrun took over the signal
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def launch(argv=None) -> int:
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -26,13 +39,17 @@ def main(argv=None) -> int:
     try:
         run(parse_args(argv))
     except ChildFailedError as exc:
-        _, first = exc.get_first_failure()
         for rank, failure in sorted(exc.failures.items()):
             how = f"was stopped by signal {-failure.exitcode}" if failure.exitcode < 0 else \
                 f"exited with status {failure.exitcode}"
             print(f"synaug.launch: rank {rank} (local rank {failure.local_rank}) {how}", file=sys.stderr)
         print(f"error: {exc.name} failed on {len(exc.failures)} process(es); its message is above", file=sys.stderr)
-        return first.exitcode if first.exitcode > 0 else 1
+        # the status a process chose (2: a user's mistake), not the signal the agent then stopped the others with
+        chosen = sorted(f.exitcode for f in exc.failures.values() if f.exitcode > 0)
+        return chosen[0] if chosen else 1
+    except SignalException:  # Ctrl-C (SIGINT) or SIGTERM: torchrun stopped the processes
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     return 0
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from synaug.devices import check_available
 from synaug.errors import ConfigError
 
 # torch is imported where it is used: the place of a process (`Dist`) is plain data that the torch-free
@@ -97,6 +98,17 @@ def gpu_per_process(local_world: int | None = None) -> bool:
     return torch.cuda.is_available() and torch.cuda.device_count() >= local_world
 
 
+def visible_gpus(count: int) -> list[str]:
+    """The ids of the `count` GPUs this process may use (CUDA_VISIBLE_DEVICES, else 0..count-1)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return (visible.split(",") if visible else [str(i) for i in range(count)])[:count]
+
+
+def only_gpu(device_id: str) -> None:
+    """Make one GPU the only one this process sees (a launcher's worker, before CUDA starts in it)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(device_id)
+
+
 def backend() -> str:
     """nccl when every process has a GPU, else gloo; SYNAUG_DIST_BACKEND overrides (e.g. gloo for
     CPU training on a GPU machine)."""
@@ -107,6 +119,7 @@ def device_for(name: str, d: Dist | None = None):
     """`auto` is this rank's GPU (LOCAL_RANK) when every process can have one, else the CPU (a
     torch.device); a bare `cuda` under torchrun is this rank's GPU. `d` defaults to the environment's."""
     import torch
+    check_available("device", name)
     d = dist_of() if d is None else d
     if name == "auto":
         return torch.device(f"cuda:{d.local_rank}" if gpu_per_process() else "cpu")

@@ -7,79 +7,67 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Iterable
 
 from synaug.cells import cell_text
+from synaug.constraints import MAX_SIDE, MAX_WORKERS  # noqa: F401 (older callers import the bounds from here)
+from synaug.constraints import (FINITE, FRACTION, GUIDANCE, IMBALANCE, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT,
+                                PROBABILITY, SIDE, WORKERS, arg_type)
 from synaug.errors import ConfigError, PlanError
 
 
 # ----------------------------------------------------------------------------- argparse types
-def _number(text: str, kind):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+# Each is `synaug.constraints.arg_type` of the constraint its config field declares, so a flag and
+# the same key in a YAML file refuse one value with one wording.
+positive_int = arg_type(POSITIVE_INT)
+nonneg_int = arg_type(NONNEG_INT)
+positive_float = arg_type(POSITIVE)
+finite_float = arg_type(FINITE)
+nonneg_float = arg_type(NONNEG)
+fraction_below_one = arg_type(FRACTION)    # a fraction of the steps, 0 <= value < 1
+imbalance_factor = arg_type(IMBALANCE)     # IF = n_max / n_min, >= 1 (1 = balanced)
+probability = arg_type(PROBABILITY)        # 0 < value <= 1
+image_side = arg_type(SIDE)                # 1 to MAX_SIDE (a larger side exhausts memory before any message)
+worker_count = arg_type(WORKERS)           # 1 to MAX_WORKERS processes
+guidance_scale = arg_type(GUIDANCE)        # 0 to 50
 
 
-def _checked(text: str, kind: type, ok: Callable[[float], bool], need: str):
-    """`text` as a number of `kind` for which `ok` holds, else argparse's error naming the bound."""
-    value = _number(text, kind)
-    if not ok(value):
-        raise argparse.ArgumentTypeError(f"{need}, got {value}")
-    return value
+def dataset_root(spec: str | None) -> Path | None:
+    """The folder a dataset's files live in (csv:FILE: its folder), or None for an embedded dataset."""
+    _, _, path = (spec or "").partition(":")
+    if not path or not Path(path).expanduser().exists():
+        return None
+    path = Path(path).expanduser()
+    return path.parent if path.is_file() else path
 
 
-def positive_int(text: str) -> int:
-    return _checked(text, int, lambda v: v >= 1, "must be a positive integer")
+def check_outside_dataset(out, spec: str | None, option: str = "--out") -> None:
+    """An output folder inside the dataset's folder is refused: what synaug writes there (a run, a
+    generated set) would be read back as data, e.g. a new class folder of imagefolder:ROOT/train (a
+    csv dataset reads only the rows it lists, so a folder beside its file is no part of it)."""
+    root = None if (spec or "").startswith("csv:") else dataset_root(spec)
+    if root is not None and out is not None and inside(Path(out), root):
+        raise ConfigError(f"{option} {out} is inside the dataset's folder {root}: what is written there would be read "
+                          "as part of the dataset (a class folder, images); choose a folder outside it")
 
 
-def nonneg_int(text: str) -> int:
-    return _checked(text, int, lambda v: v >= 0, "must be 0 or more")
+def check_batches_split(batches: dict, world: int) -> None:
+    """Each global batch ({option: images per step}) splits evenly over `world` processes (torchrun):
+    refused when the command starts, not at the first step after the model is built."""
+    for option, size in batches.items():
+        if world > 1 and size % world:
+            raise ConfigError(f"training option {option} {size} does not split evenly over {world} processes "
+                              f"(torchrun); use a multiple of {world}, e.g. {max(world, size - size % world)}")
 
 
-def positive_float(text: str) -> float:
-    return _checked(text, float, lambda v: v > 0, "must be a positive number")
-
-
-def finite_float(text: str) -> float:
-    return _number(text, float)
-
-
-def nonneg_float(text: str) -> float:
-    return _checked(text, float, lambda v: v >= 0, "must be 0 or more")
-
-
-def fraction_below_one(text: str) -> float:
-    return _checked(text, float, lambda v: 0 <= v < 1, "must be a fraction of the steps, 0 <= value < 1")
-
-
-def imbalance_factor(text: str) -> float:
-    """IF = n_max / n_min: a finite number >= 1 (1 = balanced)."""
-    return _checked(text, float, lambda v: v >= 1, "the imbalance factor is n_max / n_min and must be >= 1")
-
-
-def probability(text: str) -> float:
-    return _checked(text, float, lambda v: 0 < v <= 1, "must be in (0, 1]")
-
-
-MAX_SIDE = 8192    # px: an image side above it is a typo (SDXL draws 1024, ImageNet trains at 224-256)
-MAX_WORKERS = 256  # processes: more than any machine synaug runs on, fewer than a typo would start
-
-
-def image_side(text: str) -> int:
-    """A side in pixels: 1 to MAX_SIDE (a larger one would exhaust memory before any message)."""
-    return _checked(text, int, lambda v: 1 <= v <= MAX_SIDE, f"must be a side in pixels from 1 to {MAX_SIDE}")
-
-
-def worker_count(text: str) -> int:
-    """A number of processes: 1 to MAX_WORKERS."""
-    return _checked(text, int, lambda v: 1 <= v <= MAX_WORKERS, f"must be a number of processes from 1 to "
-                    f"{MAX_WORKERS}")
+def words(text: str) -> str:
+    """Words to look up (`plan --suggest`): some text, not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be one or more words, got {text!r}")
+    return text.strip()
 
 
 # ----------------------------------------------------------------------------- YAML a user wrote
@@ -297,15 +285,43 @@ def inside(path: Path, folder: Path) -> bool:
 RESULT_MARKERS = ("runs", "results.json", "synthetic")  # what run / demo / experiment write into their folder
 
 
+def _written_by_synaug(entry: Path) -> bool:
+    """Whether a marker entry of a results folder is synaug's own: runs/ holding run folders (job.json),
+    synthetic/ holding generation folders (.synaug/), results.json holding a run's record; an empty
+    folder (a run stopped before its first job) has nothing to lose."""
+    if entry.is_symlink():
+        return False
+    if entry.name == "results.json":
+        try:
+            record = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return isinstance(record, dict) and "config" in record
+    if not entry.is_dir():
+        return False
+    if entry.name == "runs":
+        return not any(entry.iterdir()) or any(entry.glob("*/job.json")) or any(entry.glob("*/*/job.json"))
+    return not any(entry.iterdir()) or any(entry.glob("*/.synaug")) or (entry / ".synaug").is_dir()
+
+
 def check_results_folder(path, option: str = "--out") -> Path:
-    """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (it holds
-    runs/, results.json or the run's synthetic/ sets; a re-run reuses its finished runs). Any other
-    folder is refused: its config.yaml, results.json, results.txt or report.html would be overwritten."""
+    """The folder of `run`, `demo` or `experiment`: new, empty, or one such a command wrote (its runs/,
+    results.json or synthetic/ sets provably synaug's; a re-run reuses its finished runs). Any other
+    folder, a user's runs/ or results.json among them, is refused: its config.yaml, results.json,
+    results.txt or report.html would be overwritten."""
     path = check_out_dir(path, option)
-    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in RESULT_MARKERS):
+    if not path.is_dir() or not any(path.iterdir()):
+        return path
+    markers = [path / m for m in RESULT_MARKERS if (path / m).exists() or (path / m).is_symlink()]
+    if not markers:
         raise ConfigError(f"{option} {path} is not empty and holds no synaug results (runs/, results.json, "
                           "synthetic/); give a new or empty folder (config.yaml, results.json and report.html are "
                           "written there)")
+    foreign = [m.name for m in markers if not _written_by_synaug(m)]
+    if foreign:
+        raise ConfigError(f"{option} {path} holds {', '.join(foreign)} that synaug did not write (no run's job.json, "
+                          "generation record or results record in it); give a new or empty folder (config.yaml, "
+                          "results.json and report.html are written there)")
     return path
 
 

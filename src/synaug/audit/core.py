@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from synaug.audit import metrics as M
 from synaug.audit.report import write_outputs
 from synaug.audit.verdict import add_verdicts
 from synaug.cells import cell_tag
+from synaug.constraints import NONNEG, NONNEG_INT, POSITIVE_INT, SIDE, TEXT, Interval, check_fields
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
 from synaug.data.splits import carve_validation
@@ -40,6 +42,12 @@ from synaug.train.pipeline import build_classifier, fit_normalize, train_method
 AUDIT_VERSION = 1
 FEATURE_MODEL = "audit-cnn"  # registered in synaug.train.models
 METRICS = ("score", "transfer", "fidelity", "gap", "precision", "recall", "duplicate_rate", "copy_rate")
+
+
+AUDIT_CONSTRAINTS = {"val_fraction": (Interval(Real, 0, 1, closed="neither"),), "seed": (NONNEG_INT,),
+                     "k": (POSITIVE_INT,), "steps": (POSITIVE_INT,), "batch_size": (POSITIVE_INT,),
+                     "probe_cap": (POSITIVE_INT,), "examples": (POSITIVE_INT,), "image_size": (SIDE, None),
+                     "dup_factor": (NONNEG,), "model": (TEXT,), "device": (TEXT,)}
 
 
 @dataclass
@@ -58,14 +66,7 @@ class AuditConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        from synaug.engine.specs import check_int, check_number
-        check_number("audit val_fraction", self.val_fraction, 0, 1, open_low=True)
-        if self.val_fraction >= 1:
-            raise ConfigError(f"audit val_fraction: must be between 0 and 1, got {self.val_fraction}")
-        for name, low in (("seed", 0), ("k", 1), ("steps", 1), ("batch_size", 1), ("probe_cap", 1), ("examples", 1)):
-            check_int(f"audit {name}", getattr(self, name), low)
-        check_int("audit image_size", self.image_size, 1, optional=True)
-        check_number("audit dup_factor", self.dup_factor, 0)
+        check_fields(self, AUDIT_CONSTRAINTS, "audit")
         if self.pretrained and not Path(self.pretrained).is_file():
             raise ConfigError(f"--pretrained {self.pretrained}: no such file")
 

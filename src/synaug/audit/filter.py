@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synaug.cells import class_of, parse_tag
+from synaug.constraints import MAX_RATIO
 from synaug.data.readers import read_csv_rows
 from synaug.errors import SynaugError
 from synaug.fileio import atomic_write_text, write_json
@@ -93,7 +94,7 @@ def read_folder_rows(folder: Path) -> tuple[list[dict], list[str]]:
 
 
 def filter_folder(synthetic_dir, audit_dir, *, label_check: bool = True, min_own_prob: float | None = None,
-                  max_ratio: float | None = 2.0, dry_run: bool = False) -> FilterReport:
+                  max_ratio: float | None = MAX_RATIO, dry_run: bool = False) -> FilterReport:
     folder = Path(synthetic_dir)
     rows, columns = read_folder_rows(folder)
     images, audit = read_audit_images(Path(audit_dir))

@@ -3,11 +3,11 @@ CLIP model's (`synaug.audit.clip_score`); each refuses the other's options."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from synaug.audit.clip_score import clip_filter_folder
 from synaug.audit.filter import FilterReport, filter_folder
+from synaug.constraints import MAX_RATIO, NONNEG, PROBABILITY, check
 from synaug.errors import ConfigError
 
 
@@ -25,10 +25,7 @@ def filter_by(synthetic: Path, *, audit=None, clip=None, label_check: bool = Tru
                                   device=device, batch_size=batch_size, dry_run=dry_run)
     if threshold is not None:
         raise ConfigError("--threshold applies to the CLIP filter (--clip PATH)")
-    max_ratio = 2.0 if max_ratio is None else max_ratio
-    if not math.isfinite(max_ratio) or max_ratio < 0:
-        raise ConfigError(f"--max-ratio must be 0 (no manifold check) or a finite number above it, got {max_ratio}")
-    if min_own_prob is not None and not 0 < min_own_prob <= 1:
-        raise ConfigError(f"--min-own-prob must be in (0, 1], got {min_own_prob}")
+    max_ratio = check("--max-ratio", MAX_RATIO if max_ratio is None else max_ratio, NONNEG)  # 0: no manifold check
+    check("--min-own-prob", min_own_prob, PROBABILITY, None)
     return filter_folder(synthetic, Path(audit), label_check=label_check, min_own_prob=min_own_prob,
                          max_ratio=None if max_ratio == 0 else max_ratio, dry_run=dry_run)

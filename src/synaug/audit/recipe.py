@@ -33,6 +33,7 @@ import numpy as np
 from synaug.audit.budget import audit_counts
 from synaug.audit.core import AUDIT_VERSION, AuditConfig, audit_dataset
 from synaug.audit.filter import filter_folder
+from synaug.constraints import MAX_RATIO
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows
 from synaug.data.splits import carve_validation
@@ -49,7 +50,7 @@ class RecipeConfig:
     audit: AuditConfig = field(default_factory=AuditConfig)
     budget: str = "audit-proportional"   # an audit plan strategy without its path: audit-threshold:0.3, ...
     label_check: bool = True             # filter: drop images a real-data probe assigns to another cell
-    max_ratio: float | None = 2.0        # filter: drop images this far off the real manifold
+    max_ratio: float | None = MAX_RATIO  # filter: drop images this far off the real manifold
     min_own_prob: float | None = None    # filter: own-cell probability floor
 
 

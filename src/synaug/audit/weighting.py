@@ -22,8 +22,6 @@ from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError
 from synaug.train.samplers import ProbabilitySampler, Sampler
 
-WEIGHTINGS = ("none", "audit")
-
 
 def read_scores(audit: str | Path, metric: str = "score") -> tuple[dict, bool]:
     """({cell key "c" or "c:g": score or None}, whether the audit is over class x group cells)."""

@@ -29,12 +29,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what to do after Ctrl-C: a run folder refuses a plain re-run (it is not empty), an audit starts afresh
+INTERRUPT_HINTS = {"train": "run the same command with --resume to continue from its last checkpoint",
+                   "audit": "remove the --out folder and run the same command again (an audit starts afresh)"}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not str(a).startswith("-")), "")
+    try:
+        return run_command(argv)
+    except KeyboardInterrupt:  # also while the parsers import torch, before any command ran
+        print(f"interrupted: {INTERRUPT_HINTS.get(command, 're-run the same command to resume')}", file=sys.stderr)
+        return 130
+
+
 def run_suggest(words: str) -> int:
     from synaug.cli.commands import cmd_suggest
     return cmd_suggest(words)
 
 
-def run_command(args) -> int:
+def run_args(args) -> int:
     from synaug.cli.commands import check_renamed
     check_renamed(args)
     environment()  # the SYNAUG_* variables, checked when a command starts rather than when first used
@@ -51,21 +66,17 @@ def suggest_only(argv: list[str]) -> str | None:
     return None
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+def run_command(argv) -> int:
     words = suggest_only(argv)
     if words is None:
         args = build_parser().parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run_suggest(words) if words is not None else run_command(args)
+        return run_suggest(words) if words is not None else run_args(args)
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. `| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -21,17 +21,28 @@ def check_renamed(args) -> None:
 
 
 def pairs(values, flag: str, sep: str = "=", parse=str) -> dict:
-    """Repeated KEY=VALUE flags as a dict (a bad one is an error naming the flag)."""
+    """Repeated KEY=VALUE flags as a dict (a bad one, or a KEY given twice, is an error naming the flag:
+    never the last one silently winning)."""
     out = {}
     for pair in values or []:
         key, found, text = pair.partition(sep)
         if not found or not key.strip() or not text.strip():
             raise ConfigError(f"bad {flag} {pair!r}; use {flag} KEY{sep}VALUE")
+        if key.strip() in out:
+            raise ConfigError(f"{flag} {key.strip()} is given twice; give it once (which value was meant?)")
         try:
             out[key.strip()] = parse(text.strip())
         except yaml.YAMLError as exc:
             raise ConfigError(f"bad {flag} {pair!r}: {exc}") from None
     return out
+
+
+def merged(named: dict, given: dict, flag: str) -> dict:
+    """Options from named flags and from repeated `flag` KEY=VALUE, refusing one given both ways."""
+    both = sorted(set(named) & set(given))
+    if both:
+        raise ConfigError(f"{', '.join(both)} given both as a named flag and as {flag}; give each once")
+    return {**named, **given}
 
 
 def seeds(text) -> list[int]:
@@ -96,8 +107,7 @@ def generator_options_of(args) -> dict:
     """The generator options given on the command line (named flags and --generator-option)."""
     from synaug.validate import user_yaml
     options = {opt: getattr(args, flag) for flag, opt in GENERATOR_FLAGS.items() if getattr(args, flag, None) is not None}
-    options.update(pairs(args.generator_option, "--generator-option", parse=user_yaml))
-    return options
+    return merged(options, pairs(args.generator_option, "--generator-option", parse=user_yaml), "--generator-option")
 
 
 def cmd_generate(args) -> int:
@@ -152,14 +162,23 @@ def given(args, names) -> dict:
 
 
 def cmd_train(args) -> int:
-    from synaug.validate import load_yaml
+    from synaug.train.config import TrainConfig
+    from synaug.validate import check_batches_split, check_outside_dataset, load_yaml
+    check_outside_dataset(args.out, args.dataset)
     options = {}
     if args.config:
         raw = load_yaml(args.config, "--config")
         options = raw.get("train", raw)
         if not isinstance(options, dict):
             raise ConfigError(f"--config {args.config}: 'train' must be a mapping of training options")
-    options.update(given(args, TRAIN_FLAGS), seed=args.seed)
+    flags = given(args, TRAIN_FLAGS)
+    clash = {k: (options[k], v) for k, v in flags.items() if k in options and options[k] != v}
+    if clash:  # a flag and the config file disagree: which was meant? (never the last one silently)
+        raise ConfigError("; ".join(f"{k} is {a!r} in --config {args.config} and {b!r} by --{k.replace('_', '-')}"
+                                    for k, (a, b) in clash.items()) + ": give each option once")
+    options.update(flags, seed=args.seed)
+    check_batches_split({k: options.get(k, TrainConfig.__dataclass_fields__[k].default)
+                         for k in ("batch_size", "stage2_batch_size")}, _world())
     metrics = api.train(args.dataset, args.method, args.out, synthetic=args.synthetic, imbalance=args.imbalance,
                         many=args.many, few=args.few, resume=args.resume, overwrite=args.overwrite, **options)
     if _is_main():
@@ -174,6 +193,11 @@ def cmd_train(args) -> int:
 def _is_main() -> bool:
     from synaug.runtime import dist_of
     return dist_of().is_main
+
+
+def _world() -> int:
+    from synaug.train.distributed import from_env
+    return from_env().world
 
 
 def print_metrics(m: dict) -> None:
@@ -343,6 +367,8 @@ def cmd_runs(args) -> int:
 # ----------------------------------------------------------------------------- audit / filter / fit-lora
 def cmd_audit(args) -> int:
     from synaug.audit.cli_text import format_audit_table
+    from synaug.validate import check_outside_dataset
+    check_outside_dataset(args.out, args.dataset)
     result = api.audit(args.dataset, args.synthetic, args.out, imbalance=args.imbalance, use_groups=not args.no_groups,
                        progress=not args.quiet, val_fraction=args.val_fraction, seed=args.seed, k=args.k,
                        steps=args.feature_steps, model=args.model, pretrained=args.pretrained,
@@ -375,10 +401,11 @@ def cmd_filter(args) -> int:
 
 def cmd_fit_generator(args) -> int:
     from synaug.engine.fit_quality import summary as quality_summary
-    from synaug.validate import user_yaml
+    from synaug.validate import check_outside_dataset, user_yaml
+    check_outside_dataset(args.out, args.dataset)
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
                 if getattr(args, k) is not None}
-    settings.update(pairs(args.fit_option, "--fit-option", parse=user_yaml))
+    settings = merged(settings, pairs(args.fit_option, "--fit-option", parse=user_yaml), "--fit-option")
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
                                use_groups=not args.no_groups, image_size=args.image_size, progress=not args.quiet,
                                quality_samples=args.quality_samples, quality_steps=args.quality_steps, **settings)

@@ -9,13 +9,15 @@ import argparse
 from dataclasses import fields
 
 import synaug.cli.commands as C
+from synaug.constraints import FEW, MANY
+from synaug.devices import device_arg
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.train.checks import NORMALIZE, RESIZE
 from synaug.train.config import TrainConfig
 from synaug.train.methods import METHODS
-from synaug.validate import (finite_float, fraction_below_one, image_side, imbalance_factor, nonneg_float, nonneg_int,
-                             positive_float, positive_int, probability, worker_count)
+from synaug.validate import (fraction_below_one, guidance_scale, image_side, imbalance_factor, nonneg_float,
+                             nonneg_int, positive_float, positive_int, probability, worker_count, words)
 
 DATASET_HELP = ("embedded: mnist-lt, fashion-lt, mnist-fair, fashion-spurious; yours: cifar100-lt:PATH, "
                 "cifar10-lt:PATH, imagefolder:ROOT, csv:FILE, utkface:DIR, waterbirds:DIR, celeba:DIR, "
@@ -42,8 +44,8 @@ def data_options(p, required: bool = False, from_run: bool = False) -> None:
 
 
 def thresholds(p) -> None:
-    p.add_argument("--many", type=nonneg_int, default=100, help="Many: more than this many training images")
-    p.add_argument("--few", type=nonneg_int, default=20, help="Few: fewer than this many training images")
+    p.add_argument("--many", type=nonneg_int, default=MANY, help="Many: more than this many training images")
+    p.add_argument("--few", type=nonneg_int, default=FEW, help="Few: fewer than this many training images")
 
 
 def plan_parser(sub) -> None:
@@ -67,7 +69,7 @@ def plan_parser(sub) -> None:
     p.add_argument("--render-word", action="append", metavar="CLASS=WORD",
                    help="the word the offline renderer looks up for a class (an emoji name, see --suggest); the "
                         "prompt keeps the class name (repeatable; adds to the bank's `render:`)")
-    p.add_argument("--suggest", metavar="WORDS", default=None,
+    p.add_argument("--suggest", metavar="WORDS", type=words, default=None,
                    help="list the emoji names the offline renderer can draw nearest to WORDS, and exit")
     p.add_argument("--group-column", default=None, help="csv datasets: the metadata column holding the group "
                    "(default 'group'); with groups, the plan is over (class, group) cells")
@@ -86,12 +88,13 @@ def generator_options(p) -> None:
     g.add_argument("--generator-model", default=None, help="diffusion: a local diffusers folder (or a hub id with "
                    "--allow-download); ddpm: a `synaug fit-generator` folder")
     g.add_argument("--sampling-steps", type=positive_int, default=None, help="denoising steps per image")
-    g.add_argument("--guidance", type=finite_float, default=None, help="classifier-free guidance scale")
+    g.add_argument("--guidance", type=guidance_scale, default=None, help="classifier-free guidance scale")
     g.add_argument("--negative-prompt", default=None)
     g.add_argument("--scheduler", default=None, help="scheduler class name, e.g. DPMSolverMultistepScheduler")
     g.add_argument("--gen-size", type=image_side, default=None, help="height=width generated (default: model's)")
     g.add_argument("--dtype", default=None, choices=["auto", "fp16", "bf16", "fp32"])
-    g.add_argument("--device", default=None, help="where the generator runs (auto: this rank's GPU, else CPU)")
+    g.add_argument("--device", type=device_arg, default=None, help="where the generator runs (auto: this rank's GPU, "
+                   "else CPU)")
     g.add_argument("--allow-download", action="store_true", default=None, help="let diffusers fetch from the hub")
     g.add_argument("--no-safety-checker", dest="safety_checker", action="store_false", default=None)
     g.add_argument("--max-redraws", type=nonneg_int, default=None)
@@ -154,7 +157,7 @@ def train_options(p) -> None:
     g.add_argument("--batch-size", type=positive_int, default=None, help=f"(default {d['batch_size']})")
     g.add_argument("--stage2-steps", type=nonneg_int, default=None, help=f"(default {d['stage2_steps']})")
     tuning_options(g)
-    g.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun each "
+    g.add_argument("--device", type=device_arg, default=None, help="auto, cpu, cuda, cuda:N (default auto; under torchrun each "
                    "process takes its LOCAL_RANK GPU)")
     g.add_argument("--pretrained", default=None, help="local backbone checkpoint (.pth or .safetensors, "
                    "torchvision/timm key names); the classifier is sized for this task")
@@ -194,7 +197,7 @@ def evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a run directory's final checkpoint on the test set")
     data_options(p, from_run=True)
     p.add_argument("--run", required=True, help="run directory written by `synaug train`")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_arg, default="auto")
     p.set_defaults(func=C.cmd_evaluate)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import synaug.cli.commands as C
 from synaug.cli.parsers import DATASET_HELP, data_options, renamed, resize_option
+from synaug.devices import device_arg
 from synaug.engine.specs import FIT_POOLS
-from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_int, positive_float, positive_int,
-                             probability)
+from synaug.validate import (finite_float, image_side, imbalance_factor, nonneg_float, nonneg_int, positive_float,
+                             positive_int, probability)
 
 
 def export_parser(sub) -> None:
@@ -32,7 +33,7 @@ def audit_parser(sub) -> None:
     p.add_argument("--image-size", type=image_side, default=None, help="decode side for on-disk datasets")
     resize_option(p)
     p.add_argument("--examples", type=positive_int, default=6, help="images per cell in the report")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_arg, default="auto")
     p.add_argument("--no-groups", action="store_true", help="audit classes even if the data has groups")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     renamed(p, "--steps", "--feature-steps")
@@ -57,7 +58,7 @@ def filter_parser(sub) -> None:
                    help="--clip: also drop images whose CLIP score (100 x cosine, clipped at 0) is below this")
     p.add_argument("--clip-text", choices=["prompt", "class"], default="prompt",
                    help="--clip: the threshold scores an image against its generation prompt or 'a photo of a CLASS'")
-    p.add_argument("--device", default="auto", help="--clip: where the CLIP model runs")
+    p.add_argument("--device", type=device_arg, default="auto", help="--clip: where the CLIP model runs")
     p.add_argument("--batch-size", type=positive_int, default=64, help="--clip: images per forward pass")
     p.add_argument("--dry-run", action="store_true", help="print what would be dropped, change nothing")
     p.set_defaults(func=C.cmd_filter)
@@ -78,7 +79,7 @@ def fit_lora_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=1)
     p.add_argument("--resolution", type=image_side, default=None, help="training side (default: the model's)")
     p.add_argument("--seed", type=nonneg_int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", type=device_arg, default="auto")
     renamed(p, "--model", "--generator-model")
     renamed(p, "--steps", "--lora-steps")
     p.set_defaults(func=C.cmd_fit_lora)
@@ -102,10 +103,10 @@ def fit_generator_parser(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=None, help="AdamW peak learning rate (default 2e-3)")
     p.add_argument("--arch", default=None, choices=["fast", "unet"], help="denoiser: fast (CPU conv U-Net, default) "
                    "or unet (diffusers UNet2DModel)")
-    p.add_argument("--cbdm-weight", type=finite_float, default=None, help="CBDM's class-balancing term tau (default "
+    p.add_argument("--cbdm-weight", type=nonneg_float, default=None, help="CBDM's class-balancing term tau (default "
                    "0: off; its paper uses 1)")
     p.add_argument("--seed", type=nonneg_int, default=None)
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda")
+    p.add_argument("--device", type=device_arg, default=None, help="auto (default), cpu, cuda")
     p.add_argument("--fit-option", action="append", default=[], metavar="KEY=VALUE", help="any other fit setting, "
                    "e.g. ema_decay=0.999 or arch_options={channels: [48, 96]} (docs/ddpm.md)")
     p.add_argument("--no-groups", action="store_true", help="condition on classes even if the data has groups")

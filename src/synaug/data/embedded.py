@@ -27,7 +27,7 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.longtail import longtail_indices
 from synaug.data.datasets import register_dataset
 from synaug.data.formats import read_cifar, read_idx_pair
-from synaug.data.readers import read_csv_rows, read_imagefolder, read_metadata_csv
+from synaug.data.readers import check_split_values, read_csv_rows, read_imagefolder, read_metadata_csv
 from synaug.errors import DatasetError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -178,10 +178,11 @@ def metadata_csv(path: str = "", **read_options) -> DatasetSplits:
     csv_path = csv_path / "metadata.csv" if csv_path.is_dir() else csv_path
     if not csv_path.is_file():
         raise DatasetError(f"no metadata file at {csv_path}")
-    present = {row.get("split") for row in read_csv_rows(csv_path)[0]}
+    rows = read_csv_rows(csv_path)[0]
+    present = check_split_values(rows, csv_path) if rows and "split" in rows[0] else set()
     splits = {}
-    for name, alias in (("train", "0"), ("val", "1"), ("test", "2")):
-        value = name if name in present else alias if alias in present else None
+    for name in ("train", "val", "test"):
+        value = name if name in present else None
         if value is not None and "train" in splits:
             # one label space for the dataset, fixed by the training split and applied to every split
             t = splits["train"]

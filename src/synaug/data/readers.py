@@ -192,7 +192,7 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
     if split is not None:
         if "split" not in rows[0]:
             raise DatasetError(f"{path} has no 'split' column to select split={split!r}")
-        rows = [r for r in rows if r["split"] == str(split)]
+        rows = [r for r in rows if split_of(r["split"]) == split_of(split)]
         if not rows:
             raise DatasetError(f"{path} has no rows with split={split!r}")
 
@@ -223,6 +223,30 @@ def read_metadata_csv(path, class_names: Sequence[str] | None = None,
 
 
 MISSING_VALUES = {"", "nan", "none", "null", "na", "n/a", "<na>"}
+
+
+# a `split` value (lower-cased, stripped) -> its split; 0/1/2 is Waterbirds' numbering
+SPLITS = {"train": "train", "val": "val", "test": "test", "0": "train", "1": "val", "2": "test"}
+
+
+def split_of(value) -> str | None:
+    """The split a metadata.csv `split` value names ('Train', ' train ' and '0' all name train), or None."""
+    return SPLITS.get(str(value).strip().lower())
+
+
+def check_split_values(rows: list[dict], path: Path) -> set[str]:
+    """The splits a metadata.csv's rows name. A value naming none ('training', '') is an error with its
+    line (a row is never dropped without a word), and so is a file mixing names and numbers (train
+    and 0: one of them was meant to be something else)."""
+    for line, row in enumerate(rows, start=2):
+        if split_of(row.get("split")) is None:
+            raise DatasetError(f"{path} line {line}: split {row.get('split')!r} is not one of train, val, test "
+                               "(or 0, 1, 2); every row needs one (case and spaces do not matter)")
+    kinds = {str(row["split"]).strip().isdigit() for row in rows}
+    if len(kinds) > 1:
+        raise DatasetError(f"{path} mixes named splits (train, val, test) and numbered ones (0, 1, 2) in its split "
+                           "column; use one of the two")
+    return {split_of(row["split"]) for row in rows}
 
 
 def read_csv_rows(path: Path) -> tuple[list[dict], list[str]]:

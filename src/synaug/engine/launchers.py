@@ -10,7 +10,6 @@ folder."""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from synaug.engine.workspace import Workspace
 from synaug.errors import ConfigError
 from synaug.progress import Progress
 from synaug.registry import Registry
+from synaug.runtime import only_gpu, visible_gpus
 from synaug.workers import process_pool
 
 
@@ -57,6 +57,23 @@ class LaunchSettings:
 
 
 LAUNCHERS = Registry("launcher")
+
+
+def check_launcher(settings: LaunchSettings) -> None:
+    """Before any work: the launcher exists and can run here (GPUs for multi-gpu, submitit for slurm)."""
+    LAUNCHERS[settings.name]  # an unknown name: an error listing the launchers
+    if settings.workers < 1:
+        raise ConfigError(f"--workers {settings.workers}: give 1 or more")
+    if settings.name == "multi-gpu":
+        import torch
+        if torch.cuda.device_count() == 0:
+            raise ConfigError("--launcher multi-gpu: no CUDA GPU is visible here (torch.cuda.device_count() is 0); "
+                              "use --launcher local")
+    if settings.name in ("slurm", "submitit-local"):
+        try:
+            import submitit  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(f"--launcher {settings.name} needs submitit: pip install 'synaug[slurm]'") from exc
 
 
 def launch(settings: LaunchSettings, tasks: list[Task], in_process: Callable[[Job], None], log=print,
@@ -109,7 +126,7 @@ def local(settings: LaunchSettings, tasks, in_process, log, progress) -> dict:
 def use_device(queue) -> None:
     """A multi-gpu worker's initializer: take one GPU index and make it the only visible one (before
     CUDA starts in this process)."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(queue.get())
+    only_gpu(queue.get())
 
 
 @LAUNCHERS.register("multi-gpu")
@@ -118,16 +135,13 @@ def multi_gpu(settings: LaunchSettings, tasks, in_process, log, progress) -> dic
     import multiprocessing
 
     import torch
+    check_launcher(settings)
     n = torch.cuda.device_count()
-    if n == 0:
-        raise ConfigError("--launcher multi-gpu: no CUDA GPU is visible here (torch.cuda.device_count() is 0); "
-                          "use --launcher local")
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = visible.split(",") if visible else [str(i) for i in range(n)]
+    ids = visible_gpus(n)
     queue = multiprocessing.get_context("spawn").Manager().Queue()
-    for i in ids[:n]:
+    for i in ids:
         queue.put(i)
-    log(f"launcher multi-gpu: {len(tasks)} job(s) on {n} GPU(s) ({', '.join(ids[:n])})")
+    log(f"launcher multi-gpu: {len(tasks)} job(s) on {n} GPU(s) ({', '.join(ids)})")
     return pooled(tasks, n, progress, use_device, (queue,))
 
 
@@ -144,10 +158,8 @@ class Requeueable:
 
 
 def submitit_executor(settings: LaunchSettings, tasks: list[Task], cluster: str | None):
-    try:
-        import submitit
-    except ImportError as exc:
-        raise ConfigError("--launcher slurm needs submitit: pip install 'synaug[slurm]'") from exc
+    import submitit
+    check_launcher(settings)
     folder = settings.folder or str(Path(tasks[0].store) / "slurm")
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     params = dict(settings.slurm)

@@ -12,13 +12,21 @@ gives the JSON form that run folders record and stamps compare.
 from __future__ import annotations
 
 import json
-import math
 import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from synaug.cells import CellSpace, cell_text
-from synaug.errors import ConfigError, PlanError, unknown
+# check_int / check_number / check_choice: re-exported for the modules that import them from here
+from synaug.constraints import (BOOLEAN, FEW, IMBALANCE, MANY, MAX_BATCH, WORKERS, check, check_choice, check_int,
+                                check_number)
+from synaug.data.datasets import check_dataset_name
+from synaug.errors import ConfigError, PlanError, check_keys, unknown
+from synaug.generators.base import GENERATORS, check_generator_options, fitting
+from synaug.validate import parse_strategy
+
+__all__ = ["DataSpec", "PlanSpec", "GeneratorSpec", "Subset", "Thresholds", "fit_settings", "frozen_items", "as_dict",
+           "check_int", "check_number", "check_choice", "FIT_POOLS"]
 
 
 def frozen_items(mapping) -> tuple:
@@ -45,32 +53,6 @@ def as_dict(items: tuple) -> dict:
     return {k: v for k, v in items}
 
 
-def check_int(name: str, value, low: int = 0, high: float = math.inf, optional: bool = False):
-    """An integer in [low, high] (None too with `optional`), else a ConfigError naming the field."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
-        bound = f">= {low}" if high == math.inf else f"in [{low}, {high:g}]"
-        raise ConfigError(f"{name}: must be an integer {bound}{' or null' if optional else ''}, got {value!r}")
-    return int(value)
-
-
-def check_number(name: str, value, low: float = -math.inf, high: float = math.inf, open_low: bool = False):
-    """A finite number in [low, high] (or (low, high] with `open_low`), else a ConfigError."""
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-          and (value > low if open_low else value >= low) and value <= high)
-    if not ok:
-        bound = f"{'>' if open_low else '>='} {low:g}" + ("" if high == math.inf else f" and <= {high:g}")
-        raise ConfigError(f"{name}: must be a finite number {bound}, got {value!r}")
-    return float(value)
-
-
-def check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ConfigError(f"{name}: {unknown('value', value, choices)}")
-    return value
-
-
 class Spec:
     """Shared by the specs: the JSON form (mappings kept as pairs inside read back as mappings) and
     construction from a config mapping (unknown keys refused with a suggestion)."""
@@ -86,7 +68,6 @@ class Spec:
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = ""):
-        from synaug.errors import check_keys
         d = dict(d or {})
         check_keys(d, [f.name for f in fields(cls)], where or cls.__name__)
         return cls(**d)
@@ -112,17 +93,15 @@ class DataSpec(Spec):
     holdout: float = 0.0
 
     def __post_init__(self):
-        from synaug.data.datasets import check_dataset_name
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ConfigError(f"dataset: give a dataset name (or NAME:PATH), got {self.dataset!r}")
         check_dataset_name(self.dataset)
-        object.__setattr__(self, "imbalance", check_number("imbalance", self.imbalance, 1))
+        object.__setattr__(self, "imbalance", float(check("imbalance", self.imbalance, IMBALANCE)))
         object.__setattr__(self, "options", frozen_items(self.options))
         check_int("subset_seed", self.subset_seed)
         check_int("per_class", self.per_class, 1, optional=True)
         object.__setattr__(self, "holdout", check_number("holdout", self.holdout, 0, 0.9))
-        if not isinstance(self.groups, bool):
-            raise ConfigError(f"groups: true or false, got {self.groups!r}")
+        check("groups", self.groups, BOOLEAN)
 
     @property
     def name(self) -> str:
@@ -147,7 +126,6 @@ class PlanSpec(Spec):
     render_words: tuple = ()
 
     def __post_init__(self):
-        from synaug.validate import parse_strategy
         strategy = parse_strategy(self.strategy) if isinstance(self.strategy, str) else self.strategy
         if isinstance(strategy, dict):  # {cell: final count}: hashable and JSON-able as pairs of tags
             bad = {k: v for k, v in strategy.items()
@@ -196,7 +174,6 @@ class GeneratorSpec(Spec):
     fit: tuple = ()
 
     def __post_init__(self):
-        from synaug.generators.base import GENERATORS, check_generator_options
         if self.name not in GENERATORS:
             raise ConfigError(unknown("generator", self.name, GENERATORS))
         object.__setattr__(self, "options", frozen_items(self.options))
@@ -204,10 +181,9 @@ class GeneratorSpec(Spec):
         object.__setattr__(self, "fit", frozen_items(self.fit))
         if self.fit:
             fit_settings(self.name, as_dict(self.fit))
-        check_int("generate batch_size", self.batch_size, 1, 2**20)
-        check_int("generate workers", self.workers, 1, 256)
-        if not isinstance(self.skip_undrawable, bool):
-            raise ConfigError(f"generate skip_undrawable: true or false, got {self.skip_undrawable!r}")
+        check_int("generate batch_size", self.batch_size, 1, MAX_BATCH)
+        check("generate workers", self.workers, WORKERS)
+        check("generate skip_undrawable", self.skip_undrawable, BOOLEAN)
 
     def with_options(self, **changes) -> GeneratorSpec:
         """This spec with options changed (a value of None removes the option)."""
@@ -224,7 +200,6 @@ FIT_POOLS = ("train", "unused", "pretrain")
 def fit_settings(name: str, fit: dict) -> tuple[str, Any]:
     """(pool, settings) of a `generate: {fit: ...}` mapping for backend `name`, checked: the backend
     must be one that is fitted, the pool one of FIT_POOLS, the settings its own."""
-    from synaug.generators.base import fitting
     if fitting(name) is None:
         raise ConfigError(f"generate fit: generator {name!r} is not fitted on the data (a fitted backend: ddpm)")
     fit = dict(fit)
@@ -259,8 +234,8 @@ class Thresholds(Spec):
     CIFAR100-LT, whose largest class has 500). With `scale_to` (e.g. 500) both are scaled by the
     data's largest class count / `scale_to`, so they keep their share of the largest class."""
 
-    many: int = 100
-    few: int = 20
+    many: int = MANY
+    few: int = FEW
     scale_to: int | None = None
 
     def __post_init__(self):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_metadata_csv
 from synaug.engine.data import load_splits
 from synaug.engine.planning import (FittedPlan, fit_plan, format_cell_table, generator_context, kept_from_meta,
-                                    plan_notes, saved_shape)
+                                    plan_notes, planned_cells, saved_shape)
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, as_dict
+from synaug.errors import PlanError
 from synaug.fileio import write_json
 from synaug.generators.base import Lazy, make_generator
 from synaug.generators.runner import STATE_DIR, run_generation
@@ -30,6 +32,7 @@ from synaug.plan import read_plan, write_plan
 from synaug.train import distributed
 from synaug.train.distributed import Dist
 
+logger = logging.getLogger(__name__)
 PLAN_RECORD = "plan.json"  # beside the images in FOLDER/.synaug/: the fitted plan's settings and cuts
 
 
@@ -137,9 +140,30 @@ def folder_set(folder: Path, splits: DatasetSplits, side: int, use_groups: bool 
     those of its plan record (a U-beta plan's cut), checked against this training set."""
     record = Path(folder) / STATE_DIR / PLAN_RECORD
     meta = json.loads(record.read_text()) if record.is_file() else {}
+    if meta:
+        check_made_for(splits.train, meta, Path(folder))
+    else:  # a user's own images, or a synaug folder copied without its hidden record: say what that means
+        logger.warning("synthetic folder %s has no plan record (%s): every real training image is kept, none cut "
+                       "as a U-beta plan would; if synaug generated it, copy its hidden %s/ folder with it",
+                       folder, f"{STATE_DIR}/{PLAN_RECORD}", STATE_DIR)
     kept = kept_from_meta(splits.train, meta) if meta else np.arange(len(splits.train))
     return SyntheticSet(read_synthetic(Path(folder), splits.train, side, use_groups), Path(folder), meta, kept,
                         use_groups)
+
+
+def check_made_for(train: ImageSet, meta: dict, folder: Path) -> None:
+    """A generation folder whose plan was made for other data (other classes, or other real counts per
+    cell: another dataset or imbalance) is refused: its counts would not fill this data's cells."""
+    if meta.get("class_names") is not None and list(meta["class_names"]) != list(train.class_names):
+        raise PlanError(f"synthetic folder {folder} was made for other data: planned for {meta.get('dataset')!r}, "
+                        f"whose classes {list(meta['class_names'])[:10]} are not this training set's "
+                        f"{list(train.class_names)[:10]}; plan and generate it for this data")
+    planned = planned_cells(train, meta.get("group_names") is not None).cell_counts()
+    real = [r.get("real") for r in meta.get("cells") or []]
+    if real and real != list(planned.values()):
+        raise PlanError(f"synthetic folder {folder} was made for other data: planned for {meta.get('dataset')!r} with "
+                        f"real counts per cell {real}, not this training set's {list(planned.values())} (another "
+                        "dataset, imbalance or subset?); plan and generate it for this data")
 
 
 def read_synthetic(folder: Path, train: ImageSet, side: int, grouped: bool = True) -> ImageSet:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synaug.constraints import FEW, MANY
+
 
 def confusion(y_true, y_pred, num_classes: int) -> np.ndarray:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -31,7 +33,7 @@ def imbalance_factor(counts) -> float | None:
     return max(counts) / min(counts) if counts and min(counts) > 0 else None
 
 
-def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, np.ndarray]:
+def many_medium_few(train_counts, many: int = MANY, few: int = FEW) -> dict[str, np.ndarray]:
     """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images
     (docs/definitions.md#many-medium-few)."""
     counts = np.asarray(train_counts)
@@ -42,7 +44,7 @@ def many_medium_few(train_counts, many: int = 100, few: int = 20) -> dict[str, n
     }
 
 
-def longtail_metrics(y_true, y_pred, train_counts, many: int = 100, few: int = 20) -> dict:
+def longtail_metrics(y_true, y_pred, train_counts, many: int = MANY, few: int = FEW) -> dict:
     """All long-tail metrics in percent (None where a split has no class)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     K = len(train_counts)
@@ -155,7 +157,7 @@ def fairness_gaps(y_true, y_pred, sensitive, agg: str = "worst_case", mode: str 
     return out
 
 
-def split_summary(counts, class_names, many: int = 100, few: int = 20) -> dict:
+def split_summary(counts, class_names, many: int = MANY, few: int = FEW) -> dict:
     """The Many / Medium / Few split of a training set as reports state it: the thresholds, and which
     classes (and how many) fall in each."""
     groups = many_medium_few(counts, many, few)

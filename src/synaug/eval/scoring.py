@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synaug.constraints import FEW, MANY
 from synaug.data.imageset import ImageSet
 from synaug.eval.metrics import fairness_gaps, group_accuracy, longtail_metrics
 
@@ -25,11 +26,11 @@ class Scoring:
     group_names: tuple | None
     train_counts: np.ndarray
     train_cells: np.ndarray | None
-    many: int = 100
-    few: int = 20
+    many: int = MANY
+    few: int = FEW
 
     @classmethod
-    def of(cls, test: ImageSet, train_counts, train_cells=None, many: int = 100, few: int = 20) -> Scoring:
+    def of(cls, test: ImageSet, train_counts, train_cells=None, many: int = MANY, few: int = FEW) -> Scoring:
         return cls(test.labels, test.groups, test.cells(), test.num_classes, tuple(test.cell_names()),
                    None if test.group_names is None else tuple(test.group_names), np.asarray(train_counts),
                    None if train_cells is None else np.asarray(train_cells), many, few)

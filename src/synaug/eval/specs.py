@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synaug.constraints import FEW, MANY
 from synaug.eval.chance import chance_note
 from synaug.registry import Registry
 
@@ -64,7 +65,7 @@ for _spec in [
     register_metric(_spec)
 
 
-def definitions_html(keys, many: int = 100, few: int = 20) -> str:
+def definitions_html(keys, many: int = MANY, few: int = FEW) -> str:
     """An HTML list defining each metric of `keys` (thresholds filled in)."""
     import html
     return "".join(f"<li><b>{html.escape(metric(k).label)}</b>: "

@@ -21,7 +21,7 @@ from typing import Callable
 from synaug.data import DATASETS
 from synaug.data.imageset import DatasetSplits
 from synaug.engine.job import Job
-from synaug.engine.launchers import LaunchSettings
+from synaug.engine.launchers import LaunchSettings, check_launcher
 from synaug.engine.specs import DataSpec
 from synaug.engine.store import RunStore
 from synaug.engine.sweep import NotStored, estimate, run_sweep
@@ -239,6 +239,7 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     report.html in the config's `out`. Returns the results dict (None on ranks > 0 under torchrun, and
     with `collect_only` for an analysis whose runs are not all stored)."""
     experiment = EXPERIMENTS[name]
+    check_launcher(launch)
     ctx = replace(experiment_context(name, overrides, config_path, progress, log, tiny, shared, store, launch, dist),
                   collect_only=collect_only)
     cfg = ctx.config

@@ -174,6 +174,13 @@ def build(cfg: dict) -> RunConfig:
             raise ConfigError(f"config: {block}: expected a mapping, got {cfg[block]!r}")
     g = cfg["generate"]
     folder = synthetic_folder(cfg)
+    clash = sorted(k for k in set(cfg["fit"]) & set(g["fit"] or {}) if cfg["fit"][k] != g["fit"][k])
+    if clash:  # never the last one silently
+        raise ConfigError(f"config: fit setting(s) {clash} differ between `fit:` and `generate: {{fit:}}`; give each "
+                          "once")
+    vary = check_vary(cfg["vary"])
+    if folder is not None:  # every seed trains on the one folder: its synthetic images do not vary (recorded so)
+        vary = tuple(v for v in vary if v != "synthetic")
     run = RunConfig(
         task=cfg["task"], data=DataSpec(cfg["dataset"], cfg["imbalance"], cfg["dataset_options"]),
         methods=tuple(cfg["methods"]),
@@ -185,7 +192,7 @@ def build(cfg: dict) -> RunConfig:
         fit=frozen_items(cfg["fit"]),
         train=TrainConfig.from_dict(cfg["train"]), thresholds=Thresholds(**cfg["thresholds"]),
         options=dict(cfg["options"]), audit=bool(cfg["audit"]), bootstrap=check_int("bootstrap", cfg["bootstrap"], 0),
-        vary=check_vary(cfg["vary"]), out=Path(cfg["out"]), raw=cfg, synthetic_folder=folder)
+        vary=vary, out=Path(cfg["out"]), raw=cfg, synthetic_folder=folder)
     for method in run.methods:  # e.g. audit weighting without an audit folder: before any work
         run.job(method, run.seeds[0])
     return run

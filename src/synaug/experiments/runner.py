@@ -21,7 +21,7 @@ import yaml
 from synaug.audit.verdict import format_verdicts
 from synaug.engine.caching import decode_to_cache, training_side
 from synaug.engine.job import Job
-from synaug.engine.launchers import LaunchSettings
+from synaug.engine.launchers import LaunchSettings, check_launcher
 from synaug.engine.store import RunStore
 from synaug.engine.sweep import run_sweep
 from synaug.engine.workspace import Workspace
@@ -56,6 +56,7 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     torchrun every rank trains and rank 0 alone writes and returns the results (other ranks None).
     Runs live in the run store (`store`, default: `catalog.store_dir` of OUT)."""
     check_results_folder(cfg.out, "the output folder")
+    check_launcher(launch)
     ws = workspace(cfg, progress, log, dist)
     t0 = time.time()
     splits = ws.splits(cfg.data)

@@ -29,16 +29,28 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from synaug.constraints import GUIDANCE, POSITIVE_INT, Options, check
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.ddpm_check import CHECK_STEPS, check_samples, read_check, warning_text
-from synaug.generators.ddpm_folder import CHECKPOINT, file_sha256, model_cell, read_info
+from synaug.generators.ddpm_folder import CHECKPOINT, INFO, file_sha256, model_cell, read_info
 from synaug.generators.ddpm_settings import FitSettings
 from synaug.plan import PlanItem
 
 log = logging.getLogger(__name__)
 SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)
+
+
+def check_sampling_steps(model: Path, steps: int) -> dict:
+    """The model's generator.json, when it can take `steps` sampling steps: at most the timesteps it
+    was trained with (a sampler cannot visit more distinct timesteps than the schedule has)."""
+    info = read_info(model)
+    trained = int(info.get("schedule", {}).get("num_train_timesteps", 0) or 0)
+    if trained and steps > trained:
+        raise ConfigError(f"ddpm option steps: must be at most the {trained} timesteps the model in {model} was "
+                          f"trained with, got {steps}")
+    return info
 
 
 @register_generator("ddpm")
@@ -56,10 +68,14 @@ class DdpmGenerator:
         if model is None:
             raise ConfigError("the ddpm generator needs model=GEN, a folder made by fit_generator "
                               "(synaug.generators.ddpm_fit)")
-        if scheduler not in SCHEDULER_NAMES:
-            raise ConfigError(f"unknown ddpm scheduler {scheduler!r}; choose from {list(SCHEDULER_NAMES)}")
-        if int(steps) < 1 or int(batch) < 1:
-            raise ConfigError(f"ddpm steps and batch must be >= 1, got {steps} and {batch}")
+        # a quality knob's level may arrive as 25.0 (experiment options are numbers): a whole float is its integer
+        steps, batch = (int(v) if isinstance(v, float) and v.is_integer() else v for v in (steps, batch))
+        check("ddpm option scheduler", scheduler, Options(SCHEDULER_NAMES))
+        check("ddpm option steps", steps, POSITIVE_INT)
+        check("ddpm option batch", batch, POSITIVE_INT)
+        check("ddpm option guidance", guidance, GUIDANCE)
+        if (Path(model) / INFO).is_file():  # a fit the engine makes later is checked when it is drawn from
+            check_sampling_steps(Path(model), steps)
         self.model, self.steps, self.guidance = Path(model), int(steps), float(guidance)
         self.scheduler, self.device, self.batch = scheduler, device, int(batch)
         self.class_names = list(class_names) if class_names is not None else None
@@ -97,7 +113,7 @@ class DdpmGenerator:
     # ------------------------------------------------------------------ model
     def info(self) -> dict:
         if self._info is None:
-            self._info = read_info(self.model)
+            self._info = check_sampling_steps(self.model, self.steps)
         return self._info
 
     def digest(self) -> str:

@@ -29,7 +29,8 @@ import torch
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError, require
 from synaug.fileio import atomic_open, write_json
-from synaug.generators.ddpm_folder import CHECKPOINT, INFO, LOG, check_disjoint, pool_digest
+from synaug.devices import check_available
+from synaug.generators.ddpm_folder import CHECKPOINT, INFO, LOG, check_disjoint, load_checkpoint, pool_digest
 from synaug.generators.ddpm_settings import FitSettings
 from synaug.generators.ddpm_loss import pool_tensors, step_loss, update_ema
 from synaug.generators.denoiser import architecture, build_denoiser
@@ -102,7 +103,7 @@ def resume(out: Path, model, ema, opt, device) -> FitState:
     if not path.is_file():
         (out / LOG).unlink(missing_ok=True)
         return FitState()
-    saved = torch.load(path, map_location=device, weights_only=True)
+    saved = load_checkpoint(out, device)
     model.load_state_dict(saved["model"])
     if ema is not None:
         ema.load_state_dict(saved["ema"])
@@ -141,18 +142,24 @@ def fit_generator(images: ImageSet, out, settings: FitSettings | None = None, *,
     `pool_name` (e.g. "train" or "unused") is recorded in generator.json."""
     settings = settings or FitSettings()
     settings.check()
-    _check_pool(images)
+    _check_pool(images, settings)
     if test is not None:
         check_disjoint(images, test, "training pool", "test")
     out, device = Path(out), _device(settings.device)
     scheduler = make_scheduler(settings)
     info = describe_fit(images, settings, pool_name, scheduler)
-    claim_folder(out, info)
     model, ema = _networks(info["architecture"], settings, device)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    state = resume(out, model, ema, opt, device)
-    start = state.step
-    final = _train(model, ema, opt, scheduler, images, settings, state, out, progress)
+    state = FitState()
+    try:
+        claim_folder(out, info)
+        state = resume(out, model, ema, opt, device)
+        start = state.step
+        final = _train(model, ema, opt, scheduler, images, settings, state, out, progress)
+    except OSError as exc:  # a full disk: no half file is left (atomic writes); the last checkpoint resumes
+        raise GenerationError(f"cannot write into {out}: {exc.strerror or exc}; the fit stopped at step {state.step} "
+                              f"of {settings.steps} with its last checkpoint kept: free space and run the same fit "
+                              "again, it resumes from there") from None
     return {"out": out, "steps": settings.steps, "steps_run": settings.steps - start,
             "final_loss": final if final is not None else _last_logged_loss(out)}
 
@@ -229,14 +236,18 @@ def _optimise(loss, model, opt, grad_clip: float) -> None:
     opt.step()
 
 
-def _check_pool(images: ImageSet) -> None:
+def _check_pool(images: ImageSet, settings: FitSettings) -> None:
     if not isinstance(images.images, np.ndarray) or images.images.dtype != np.uint8:
         raise GenerationError("the ddpm generator trains on images held in memory as uint8 (<= 64 px datasets)")
     if len(images) == 0:
         raise GenerationError("the ddpm generator needs at least one training image; the pool is empty")
+    if settings.batch_size > len(images):  # every step would draw each image many times over: a typo
+        raise ConfigError(f"ddpm fit batch_size {settings.batch_size} is larger than the pool it learns from "
+                          f"({len(images)} images); give a batch_size of at most {len(images)}")
 
 
 def _device(name: str) -> torch.device:
+    check_available("ddpm fit device", name)
     try:
         return device_for(name)  # auto: this rank's GPU under torchrun
     except RuntimeError as exc:

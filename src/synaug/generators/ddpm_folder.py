@@ -1,5 +1,6 @@
 """The GEN folder of a fitted `ddpm` generator, and the content checks around it. No torch here:
-the backend reads this to answer `cannot_draw` and `describe` without loading a network.
+the backend reads this to answer `cannot_draw` and `describe` without loading a network (only
+`load_checkpoint` imports torch, when it is called).
 
 GEN/
   generator.json   what the network is and what it was trained on (written before the first step;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -67,16 +69,46 @@ def check_disjoint(pool: ImageSet, test: ImageSet, pool_name: str = "pool", test
             "disjoint from the test split")
 
 
+# what sampling reads from generator.json: a record lacking one is not a ddpm fit's
+INFO_KEYS = ("generator", "architecture", "class_names", "image_shape", "schedule", "pool", "steps")
+REBUILD = ("remove {folder} and run the fit again (`synaug fit-generator ... --out {folder}`, or the config that "
+           "fitted it)")
+
+
+def load_checkpoint(folder: Path, device="cpu") -> dict:
+    """GEN/checkpoint.pt, or a GenerationError naming the file and how to rebuild it when it is
+    truncated, foreign or lacks what a fit writes."""
+    import torch  # the folder's layout stays readable without torch; only weights need it
+    path = Path(folder) / CHECKPOINT
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise GenerationError(f"checkpoint {path} is unreadable (truncated or not a ddpm fit: "
+                              f"{(lines[0].split('. ')[0] if lines else type(exc).__name__)[:160]}); "
+                              + REBUILD.format(folder=folder)) from None
+    if not isinstance(saved, dict) or not {"model", "step", "optimizer"} <= set(saved):
+        raise GenerationError(f"checkpoint {path} is not a ddpm fit's checkpoint (no model / step / optimizer); "
+                              + REBUILD.format(folder=folder))
+    return saved
+
+
 def read_info(folder: Path) -> dict:
     """generator.json of a GEN folder, or a GenerationError that says what is missing."""
     path = Path(folder) / INFO
     if not path.is_file():
         raise GenerationError(f"{folder} is not a fitted ddpm generator (no {INFO}); make one with "
-                              "synaug.generators.ddpm_fit.fit_generator")
+                              f"`synaug fit-generator --dataset DATA --out {folder}` (or "
+                              "synaug.generators.ddpm_fit.fit_generator)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GenerationError(f"{path} is not valid JSON: {exc}") from None
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GenerationError(f"{path} is not valid JSON ({exc}); " + REBUILD.format(folder=folder)) from None
+    missing = [k for k in INFO_KEYS if not isinstance(info, dict) or k not in info]
+    if missing or info.get("generator") != "ddpm":
+        raise GenerationError(f"{path} is not a ddpm fit's record (" + (f"no {', '.join(missing)}" if missing else
+                              f"generator {info.get('generator')!r}") + "); " + REBUILD.format(folder=folder))
+    return info
 
 
 def cell_names(info: dict) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from synaug.errors import ConfigError, GenerationError, require
-from synaug.generators.ddpm_folder import CHECKPOINT, read_info
+from synaug.generators.ddpm_folder import CHECKPOINT, load_checkpoint, read_info
 from synaug.generators.denoiser import build_denoiser
 from synaug.runtime import device_for
 
@@ -52,7 +52,7 @@ class DdpmSampler:
         path = self.folder / CHECKPOINT
         if not path.is_file():
             raise GenerationError(f"{self.folder} has no {CHECKPOINT}: its fit has not reached a checkpoint yet")
-        saved = torch.load(path, map_location=self.device, weights_only=True)
+        saved = load_checkpoint(self.folder, self.device)
         if int(saved["step"]) < int(self.info["steps"]):
             raise GenerationError(f"the ddpm fit in {self.folder} stopped at step {saved['step']} of "
                                   f"{self.info['steps']}; run fit_generator again with the same settings to finish it")

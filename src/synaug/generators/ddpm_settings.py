@@ -4,10 +4,27 @@ fit (`generate: {generator: ddpm, fit: ...}`) is checked when it is read, before
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral, Real
 
-from synaug.errors import ConfigError
+from synaug.constraints import (BOOLEAN, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, TEXT, Interval, ListOf, Options,
+                                check, check_fields, failure)
+from synaug.errors import check_keys
 
 NOT_RECORDED = ("checkpoint_every", "device")  # change how a fit runs, never what it makes
+# each denoiser's options and their defaults (synaug.generators.denoiser builds them; kept here: no torch)
+ARCH_DEFAULTS = {"fast": {"channels": [32, 64], "emb_dim": 128, "fold": 2},
+                 "unet": {"channels": [32, 64, 64], "layers_per_block": 2, "attention": False, "norm_groups": 8}}
+ARCH_CONSTRAINTS = {"channels": (ListOf(Interval(Integral, 1, 4096)),), "emb_dim": (POSITIVE_INT,),
+                    "fold": (Interval(Integral, 1, 8),), "layers_per_block": (POSITIVE_INT,), "attention": (BOOLEAN,),
+                    "norm_groups": (POSITIVE_INT,)}
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")  # diffusers DDPMScheduler's
+UNIT = Interval(Real, 0, 1, closed="left")  # 0 <= value < 1
+CONSTRAINTS = {"arch": (Options(ARCH_DEFAULTS),), "steps": (POSITIVE_INT,), "batch_size": (POSITIVE_INT,),
+               "lr": (POSITIVE,), "warmup_steps": (NONNEG_INT,), "weight_decay": (NONNEG,), "grad_clip": (NONNEG,),
+               "ema_decay": (UNIT,), "label_dropout": (UNIT,), "cbdm_weight": (NONNEG,),
+               "train_timesteps": (Interval(Integral, 2, 100_000),), "beta_schedule": (Options(BETA_SCHEDULES),),
+               "seed": (NONNEG_INT,), "log_every": (POSITIVE_INT,), "checkpoint_every": (POSITIVE_INT,),
+               "device": (TEXT,)}
 
 
 @dataclass(frozen=True)
@@ -34,23 +51,23 @@ class FitSettings:
     device: str = "auto"               # "cpu", "cuda", "auto" (resume bit-exactly on the device that started)
 
     def check(self) -> None:
-        positive = {k: getattr(self, k) for k in ("steps", "batch_size", "log_every", "checkpoint_every",
-                                                  "train_timesteps")}
-        bad = {k: v for k, v in positive.items() if not isinstance(v, int) or v < 1}
-        if bad:
-            raise ConfigError(f"fit settings {bad} must be integers >= 1")
-        if not (self.lr > 0 and 0 <= self.ema_decay < 1 and 0 <= self.label_dropout < 1 and self.cbdm_weight >= 0
-                and self.warmup_steps >= 0 and self.grad_clip >= 0 and self.weight_decay >= 0):
-            raise ConfigError("fit settings need lr > 0, 0 <= ema_decay < 1, 0 <= label_dropout < 1 and "
-                              f"cbdm_weight, warmup_steps, grad_clip, weight_decay >= 0; got {self}")
+        """Every setting against its constraint, and the denoiser's options against theirs (a width of 0
+        makes no network: refused here, before any data is read)."""
+        check_fields(self, CONSTRAINTS, "ddpm fit")
+        if not isinstance(self.arch_options, dict):
+            raise failure("ddpm fit arch_options", "a mapping of the denoiser's options", self.arch_options)
+        check_keys(self.arch_options, ARCH_DEFAULTS[self.arch], f"ddpm fit arch_options of {self.arch!r}")
+        for name, value in self.arch_options.items():
+            check(f"ddpm fit arch_options {name}", value, *ARCH_CONSTRAINTS[name])
+        options = {**ARCH_DEFAULTS[self.arch], **self.arch_options}
+        if self.arch == "unet" and any(c % options["norm_groups"] for c in options["channels"]):
+            raise failure("ddpm fit arch_options channels", f"multiples of norm_groups ({options['norm_groups']})",
+                          options["channels"])
 
     @classmethod
     def from_options(cls, options: dict) -> "FitSettings":
         """Settings from a config mapping; an unknown key is an error naming the known ones."""
-        known = [f.name for f in fields(cls)]
-        extra = sorted(set(options) - set(known))
-        if extra:
-            raise ConfigError(f"ddpm fit: unknown setting(s) {extra}; the settings: {known}")
+        check_keys(options, [f.name for f in fields(cls)], "ddpm fit")
         settings = cls(**{k: (dict(v) if k == "arch_options" else v) for k, v in options.items()})
         settings.check()
         return settings

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synaug.errors import ConfigError, require
+from synaug.generators.ddpm_settings import ARCH_DEFAULTS
 from synaug.registry import Registry
 
 DENOISERS = Registry("denoiser architecture")
@@ -138,10 +139,6 @@ class UNetDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.unet(x, t, class_labels=labels).sample
-
-
-ARCH_DEFAULTS = {"fast": {"channels": [32, 64], "emb_dim": 128, "fold": 2},
-                 "unet": {"channels": [32, 64, 64], "layers_per_block": 2, "attention": False, "norm_groups": 8}}
 
 
 def architecture(arch: str, image_shape, num_embeds: int, **options) -> dict:

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from synaug.constraints import POSITIVE_INT, check
 from synaug.data.imageset import ImageSet
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
@@ -30,8 +31,7 @@ class SmoteGenerator:
     def __init__(self, *, k_neighbors: int = 5, real: ImageSet):
         if not isinstance(real.images, np.ndarray):
             raise GenerationError("SMOTE interpolates images held in memory (<= 64 px datasets)")
-        if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int) or k_neighbors < 1:
-            raise GenerationError(f"smote option k_neighbors must be a positive integer, got {k_neighbors!r}")
+        check("smote option k_neighbors", k_neighbors, POSITIVE_INT)
         self.shape = real.image_shape
         self.x = real.images.reshape(len(real), -1).astype(np.float64)
         self.space = real.cell_space

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synaug.errors import require
+from synaug.errors import ConfigError, require
 from synaug.registry import Registry
 
 MODELS = Registry("model")
@@ -165,7 +165,9 @@ def _adapt_stem(net: nn.Module, in_channels: int, image_size: int) -> None:
     conv = getattr(net, "conv1", None)
     if not isinstance(conv, nn.Conv2d):
         if in_channels != 3:
-            raise ValueError(f"{type(net).__name__}: only RGB input is supported (got {in_channels} channels)")
+            raise ConfigError(f"model {type(net).__name__} takes RGB images only (its stem is not rebuilt for other "
+                              f"channel counts); this dataset's images have {in_channels} channel(s): choose a ResNet, "
+                              "small-cnn or a timm model (in_chans)")
         return
     if image_size <= 64:
         net.conv1 = nn.Conv2d(in_channels, conv.out_channels, 3, 1, 1, bias=False)
@@ -181,6 +183,7 @@ def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_
 
     net = torchvision.models.get_model(name, weights=None)
     _adapt_stem(net, in_channels, image_size)
+    check_input_size(net, name, in_channels, image_size)
     head_name, head = _last_linear(net)
     net.set_submodule(head_name, nn.Identity())
     model = Classifier(net, head.in_features, num_classes)
@@ -188,10 +191,27 @@ def torchvision_classifier(name: str, in_channels: int, num_classes: int, image_
     return model
 
 
+def check_input_size(net: nn.Module, name: str, in_channels: int, image_size: int) -> None:
+    """One image of the training size through the network, before any training: a model that cannot
+    take it (a ViT's fixed 224 px, pooling that shrinks 8 px to nothing) is an error naming both."""
+    mode = net.training
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, in_channels, image_size, image_size))
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise ConfigError(f"model {name!r} cannot take {image_size} x {image_size} px images with {in_channels} "
+                          f"channel(s) ({(lines[0] if lines else type(exc).__name__)[:160]}); choose another --model, "
+                          "or --image-size / --crop-size it takes") from None
+    finally:
+        net.train(mode)
+
+
 def timm_classifier(name: str, in_channels: int, num_classes: int, image_size: int = 224) -> Classifier:
     """A timm model (`pip install timm`) without its head (`num_classes=0` gives pooled features)."""
     timm = require("timm", "timm", f"model 'timm:{name}'")
     net = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_channels)
+    check_input_size(net, f"timm:{name}", in_channels, image_size)
     model = Classifier(net, net.num_features, num_classes)
     model.head_keys = tuple(f"{net.default_cfg.get('classifier', 'head')}.{p}" for p in ("weight", "bias"))
     return model

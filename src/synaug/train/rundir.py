@@ -1,7 +1,9 @@
 """Run folders carry what made them. `RUN/run.json` records the method, the dataset (spec and
 imbalance), the synthetic images and a hash of the training config, so that:
 - `synaug train` into a folder that already holds something is refused unless `--resume` (same
-  run: checked against run.json) or `--overwrite` (the old run is deleted first);
+  run: checked against run.json) or `--overwrite`, which removes only the files a run writes
+  (`RUN_WRITES`), only from a folder that is provably a synaug run (run.json or job.json, never
+  through a symbolic link): a user's files and inputs kept in or linked into the folder stay;
 - a resumed run continues only the run that made its checkpoints, its unreadable checkpoints are a
   clear error, and its log keeps exactly the lines of the steps the checkpoints hold, so the
   resumed log reads as an uninterrupted one;
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import shutil
 from pathlib import Path
 
 from synaug.errors import RunFolderError
@@ -21,10 +22,13 @@ from synaug.fileio import atomic_write_text, write_json
 from synaug.validate import dataset_spec
 
 MANIFEST = "run.json"
-RUN_FILES = ("run.json", "config.yaml", "job.json")  # any marks a folder as a synaug run
+RUN_MARKERS = ("run.json", "job.json")  # written by synaug only: a folder holding one is a synaug run
 # produced by a run; removed when a run starts afresh, so nothing of an earlier run is scored
 ARTEFACTS = ("stage1.pt", "stage2.pt", "stage1.pt.tmp", "stage2.pt.tmp", "log.jsonl", "metrics.json", "dfr.json",
-             "normalize.json", "preprocess.json")
+             "normalize.json", "preprocess.json", "predictions.npz", "evaluation.json")
+# every file a run writes into its folder: all that --overwrite removes (sub-folders, e.g. cache/ and
+# tune/, and anything else, the user's, stay)
+RUN_WRITES = (*ARTEFACTS, *RUN_MARKERS, "config.yaml", "versions.json", "done")
 # options that do not change what is learned
 NOT_HASHED = ("device", "eval_batch_size", "checkpoint_every")
 
@@ -54,7 +58,11 @@ def read_manifest(run_dir: Path) -> dict | None:
 
 
 def _is_run(run_dir: Path) -> bool:
-    return any((run_dir / f).is_file() for f in RUN_FILES)
+    """A synaug run's folder: its own marker, or (a tuned job, before it claims the folder) the runs of
+    its tuning candidates in tune/."""
+    def own(path: Path) -> bool:
+        return path.is_file() and not path.is_symlink()
+    return any(own(run_dir / f) for f in RUN_MARKERS) or any(map(own, run_dir.glob("tune/*/job.json")))
 
 
 def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) -> None:
@@ -76,21 +84,29 @@ def check_run_dir(run_dir: Path, resume: bool = False, overwrite: bool = False) 
         what = f" (method {held.get('method')}, dataset {held.get('dataset')})" if held else ""
         raise RunFolderError(f"{run_dir} is not empty{what}: pass --resume to continue that run, --overwrite to "
                              "delete it and start afresh, or choose another --out")
+    if run_dir.is_symlink():
+        raise RunFolderError(f"--out {run_dir} is a symbolic link: --overwrite never deletes through one; give the "
+                             "folder it points to, or another --out")
     if not _is_run(run_dir):
-        raise RunFolderError(f"{run_dir} is not empty and is not a synaug run folder (no run.json or config.yaml): "
+        raise RunFolderError(f"{run_dir} is not empty and is not a synaug run folder (no {' or '.join(RUN_MARKERS)}): "
                              "--overwrite deletes run folders only; choose another --out")
 
 
-def clear_run_dir(run_dir: Path, keep: tuple = ()) -> None:
-    """Delete what a synaug run folder holds but the entries named in `keep`
-    (`check_run_dir(overwrite=True)` has vouched it is a run folder)."""
+def clear_run_dir(run_dir: Path, keep: tuple = ()) -> list[str]:
+    """Remove the files an earlier run wrote (`RUN_WRITES`, but those named in `keep`) from a synaug
+    run folder; a symbolic link among them is removed, never what it points to. Everything else, a
+    user's file, an input inside the folder, a sub-folder, stays. Returns the names removed."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir() or all(p.name in keep for p in run_dir.iterdir()):
-        return
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return []
     check_run_dir(run_dir, overwrite=True)
-    for p in run_dir.iterdir():
-        if p.name not in keep:
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    removed = []
+    for name in RUN_WRITES:
+        path = run_dir / name
+        if name not in keep and (path.is_symlink() or path.is_file()):
+            path.unlink()
+            removed.append(name)
+    return removed
 
 
 def start_run(run_dir: Path, manifest: dict, resume: bool) -> None:

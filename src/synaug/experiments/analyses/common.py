@@ -9,14 +9,16 @@ block, every value checked by its rule (an unknown name or a bad value is a Conf
 from __future__ import annotations
 
 from dataclasses import replace
+from numbers import Integral, Real
 from typing import Callable
 
 import numpy as np
 
+from synaug.constraints import BOOLEAN, Interval, check, failure
 from synaug.engine.caching import training_side
-from synaug.engine.specs import DataSpec, GeneratorSpec, check_int, check_number
+from synaug.engine.specs import DataSpec, GeneratorSpec
 from synaug.engine.synthetic import SyntheticSet
-from synaug.errors import ConfigError, check_keys
+from synaug.errors import check_keys
 from synaug.eval.specs import metric
 from synaug.experiments.catalog import ExperimentContext
 from synaug.experiments.stats import Stat
@@ -35,42 +37,42 @@ def options(ctx: ExperimentContext, defaults: dict, rules: dict) -> dict:
     return {**defaults, **{k: rules[k](k, v) for k, v in given.items()}}
 
 
-def number(lo: float, hi: float = float("inf"), integer: bool = False, optional: bool = False) -> Callable:
+WHERE = "experiment option"
+
+
+def number(lo: float, hi: float | None = None, integer: bool = False, optional: bool = False) -> Callable:
     """A checker: a number (an integer with `integer`) in [lo, hi] (None too with `optional`)."""
-    def check(name, value):
-        if value is None and optional:
-            return None
-        if integer:
-            return check_int(f"experiment option {name}", value, int(lo), hi)
-        return check_number(f"experiment option {name}", value, lo, hi)
-    return check
+    allowed = (Interval(Integral if integer else Real, lo, hi, closed="both" if hi is not None else "left"),
+               *([None] if optional else []))
+
+    def checker(name, value):
+        check(f"{WHERE} {name}", value, *allowed)
+        return value if value is None else (int(value) if integer else float(value))
+    return checker
 
 
 def listed(item: Callable, optional: bool = False, empty: bool = False) -> Callable:
     """A checker: a list (non-empty unless `empty`) whose every entry `item` accepts (None too with
     `optional`)."""
-    def check(name, value):
+    def checker(name, value):
         if value is None and optional:
             return None
         if not isinstance(value, list) or not (value or empty):
-            raise ConfigError(f"experiment option {name}: expected {'a list' if empty else 'a non-empty list'}, "
-                              f"got {value!r}")
+            raise failure(f"{WHERE} {name}", "a list" if empty else "a non-empty list", value)
         return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
-    return check
+    return checker
 
 
 def method_name(name, value):
     """A checker: a registered (or composed) method name."""
     if not isinstance(value, str):
-        raise ConfigError(f"experiment option {name}: expected a method name, got {value!r}")
+        raise failure(f"{WHERE} {name}", "a method name", value)
     get_method(value)
     return value
 
 
 def flag(name, value):
-    if not isinstance(value, bool):
-        raise ConfigError(f"experiment option {name}: expected true or false, got {value!r}")
-    return value
+    return check(f"{WHERE} {name}", value, BOOLEAN)
 
 
 def class_pool(ctx: ExperimentContext, per_class: int | None, imbalance: float | None = None) -> DataSpec:
