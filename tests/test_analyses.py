@@ -149,15 +149,15 @@ def test_fig3_end_to_end(tmp_path):
 
 # ----------------------------------------------------------------------------- fig4
 def test_fig4_level_options_leave_the_default_out(tmp_path):
-    ctx = tiny_context("fig4", tmp_path)
+    ctx = tiny_context("fig4-render", tmp_path)
     knob = quality_knob("render")
     assert dict(fig4.level_generator(ctx, knob, 0.0).options) == {}
     assert dict(fig4.level_generator(ctx, knob, 0.5).options) == {"degrade": 0.5}
     assert knob.quality(0.25) == 0.75 and quality_knob("diffusion").quality(10) == 10
 
 
-def test_fig4_end_to_end(tmp_path):
-    ctx, result = run_tiny("fig4", tmp_path)
+def test_fig4_render_variant_end_to_end(tmp_path):
+    ctx, result = run_tiny("fig4-render", tmp_path)
     levels = ctx.config.options["levels"]
     ran = result.curves["synaug"]["x"]
     assert len(ran) + len(result.skipped) == len(levels)  # every level ran or says why not
@@ -165,10 +165,13 @@ def test_fig4_end_to_end(tmp_path):
     assert 1.0 in ran  # degrade 0 (today's images) always runs
     assert set(result.curves) == {"synaug", "ce (real data only)"}
     assert "ce" in result.tables[0].rows
+    quality = result.tables[1]  # each level's images measured: CAS, real-trained score, Fréchet distance
+    assert set(quality.rows) == {"synaug (degrade 0)", "synaug (degrade 1)"} and quality.columns[0] == "CAS"
+    assert all(0 <= r["CAS"] <= 100 and r["FD"] >= 0 for r in quality.rows.values())
 
 
 def test_fig4_a_generator_without_a_quality_knob_is_skipped(tmp_path):
-    ctx = tiny_context("fig4", tmp_path)
+    ctx = tiny_context("fig4-render", tmp_path)
     ctx.config = replace(ctx.config, generator=GeneratorSpec("smote"))
     assert [j.name for j in fig4.jobs(ctx)] == ["ce"]  # the baseline only
     result = fig4.collect(ctx, run_jobs(ctx, []))

@@ -12,9 +12,9 @@ from synaug.experiments.runner import run_experiment
 def test_plan_cli_prints_table_and_writes_rows(tmp_path, capsys):
     assert main(["plan", "--dataset", "mnist-lt", "--imbalance", "100", "--out", str(tmp_path / "plan.csv")]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-2].split() == ["total", "988", "0", "3012", "4000"]
+    assert out.splitlines()[-2].split() == ["total", "615", "0", "1885", "2500"]
     rows = list(csv.DictReader((tmp_path / "plan.csv").read_text().splitlines()))
-    assert len(rows) == 3012 and rows[0]["prompt"].startswith("a photo of a ")
+    assert len(rows) == 1885 and rows[0]["prompt"].startswith("a photo of a ")
     meta = json.loads((tmp_path / "plan.json").read_text())
     assert meta["image_shape"] == [28, 28, 1] and meta["undrawable"] == {}
 
@@ -49,20 +49,22 @@ def test_short_end_to_end_run(tmp_path):
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert set(saved["methods"]) == {"ce", "ce-rs", "synaug"}
-    assert list(saved["train_cells"].values()) == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
+    assert list(saved["train_cells"].values()) == [250, 149, 89, 53, 32, 19, 11, 6, 4, 2]
     synthetic = saved["synthetic_cells"]["True"]
-    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [400] * 10
+    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [250] * 10
     few = {m: r["seeds"]["0"]["few"] for m, r in saved["methods"].items()}
     many = {m: r["seeds"]["0"]["many"] for m, r in saved["methods"].items()}
     # what the methods are for, at seed 0 after 40 steps: CE ignores the tail, re-sampling and SYNAuG
-    # lift it at the head's expense
-    assert few["ce"] < 5.0 and few["synaug"] > few["ce"] + 30 and few["ce-rs"] > few["ce"] + 30
-    assert many["ce"] > many["synaug"] + 15 and many["ce"] > many["ce-rs"] + 15
+    # lift it at the head's expense (n_max 250 since issue 30's pretrain split: Many is digits 0 and 1,
+    # Few the five classes with 19 images or fewer)
+    assert few["ce"] < 5.0 and few["synaug"] > few["ce"] + 20 and few["ce-rs"] > few["ce"] + 30
+    assert many["ce"] > many["ce-rs"] + 15 and many["ce"] >= many["synaug"]
     # the numbers themselves (CPU, this seed): a change of draws, loss or schedule moves them (issue 20: the
     # warm-up became 5 % of the steps, 2 of these 40, where it used to be 40, the whole run)
-    assert few == pytest.approx({"ce": 0.0, "ce-rs": 60.5, "synaug": 39.0}, abs=1.0)
+    # (issue 30: the split changed, mnist-lt's n_max 400 -> 250; measured again)
+    assert few == pytest.approx({"ce": 0.0, "ce-rs": 46.2, "synaug": 28.0}, abs=1.0)
     assert {m: r["seeds"]["0"]["accuracy"] for m, r in saved["methods"].items()} == pytest.approx(
-        {"ce": 27.4, "ce-rs": 59.2, "synaug": 46.5}, abs=1.0)
+        {"ce": 30.2, "ce-rs": 48.3, "synaug": 44.7}, abs=1.0)
     for m, r in saved["methods"].items():
         acc = r["seeds"]["0"]["accuracy"]
         assert r["summary"]["accuracy"]["mean"] == acc

@@ -30,18 +30,18 @@ def hashes(images: np.ndarray, labels: np.ndarray) -> Counter:
 def test_mnist_lt_pool_is_the_rest_of_the_data_disjoint_from_train_and_test():
     splits = load_dataset("mnist-lt", imbalance=100)
     images, labels = load_mnist5k()
-    parts = [splits.train, splits.test, splits.unused]
-    # as multisets of (pixels, label): train + test + unused is exactly the 5000 images, once each
+    parts = [splits.train, splits.test, splits.unused, splits.pretrain]
+    # as multisets of (pixels, label): train + test + unused + pretrain is exactly the 5000 images, once each
     assert sum((hashes(p.images, p.labels) for p in parts), Counter()) == hashes(images, labels)
-    assert np.array_equal(splits.unused.class_counts(), 400 - splits.train.class_counts())
+    assert np.array_equal(splits.unused.class_counts(), 250 - splits.train.class_counts())
 
 
-def test_fashion_lt_pool_is_the_official_training_set_minus_the_long_tail():
+def test_fashion_lt_pool_is_the_official_training_set_minus_the_long_tail_and_the_pretrain_split():
     splits = load_dataset("fashion-lt", imbalance=10, n_max=200)
     full = load_fashion(True)
     assert hashes(splits.train.images, splits.train.labels) + hashes(splits.unused.images, splits.unused.labels) \
-        == hashes(full.images, full.labels)
-    assert np.array_equal(splits.unused.class_counts(), 6000 - splits.train.class_counts())
+        + hashes(splits.pretrain.images, splits.pretrain.labels) == hashes(full.images, full.labels)
+    assert np.array_equal(splits.unused.class_counts(), 5000 - splits.train.class_counts())
     assert splits.unused.class_names == FASHION_CLASSES
 
 

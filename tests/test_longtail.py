@@ -10,8 +10,9 @@ from helpers import write_cifar100
 def test_mnist_lt_if100_counts():
     assert longtail_counts(400, 10, 100) == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
     splits = load_dataset("mnist-lt", imbalance=100)
-    assert splits.train.class_counts().tolist() == [400, 239, 143, 86, 51, 30, 18, 11, 6, 4]
-    assert len(splits.train) == 988
+    # n_max 250: of the 500 images per digit, 150 are the pretrain split and 100 the test split
+    assert splits.train.class_counts().tolist() == [250, 149, 89, 53, 32, 19, 11, 6, 4, 2]
+    assert len(splits.train) == 615 and splits.info["n_max"] == 250
     assert splits.test.class_counts().tolist() == [100] * 10
     assert splits.train.images.shape[1:] == (28, 28, 1) and splits.train.images.dtype == np.uint8
 

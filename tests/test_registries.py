@@ -214,7 +214,7 @@ def test_every_generator_draws_a_plan_through_the_cli(name, tmp_path, request):
                  "--generator", name, *contract_flags(PLAN_FLAGS.get(name, []), request), "--out", str(plan)]) == 0
     assert main(["generate", "--plan", str(plan), "--out", str(tmp_path / "s"), "--generator", name, *flags]) == 0
     rows = (tmp_path / "s" / "metadata.csv").read_text().splitlines()[1:]
-    assert len(rows) == 55 - 51 + 45 - 40 and all(f",{name}," in r for r in rows)  # IF 10 keeps 51 and 40
+    assert len(rows) == 55 - 32 + 45 - 25 and all(f",{name}," in r for r in rows)  # IF 10 keeps 32 and 25
     assert json.loads((tmp_path / "s" / ".synaug" / "plan.json").read_text())["dataset"] == "mnist-lt"
 
 

@@ -14,6 +14,7 @@ formats; every one of them goes through the engine (`synaug.engine`).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -156,16 +157,28 @@ def run(config: dict | None = None, path: str | Path | None = None, *, progress:
     return run_experiment(resolve_config(config, path), progress=progress, dist=_dist())
 
 
+DEMO_GENERATORS = {
+    "render": {"generator": "render"},  # the offline renderer (fonts and emoji)
+    # the pretrained stand-in: ddpm fitted once on the dataset's fixed pretrain split, reused by every seed
+    "ddpm": {"generator": "ddpm", "fit": {"pool": "pretrain"}},
+}
+
+
 def demo(task: str = "longtail", *, dataset: str | None = None, imbalance: float = 100, seeds=(0,), methods=None,
          steps: int | None = None, out: str | Path | None = None, audit: bool = True, train: dict | None = None,
-         progress: bool = True):
+         generator: str = "render", progress: bool = True):
     """`synaug demo`: SYNAuG against a task's baselines on embedded data (runs/demo-TASK-DATASET); `train`
-    holds further TrainConfig keys (lr, warmup, flip...)."""
+    holds further TrainConfig keys (lr, warmup, flip...). `generator`: render (the offline renderer) or
+    ddpm (the pretrained stand-in: fitted on the dataset's pretrain split into OUT/synthetic once, reused)."""
+    from synaug.errors import ConfigError, unknown
     from synaug.experiments.config import default_out
     from synaug.experiments.tasks import TASKS
+    if generator not in DEMO_GENERATORS:
+        raise ConfigError(unknown("demo generator", generator, DEMO_GENERATORS))
     dataset = dataset or TASKS[task].dataset
     overrides = {"task": task, "dataset": dataset, "imbalance": imbalance, "seeds": list(seeds), "audit": audit,
                  "out": str(out or default_out(task, dataset, demo=True)),
+                 "generate": copy.deepcopy(DEMO_GENERATORS[generator]),
                  "methods": list(methods) if methods else None, "train": train_overrides(steps, train)}
     return run(overrides, progress=progress)
 
@@ -238,23 +251,33 @@ def filter(synthetic: str | Path, *, audit: str | Path | None = None, clip: str 
 
 def fit_generator(dataset: str, out: str | Path, *, pool: str = "train", imbalance: float = 100,
                   dataset_options: dict | None = None, generator: str = "ddpm", use_groups: bool = True,
-                  image_size: int | None = None, progress: bool = True, **settings) -> dict:
+                  image_size: int | None = None, progress: bool = True, quality_samples: int = 100,
+                  quality_steps: int = 300, **settings) -> dict:
     """`synaug fit-generator`: train backend `generator` (ddpm) on the dataset's `pool` (train: the
-    training split; unused: the real images the long tail left out) into `out`, never on an image of
-    the test split (checked by content before anything is written). Run again to resume a killed fit;
-    a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
+    training split; unused: the real images the long tail left out; pretrain: the embedded datasets' fixed
+    pretrain split, refused if it shares an image with any train, unused, validation or test split) into
+    `out`, never on an image of the test split (checked by content before anything is written). Run again
+    to resume a killed fit; a finished one is reused. `image_size`: the side it fits at (images resized as the cache does; at
     most 64 px, a larger side is refused before any work with the cost it would have). `settings`: the
-    backend's fit settings (`FitSettings`). Returns {"out", "steps", "steps_run", "final_loss",
-    "sample_check"} (`synaug.generators.ddpm_check`)."""
+    backend's fit settings (`FitSettings`). `quality_samples` images per cell (0: none) are drawn and
+    measured (`synaug.engine.fit_quality`: CAS with a classifier of `quality_steps` steps, Fréchet
+    distance, copy rate, recall; OUT/quality.json and OUT/quality.png). Returns {"out", "steps", "steps_run",
+    "final_loss", "sample_check"} (`synaug.generators.ddpm_check`) and "quality" when measured."""
+    from synaug.audit.quality import QualityConfig
     from synaug.engine.fitting import fit_into, fit_pool
-    from synaug.engine.specs import fit_settings
+    from synaug.engine.fit_quality import SampleSettings
+    from synaug.engine.specs import check_int, fit_settings
     from synaug.engine.workspace import Workspace
     from synaug.validate import check_out_dir
     pool, fit = fit_settings(generator, {**settings, "pool": pool})
+    check_int("quality_samples", quality_samples, 0)
+    check_int("quality_steps", quality_steps, 1)
+    quality = SampleSettings(per_cell=quality_samples, device=fit.device,
+                             measure=QualityConfig(steps=quality_steps, device=fit.device)) if quality_samples else None
     check_out_dir(out)  # a non-empty folder that is not this fit is refused by the fit itself
     splits = Workspace(shared=Path(out)).splits(DataSpec(dataset, imbalance, dataset_options))
     images, test = fit_pool(splits, pool, use_groups, image_size, fit, progress)
-    return fit_into(generator, images, Path(out), fit, test, pool, progress)
+    return fit_into(generator, images, Path(out), fit, test, pool, progress, quality)
 
 
 def fit_lora(dataset: str, model: str | Path, out: str | Path, *, imbalance: float = 100, classes=None,

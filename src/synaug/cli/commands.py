@@ -231,7 +231,7 @@ def cmd_demo(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     results = api.demo(args.task, dataset=args.dataset, imbalance=args.imbalance, seeds=seeds(args.seeds),
                        methods=methods, steps=args.steps, out=args.out, audit=not args.no_audit,
-                       train=given(args, TUNING_FLAGS), progress=not args.quiet)
+                       train=given(args, TUNING_FLAGS), generator=args.generator, progress=not args.quiet)
     if results is not None:
         cfg = results["config"]
         from synaug.experiments.tasks import TASKS
@@ -386,6 +386,7 @@ def cmd_filter(args) -> int:
 
 
 def cmd_fit_generator(args) -> int:
+    from synaug.engine.fit_quality import summary as quality_summary
     from synaug.validate import check_outside_dataset, user_yaml
     check_outside_dataset(args.out, args.dataset)
     settings = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "arch", "cbdm_weight", "seed", "device")
@@ -393,7 +394,7 @@ def cmd_fit_generator(args) -> int:
     settings = merged(settings, pairs(args.fit_option, "--fit-option", parse=user_yaml), "--fit-option")
     result = api.fit_generator(args.dataset, args.out, pool=args.pool, imbalance=args.imbalance,
                                use_groups=not args.no_groups, image_size=args.image_size, progress=not args.quiet,
-                               **settings)
+                               quality_samples=args.quality_samples, quality_steps=args.quality_steps, **settings)
     loss, check = result["final_loss"], result.get("sample_check")
     print(f"{args.generator} generator in {args.out}: {result['steps']} steps ({result['steps_run']} run now"
           + (f", final loss {loss:.4f}" if loss is not None else "") + f") on the {args.pool} pool of {args.dataset}; "
@@ -402,6 +403,8 @@ def cmd_fit_generator(args) -> int:
     if check and not check["failing"]:  # a failing check is a WARNING logged by the check itself
         print(f"sample check: every class's samples are recognised by a classifier trained on the real images "
               f"(at least {100 * check['floor']:.0f} % each; grid in {Path(args.out) / check['grid']})")
+    if result.get("quality"):
+        print(quality_summary(result["quality"]) + f" (in {args.out})")
     return 0
 
 

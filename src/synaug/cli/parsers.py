@@ -225,6 +225,9 @@ def demo_parser(sub) -> None:
     p.add_argument("--seeds", default="0", help="comma-separated training seeds, e.g. 0,1,2")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: the task's)")
     p.add_argument("--steps", type=positive_int, default=None, help="stage-1 steps (default 600)")
+    p.add_argument("--generator", default="render", choices=["render", "ddpm"], help="render: the offline renderer "
+                   "(fonts and emoji); ddpm: the pretrained stand-in, a diffusion model fitted once on the dataset's "
+                   "pretrain split (real images no split draws; minutes on 2 CPU cores, docs/ddpm.md) and reused")
     tuning_options(p.add_argument_group("training (every key: docs/training-options.md)"))
     p.add_argument("--out", default=None, help="default runs/demo-<task>-<dataset>")
     no_audit(p)

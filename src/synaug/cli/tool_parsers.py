@@ -90,7 +90,9 @@ def fit_generator_parser(sub) -> None:
                        "dataset's own images, offline; draw from it with --generator ddpm --generator-model OUT")
     data_options(p, required=True)
     p.add_argument("--pool", choices=FIT_POOLS, default="train", help="train: the (long-tailed) training split "
-                   "itself (DiffuLT); unused: the real images the long tail left out (never the test split)")
+                   "itself (DiffuLT); unused: the real images the long tail left out; pretrain: the embedded datasets' "
+                   "fixed pretrain split, disjoint from every long tail, validation and test split (the offline "
+                   "stand-in for a pretrained model; one fit per dataset, reused). Never the test split")
     p.add_argument("--out", required=True, help="the model folder GEN (new, empty, or a fit to resume)")
     p.add_argument("--generator", default="ddpm", choices=["ddpm"], help="the backend to fit")
     p.add_argument("--image-size", type=image_side, default=None, help="the side it fits at, 8 to 64 px (images resized "
@@ -108,6 +110,10 @@ def fit_generator_parser(sub) -> None:
     p.add_argument("--fit-option", action="append", default=[], metavar="KEY=VALUE", help="any other fit setting, "
                    "e.g. ema_decay=0.999 or arch_options={channels: [48, 96]} (docs/ddpm.md)")
     p.add_argument("--no-groups", action="store_true", help="condition on classes even if the data has groups")
+    p.add_argument("--quality-samples", type=nonneg_int, default=100, help="images drawn per cell to measure the "
+                   "fitted generator (CAS vs real, Fréchet distance, copy rate, recall: OUT/quality.json, "
+                   "OUT/quality.png); 0: not measured")
+    p.add_argument("--quality-steps", type=positive_int, default=300, help="training steps of the CAS classifier")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=C.cmd_fit_generator)
 

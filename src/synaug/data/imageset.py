@@ -282,10 +282,13 @@ def _concat_images(a, b):
 class DatasetSplits:
     """Train (imbalanced), optional validation, and balanced test sets of one dataset, and, where the
     dataset has them, the real images of its classes that no split uses (`unused`: what the long
-    tail left out; disjoint from train, val and test), the source of the `heldout` generator."""
+    tail left out; disjoint from train, val and test), the source of the `heldout` generator, and the
+    fixed `pretrain` part of an embedded source (the same images for every seed; no train, val, test or
+    unused split of any seed draws from it), the pool a domain generator is fitted on."""
 
     train: ImageSet
     test: ImageSet
     val: ImageSet | None = None
     info: dict = field(default_factory=dict)  # how the splits were made (seed, IF, n_max, ...)
     unused: ImageSet | None = None
+    pretrain: ImageSet | None = None

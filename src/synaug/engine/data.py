@@ -18,7 +18,7 @@ def load_splits(data: DataSpec) -> DatasetSplits:
     if not data.groups:
         drop = lambda ds: None if ds is None else ds.without_groups()  # noqa: E731
         splits = replace(splits, train=drop(splits.train), test=drop(splits.test), val=drop(splits.val),
-                         unused=drop(splits.unused))
+                         unused=drop(splits.unused), pretrain=drop(splits.pretrain))
     if data.per_class:
         n_of = {c: min(data.per_class, int(n)) for c, n in enumerate(splits.train.class_counts())}
         splits = replace(splits, train=splits.train.subset(first_per_cell(splits.train.labels, n_of, 0)))

@@ -5,9 +5,13 @@ same data, pool and settings.
     generate: {generator: ddpm, fit: {pool: train, steps: 2000}}
 
 fits (or reuses, or resumes after a crash) SHARED/<dataset>-<generator>-<digest>/ and draws the plan
-with `model` set to it. The pool is the long-tailed training split itself (DiffuLT's setting) or the
-real images the long tail left out (`DatasetSplits.unused`: a stand-in for a model that has seen the
-classes elsewhere); never the test split, which the fit checks by content before it writes anything.
+with `model` set to it. The pool is the long-tailed training split itself (DiffuLT's setting), the
+real images the long tail left out (`DatasetSplits.unused`), or the embedded datasets' fixed pretrain
+split (`DatasetSplits.pretrain`: the offline stand-in for a model pretrained on images the task never
+sees); never the test split, which the fit checks by content before it writes anything, and for the
+pretrain pool never an image of any train, unused, validation or test split either. The pretrain
+pool is the same for every seed, imbalance and subset, so its fit is keyed by the dataset and the pool's
+content alone: one fit per dataset and settings, reused by every seed of every experiment.
 `synaug fit-generator` fits the same way into a folder the user names.
 """
 
@@ -21,25 +25,56 @@ from pathlib import Path
 
 import numpy as np
 
+from synaug.data.datasets import data_revision
 from synaug.data.imageset import IN_MEMORY_MAX_SIDE, DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache
+from synaug.engine.fit_quality import SampleSettings, write_quality
 from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
-from synaug.errors import ConfigError
+from synaug.errors import ConfigError, DatasetError
 from synaug.generators.base import fitting, make_generator
+from synaug.generators.ddpm_folder import image_hashes, pool_digest
 from synaug.train.config import TrainConfig
-from synaug.generators.ddpm_folder import pool_digest
 from synaug.train import distributed
 from synaug.train.distributed import Dist
 
 
+POOL_MISSING = {
+    "unused": "this dataset has no unused real images (only long tails drawn from a larger set, such as mnist-lt or "
+              "fashion-lt, have them); fit on pool train",
+    "pretrain": "this dataset has no pretrain split (the embedded datasets mnist-lt, fashion-lt, mnist-fair and "
+                "fashion-spurious have one); fit on pool train",
+}
+
+
 def pool_images(splits: DatasetSplits, pool: str, use_groups: bool = True) -> ImageSet:
-    """The real images a generator learns from: the training split or the unused pool, with its groups
-    (a cell-conditional model) unless `use_groups` is False or the data has none."""
-    images = splits.train if pool == "train" else splits.unused
+    """The real images a generator learns from: the training split, the unused pool or the pretrain split,
+    with its groups (a cell-conditional model) unless `use_groups` is False or the data has none."""
+    images = {"train": splits.train, "unused": splits.unused, "pretrain": splits.pretrain}[pool]
     if images is None or len(images) == 0:
-        raise ConfigError(f"fit pool {pool!r}: this dataset has no unused real images (only long tails drawn from "
-                          "a larger set, such as mnist-lt or fashion-lt, have them); fit on pool train")
+        raise ConfigError(f"fit pool {pool!r}: {POOL_MISSING[pool]}")
     return images if use_groups and images.has_groups else images.without_groups()
+
+
+def task_splits(splits: DatasetSplits) -> dict[str, ImageSet]:
+    """The splits a task draws from (what a long tail keeps or leaves out, validation, test), by name."""
+    named = {"training": splits.train, "unused": splits.unused, "validation": splits.val, "test": splits.test}
+    return {name: ds for name, ds in named.items() if ds is not None and len(ds)}
+
+
+def check_pretrain_pool(splits: DatasetSplits) -> None:
+    """Refuse a pretrain split that shares an image (by content: the sha256 of its bytes) with any split the
+    task draws from, so a generator fitted on it has never seen an image a long tail or a test split holds."""
+    pool = splits.pretrain
+    own = image_hashes(np.asarray(pool.images[np.arange(len(pool))]))
+    for name, ds in task_splits(splits).items():
+        if ds.image_shape != pool.image_shape:
+            continue  # different shapes cannot share bytes
+        shared = np.isin(own, image_hashes(np.asarray(ds.images[np.arange(len(ds))])))
+        if shared.any():
+            raise DatasetError(
+                f"the pretrain pool shares {int(shared.sum())} image(s) with the {name} split (by content, e.g. "
+                f"pretrain row {int(np.flatnonzero(shared)[0])}): a generator fitted on it would have seen images "
+                "the task trains or is tested on. Fit on images no long tail, validation or test split can draw")
 
 
 # Measured on 2 CPU cores of a loaded machine (the fast denoiser, batch 128, docs/ddpm.md): seconds per
@@ -86,7 +121,9 @@ def fit_pool(splits: DatasetSplits, pool: str, use_groups: bool, image_size: int
     in_memory = lambda ds: ds if ds is None or isinstance(ds.images, np.ndarray) else replace(  # noqa: E731
         ds, images=np.asarray(ds.images[np.arange(len(ds))]))
     splits = replace(splits, train=in_memory(splits.train), test=in_memory(splits.test),
-                     unused=in_memory(splits.unused))
+                     unused=in_memory(splits.unused), pretrain=in_memory(splits.pretrain))
+    if pool == "pretrain":
+        check_pretrain_pool(splits)
     return pool_images(splits, pool, use_groups), splits.test
 
 
@@ -97,21 +134,28 @@ def fitter(name: str):
 
 
 def fit_into(name: str, images: ImageSet, out: Path, settings, test: ImageSet | None, pool: str,
-             progress: bool = True) -> dict:
+             progress: bool = True, quality: SampleSettings | None = None) -> dict:
     """Fit backend `name` on `images` into `out` (resumed if a fit with the same settings and pool
     stopped there; a finished one is reused; another fit there is refused), then check its samples
-    where the backend can (`check_samples`: a fresh fit is checked again): result["sample_check"]."""
+    where the backend can (`check_samples`: a fresh fit is checked again): result["sample_check"];
+    with `quality` (ddpm), its quality record (`synaug.engine.fit_quality`): result["quality"]."""
     result = fitter(name)(images, Path(out), settings, test=test, pool_name=pool, progress=progress)
     check = getattr(make_generator(name, {"real": images}, model=str(out)), "check_samples", None)
     if check is not None:
         result["sample_check"] = check(again=result["steps_run"] > 0)
+    if quality is not None and name == "ddpm" and test is not None:
+        result["quality"] = write_quality(Path(out), images, test, quality)
     return result
 
 
 def fit_key(data: DataSpec, generator: GeneratorSpec, images: ImageSet, use_groups: bool) -> str:
-    """A digest of what decides a fitted model: the data, the pool's content, the settings."""
+    """A digest of what decides a fitted model: the data, the pool's content, the settings. For the pretrain
+    pool the data is only the dataset's name and revision: its imbalance, subset seed, cap and holdout
+    change no image of the pool (whose content is in the digest anyway), so every seed shares one fit."""
     pool, settings = fit_settings(generator.name, as_dict(generator.fit))
-    key = dict(data=data.to_dict(), generator=generator.name, pool=pool, grouped=use_groups and images.has_groups,
+    data_key = (dict(dataset=data.name, revision=data_revision(data.dataset)) if pool == "pretrain"
+                else data.to_dict())
+    key = dict(data=data_key, generator=generator.name, pool=pool, grouped=use_groups and images.has_groups,
                images=pool_digest(images), settings=settings.recorded())
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -125,6 +169,8 @@ def fitted_generator(generator: GeneratorSpec, data: DataSpec, splits: DatasetSp
         return generator
     pool, settings = fit_settings(generator.name, as_dict(generator.fit))
     images = pool_images(splits, pool, use_groups)
+    if pool == "pretrain":
+        check_pretrain_pool(splits)
     out = Path(shared) / f"{data.name}-{generator.name}-{fit_key(data, generator, images, use_groups)}"
     if dist.is_main:
         log(f"{generator.name} generator: fitting on the {pool} pool ({len(images)} real images, "

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from synaug.data.datasets import data_revision
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds
 from synaug.errors import ConfigError
 from synaug.train.config import TrainConfig
@@ -71,9 +72,14 @@ class Job:
         return self.method_entry.synthetic or bool(self.subset.synthetic)
 
     def stamp(self) -> dict[str, Any]:
-        """The job as JSON: what decides the learned weights (runner settings and the device left out)."""
+        """The job as JSON: what decides the learned weights (runner settings and the device left out).
+        An embedded dataset's `data_revision` (what its splits contain, `synaug.data.datasets.data_revision`)
+        is part of it, so a run stored before its splits changed is never taken for a run on the new ones;
+        user data has none (its files' digests are checked instead)."""
         train = {k: v for k, v in self.train.to_dict().items() if k not in NOT_STAMPED}
-        return {"method": self.method, "data": self.data.to_dict(), "train": train,
+        revision = data_revision(self.data.dataset)
+        return {**({"data_revision": revision} if revision else {}),
+                "method": self.method, "data": self.data.to_dict(), "train": train,
                 "plan": None if self.plan is None else self.plan.to_dict(),
                 "generator": None if self.generator is None else {"name": self.generator.name,
                                                                  "options": dict(self.generator.options),

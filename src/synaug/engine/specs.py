@@ -162,7 +162,7 @@ class GeneratorSpec(Spec):
     """A registered backend (`name`) with its own `options`, and the runner's settings: images per
     `batch_size`, `workers` processes (CPU backends), `skip_undrawable` (generate the rest and
     report cells the backend cannot draw). `fit`: for a backend trained on the dataset's own images
-    (`ddpm`), the pool it learns from (`pool`: train | unused) and its fit settings; the engine fits it
+    (`ddpm`), the pool it learns from (`pool`: train | unused | pretrain) and its fit settings; the engine fits it
     once per data and settings (`synaug.engine.fitting`) and draws with the fitted model."""
 
     MAPPINGS = ("options", "fit")
@@ -192,12 +192,14 @@ class GeneratorSpec(Spec):
                              self.workers, self.skip_undrawable, self.fit)
 
 
-FIT_POOLS = ("train", "unused")  # the real images a fitted generator may learn from (never the test split)
+# the real images a fitted generator may learn from (never the test split): the long-tailed training split,
+# the images the long tail left out, or the embedded datasets' fixed pretrain split (disjoint from every split)
+FIT_POOLS = ("train", "unused", "pretrain")
 
 
 def fit_settings(name: str, fit: dict) -> tuple[str, Any]:
     """(pool, settings) of a `generate: {fit: ...}` mapping for backend `name`, checked: the backend
-    must be one that is fitted, the pool train or unused, the settings its own."""
+    must be one that is fitted, the pool one of FIT_POOLS, the settings its own."""
     if fitting(name) is None:
         raise ConfigError(f"generate fit: generator {name!r} is not fitted on the data (a fitted backend: ddpm)")
     fit = dict(fit)

@@ -6,17 +6,28 @@ images of several quality levels, against the baselines trained on the real long
 Stable Diffusion, its number of inference steps (3 ... 300): SYNAuG beats CE on Medium, Few and All
 at every level, the lowest quality is clearly worst, and beyond a threshold quality barely matters.
 
-The knob is the generator's own (`quality_knob`, declared by its backend): `render`'s `degrade`
-option (0 = today's images, 1 = blurred, washed out and noisy; quality = 1 - degrade), `diffusion`'s
-and `ddpm`'s sampling `steps`. A level the generator refuses is listed in `skipped`, not an error;
-the knob's default value is passed as no option at all, so that level shares its images with every
-other experiment of the same plan.
+The knob is the generator's own (`quality_knob`, declared by its backend): `ddpm`'s and `diffusion`'s
+sampling `steps`, `render`'s `degrade` option (0 = today's images, 1 = blurred, washed out and noisy;
+quality = 1 - degrade). Two experiments:
+- `fig4`, as the paper ran it: the `ddpm` generator fitted on the dataset's fixed pretrain split (the
+  offline stand-in for a pretrained text-to-image model; fitted once, reused by every seed) drawn at
+  1, 2, 5, 10, 25 and 50 DDIM steps.
+- `fig4-render`, the labelled variant: the offline renderer's blur / noise knob.
+Beside the accuracy table, a second table measures each level's synthetic images
+(`synaug.audit.quality`): CAS next to the same classifier trained on as many real images, the
+Fréchet distance on the audit's feature network (and the real images' own distance, the floor), the
+copy rate; measured on the first seed's synthetic set against the real images of the pretrain split
+(else the unused pool, else the training split) and the test split. A level the generator refuses is
+listed in `skipped`, not an error; the knob's default value is passed as no option at all, so that
+level shares its images with every other experiment of the same plan.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from synaug.audit.quality import QualityConfig, QualityMeter
+from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.caching import training_side
 from synaug.engine.specs import GeneratorSpec
 from synaug.errors import SynaugError
@@ -30,9 +41,12 @@ from synaug.generators.base import Knob, quality_knob
 from synaug.plots import pyplot
 
 
-DEFAULTS = {"per_class": None, "levels": None, "baselines": ["ce", "ce-rs"], "method": "synaug"}
+DEFAULTS = {"per_class": None, "levels": None, "baselines": ["ce", "ce-rs"], "method": "synaug",
+            "quality_steps": 300, "feature_steps": 150}
 RULES = {"per_class": number(1, integer=True, optional=True), "levels": listed(number(0), optional=True),
-         "baselines": listed(method_name), "method": method_name}
+         "baselines": listed(method_name), "method": method_name,
+         "quality_steps": number(0, integer=True), "feature_steps": number(1, integer=True)}
+QUALITY_COLUMNS = ["CAS", "real-trained", "CAS / real", "FD", "FD real", "copy rate"]
 
 
 def level_generator(ctx, knob: Knob, value) -> GeneratorSpec:
@@ -102,7 +116,39 @@ def collect(ctx, results) -> ExperimentResult:
             zip(accepted, [f"{opts['method']} ({knob.option} {v:g})" for v, _ in accepted])}
     runs.update({b: results.row(ctx.ws, b) for b in opts["baselines"]})
     result.findings.extend(findings(ctx, opts, runs, [level_rows[q] for q in sorted(level_rows)], rows))
+    if opts["quality_steps"] and samples:
+        result.tables.append(quality_table(ctx.splits(data), samples, level_rows, opts, ctx.config.train.device))
     return result
+
+
+def quality_reference(splits: DatasetSplits) -> tuple[str, ImageSet]:
+    """The real images the levels are measured against: the pretrain split, else the unused pool, else
+    the training split (all disjoint from the test split)."""
+    for name in ("pretrain", "unused", "train"):
+        images = getattr(splits, name)
+        if images is not None and len(images):
+            return name, images
+    raise SynaugError("no real training images to measure the synthetic images against")
+
+
+def quality_table(splits: DatasetSplits, samples: dict, level_rows: dict, opts: dict, device: str) -> Table:
+    """Per level: CAS (%), the same classifier on as many real images (%), their ratio, the Fréchet distance
+    of the synthetic and of the real images to the test split, the copy rate."""
+    name, real = quality_reference(splits)
+    meter = QualityMeter(real.without_groups(), splits.test.without_groups(),
+                         QualityConfig(steps=opts["quality_steps"], feature_steps=opts["feature_steps"], device=device))
+    rows = {}
+    for q in sorted(samples):
+        m = meter.measure(samples[q].without_groups())
+        rows[level_rows[q]] = dict(zip(QUALITY_COLUMNS, (m["cas"]["accuracy"], m["real_score"]["accuracy"],
+                                                         m["cas_ratio"], m["frechet_distance"],
+                                                         m["frechet_distance_real"], m["copy_rate"])))
+    return Table("Synthetic sample quality per level (the first seed's synthetic set): CAS = test accuracy (%) of a "
+                 f"classifier trained on it alone, real-trained = on as many real images of the {name} split; FD = "
+                 "Fréchet distance to the test split's features (FD real: the real images'); copy rate vs the real "
+                 "images", QUALITY_COLUMNS, rows,
+                 note=f"{m['feature_network']}; CAS classifier: audit-cnn, ce, {opts['quality_steps']} steps "
+                      "(Ravuri & Vinyals 2019)")
 
 
 def draw(c: dict, baselines: dict, opts: dict, knob: Knob):
@@ -176,12 +222,26 @@ def plateau(acc: list) -> bool | None:
     return bool(acc[0] == acc.min() and np.ptp(upper) < rise / 4)
 
 
+PAPER = ("ICML Fig. 4 / workshop Fig. 4: SYNAuG on ImageNet100-LT with Stable Diffusion at 3-300 inference steps vs "
+         "CE; Many / Medium / Few / All")
+TRAIN = {"steps": 300, "batch_size": 64, "stage2_steps": 100}
+TINY_TRAIN = {"steps": 3, "batch_size": 16, "stage2_steps": 1}
+
 register_experiment(Experiment(
-    name="fig4", title="Sample quality: long-tail accuracy vs synthetic image quality",
-    paper="ICML Fig. 4 / workshop Fig. 4: SYNAuG on ImageNet100-LT with Stable Diffusion at 3-300 inference "
-          "steps vs CE; Many / Medium / Few / All",
+    name="fig4", title="Sample quality: long-tail accuracy vs the pretrained ddpm stand-in's sampling steps",
+    paper=PAPER, dataset="mnist-lt", jobs=jobs, collect=collect,
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN,
+              "generate": {"generator": "ddpm", "fit": {"pool": "pretrain"}}},
+    tiny={"seeds": [0], "bootstrap": 100, "train": TINY_TRAIN,
+          "options": {"per_class": 12, "levels": [1, 50], "baselines": ["ce"], "quality_steps": 2,
+                      "feature_steps": 2}}))
+
+register_experiment(Experiment(
+    name="fig4-render", title="Sample quality (variant): long-tail accuracy vs the renderer's blur / noise knob",
+    paper=PAPER + " (here the offline renderer's degrade knob stands in for the number of steps)",
     dataset="mnist-lt", jobs=jobs, collect=collect,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": {"steps": 300, "batch_size": 64,
-                                                                               "stage2_steps": 100}},
-    tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
-          "options": {"per_class": 12, "levels": [1.0, 0.0], "baselines": ["ce"]}}))
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN,
+              "generate": {"generator": "render"}},
+    tiny={"seeds": [0], "bootstrap": 100, "train": TINY_TRAIN,
+          "options": {"per_class": 12, "levels": [1.0, 0.0], "baselines": ["ce"], "quality_steps": 2,
+                      "feature_steps": 2}}))
