@@ -740,8 +740,8 @@ ROUND4 = [
     *of_kind(HANG, [  # runaway work instead of a refusal
         Case("fit-batch-larger-than-the-pool", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out",
              str(t / "out/G"), "--steps", "2", "--batch-size", "100000"], ERROR,
-             "ddpm fit batch_size 100000 is larger than the pool it learns from (988 images); give a batch_size of at "
-             "most 988", _nothing_written("out/G")),
+             "ddpm fit batch_size 100000 is larger than the pool it learns from (615 images); give a batch_size of at "
+             "most 615", _nothing_written("out/G")),
         Case("fit-zero-steps", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
              "--fit-option", "steps=0"], ERROR,
              "ddpm fit steps: must be a positive integer, got 0", _nothing_written("out/G")),

@@ -21,6 +21,7 @@ import numpy as np
 from synaug.audit.quality import QualityConfig, image_quality
 from synaug.data.imageset import ImageSet
 from synaug.fileio import write_json
+from synaug.generators.ddpm import trained_timesteps
 from synaug.generators.ddpm_check import write_grid
 from synaug.generators.ddpm_folder import CHECKPOINT, cell_names, file_sha256, read_info
 from synaug.generators.ddpm_sample import DdpmSampler
@@ -48,8 +49,9 @@ def sample_cells(folder: Path, pool: ImageSet, settings: SampleSettings) -> Imag
     cells = [i for i, n in enumerate(names) if counts[i] > 0 and n in pool_names]
     labels = np.repeat(cells, settings.per_cell)
     seeds = list(range(len(labels)))
+    steps = min(settings.steps, trained_timesteps(sampler.info) or settings.steps)  # a tiny fit has fewer timesteps
     pixels = np.concatenate([sampler.sample(labels[k:k + settings.batch], seeds[k:k + settings.batch],
-                                            steps=settings.steps, guidance=settings.guidance)
+                                            steps=steps, guidance=settings.guidance)
                              for k in range(0, len(labels), settings.batch)])
     own = np.array([pool_names.index(names[c]) for c in labels])  # the pool's cell ids
     groups = len(pool.group_names) if pool.has_groups else 1
