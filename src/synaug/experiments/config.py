@@ -28,7 +28,7 @@ BASE_CONFIG = {
              "render_words": None},
     "generate": {"generator": "render", "batch_size": 256, "workers": 1, "skip_undrawable": True, "options": {},
                  "folder": None,  # folder: a `synaug generate` folder to train on instead of planning anew
-                 "fit": {}},  # {pool: train | unused}: a generator fitted on the data first (ddpm)
+                 "fit": {}},  # {pool: train | unused | pretrain}: a generator fitted on the data first (ddpm)
     "fit": {"steps": 2000},   # the settings of every generator fitted on the data (generate.fit, table rows)
     "train": {"steps": 600},
     "thresholds": {"many": 100, "few": 20, "scale_to": None},  # scale_to: scale both by n_max / scale_to
@@ -93,7 +93,7 @@ class RunConfig:
         return data, plan
 
     def fitted(self, generator: str, pool: str) -> GeneratorSpec:
-        """Backend `generator` fitted on `pool` (train | unused) with this config's fit settings, drawing
+        """Backend `generator` fitted on `pool` (train | unused | pretrain) with this config's fit settings, drawing
         with the config generator's runner settings (a table row's learned generator)."""
         g = self.generator
         return GeneratorSpec(generator, {}, g.batch_size, g.workers, g.skip_undrawable, {**dict(self.fit), "pool": pool})

@@ -39,7 +39,7 @@ class Row:
     plan: str | None = None          # "no-modifiers": one plain modifier for every image (Table 1 a)
     paper: str | None = None         # "TABLE/ROW" in paper_numbers.yaml
     fallback: tuple = ()             # method names to run if `method` is not registered (noted)
-    fit: str | None = None           # `generator` fitted on this pool of the data first (train | unused)
+    fit: str | None = None           # `generator` fitted on this pool of the data first (train | unused | pretrain)
 
 
 @dataclass(frozen=True)
