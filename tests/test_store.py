@@ -110,9 +110,10 @@ def test_dry_run_counts_distinct_jobs_stored_and_an_eta(tmp_path, capsys, monkey
     out = capsys.readouterr().out
     assert re.search(rf"jobs: +{plan['listed']} listed, {plan['distinct']} distinct after de-duplication, 2 stored", out)
     assert "min of training on 1 worker(s)" in out
-    # the CLI: every experiment at its defaults (runs/experiments/NAME), nothing stored in a new store
+    # the CLI (default folders, runs/experiments/NAME): nothing stored in a new store
     monkeypatch.chdir(tmp_path)
-    assert main(["experiment", "all", "--dry-run", "--store", str(tmp_path / "other"), "--seeds", "0"]) == 0
+    assert main(["experiment", "table3a", "--dry-run", "--store", str(tmp_path / "other"), "--seeds", "0",
+                 "--steps", "4"]) == 0
     assert re.search(r"\d+ listed, \d+ distinct after de-duplication, 0 stored", capsys.readouterr().out)
     assert not (tmp_path / "other").exists() and not (tmp_path / "runs").exists()  # a dry run writes nothing
 
