@@ -6,7 +6,6 @@ training throughput measured on this machine."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from synaug.engine.caching import training_side
 from synaug.engine.execute import run_job, synthetic_policy, training_data
 from synaug.engine.job import Job
 from synaug.engine.launchers import LaunchSettings, Task, launch
-from synaug.engine.store import RunStore
+from synaug.engine.store import RunStore, readable_metrics
 from synaug.engine.tuning import candidate_jobs
 from synaug.engine.workspace import Workspace
 from synaug.train.models import build_model
@@ -94,18 +93,11 @@ def measured_seconds_per_step(store: RunStore, job: Job) -> float | None:
         train = s.get("train") or {}
         if train.get("model") != job.train.model or train.get("batch_size") != job.train.batch_size:
             continue
-        seconds = metrics_seconds(run.folder)
+        seconds = (readable_metrics(run.folder) or {}).get("train_seconds")
         steps = int(train.get("steps") or 0) + int(train.get("stage2_steps") or 0)
-        if seconds and steps:
+        if isinstance(seconds, (int, float)) and seconds > 0 and steps:
             rates.append(seconds / steps)
     return statistics.median(rates) if rates else None
-
-
-def metrics_seconds(folder) -> float | None:
-    try:
-        return float(json.loads((folder / "metrics.json").read_text()).get("train_seconds"))
-    except (OSError, ValueError, TypeError):
-        return None
 
 
 def calibrated_seconds_per_step(job: Job, ws: Workspace, steps: int = 5) -> float:
