@@ -7,7 +7,9 @@ whose records are kept in git (results/store), then docs/results.md rebuilt from
 
 An interrupted campaign continues from what is stored (a finished job is never trained again); with
 --collect-only a table's rows without stored runs are listed as not run, and an analysis whose runs
-are not all stored is left out (its earlier section in docs/results.md is kept)."""
+are not all stored is left out (its earlier section in docs/results.md is kept). An entry may be a variant
+of an experiment: `table1@ddpm: {experiment: table1, generate: {generator: ddpm, fit: {pool: pretrain}}}` runs
+table1 with those overrides into its own folder and its own section of docs/results.md."""
 
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ def run(campaign: dict, names: dict, args) -> list[str]:
     collected = []
     for name, given in names.items():
         given = dict(given or {})
-        results = api.experiment(name, seeds=given.pop("seeds", None), steps=given.pop("steps", None),
+        experiment = given.pop("experiment", name)  # a variant (table1@ddpm) names the experiment it runs
+        results = api.experiment(experiment, seeds=given.pop("seeds", None), steps=given.pop("steps", None),
                                  overrides=given, out=root / name, store=campaign["store"],
                                  shared=campaign["shared"], progress=not args.quiet, launcher=args.launcher,
                                  workers=args.workers, dry_run=args.dry_run, collect_only=args.collect_only)

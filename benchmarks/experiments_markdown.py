@@ -2,7 +2,8 @@
 docs/results.md, between the markers `<!-- experiments:begin -->` and `<!-- experiments:end -->`:
 per experiment its command, seeds and steps, wall time, the tables (mean ± sample std over seeds, the
 paper's numbers after '|'), one line per claim with its family (paper or exploratory) and its verdict
-(consistent, contradicted, equivalent, underpowered or not runnable here), and the rows not run. The
+(consistent, contradicted, equivalent, underpowered or not runnable here), and the rows not run; a
+variant's folder (table1@ddpm: the experiment on the learned stand-in) has its own section. The
 block's sections of experiments not under ROOT (run earlier, elsewhere) are kept as they are.
 
 Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]
@@ -21,17 +22,21 @@ from synaug.fileio import atomic_write_text
 BEGIN, END = "<!-- experiments:begin -->", "<!-- experiments:end -->"
 
 
-def section(results: dict) -> str:
+def section(name: str, results: dict) -> str:
+    """The section of the experiment whose results.json is in folder `name` (its name, or a variant's:
+    table1@ddpm, the same experiment with other overrides)."""
     cfg = results["config"]
     seeds = ",".join(str(s) for s in cfg["seeds"])
     steps = cfg["train"].get("steps")
     command = f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
+    if name != results["experiment"]:
+        command += f" --config CONFIG (generate: {json.dumps(cfg.get('generate'))})"
     gen = cfg.get("generate") or {}
     fit = f", fitted on the {gen['fit'].get('pool')} pool" if gen.get("fit") else ""
     options = ", ".join(f"{k} {v}" for k, v in (gen.get("options") or {}).items() if k != "model")
     generator = f"`{gen.get('generator')}` images{fit}" + (f" ({options})" if options else "") if gen else "no images"
     varied = ", ".join(cfg.get("vary") or ())
-    head = (f"### `{results['experiment']}`: {results['title']}\n\n{results['paper']}\n\n"
+    head = (f"### `{name}`: {results['title']}\n\n{results['paper']}\n\n"
             f"`{command}` on `{cfg['dataset']}`, {generator}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
             f"{steps} stage-1 steps; {results['seconds'] / 60:.1f} min on the 2-core machine, other work running\n")
     return head + "\n```\n" + format_result_text(results) + "\n```\n"
@@ -46,8 +51,8 @@ def sections_in(block: str) -> dict[str, str]:
 def main(root: str, target: str = "docs/results.md") -> None:
     """The sections of ROOT's experiments replace theirs in the block; the block's other sections
     (experiments run earlier, whose results.json are not under ROOT) are kept, all in name order."""
-    results = [json.loads(p.read_text()) for p in sorted(Path(root).glob("*/results.json"))]
-    found = {r["experiment"]: section(r) for r in results}
+    found = {p.parent.name: section(p.parent.name, json.loads(p.read_text()))
+             for p in sorted(Path(root).glob("*/results.json"))}
     doc = Path(target).read_text()
     kept = sections_in(doc[doc.index(BEGIN) + len(BEGIN):doc.index(END)]) if BEGIN in doc and END in doc else {}
     merged = {**kept, **found}
