@@ -54,6 +54,11 @@ def test_a_one_step_fit_makes_generate_warn_loudly(tmp_path, caplog):
     failing = json.loads((gen / "sample_check.json").read_text())["failing"]
     assert all(name in warned[0] for name in failing) and "steps=1" in warned[0] and "batch_size=8" in warned[0]
     assert str(gen / "samples.png") in warned[0]
+    caplog.clear()  # a later generate repeats the warning once, not once per batch of images (the walk saw 18)
+    with caplog.at_level(logging.WARNING):
+        assert main(["generate", "--plan", str(tmp_path / "p.csv"), "--out", str(tmp_path / "syn2"), "--generator",
+                     "ddpm", "--generator-model", str(gen), "--sampling-steps", "2", "--batch-size", "2"]) == 0
+    assert sum("does not recognise" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_a_photo_folder_fits_at_image_size_or_is_refused_before_work(tmp_path, capsys, caplog):

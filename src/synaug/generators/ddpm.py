@@ -98,6 +98,7 @@ class DdpmGenerator:
         self._sampler = None
         self.real = real
         self._noted = False
+        self._checked = False  # the sample check (and its warning) once per backend, not once per batch
 
     # ------------------------------------------------------------------ protocol
     def describe(self) -> dict:
@@ -111,7 +112,9 @@ class DdpmGenerator:
 
     def generate(self, items: Sequence[PlanItem]) -> list[Generated]:
         self.note_mismatches()
-        self.check_samples()
+        if not self._checked:
+            self._checked = True
+            self.check_samples()
         labels = [self._label(it) for it in items]
         seeds = [it.seed for it in items]
         chunks = [self.sampler().sample(labels[k:k + self.batch], seeds[k:k + self.batch], steps=self.steps,
