@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from synaug.generators import GENERATORS, make_generator
+from synaug.generators.recorded import as_json
 from synaug.generators.runner import fingerprint
 
 from helpers import tiny_splits
@@ -85,3 +86,23 @@ def test_describe_and_fingerprint_are_unchanged(case_id, tmp_path, monkeypatch):
     described, digest = PINNED[case_id]
     assert json.dumps(generator.describe()) == described  # key order too: the run record lists them so
     assert fingerprint([], generator) == digest
+
+
+def test_config_holds_every_recorded_setting_and_describe_the_described_ones():
+    """The record is the constructor's settings after its checks; describe() shows the described part
+    (heldout's when_short and diffusion's device are recorded, never fingerprinted)."""
+    heldout = make_generator("heldout", context("full"), seed=4.0, when_short="skip")
+    assert dict(heldout.config) == {"seed": 4, "when_short": "skip"} and isinstance(heldout.config["seed"], int)
+    assert "when_short" not in heldout.describe()
+    diffusion = make_generator("diffusion", context("full"), steps=12.0, device="cpu", max_redraws=1)
+    assert diffusion.config["steps"] == 12 and diffusion.config["device_name"] == "cpu"
+    assert diffusion.config["max_redraws"] == 1 and "device_name" not in diffusion.describe()
+    with pytest.raises(TypeError):
+        diffusion.config["steps"] = 3  # read-only: a setting changes through its attribute, and the record follows
+    diffusion.steps = 3
+    assert diffusion.config["steps"] == 3 and diffusion.describe()["steps"] == 3
+
+
+def test_described_values_are_written_as_json_shows_them():
+    assert as_json({"b": (1, Path("x")), "a": [{"d": 1, "c": 2}]}) == {"a": [{"c": 2, "d": 1}], "b": [1, "x"]}
+    assert list(as_json({"b": 1, "a": 2})) == ["a", "b"]

@@ -69,7 +69,8 @@ class DdpmGenerator(RecordsConfig):
     quality_knob = Knob("steps", 50, (1, 2, 5, 10, 25, 50), "ddpm sampling steps")  # Fig. 4's real knob
     fit_settings = FitSettings  # fitted by the engine when a config says `fit: {pool: ...}` (or fit-generator)
     fitter = "synaug.generators.ddpm_fit:fit_generator"
-    # device, batch and the class/group names are recorded, not described (they change no image)
+    # device, batch and the class/group names are recorded but, as they always were, not described (an image
+    # is the same alone or in any batch; stored folders' fingerprints were made without them)
     described = ("model", "checkpoint_sha256", "steps", "guidance", "scheduler", "image_shape")
     sample_record = ("model", "checkpoint_sha256", "steps", "guidance", "scheduler")  # beside each image
 

@@ -49,7 +49,8 @@ class DiffusionGenerator(RecordsConfig):
     name = "diffusion"
     parallel_safe = False  # one pipeline per process: shard across processes / GPUs instead
     quality_knob = Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")
-    # allow_download, dtype, device, max_redraws and compile are recorded, not described (no image changes)
+    # allow_download, dtype, device, max_redraws and compile are recorded but, as they always were, not described:
+    # stored folders' fingerprints were made without them
     described = ("model", "scheduler", "steps", "guidance", "negative_prompt", "gen_size", "save_size",
                  "save_channels", "img2img", "strength", "safety_checker", "lora")
     left_out_when_unset = ("lora",)
