@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.runtime import dist_of
 from synaug.train import distributed
 from synaug.train.config import TrainConfig
 from synaug.train.methods import get_method
@@ -36,7 +37,7 @@ def tiny_splits(seed=0, size=12):
 
 
 def main(out: Path, method: str) -> None:
-    d = distributed.init_from_env()
+    d = distributed.join_process_group(dist_of())
     seen = []
     slice_of = distributed.local_slice
     distributed.local_slice = lambda idx, dd: seen.append(slice_of(idx, dd).tolist()) or slice_of(idx, dd)

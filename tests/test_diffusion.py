@@ -162,14 +162,14 @@ def test_out_of_memory_retry_does_not_keep_the_failed_call_alive(tiny_model):
 
 
 def test_shards_union_equals_one_process(tiny_model, tmp_path, monkeypatch):
-    from synaug.train.distributed import from_env
+    from synaug.runtime import dist_of
 
     items = plan(3)
     run_generation(items, make(tiny_model), tmp_path / "one", batch_size=4, progress=False)
     for rank in (1, 0):  # as torchrun ranks would, in any order
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "2")
-        run_generation(items, make(tiny_model), tmp_path / "two", batch_size=4, shard=(from_env().rank, from_env().world),
+        run_generation(items, make(tiny_model), tmp_path / "two", batch_size=4, shard=(dist_of().rank, dist_of().world),
                        progress=False)
     assert digest(tmp_path / "two") == digest(tmp_path / "one")
 

@@ -35,6 +35,21 @@ def test_generators_import_nothing_from_train_nor_the_package_root():
     assert {k: v for k, v in crossing.items() if v} == {}
 
 
+def test_experiments_name_methods_and_configs_through_the_neutral_faces():
+    """Experiments import `get_method` / `TrainConfig` from synaug.methods and `Dist` from synaug.runtime,
+    never a module of synaug.train (which implements them)."""
+    crossing = {str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m.startswith("synaug.train"))
+                for p in (SRC / "synaug" / "experiments").rglob("*.py")}
+    assert {k: v for k, v in crossing.items() if v} == {}
+
+
+def test_the_methods_face_is_the_training_packages_own_objects():
+    import synaug.methods as face
+    from synaug.train import config, methods
+    assert (face.get_method, face.METHODS, face.Method, face.TrainConfig) == \
+        (methods.get_method, methods.METHODS, methods.Method, config.TrainConfig)
+
+
 def test_ddpm_fit_learning_rate_is_the_training_loops_cosine_schedule():
     """The ddpm fit writes its schedule out rather than import the training loop's: the same value at
     every step (warm-up, the decay, the last step), so fits made before the move are reproduced."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from synaug.audit.recipe import audited_synthetic
 from synaug.errors import ConfigError
 from synaug.runtime import Dist, Environment, default_cache_dir, device_for, dist_of, environment
 
@@ -70,3 +71,22 @@ def test_the_version_is_the_projects():
                          env={**os.environ, "PYTHONPATH": str(SRC)}, check=True)
     text = (SRC.parent / "pyproject.toml").read_text()
     assert out.stdout.strip() == "synaug " + text.split('\nversion = "')[1].split('"')[0]
+
+
+def test_below_the_face_nothing_asks_the_environment_for_the_place_of_the_process():
+    """dist_of() reads RANK / WORLD_SIZE: only the entry points (the CLI, the API) call it, and pass
+    the Dist down (issue 31 item 3)."""
+    face = {"runtime.py", "api.py"}
+    callers = sorted(str(p.relative_to(SRC)) for p in (SRC / "synaug").rglob("*.py")
+                     if p.name not in face and "cli" not in p.relative_to(SRC).parts[1:2]
+                     and any(w in p.read_text() for w in ("dist_of", "from_env")))
+    assert callers == []
+
+
+def test_the_audit_recipe_refuses_torchrun_from_the_place_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")  # the environment says alone: the Dist passed down decides
+    with pytest.raises(ConfigError, match=r"^the audited recipe \(synaug-audit\) does not run under torchrun yet: "
+                                          r"run it on one process"):
+        audited_synthetic(None, tmp_path / "syn", None, tmp_path / "audit", tmp_path / "audited", dist=Dist(1, 2, 1))
+    assert list(tmp_path.iterdir()) == []  # refused before any folder is made

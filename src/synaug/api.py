@@ -24,8 +24,9 @@ from synaug.train.config import TrainConfig
 
 
 def _dist():
+    from synaug.runtime import dist_of
     from synaug.train import distributed
-    return distributed.init_from_env()  # joins the process group under torchrun; alone otherwise
+    return distributed.join_process_group(dist_of())  # joins the process group under torchrun; alone otherwise
 
 
 def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, strategy="uniform", seed: int = 0,
@@ -73,8 +74,8 @@ def generate(plan: str | Path, out: str | Path, generator: str = "render", *, op
     spec = GeneratorSpec(generator, options, batch_size, workers, skip_undrawable)
     check_out_dir(out)
     if shard is None:  # torchrun / accelerate launch: each process draws its shard (no process group needed)
-        from synaug.train.distributed import from_env
-        shard = (from_env().rank, from_env().world)
+        from synaug.runtime import dist_of
+        shard = (dist_of().rank, dist_of().world)
     _, meta = read_plan(plan)
     return generate_plan_file(Path(plan), Path(out), spec, plan_dataset_loader(meta), shard=shard, progress=progress)
 

@@ -40,7 +40,7 @@ from synaug.data.splits import carve_validation
 from synaug.errors import ConfigError, SynaugError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.generators.runner import METADATA
-from synaug.runtime import dist_of
+from synaug.runtime import Dist
 
 RECORD = "recipe.json"
 
@@ -102,10 +102,11 @@ def take_first(cells: np.ndarray, passed: np.ndarray, budget: np.ndarray) -> np.
 
 def audited_synthetic(splits: DatasetSplits, synthetic_folder: Path, synthetic: ImageSet, audit_dir: Path,
                       audited_dir: Path, cfg: RecipeConfig | None = None, *, use_groups: bool = True,
-                      dataset: str = "", progress: bool = False) -> tuple[ImageSet, dict]:
+                      dataset: str = "", progress: bool = False, dist: Dist = Dist()) -> tuple[ImageSet, dict]:
     """The audited subset of `synthetic` (read from `synthetic_folder`) and the recipe's summary
-    (also AUDIT/recipe.json). Writes AUDIT/ (the audit) and AUDITED/metadata.csv (the filtered mirror)."""
-    if dist_of().world > 1:
+    (also AUDIT/recipe.json). Writes AUDIT/ (the audit) and AUDITED/metadata.csv (the filtered mirror).
+    `dist` is this process's place in a torchrun job, read by the caller's entry point."""
+    if dist.world > 1:
         raise ConfigError("the audited recipe (synaug-audit) does not run under torchrun yet: run it on one "
                           "process, or audit, plan and filter first (docs/audit.md) and train synaug")
     cfg = cfg or RecipeConfig()

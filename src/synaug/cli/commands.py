@@ -182,8 +182,8 @@ def _is_main() -> bool:
 
 
 def _world() -> int:
-    from synaug.train.distributed import from_env
-    return from_env().world
+    from synaug.runtime import dist_of
+    return dist_of().world
 
 
 def print_metrics(m: dict) -> None:

@@ -73,7 +73,7 @@ class Workspace:
             base = self.audit_dir(synthetic).parent
             self._audits[key] = audited_synthetic(splits, synthetic.folder, synthetic.images, base / "audit",
                                                   base / "audited", use_groups=synthetic.use_groups, dataset=dataset,
-                                                  progress=self.progress)
+                                                  progress=self.progress, dist=self.dist)
             s = self._audits[key][1]
             when = "reused: the same data, set and settings" if s.get("reused") else f"{s['audit_seconds']:.0f}s"
             self.quiet(f"audit ({base / 'audit'}, {when}): the audited recipe (method "

@@ -34,7 +34,7 @@ from synaug.experiments.folders import in_default_root, shared_dir, store_dir
 from synaug.experiments.tasks import TASKS
 from synaug.experiments.uncertainty import RowRuns, row_runs
 from synaug.registry import Registry
-from synaug.train.distributed import Dist
+from synaug.runtime import Dist
 from synaug.validate import check_results_folder, load_yaml
 
 

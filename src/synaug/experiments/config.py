@@ -13,8 +13,7 @@ from synaug.engine.job import Job
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds, check_int, frozen_items
 from synaug.errors import ConfigError, check_keys, unknown
 from synaug.experiments.tasks import TASKS
-from synaug.train.config import TrainConfig
-from synaug.train.methods import get_method
+from synaug.methods import TrainConfig, get_method
 from synaug.validate import load_yaml
 
 BASE_CONFIG = {

@@ -35,8 +35,8 @@ from synaug.experiments.table import Table, table_text
 from synaug.experiments.tasks import TASKS
 from synaug.experiments.uncertainty import row_runs, row_stats
 from synaug.fileio import atomic_write_text, write_json
-from synaug.train.distributed import Dist
-from synaug.train.methods import get_method
+from synaug.methods import get_method
+from synaug.runtime import Dist
 from synaug.validate import check_results_folder
 
 

@@ -36,6 +36,7 @@ from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.ddpm_check import CHECK_STEPS, check_samples, read_check, warning_text
 from synaug.generators.ddpm_folder import CHECKPOINT, INFO, file_sha256, model_cell, read_info
 from synaug.generators.ddpm_settings import FitSettings
+from synaug.generators.recorded import RecordsConfig
 from synaug.plan import PlanItem
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,16 @@ def check_sampling_steps(model: Path, steps: int) -> dict:
 
 
 @register_generator("ddpm")
-class DdpmGenerator:
+class DdpmGenerator(RecordsConfig):
     name = "ddpm"
     parallel_safe = False  # one network per process: shard across processes instead
     quality_knob = Knob("steps", 50, (1, 2, 5, 10, 25, 50), "ddpm sampling steps")  # Fig. 4's real knob
     fit_settings = FitSettings  # fitted by the engine when a config says `fit: {pool: ...}` (or fit-generator)
     fitter = "synaug.generators.ddpm_fit:fit_generator"
+    # device, batch and the class/group names are recorded but, as they always were, not described (an image
+    # is the same alone or in any batch; stored folders' fingerprints were made without them)
+    described = ("model", "checkpoint_sha256", "steps", "guidance", "scheduler", "image_shape")
+    sample_record = ("model", "checkpoint_sha256", "steps", "guidance", "scheduler")  # beside each image
 
     def __init__(self, *, model: str | None = None, steps: int | None = None, guidance: float = 2.0,
                  scheduler: str = "ddim",
@@ -88,11 +93,11 @@ class DdpmGenerator:
         check("ddpm option guidance", guidance, GUIDANCE)
         if fitted:
             check_sampling_steps(Path(model), steps)
-        self.model, self.steps, self.guidance = Path(model), int(steps), float(guidance)
-        self.scheduler, self.device, self.batch = scheduler, device, int(batch)
-        self.class_names = list(class_names) if class_names is not None else None
-        self.group_names = list(group_names) if group_names is not None else None
-        self.image_shape = tuple(int(v) for v in image_shape) if image_shape is not None else None
+        self.record(model=Path(model), steps=int(steps), guidance=float(guidance), scheduler=scheduler,
+                    device=device, batch=int(batch),
+                    class_names=list(class_names) if class_names is not None else None,
+                    group_names=list(group_names) if group_names is not None else None,
+                    image_shape=tuple(int(v) for v in image_shape) if image_shape is not None else None)
         self._info: dict | None = None
         self._digest: str | None = None
         self._sampler = None
@@ -101,10 +106,8 @@ class DdpmGenerator:
         self._checked = False  # the sample check (and its warning) once per backend, not once per batch
 
     # ------------------------------------------------------------------ protocol
-    def describe(self) -> dict:
-        return {"generator": self.name, "model": str(self.model), "checkpoint_sha256": self.digest(),
-                "steps": self.steps, "guidance": self.guidance, "scheduler": self.scheduler,
-                "image_shape": list(self.image_shape) if self.image_shape else None}
+    def derived(self) -> dict:
+        return {"checkpoint_sha256": self.digest()}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         self.note_mismatches()
@@ -121,8 +124,8 @@ class DdpmGenerator:
                                         guidance=self.guidance, scheduler=self.scheduler)
                   for k in range(0, len(items), self.batch)]
         pixels = np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 1), np.uint8)
-        extra = {"model": str(self.model), "checkpoint_sha256": self.digest(), "steps": self.steps,
-                 "guidance": self.guidance, "scheduler": self.scheduler}
+        described = self.describe()
+        extra = {key: described[key] for key in self.sample_record}
         return [Generated(self._to_saved(p), dict(extra)) for p in pixels]
 
     # ------------------------------------------------------------------ model

@@ -24,6 +24,7 @@ from PIL import Image
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.generators.lora import activate_adapter, missing_adapter
+from synaug.generators.recorded import RecordsConfig
 from synaug.plan import PlanItem
 from synaug.runtime import device_for
 from synaug.seeds import hashed_seed
@@ -44,10 +45,15 @@ def is_oom(exc: BaseException) -> bool:
 
 
 @register_generator("diffusion")
-class DiffusionGenerator:
+class DiffusionGenerator(RecordsConfig):
     name = "diffusion"
     parallel_safe = False  # one pipeline per process: shard across processes / GPUs instead
     quality_knob = Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")
+    # allow_download, dtype, device, max_redraws and compile are recorded but, as they always were, not described:
+    # stored folders' fingerprints were made without them
+    described = ("model", "scheduler", "steps", "guidance", "negative_prompt", "gen_size", "save_size",
+                 "save_channels", "img2img", "strength", "safety_checker", "lora")
+    left_out_when_unset = ("lora",)
 
     def __init__(self, *, model: str | None = None, allow_download: bool = False, steps: int = 30,
                  guidance: float = 7.5, negative_prompt: str = "", scheduler: str | None = None,
@@ -59,25 +65,23 @@ class DiffusionGenerator:
         if img2img and real is None:
             raise GenerationError("image-to-image translation is guided by the real training images, which this "
                                   "command does not have")
-        self.model, self.allow_download = model, allow_download
-        self.steps, self.guidance, self.negative_prompt = int(steps), float(guidance), negative_prompt
-        self.scheduler_name, self.gen_size = scheduler, gen_size
-        # images are saved at the planned dataset's size and channels
-        self.save_size, self.save_channels = int(image_shape[0]), int(image_shape[2])
-        self.dtype_name, self.device_name = dtype, device
-        self.safety_checker, self.max_redraws, self.compile = safety_checker, int(max_redraws), compile
-        self.img2img, self.guidance_images, self.strength = img2img, real, float(strength)
+        self.record(model=model, allow_download=allow_download, steps=int(steps), guidance=float(guidance),
+                    negative_prompt=negative_prompt, scheduler_name=scheduler, gen_size=gen_size,
+                    # images are saved at the planned dataset's size and channels
+                    save_size=int(image_shape[0]), save_channels=int(image_shape[2]),
+                    dtype_name=dtype, device_name=device, safety_checker=safety_checker,
+                    max_redraws=int(max_redraws), compile=compile, img2img=img2img, strength=float(strength),
+                    lora=lora)
+        self.guidance_images = real
         self._pipe, self._i2i = pipeline, None
-        self.lora, self._loaded_adapters = lora, set()
+        self._loaded_adapters = set()
         self.max_batch: int | None = None  # lowered after an out-of-memory error
 
     # ------------------------------------------------------------------ protocol
-    def describe(self) -> dict:
-        return {"generator": self.name, "model": str(self.model), "scheduler": self.scheduler_name or "default",
-                "steps": self.steps, "guidance": self.guidance, "negative_prompt": self.negative_prompt,
-                "gen_size": self.gen_size, "save_size": self.save_size, "save_channels": self.save_channels,
-                "img2img": self.img2img, "strength": self.strength if self.img2img else None,
-                "safety_checker": self.safety_checker, **({"lora": str(self.lora)} if self.lora else {})}
+    def derived(self) -> dict:
+        # a model or scheduler left unset is shown as such; strength acts only with img2img
+        return {"model": str(self.model), "scheduler": self.scheduler_name or "default",
+                "strength": self.strength if self.img2img else None, "lora": str(self.lora) if self.lora else None}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         if self.lora:
@@ -100,15 +104,15 @@ class DiffusionGenerator:
         seeds = [it.seed for it in items]
         guides = [self._guidance_for(it) for it in items] if self.img2img else [None] * len(items)
         images, flagged = self._draw([it.prompt for it in items], seeds, [g[0] if g else None for g in guides])
-        out = []
+        described, out = self.describe(), []
         for k, item in enumerate(items):
             image, final_seed, redraws = images[k], item.seed, 0
             while flagged[k] and redraws < self.max_redraws:
                 redraws += 1
                 final_seed = redraw_seed(item.seed, redraws)
                 (image,), (flagged[k],) = self._draw([item.prompt], [final_seed], [guides[k][0] if guides[k] else None])
-            extra = {"model": str(self.model), "scheduler": self._scheduler_label(), "steps": self.steps,
-                     "guidance": self.guidance, "final_seed": final_seed, "redraws": redraws}
+            extra = {"model": described["model"], "scheduler": self._scheduler_label(), "steps": described["steps"],
+                     "guidance": described["guidance"], "final_seed": final_seed, "redraws": redraws}
             if guides[k]:
                 extra.update(img2img=self.img2img, strength=self.strength, guidance_index=guides[k][1],
                              guidance_label=guides[k][2])

@@ -25,6 +25,7 @@ from synaug.cells import parse_tag
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, register_generator
+from synaug.generators.recorded import RecordsConfig
 from synaug.generators.runner import cell_label
 from synaug.plan import PlanItem
 
@@ -32,9 +33,12 @@ WHEN_SHORT = ("error", "skip")
 
 
 @register_generator("heldout")
-class HeldoutGenerator:
+class HeldoutGenerator(RecordsConfig):
     name = "heldout"
     parallel_safe = True  # CPU, picklable (the pool travels with it to --workers processes)
+    # when_short is recorded, not described: it changes which images are recorded as dropped, never an
+    # image, so a run stopped by the error resumes in the same folder with `when_short: skip`
+    described = ("seed", "pool_images", "pool_digest")
 
     def __init__(self, *, seed: int = 0, when_short: str = "error", unused: ImageSet | None = None):
         pool = unused
@@ -47,17 +51,13 @@ class HeldoutGenerator:
         if not isinstance(pool.images, np.ndarray):
             raise GenerationError("the heldout generator serves pools held in memory (<= 64 px datasets)")
         self.pool = pool
-        self.seed = int(seed)
-        self.when_short = when_short
+        self.record(seed=int(seed), when_short=when_short)
         self.space = pool.cell_space
         self.cells = np.asarray(pool.cells())
         self._orders: dict[int, np.ndarray] = {}
 
-    def describe(self) -> dict:
-        # when_short is left out: it changes which images are recorded as dropped, never an image,
-        # so a run stopped by the error resumes in the same folder with `when_short: skip`
-        return {"generator": self.name, "seed": self.seed, "pool_images": len(self.pool),
-                "pool_digest": int(self.pool.images.sum(dtype=np.int64) % 2**31)}
+    def derived(self) -> dict:
+        return {"pool_images": len(self.pool), "pool_digest": int(self.pool.images.sum(dtype=np.int64) % 2**31)}
 
     def order(self, cell: int) -> np.ndarray:
         """Pool rows of `cell` in this generator's shuffled order (item index k takes entry k)."""

@@ -31,6 +31,7 @@ from synaug.data.groups import TEXTURES, apply_tint, background_patches, composi
 from synaug.errors import ConfigError
 from synaug.generators.base import Generated, Knob, register_generator
 from synaug.emoji_index import search
+from synaug.generators.recorded import RecordsConfig
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
 from synaug.plan import PlanItem
 
@@ -90,7 +91,7 @@ def glyph_chars(class_name: str) -> list[str] | None:
 
 
 @register_generator("render")
-class RenderGenerator:
+class RenderGenerator(RecordsConfig):
     name = "render"
     parallel_safe = True  # pure CPU and picklable: `--workers N` renders batches in N processes
     quality_knob = Knob("degrade", 0.0, (1.0, 0.75, 0.5, 0.25, 0.0), "render quality (1 - degrade)")
@@ -98,34 +99,25 @@ class RenderGenerator:
                    "fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap differs from "
                    "Stable Diffusion's; read these numbers as a test of the pipeline on real data, not as a "
                    "reproduction of the paper's figures.")
+    described = ("size", "channels", "unspecified_groups", "aliases", "render_words", "degrade")
+    # absent when unused: folders made before these options existed keep their fingerprint
+    left_out_when_unset = ("aliases", "render_words", "degrade")
 
     def __init__(self, *, degrade: float = 0.0, image_shape: Sequence[int] = (28, 28, 1),
                  unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None,
                  render_words: dict[str, str] | None = None):
         H, W, C = (int(v) for v in image_shape)
-        self.size = (H, W)
-        self.degrade = check_degrade(degrade)
-        self.channels = C
-        if self.channels not in (1, 3):
+        degrade = check_degrade(degrade)
+        if C not in (1, 3):
             raise ConfigError(f"the render generator draws 1- or 3-channel images, not {C}")
-        # items whose prompt names no group get one of these, drawn by seed (as a text-to-image
-        # model fills in attributes a prompt leaves open); recorded as `drawn_group`
-        self.unspecified_groups = list(unspecified_groups)
-        # class name -> the words the renderer looks up instead ('T-shirt_top' -> 't-shirt', 'Seven' -> '7')
-        self.aliases = {str(k): str(v) for k, v in (aliases or {}).items()}
-        # class name -> the word looked up here only (the prompt keeps the class name or its alias)
-        self.render_words = {str(k): str(v) for k, v in (render_words or {}).items()}
-
-    def describe(self) -> dict:
-        d = {"generator": self.name, "size": list(self.size), "channels": self.channels,
-             "unspecified_groups": self.unspecified_groups}
-        if self.aliases:
-            d["aliases"] = dict(sorted(self.aliases.items()))
-        if self.render_words:  # absent when unused: earlier folders keep their fingerprint
-            d["render_words"] = dict(sorted(self.render_words.items()))
-        if self.degrade:  # absent at 0: folders made before the option existed keep their fingerprint
-            d["degrade"] = self.degrade
-        return d
+        self.record(size=(H, W), channels=C, degrade=degrade,
+                    # items whose prompt names no group get one of these, drawn by seed (as a text-to-image
+                    # model fills in attributes a prompt leaves open); recorded as `drawn_group`
+                    unspecified_groups=list(unspecified_groups),
+                    # class name -> the words the renderer looks up instead ('T-shirt_top' -> 't-shirt')
+                    aliases={str(k): str(v) for k, v in (aliases or {}).items()},
+                    # class name -> the word looked up here only (the prompt keeps the class name or its alias)
+                    render_words={str(k): str(v) for k, v in (render_words or {}).items()})
 
     def _name(self, item: PlanItem) -> str:
         """The word looked up for the item's class: its render word, else its alias, else its name."""

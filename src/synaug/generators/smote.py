@@ -19,14 +19,16 @@ from synaug.constraints import POSITIVE_INT, check
 from synaug.data.imageset import ImageSet
 from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
+from synaug.generators.recorded import RecordsConfig
 from synaug.cells import parse_tag
 from synaug.plan import PlanItem
 
 
 @register_generator("smote")
-class SmoteGenerator:
+class SmoteGenerator(RecordsConfig):
     name = "smote"
     parallel_safe = True  # CPU, picklable (the real images travel with it to --workers processes)
+    described = ("k_neighbors", "real_images", "real_digest")
 
     def __init__(self, *, k_neighbors: int = 5, real: ImageSet):
         if not isinstance(real.images, np.ndarray):
@@ -36,11 +38,10 @@ class SmoteGenerator:
         self.x = real.images.reshape(len(real), -1).astype(np.float64)
         self.space = real.cell_space
         self.cells = np.asarray(real.cells())
-        self.k = k_neighbors
+        self.record(k_neighbors=k_neighbors)
 
-    def describe(self) -> dict:
-        return {"generator": self.name, "k_neighbors": self.k, "real_images": len(self.x),
-                "real_digest": int(np.abs(self.x).sum()) % 2**31}
+    def derived(self) -> dict:
+        return {"real_images": len(self.x), "real_digest": int(np.abs(self.x).sum()) % 2**31}
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         n = int((self.cells == self.space.id_of(parse_tag(item.cell))).sum())
@@ -58,7 +59,7 @@ class SmoteGenerator:
         other = int(np.flatnonzero(self.cells != cell)[0])
         x = self.x[np.append(rows, other)]
         y = np.append(np.full(len(rows), cell), self.cells[other])
-        smote = over_sampling.SMOTE(sampling_strategy={cell: len(rows) + 1}, k_neighbors=min(self.k, len(rows) - 1),
+        smote = over_sampling.SMOTE(sampling_strategy={cell: len(rows) + 1}, k_neighbors=min(self.k_neighbors, len(rows) - 1),
                                     random_state=item.seed % 2**32)
         x_res, _ = smote.fit_resample(x, y)
         pixels = np.clip(np.rint(x_res[-1]), 0, 255).astype(np.uint8).reshape(self.shape)

@@ -13,19 +13,16 @@ import numpy as np
 
 from synaug.errors import SynaugError
 # the process facts (its place, its device, the backend) are the runtime's: re-exported for the training code
-from synaug.runtime import Dist, backend, device_for, dist_of, gpu_per_process  # noqa: F401
-
-from_env = dist_of  # the name the engine and the API call it by
+from synaug.runtime import Dist, backend, device_for, gpu_per_process  # noqa: F401
 
 # torch is imported where it is used (see synaug.runtime)
 
 
-def init_from_env() -> Dist:
-    """This process's place, joining the process group when torchrun started several. Called once at
-    an entry point (the CLI, an API function); the result is passed down explicitly."""
+def join_process_group(d: Dist) -> Dist:
+    """Join the process group when torchrun started several processes (`d`, this process's place as
+    the entry point read it: the CLI, an API function); `d`, passed down explicitly from there."""
     import torch
     import torch.distributed as dist
-    d = dist_of()
     if d.active and not dist.is_initialized():
         name = backend()
         if name == "nccl":

@@ -24,7 +24,7 @@ from synaug.experiments.catalog import ExperimentContext
 from synaug.experiments.stats import Stat
 from synaug.experiments.uncertainty import row_stats
 from synaug.plots import save_png
-from synaug.train.methods import get_method
+from synaug.methods import get_method
 
 SHOTS = ("many", "medium", "few", "accuracy")
 

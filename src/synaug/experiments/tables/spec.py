@@ -27,7 +27,7 @@ from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text
 from synaug.generators.base import GENERATORS, takes_option
 from synaug.prompts import bank_for_dataset, load_bank
-from synaug.train.methods import get_method
+from synaug.methods import get_method
 
 
 @dataclass(frozen=True)
