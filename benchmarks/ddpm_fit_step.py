@@ -9,7 +9,7 @@ an untimed 1-step fit first (imports, kernels, allocator), then a fit of `--warm
 `--warmup` + `--steps` steps, each in a fresh folder; the difference of the two wall times over
 `--steps` is the cost of one step with the set-up (networks, scheduler, pool tensors, the final
 checkpoint) taken out. Run it alone, not niced, e.g. under the shared lock:
-`flock /work/quiet.lock bash -c 'uptime; PYTHONPATH=src python benchmarks/ddpm_fit_step.py'`.
+`uptime; PYTHONPATH=src python benchmarks/ddpm_fit_step.py`.
 """
 
 from __future__ import annotations
