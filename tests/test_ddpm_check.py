@@ -14,22 +14,25 @@ from PIL import Image
 pytest.importorskip("diffusers")
 
 from synaug.cli import main  # noqa: E402
+from synaug.engine import fitting  # noqa: E402
 from synaug.engine.fitting import fit_cost, step_seconds  # noqa: E402
 from synaug.generators.ddpm_check import floor  # noqa: E402
 
+CLI_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # synaug.cli.run_command's logging format
 ONE_STEP = ["--steps", "1", "--batch-size", "8", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
             "--quiet"]
 COLOURS = {"brick": (200, 40, 30), "grass": (30, 180, 40), "sky": (40, 90, 220)}
 
 
-def photo_folder(root, side):
-    """root/{train,test}/<class>/*.png: flat colour photos with a little noise, 6 + 2 per class."""
+def photo_folder(root, side, width=None):
+    """root/{train,test}/<class>/*.png: flat colour photos with a little noise, 6 + 2 per class, `side` px
+    high and `width` (default `side`) px wide."""
     rng = np.random.default_rng(0)
     for split, n in (("train", 6), ("test", 2)):
         for name, rgb in COLOURS.items():
             (root / split / name).mkdir(parents=True)
             for i in range(n):
-                pixels = np.clip(np.array(rgb) + rng.normal(0, 12, (side, side, 3)), 0, 255).astype(np.uint8)
+                pixels = np.clip(np.array(rgb) + rng.normal(0, 12, (side, width or side, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(root / split / name / f"{i}.png")
     return root
 
@@ -54,6 +57,9 @@ def test_a_one_step_fit_makes_generate_warn_loudly(tmp_path, caplog):
     failing = json.loads((gen / "sample_check.json").read_text())["failing"]
     assert all(name in warned[0] for name in failing) and "steps=1" in warned[0] and "batch_size=8" in warned[0]
     assert str(gen / "samples.png") in warned[0]
+    shown = [logging.Formatter(CLI_LOG_FORMAT).format(r) for r in caplog.records if "does not recognise" in r.getMessage()]
+    assert shown[0].startswith(f"WARNING synaug.generators.ddpm: the ddpm model in {gen} draws ")
+    assert shown[0].count("WARNING") == 1  # one prefix, the logger's (it was printed twice)
     caplog.clear()  # a later generate repeats the warning once, not once per batch of images (the walk saw 18)
     with caplog.at_level(logging.WARNING):
         assert main(["generate", "--plan", str(tmp_path / "p.csv"), "--out", str(tmp_path / "syn2"), "--generator",
@@ -79,6 +85,27 @@ def test_a_photo_folder_fits_at_image_size_or_is_refused_before_work(tmp_path, c
                for r in caplog.records)
 
 
-def test_the_fit_cost_follows_the_measured_seconds_per_step():
-    assert step_seconds(32) == 6.6 and step_seconds(64) == 10.4 and step_seconds(128) == pytest.approx(41.6)
-    assert fit_cost(64, 4000, 128) == "about 11.6 h" and fit_cost(28, 100, 128) == "about 8 min"
+def test_a_non_square_folder_is_named_by_the_shorter_side_it_fits_at(tmp_path, capsys):
+    portrait = f"imagefolder:{photo_folder(tmp_path / 'portrait', 128, width=96)}"  # 96 wide, 128 high
+    assert main(["fit-generator", "--dataset", portrait, "--out", str(tmp_path / "big"), *ONE_STEP]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the ddpm generator fits at 64 px at most and these images are 96 px on their "
+                          "shorter side (96 x 128 px): ")
+    assert f"images at 96 px would take {fit_cost(96, 1, 8)}" in err and not (tmp_path / "big").exists()
+    tall = f"imagefolder:{photo_folder(tmp_path / 'tall', 80, width=40)}"  # on disk (80 > 64), fits at 40 px
+    gen = tmp_path / "GEN"
+    assert main(["fit-generator", "--dataset", tall, "--out", str(gen), *ONE_STEP]) == 0
+    assert json.loads((gen / "generator.json").read_text())["image_shape"] == [40, 40, 3]
+
+
+def test_the_fit_cost_follows_the_measured_seconds_per_step(monkeypatch):
+    measured = dict(fitting.SECONDS_PER_STEP)
+    # the table holds the quiet numbers: a default 32 px fit near docs/first-day.md's 0.36 s per step
+    assert 0.3 <= measured[32] <= 0.45 and measured[32] < measured[64] < measured[96] < measured[128]
+    assert fit_cost(32, 4000, 128) == f"about {measured[32] * 4000 / 60:.0f} min"
+    monkeypatch.setattr(fitting, "SECONDS_PER_STEP", {32: 1.0, 64: 2.5, 128: 10.0})
+    assert step_seconds(32) == 1.0 and step_seconds(64) == 2.5 and step_seconds(128) == 10.0
+    assert step_seconds(16) == pytest.approx(0.25) and step_seconds(256) == pytest.approx(40.0)  # x pixel count
+    assert step_seconds(48) == pytest.approx(1.0 + 1.5 * (48 ** 2 - 32 ** 2) / (64 ** 2 - 32 ** 2))
+    assert step_seconds(96) == pytest.approx(2.5 + 7.5 * (96 ** 2 - 64 ** 2) / (128 ** 2 - 64 ** 2))
+    assert fit_cost(64, 4000, 128) == "about 2.8 h" and fit_cost(32, 300, 64) == "about 2 min"

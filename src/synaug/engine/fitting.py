@@ -77,19 +77,26 @@ def check_pretrain_pool(splits: DatasetSplits) -> None:
                 "the task trains or is tested on. Fit on images no long tail, validation or test split can draw")
 
 
-# Measured on 2 CPU cores of a loaded machine (the fast denoiser, batch 128, docs/ddpm.md): seconds per
-# fit step at a side; between and beyond them the time scales with the pixel count.
-SECONDS_PER_STEP = {32: 6.6, 64: 10.4}
+# Seconds per fit step at a side: the default FitSettings (the `fast` denoiser, batch 128), 3 channels,
+# 8 classes, 2 torch threads, measured 2026-12-07 on 2 CPU cores, run alone and not niced (only niced
+# neighbours ran: load average 5.2-6.9), by `benchmarks/ddpm_fit_step.py --sides 32 64 --steps 30`:
+# three runs at 32 px (0.41, 0.31, 0.39 s: the median kept), two at 64 px (1.20, 1.37: the mean kept), and
+# one of `--sides 96 128 --steps 10` (3.43, 8.14 s). Above 64 px the cost grows faster than the pixel
+# count. Between measured sides the time is interpolated in the pixel count; beyond them it scales with
+# the pixel count. docs/ddpm.md gives the table.
+SECONDS_PER_STEP = {32: 0.39, 64: 1.29, 96: 3.43, 128: 8.14}
 MAX_FIT_SIDE = IN_MEMORY_MAX_SIDE  # the fit holds its pool in memory, as uint8
 
 
 def step_seconds(side: int) -> float:
-    (a, ta), (b, tb) = sorted(SECONDS_PER_STEP.items())
-    if side <= a:
-        return ta * (side / a) ** 2
-    if side >= b:
-        return tb * (side / b) ** 2
-    return ta + (tb - ta) * (side ** 2 - a ** 2) / (b ** 2 - a ** 2)
+    """Seconds per fit step (batch 128) at `side` px on 2 CPU cores, from SECONDS_PER_STEP."""
+    measured = sorted(SECONDS_PER_STEP.items())
+    (smallest, t_small), (largest, t_large) = measured[0], measured[-1]
+    if side <= smallest:
+        return t_small * (side / smallest) ** 2
+    if side >= largest:
+        return t_large * (side / largest) ** 2
+    return float(np.interp(side ** 2, [s ** 2 for s, _ in measured], [t for _, t in measured]))
 
 
 def fit_cost(side: int, steps: int, batch_size: int) -> str:
@@ -98,15 +105,25 @@ def fit_cost(side: int, steps: int, batch_size: int) -> str:
     return f"about {hours:,.1f} h" if hours >= 1 else f"about {hours * 60:.0f} min"
 
 
-def check_fit_side(side: int, settings) -> None:
-    """Refuse, before any work, a fit above `MAX_FIT_SIDE`: the reason, the sizes it takes, the cost."""
+def fit_side(splits: DatasetSplits, image_size: int | None) -> int:
+    """The side, in px, of the images a fit learns from: `image_size`, else the training images' shorter
+    side (the cache's default shorter-side resize keeps it and crops the longer side to a square)."""
+    height, width = splits.train.image_shape[:2]
+    return int(image_size or min(height, width))
+
+
+def check_fit_side(side: int, settings, image_shape: tuple | None = None) -> None:
+    """Refuse, before any work, a fit above `MAX_FIT_SIDE`: the reason, the sizes it takes, the cost.
+    `image_shape` (H, W, ...): the images' own size, named when they are not square."""
     if side <= MAX_FIT_SIDE:
         return
+    height, width = image_shape[:2] if image_shape is not None else (side, side)
+    own = f" on their shorter side ({width} x {height} px)" if height != width else ""
     raise ConfigError(
-        f"the ddpm generator fits at {MAX_FIT_SIDE} px at most and these images are {side} px: its pool is held in "
-        f"memory and its CPU denoiser was sized for small images ({settings.steps:,} steps of {settings.batch_size} "
-        f"images at {side} px would take {fit_cost(side, settings.steps, settings.batch_size)} on 2 CPU cores; at "
-        f"32 px {fit_cost(32, settings.steps, settings.batch_size)}, at 64 px "
+        f"the ddpm generator fits at {MAX_FIT_SIDE} px at most and these images are {side} px{own}: its pool is "
+        f"held in memory and its CPU denoiser was sized for small images ({settings.steps:,} steps of "
+        f"{settings.batch_size} images at {side} px would take {fit_cost(side, settings.steps, settings.batch_size)} "
+        f"on 2 CPU cores; at 32 px {fit_cost(32, settings.steps, settings.batch_size)}, at 64 px "
         f"{fit_cost(64, settings.steps, settings.batch_size)}). Pass --image-size 32 (any side from 8 to "
         f"{MAX_FIT_SIDE}): the images are resized as the cache does, and `generate` says when it resizes the "
         "samples to the plan's size")
@@ -114,10 +131,13 @@ def check_fit_side(side: int, settings) -> None:
 
 def fit_pool(splits: DatasetSplits, pool: str, use_groups: bool, image_size: int | None,
              settings, progress: bool = True) -> tuple[ImageSet, ImageSet]:
-    """(pool, test split) in memory at the fit's side: `image_size`, else the images' own; images on disk
-    are decoded through the shared cache (resized as training resizes them). Refused above MAX_FIT_SIDE."""
-    check_fit_side(int(image_size or splits.train.image_shape[0]), settings)
-    splits, _ = decode_to_cache(splits, {}, TrainConfig(image_size=image_size), progress=progress)
+    """(pool, test split) in memory at the fit's side (`fit_side`); images on disk are decoded through the
+    shared cache at that side (resized as training resizes them). Refused above MAX_FIT_SIDE."""
+    side = fit_side(splits, image_size)
+    check_fit_side(side, settings, None if image_size else splits.train.image_shape)
+    on_disk = not isinstance(splits.train.images, np.ndarray)  # in-memory images are never resized
+    splits, _ = decode_to_cache(splits, {}, TrainConfig(image_size=side if on_disk else image_size),
+                                progress=progress)
     in_memory = lambda ds: ds if ds is None or isinstance(ds.images, np.ndarray) else replace(  # noqa: E731
         ds, images=np.asarray(ds.images[np.arange(len(ds))]))
     splits = replace(splits, train=in_memory(splits.train), test=in_memory(splits.test),

@@ -108,7 +108,8 @@ def warning_text(record: dict, folder: Path) -> str | None:
     shown = ", ".join(f"{n} {100 * record['shares'][n]:.0f} %" for n in record["failing"])
     fit = record["fit"]
     settings = ", ".join(f"{k}={fit[k]}" for k in ("steps", "batch_size", "lr", "arch", "image_shape") if k in fit)
-    return (f"WARNING: the ddpm model in {folder} draws {len(record['failing'])} of {len(record['shares'])} classes "
+    # no "WARNING:" of its own: it is logged as a warning, whose format already says so
+    return (f"the ddpm model in {folder} draws {len(record['failing'])} of {len(record['shares'])} classes "
             f"that a classifier trained on the real images does not recognise (share of {record['samples_per_cell']} "
             f"samples given their own class, floor {100 * record['floor']:.0f} %: twice chance): {shown}. "
             f"Its fit: {settings}. Look at {Path(folder) / record['grid']}; these images would train the classifier "
