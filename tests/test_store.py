@@ -227,3 +227,25 @@ def test_dry_run_counts_a_stage2_step_at_its_own_cost():
     assert stage1_steps("ce", train) == 100  # no stage 2: its stage2_steps are never run
     assert stage1_steps("synaug", train) == pytest.approx(100 + 30 * STAGE2_STEP_COST * 2)
     assert stage1_steps("no-such-method", train) == 100
+
+
+@pytest.mark.parametrize("config,keys", [
+    ({"seeds": [0, 1]}, ["67a010a789ee32c6a54e", "5235a34bcb67f6b30cda", "7c32234d226163d36a3c",
+                         "c380d6ad2f0d4311541e", "002d6acd94f0f5a5c40d", "499d308371d718beda81"]),
+    ({"task": "fairness", "seeds": [0]}, ["df26db4f992906a7537d", "488fe9339ad938a1c7c0", "4696926c51a3267c31a8",
+                                          "c16dc82f08618c3a51ed", "71b0e117c104de71b54e"]),
+])
+def test_a_run_is_an_experiment_whose_rows_are_its_methods_and_keeps_its_job_keys(tmp_path, config, keys):
+    """`synaug run` lists its jobs as a table whose rows are the config's methods; each job's key is the
+    one `run` gave it before it became an experiment (pinned: stored runs stay valid)."""
+    from synaug.engine.workspace import Workspace
+    from synaug.experiments.catalog import ExperimentContext
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.tables.spec import row_jobs, run_spec
+    cfg = resolve_config({**config, "out": str(tmp_path / "run")})
+    spec = run_spec(cfg)
+    assert [r.label for r in spec.rows] == [r.method for r in spec.rows] == list(cfg.methods) and spec.claims == ()
+    jobs = row_jobs(ExperimentContext(cfg, Workspace(shared=tmp_path / "shared", progress=False)), spec)
+    assert [j.key() for j in jobs] == keys
+    assert [(j.name, j.seed) for j in jobs] == [(m, s) for m in cfg.methods for s in cfg.seeds]
+    assert not (tmp_path / "run").exists()
