@@ -129,7 +129,8 @@ def write_result(experiment, cfg: dict, out: Path, result, seconds: float, index
     atomic_write_text(out / "results.txt", format_result_text(results) + "\n")
     section = section_html(results, out)
     atomic_write_text(out / "section.html", section)
-    write_page(out / "report.html", f"synaug experiment {experiment.name}", section)
+    write_page(out / "report.html", f"synaug experiment {experiment.name}" if experiment.paper else
+               f"synaug {experiment.name}: {experiment.title}", section)
     if index:  # runs/experiments/experiments.html: one page for every experiment of the default root
         write_index(out.parent)
     return results
