@@ -20,13 +20,13 @@ BASELINES = {"longtail": ("ce-rs", "ce")}  # grouped tasks: ("rs", "erm")
 
 
 def table(results: dict) -> list[str]:
-    keys = list(next(iter(results["methods"].values()))["summary"])
-    keys = ["accuracy", "many", "medium", "few"] if results["task"] == "longtail" else keys  # All/Many/Medium/Few
+    main = results["tables"][0]
+    keys = main["columns"][:4] if results.get("thresholds") else main["columns"]  # a long tail: All/Many/Medium/Few
     lines = [f"{'method':<14}" + "".join(f"{k:>18}" for k in keys)]
-    for m, r in results["methods"].items():
+    for m, r in main["rows"].items():
         cells = []
         for k in keys:
-            st = r["summary"][k]
+            st = r[k]
             cells.append(f"{'-':>18}" if st["mean"] is None else
                          f"{st['mean']:>10.2f} ± {st['std'] or 0:5.2f}" if st["n"] > 1 else f"{st['mean']:>18.2f}")
         lines.append(f"{m:<14}" + "".join(cells))
@@ -35,10 +35,10 @@ def table(results: dict) -> list[str]:
 
 def per_cell(results: dict, method: str) -> dict:
     """{cell name: mean test accuracy over seeds} (classes, or class x group cells)."""
-    r = results["methods"][method]
+    r = results["rows"][method]
     if "per_cell_mean" in r:
         return dict(r["per_cell_mean"])
-    return dict(zip(results["class_names"], r["per_class_mean"]))
+    return dict(zip(results["data"]["class_names"], r["per_class_mean"]))
 
 
 def gains(results: dict) -> tuple[list, dict]:
@@ -47,15 +47,15 @@ def gains(results: dict) -> tuple[list, dict]:
     scored = [c for c in audit["cells"] if c["score"] is not None]
     synaug = per_cell(results, "synaug")
     out = {}
-    for base in BASELINES.get(results["task"], ("rs", "erm")):
-        if base in results["methods"]:
+    for base in BASELINES.get(results["config"]["task"], ("rs", "erm")):
+        if base in results["rows"]:
             b = per_cell(results, base)
             out[base] = [synaug[c["name"]] - b[c["name"]] for c in scored]
     return scored, out
 
 
 def correlation(results: dict, name: str, pooled: dict) -> list[str]:
-    if "audit" not in results or "synaug" not in results["methods"]:
+    if "audit" not in results or "synaug" not in results["rows"]:
         return [f"{name}: no audit or no synaug run: no correlation"]
     scored, by_base = gains(results)
     lines = [f"\n{name}: audit transfer (validation, %) vs synaug's per-cell test gain (points)"]
@@ -76,7 +76,7 @@ def main(out: Path) -> None:
     for f in sorted(out.glob("*/results.json")):
         results = json.loads(f.read_text())
         seeds = results["config"]["seeds"]
-        print(f"\n== {f.parent.name} ({results['task']}, seeds {seeds}; last training step)")
+        print(f"\n== {f.parent.name} ({results['config']['task']}, seeds {seeds}; last training step)")
         print("\n".join(table(results)))
         print("\n".join(correlation(results, f.parent.name, pooled)))
     for kind, (s, g) in pooled.items():

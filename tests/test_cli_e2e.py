@@ -6,6 +6,7 @@ import pytest
 
 from synaug.cli import main
 from synaug.experiments.config import resolve_config
+from synaug.experiments.experiment_report import format_result_text
 from synaug.experiments.runner import run_experiment
 
 
@@ -48,12 +49,13 @@ def test_short_end_to_end_run(tmp_path):
     cfg = resolve_config({"out": str(tmp_path / "demo"), "train": {"steps": 40, "stage2_steps": 40}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert set(saved["methods"]) == {"ce", "ce-rs", "synaug"}
-    assert list(saved["train_cells"].values()) == [250, 149, 89, 53, 32, 19, 11, 6, 4, 2]
-    synthetic = saved["synthetic_cells"]["True"]
-    assert [saved["train_cells"][c] + synthetic[c] for c in saved["train_cells"]] == [250] * 10
-    few = {m: r["seeds"]["0"]["few"] for m, r in saved["methods"].items()}
-    many = {m: r["seeds"]["0"]["many"] for m, r in saved["methods"].items()}
+    assert set(saved["rows"]) == set(saved["tables"][0]["rows"]) == {"ce", "ce-rs", "synaug"}
+    train_cells = saved["data"]["train_cells"]
+    assert list(train_cells.values()) == [250, 149, 89, 53, 32, 19, 11, 6, 4, 2]
+    synthetic = saved["synthetic"]["True"]["cells"]
+    assert [train_cells[c] + synthetic[c] for c in train_cells] == [250] * 10
+    few = {m: r["seeds"]["0"]["few"] for m, r in saved["rows"].items()}
+    many = {m: r["seeds"]["0"]["many"] for m, r in saved["rows"].items()}
     # what the methods are for, at seed 0 after 40 steps: CE ignores the tail, re-sampling and SYNAuG
     # lift it at the head's expense (n_max 250 since issue 30's pretrain split: Many is digits 0 and 1,
     # Few the five classes with 19 images or fewer)
@@ -63,18 +65,20 @@ def test_short_end_to_end_run(tmp_path):
     # warm-up became 5 % of the steps, 2 of these 40, where it used to be 40, the whole run)
     # (issue 30: the split changed, mnist-lt's n_max 400 -> 250; measured again)
     assert few == pytest.approx({"ce": 0.0, "ce-rs": 46.2, "synaug": 28.0}, abs=1.0)
-    assert {m: r["seeds"]["0"]["accuracy"] for m, r in saved["methods"].items()} == pytest.approx(
+    assert {m: r["seeds"]["0"]["accuracy"] for m, r in saved["rows"].items()} == pytest.approx(
         {"ce": 30.2, "ce-rs": 48.3, "synaug": 44.7}, abs=1.0)
-    for m, r in saved["methods"].items():
+    for m, r in saved["rows"].items():
         acc = r["seeds"]["0"]["accuracy"]
-        assert r["summary"]["accuracy"]["mean"] == acc
+        assert saved["tables"][0]["rows"][m]["accuracy"]["mean"] == acc
         run = tmp_path / "demo" / "runs" / m / "seed0"
         assert json.loads((run / "metrics.json").read_text())["accuracy"] == acc
     assert (tmp_path / "demo" / "runs" / "synaug" / "seed0" / "stage2.pt").is_file()
     assert not (tmp_path / "demo" / "runs" / "ce" / "seed0" / "stage2.pt").exists()
     page = (tmp_path / "demo" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 and "last training step" in page
-    assert "All" in results["table"] and "synaug" in results["table"]
+    # the table's bars, counts real vs synthetic, the real | synthetic grid, per-class accuracy
+    assert page.count("data:image/png;base64,") == 4 and "last training step" in page
+    text = (tmp_path / "demo" / "results.txt").read_text()
+    assert text == format_result_text(results) + "\n" and "All" in text and "synaug" in text
 
 
 @pytest.mark.slow
@@ -100,14 +104,14 @@ def test_short_group_task_runs(task, keys, tmp_path):
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     assert cfg.data.dataset == TASKS[task].dataset
     for m in methods:
-        metrics = results["methods"][m]["seeds"]["0"]
+        metrics = results["rows"][m]["seeds"]["0"]
         assert all(metrics[k] is not None for k in keys)
         assert len(metrics["per_cell"]) == (8 if task == "fairness" else 4)
     page = (tmp_path / task / "report.html").read_text()
     assert "Embedded stand-in" in page and "per class x group cell" in page
     if task == "fairness":  # the class-only variant plans over classes in its own folder
-        assert list(results["synthetic_folders"]) == ["False"]  # erm uses none, synaug-classes plans over classes
-        folder = Path(results["synthetic_folders"]["False"])
+        assert list(results["synthetic"]) == ["False"]  # erm uses none, synaug-classes plans over classes
+        folder = Path(results["synthetic"]["False"]["folder"])
         assert (folder / "metadata.csv").is_file() and folder.parent.parent == tmp_path / task / "synthetic"
         with open(folder / "metadata.csv", newline="") as f:
             assert all(r["group"] == "" and r["drawn_group"] for r in csv.DictReader(f))  # classes only
@@ -125,9 +129,9 @@ def test_run_from_one_yaml_config(tmp_path, capsys):
                       f"out: {tmp_path / 'exp'}\n")
     assert main(["run", "--config", str(config)]) == 0
     results = json.loads((tmp_path / "exp" / "results.json").read_text())
-    assert results["config"]["imbalance"] == 50 and sorted(results["methods"]["ce"]["seeds"]) == ["0", "1"]
-    accs = [results["methods"]["ce"]["seeds"][s]["accuracy"] for s in ("0", "1")]
-    assert results["methods"]["ce"]["summary"]["accuracy"]["mean"] == pytest.approx(sum(accs) / 2)
+    assert results["config"]["imbalance"] == 50 and sorted(results["rows"]["ce"]["seeds"]) == ["0", "1"]
+    accs = [results["rows"]["ce"]["seeds"][s]["accuracy"] for s in ("0", "1")]
+    assert results["tables"][0]["rows"]["ce"]["accuracy"]["mean"] == pytest.approx(sum(accs) / 2)
     ckpt = torch.load(tmp_path / "exp" / "runs" / "ce" / "seed1" / "stage1.pt", weights_only=True)
     assert ckpt["step"] == 15 and ckpt["config"]["seed"] == 1 and ckpt["method"] == "ce"
     assert "synaug-retrain" in capsys.readouterr().out
@@ -170,10 +174,10 @@ def test_cifar10_lt_rgb_pipeline_with_resnet32(tmp_path):
                           "out": str(tmp_path / "out")})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     counts = [int(20 * 0.1 ** (c / 9)) for c in range(10)]  # n_max = 200 / 10 images, IF 10
-    assert list(results["train_cells"].values()) == counts
-    assert list(results["synthetic_cells"]["True"].values()) == [20 - n for n in counts]
+    assert list(results["data"]["train_cells"].values()) == counts
+    assert list(results["synthetic"]["True"]["cells"].values()) == [20 - n for n in counts]
     from PIL import Image
-    first = sorted((Path(results["synthetic_folders"]["True"]) / "truck").glob("*.png"))[0]
+    first = sorted((Path(results["synthetic"]["True"]["folder"]) / "truck").glob("*.png"))[0]
     assert Image.open(first).mode == "RGB" and Image.open(first).size == (32, 32)
 
 
@@ -188,4 +192,4 @@ def test_demo_report_shows_the_audit_and_the_audit_changes_no_number(tmp_path):
     assert "Audit of the synthetic images" not in (tmp_path / "b" / "report.html").read_text()
     assert with_audit["audit"]["True"]["cells"] and "audit" not in without
     for m in base["methods"]:
-        assert with_audit["methods"][m]["seeds"]["0"]["per_class"] == without["methods"][m]["seeds"]["0"]["per_class"]
+        assert with_audit["rows"][m]["seeds"]["0"]["per_class"] == without["rows"][m]["seeds"]["0"]["per_class"]

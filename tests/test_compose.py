@@ -156,7 +156,7 @@ def test_a_run_config_trains_a_composed_method_end_to_end(tmp_path):
     cfg = resolve_config({"task": "longtail", "dataset": "mnist-lt", "methods": ["ce+wb"], "seeds": [0],
                           "train": {"steps": 10, "stage2_steps": 3}, "out": str(tmp_path / "exp")})
     results = run_experiment(cfg, progress=False, log=lambda *a, **k: None)
-    assert results["methods"]["ce+wb"]["description"] == get_method("ce+wb").description
+    assert results["rows"]["ce+wb"]["description"] == get_method("ce+wb").description
     run = tmp_path / "exp" / "runs" / "ce+wb" / "seed0"
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["weight_decay"] == 5e-3
     assert (run / "stage2.pt").is_file()

@@ -64,10 +64,10 @@ def test_run_trains_on_the_counts_of_its_plan(tmp_path):
     cfg = resolve_config({"dataset": "mnist-lt", "methods": ["ce", "uniformize"], "plan": {"strategy": "U-100"},
                           "train": {"steps": 3, "stage2_steps": 1, "batch_size": 16}, "out": str(tmp_path / "r")})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
-    real, added = plan_cells(Path(results["synthetic_folders"]["True"]).parent / "plan.json")
-    assert results["methods"]["uniformize"]["seeds"]["0"]["training_images"] == {"real": real, "synthetic": added}
+    real, added = plan_cells(Path(results["synthetic"]["True"]["folder"]).parent / "plan.json")
+    assert results["rows"]["uniformize"]["seeds"]["0"]["training_images"] == {"real": real, "synthetic": added}
     counts = load_dataset("mnist-lt").train.class_counts().tolist()  # ce uses no plan: every real image
-    assert results["methods"]["ce"]["seeds"]["0"]["training_images"] == {"real": counts, "synthetic": [0] * 10}
+    assert results["rows"]["ce"]["seeds"]["0"]["training_images"] == {"real": counts, "synthetic": [0] * 10}
 
 
 @pytest.mark.slow

@@ -210,7 +210,7 @@ def test_resize_modes_are_torchvisions_and_the_paper_configs_follow_their_recipe
 def test_chance_level_flags_runs_and_rows():
     from synaug.eval.chance import chance_level, near_chance
     from synaug.eval.specs import format_metrics
-    from synaug.experiments.runner import chance_flags
+    from synaug.experiments.tables.spec import chance_flags
     level = chance_level(8, 480)
     assert level["chance"] == 12.5 and level["near"] == pytest.approx(12.5 + 2 * 100 * (0.125 * 0.875 / 480) ** 0.5)
     assert near_chance(13.75, level) and not near_chance(40.0, level)

@@ -109,7 +109,7 @@ def test_run_on_a_users_folder_reports_its_real_imbalance_and_progress(user_fold
     assert "n = 1" in page and "± 0.00" not in page and "classe:" not in page
     assert head_to_tail([2, 12, 5]) == [1, 2, 0]  # charts: largest training count first
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["imbalance_factor"] == 6.0
+    assert results["data"]["imbalance_factor"] == 6.0
     assert (tmp_path / "run" / "grid-classes.png").is_file()
 
 

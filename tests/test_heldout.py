@@ -135,10 +135,10 @@ def test_a_run_uniformizes_with_held_out_real_images(tmp_path):
                           "plan": {"strategy": TAIL}, "generate": {"generator": "heldout"},
                           "train": {"steps": 2, "stage2_steps": 1}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
-    real, synthetic = results["train_cells"], results["synthetic_cells"]["True"]
+    real, synthetic = results["data"]["train_cells"], results["synthetic"]["True"]["cells"]
     assert [real[c] + synthetic[c] for c in real][-3:] == [30] * 3 and synthetic["0"] == 0
     unused = load_dataset("mnist-lt", imbalance=100).unused
-    folder = Path(results["synthetic_folders"]["True"])
+    folder = Path(results["synthetic"]["True"]["folder"])
     for r in read_rows(folder):
         pixels = np.asarray(Image.open(folder / r["file_name"]))
         assert np.array_equal(pixels, unused.images[int(r["source_index"])][:, :, 0])

@@ -240,5 +240,5 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path, tiny_sd):
         overrides["plan"] = {"strategy": "U-12"}  # the fixture's head class has 12 images, not 500
     resolved = resolve_config(overrides, CONFIGS / name)
     results = run_experiment(resolved, progress=False, log=lambda *a: None)
-    assert sorted(results["methods"]) == sorted(cfg["methods"])
-    assert all(results["methods"][m]["seeds"]["0"]["accuracy"] is not None for m in cfg["methods"])
+    assert sorted(results["rows"]) == sorted(cfg["methods"])
+    assert all(results["rows"][m]["seeds"]["0"]["accuracy"] is not None for m in cfg["methods"])

@@ -95,7 +95,7 @@ def test_a_run_config_passes_degrade_to_the_renderer(tmp_path):
                           "plan": {"strategy": {9: 8}}, "generate": {"options": {"degrade": 0.5}},
                           "train": {"steps": 2, "stage2_steps": 1}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
-    folder = Path(results["synthetic_folders"]["True"])
+    folder = Path(results["synthetic"]["True"]["folder"])
     assert folder.parent.parent == tmp_path / "run" / "synthetic"  # OUT/synthetic/<dataset>-<plan digest>/images
     fingerprint = (folder / ".synaug" / "plan-fingerprint.json").read_text()
     assert '"degrade": 0.5' in fingerprint

@@ -80,3 +80,42 @@ def test_the_main_table_fits_a_1280_px_page_with_few_in_view(tmp_path):
     assert 0 <= layout["few_left"] and layout["few_right"] <= layout["width"]  # Few: no horizontal scroll
     assert layout["few_top"] < layout["height"]  # and above the fold
     assert layout["page_width"] <= layout["width"]  # nothing runs off the page's right edge
+
+
+def test_one_writer_gives_a_run_its_own_sections_and_one_text_table(tmp_path):
+    """`write_result` writes an experiment's and a run's results alike; the run's data, synthetic set,
+    setup and chance sections come from the results dict, and results.txt is the printed table."""
+    from types import SimpleNamespace
+
+    from synaug.eval.chance import chance_level
+    from synaug.experiments.catalog import ExperimentResult
+    from synaug.experiments.experiment_report import format_result_text, write_result
+    level = chance_level(3, 300)
+    table = Table("longtail: mine", ["accuracy"], {"ce": {"accuracy": Stat.of([33.0], [0])},
+                                                    "synaug": {"accuracy": Stat.of([80.0], [0])}})
+    rows = {"ce": {"method": "ce", "description": "plain cross-entropy", "seeds": {"0": {"accuracy": 33.0}},
+                   "per_class_mean": [100.0, 0.0, 0.0], "accuracy_mean": 33.0},
+            "synaug": {"method": "synaug", "description": "SYNAuG", "seeds": {"0": {"accuracy": 80.0}},
+                       "per_class_mean": [90.0, 80.0, 70.0], "accuracy_mean": 80.0}}
+    data = {"class_names": ["a", "b", "c"], "class_counts": [60, 20, 5], "train_cells": {"a": 60, "b": 20, "c": 5},
+            "cells": "classes", "train_images": 85, "test_images": 300, "imbalance_factor": 12.0}
+    synthetic = {"True": {"by_cell": False, "images": 95, "folder": "syn/x", "cells": {"b": 40, "c": 55},
+                          "undrawable": {}, "grid": "grid-classes.png"}}
+    result = ExperimentResult(tables=[table], rows=rows, chance=level, at_chance=["ce"],
+                              sections={"data": data, "synthetic": synthetic})
+    run = SimpleNamespace(name="run", title="longtail: mine", paper="")
+    cfg = {"task": "longtail", "dataset": "imagefolder:mine", "imbalance": None, "seeds": [0],
+           "generate": {"generator": "render"}, "train": {"steps": 3}}
+    results = write_result(run, cfg, tmp_path, result, 1.0)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rows"]["ce"]["description"] == "plain cross-entropy" and saved["at_chance"] == ["ce"]
+    assert saved["data"] == data and saved["synthetic"] == synthetic and saved["caveat"] == ""
+    text = (tmp_path / "results.txt").read_text()
+    assert text == format_result_text(results) + "\n"
+    assert "WARNING: row ce is at chance: accuracy 33.00 %" in text and "synaug" in text
+    page = (tmp_path / "report.html").read_text()
+    for part in ("what it is", "plain cross-entropy", "at chance", "measured imbalance factor 12.0",
+                 "Training set: 85 real images in 3 classes (60 in the largest, 5 in the smallest)",
+                 "Uniformization over classes", "Per-class accuracy", "Chance: 33.33 %"):
+        assert part in page, part
+    assert "Stand-in" not in page  # no paper: no comparison with the paper's numbers

@@ -55,5 +55,5 @@ def test_a_run_uniformizes_with_smote_images(tmp_path):
                           "plan": {"strategy": {7: 30, 8: 30, 9: 30}}, "generate": {"generator": "smote"},
                           "train": {"steps": 2, "stage2_steps": 1}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
-    real, synthetic = results["train_cells"], results["synthetic_cells"]["True"]
+    real, synthetic = results["data"]["train_cells"], results["synthetic"]["True"]["cells"]
     assert [real[c] + synthetic[c] for c in real][-3:] == [30] * 3 and synthetic["0"] == 0

@@ -14,7 +14,9 @@ import torch
 from synaug import api
 from synaug.cli import main
 from synaug.engine import execute, records
-from synaug.engine.store import RunStore
+from synaug.engine.specs import Thresholds
+from synaug.engine.store import RunStore, read_run
+from synaug.errors import RunFolderError
 from synaug.eval.specs import METRICS, MetricSpec
 from synaug.experiments.tasks import TASKS, Task
 
@@ -96,6 +98,16 @@ def test_record_rescored_equals_the_metrics_written_at_training(tmp_path):
         for key in ("accuracy", "dp", "eo", "ed", "ed_mean", "worst_group", "mean_group", "per_cell"):
             assert fresh[key] == stored[key], key
         assert record["test_logits"].dtype == np.float16 and "val_logits" in record  # mnist-fair has a val split
+        # one reader: as written (predictions as a list, what run_job returns) or re-scored with thresholds
+        raw = read_run(run.folder)
+        assert {k: v for k, v in raw.items() if k != "predictions"} == stored
+        assert raw["predictions"] == records.predictions_of(record).tolist()
+        rescored = read_run(run.folder, Thresholds(100, 20))
+        assert rescored["rescored"] is True and rescored["accuracy"] == stored["accuracy"]
+        assert np.array_equal(rescored["predictions"], record["test_pred"])
+    (run.folder / "metrics.json").write_text("{")
+    with pytest.raises(RunFolderError, match="metrics.json is missing or unreadable; remove"):
+        read_run(run.folder)
 
 
 def test_dry_run_counts_distinct_jobs_stored_and_an_eta(tmp_path, capsys, monkeypatch):
@@ -195,3 +207,45 @@ def test_launcher_and_seed_mistakes_are_refused_before_any_work(tmp_path, capsys
         code = exc.code
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_slurm_parameters_go_to_submitit_under_its_own_names(tmp_path):
+    pytest.importorskip("submitit")
+    from synaug.engine.launchers import LaunchSettings, Task, submitit_executor
+    from synaug.errors import ConfigError
+    task = [Task(None, str(tmp_path / "store"), str(tmp_path / "shared"))]
+    given = LaunchSettings("submitit-local", slurm=(("timeout_min", 7), ("slurm_partition", "gpu")))
+    executor = submitit_executor(given, task, "local")  # a slurm_ parameter is slurm's: ignored by the local one
+    assert executor._executor.parameters["timeout_min"] == 7
+    with pytest.raises(ConfigError, match="--slurm: submitit refused .*'gpus' need to be prefixed"):
+        submitit_executor(LaunchSettings("submitit-local", slurm=(("gpus", 1),)), task, "local")
+
+
+def test_dry_run_counts_a_stage2_step_at_its_own_cost():
+    from synaug.engine.sweep import STAGE2_STEP_COST, stage1_steps
+    train = {"steps": 100, "stage2_steps": 30, "batch_size": 64, "stage2_batch_size": 128}
+    assert stage1_steps("ce", train) == 100  # no stage 2: its stage2_steps are never run
+    assert stage1_steps("synaug", train) == pytest.approx(100 + 30 * STAGE2_STEP_COST * 2)
+    assert stage1_steps("no-such-method", train) == 100
+
+
+@pytest.mark.parametrize("config,keys", [
+    ({"seeds": [0, 1]}, ["67a010a789ee32c6a54e", "5235a34bcb67f6b30cda", "7c32234d226163d36a3c",
+                         "c380d6ad2f0d4311541e", "002d6acd94f0f5a5c40d", "499d308371d718beda81"]),
+    ({"task": "fairness", "seeds": [0]}, ["df26db4f992906a7537d", "488fe9339ad938a1c7c0", "4696926c51a3267c31a8",
+                                          "c16dc82f08618c3a51ed", "71b0e117c104de71b54e"]),
+])
+def test_a_run_is_an_experiment_whose_rows_are_its_methods_and_keeps_its_job_keys(tmp_path, config, keys):
+    """`synaug run` lists its jobs as a table whose rows are the config's methods; each job's key is the
+    one `run` gave it before it became an experiment (pinned: stored runs stay valid)."""
+    from synaug.engine.workspace import Workspace
+    from synaug.experiments.catalog import ExperimentContext
+    from synaug.experiments.config import resolve_config
+    from synaug.experiments.tables.spec import row_jobs, run_spec
+    cfg = resolve_config({**config, "out": str(tmp_path / "run")})
+    spec = run_spec(cfg)
+    assert [r.label for r in spec.rows] == [r.method for r in spec.rows] == list(cfg.methods) and spec.claims == ()
+    jobs = row_jobs(ExperimentContext(cfg, Workspace(shared=tmp_path / "shared", progress=False)), spec)
+    assert [j.key() for j in jobs] == keys
+    assert [(j.name, j.seed) for j in jobs] == [(m, s) for m in cfg.methods for s in cfg.seeds]
+    assert not (tmp_path / "run").exists()

@@ -152,7 +152,9 @@ def export(run: str | Path, out: str | Path | None = None, *, device: str = "cpu
 
 def run(config: dict | None = None, path: str | Path | None = None, *, progress: bool = True) -> dict | None:
     """`synaug run`: every method and seed of an experiment config (a dict of overrides and/or a YAML
-    file); results.json, report.html and one run folder per method and seed under the config's `out`."""
+    file), run as an experiment whose rows are the config's methods: results.json (the experiments' schema,
+    with the run's data, synthetic sets, setup and audit), results.txt, report.html and one run folder per
+    method and seed under the config's `out`. Returns the results dict."""
     from synaug.experiments.config import resolve_config
     from synaug.experiments.runner import run_experiment
     return run_experiment(resolve_config(config, path), progress=progress, dist=_dist())

@@ -223,7 +223,9 @@ def cmd_run(args) -> int:
     load_yaml(args.config, "--config")  # a missing, binary or non-mapping file: a clear error here
     if args.out:
         check_out_dir(args.out)
-    print_results(api.run({k: v for k, v in overrides.items() if v is not None}, args.config))
+    results = api.run({k: v for k, v in overrides.items() if v is not None}, args.config)
+    if results is not None:  # None: a rank > 0 under torchrun
+        print_experiment(results)
     return 0
 
 
@@ -237,19 +239,8 @@ def cmd_demo(args) -> int:
         from synaug.experiments.tasks import TASKS
         what = f"IF={cfg['imbalance']:g}, " if TASKS[cfg["task"]].shot_groups and cfg.get("imbalance") else ""
         print(f"\n{cfg['task']}: {cfg['dataset']} {what}seeds {cfg['seeds']}: metrics at the last step, mean ± std")
-    print_results(results, gap=True)
+        print_experiment(results)
     return 0
-
-
-def print_results(results: dict | None, gap: bool = False) -> None:
-    """The table and where a run's files went (rank 0 only under torchrun)."""
-    if results is None:
-        return
-    out = Path(results["config"]["out"])
-    print(results["table"])
-    print(("\n" if gap else "") + f"results: {out / 'results.json'}\nreport:  {out / 'report.html'}\n"
-          f"runs:    {out / 'runs'} (per method and seed, links into the run store: metrics.json, predictions.npz, "
-          "checkpoints, log.jsonl)")
 
 
 def cmd_experiment(args) -> int:
@@ -308,6 +299,7 @@ def print_dry_run(r: dict) -> None:
 
 
 def print_experiment(results: dict, brief: bool = False) -> None:
+    """The one text table of run, demo and experiment (`format_result_text`), and where the files went."""
     from synaug.experiments.experiment_report import format_result_text
     out = Path(results["config"]["out"])
     jobs = results.get("jobs") or {}

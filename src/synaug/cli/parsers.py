@@ -269,5 +269,6 @@ def store_options(p) -> None:
                    "(a submitit job array; preempted jobs requeue and resume), submitit-local")
     p.add_argument("--workers", type=worker_count, default=1, help="local launcher: jobs trained at once in worker "
                    "processes (1: in this process)")
-    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE", help="a submitit / SLURM parameter "
-                   "for --launcher slurm (repeatable), e.g. partition=gpu, timeout_min=120, gpus_per_node=1")
+    p.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE", help="a submitit parameter for "
+                   "--launcher slurm (repeatable), under submitit's own names: e.g. slurm_partition=gpu, "
+                   "timeout_min=120, gpus_per_node=1")

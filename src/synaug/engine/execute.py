@@ -8,7 +8,6 @@ the same metrics. A run folder whose stamp equals the job's is reused when done 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +18,9 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.engine.caching import decode_to_cache, training_side
 from synaug.engine.inference import logits_of, metrics_from_logits
 from synaug.engine.job import Job
-from synaug.engine.records import predictions_of, read_predictions, write_predictions
+from synaug.engine.records import write_predictions
 from synaug.engine.rundirs import check_run_dir, claim_run_dir, finish_run
+from synaug.engine.store import read_run
 from synaug.engine.tuning import tuned
 from synaug.engine.workspace import Workspace, subset_of
 from synaug.fileio import write_json
@@ -132,14 +132,4 @@ def run_job(job: Job, run_dir: Path, ws: Workspace, policy: str = "reuse", place
             distributed.barrier(d)  # metrics.json is on disk before any rank reads it
             return metrics
         distributed.barrier(d)
-    return read_run_metrics(run_dir)
-
-
-def read_run_metrics(run_dir: Path) -> dict:
-    """A finished run's metrics.json with its test predictions (from its record; older runs kept them
-    in metrics.json itself)."""
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    record = read_predictions(run_dir)
-    if record is not None:
-        metrics["predictions"] = predictions_of(record).tolist()
-    return metrics
+    return read_run(run_dir)

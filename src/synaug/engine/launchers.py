@@ -158,17 +158,17 @@ class Requeueable:
 
 
 def submitit_executor(settings: LaunchSettings, tasks: list[Task], cluster: str | None):
+    """submitit's AutoExecutor with the user's parameters under submitit's own names: its shared ones
+    (timeout_min, gpus_per_node, cpus_per_task, mem_gb, nodes, tasks_per_node, name) and cluster-prefixed
+    ones (slurm_partition, slurm_qos, ...; a prefixed one is ignored on another cluster, as submitit does)."""
     import submitit
     check_launcher(settings)
     folder = settings.folder or str(Path(tasks[0].store) / "slurm")
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
-    params = dict(settings.slurm)
-    if cluster != "local":
-        params = {f"slurm_{k}" if not k.startswith("slurm_") and k not in ("timeout_min", "gpus_per_node",
-                                                                           "cpus_per_task", "mem_gb", "nodes",
-                                                                           "tasks_per_node", "name") else k: v
-                  for k, v in params.items()}
-    executor.update_parameters(**params)
+    try:
+        executor.update_parameters(**dict(settings.slurm))
+    except (NameError, AssertionError) as exc:  # submitit's errors for an unknown name or a wrongly typed value
+        raise ConfigError(f"--slurm: submitit refused the parameters {dict(settings.slurm)}: {exc}") from exc
     return executor
 
 

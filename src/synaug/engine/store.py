@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synaug.engine.job import Job
-from synaug.engine.records import PREDICTIONS, read_predictions, rescore
+from synaug.engine.records import PREDICTIONS, predictions_of, read_predictions, rescore
 from synaug.engine.rundirs import DONE, STAMP, read_stamp
+from synaug.engine.specs import Thresholds
 from synaug.errors import RunFolderError
 from synaug.fileio import write_json
 
@@ -59,18 +60,8 @@ class RunStore:
         return stamp is not None and stamp.get("key") == job.key()
 
     def load(self, job: Job) -> dict:
-        """A stored job's metrics re-scored from its record with the job's thresholds (`records.rescore`)."""
-        folder = self.folder(job)
-        try:
-            stored = json.loads((folder / "metrics.json").read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunFolderError(f"{folder / 'metrics.json'} is unreadable ({exc}); remove {folder} to train the "
-                                 "job again") from exc
-        record = read_predictions(folder)
-        counts = record["train_counts"] if record is not None else stored.get("train_counts")
-        many, few = job.thresholds.effective(counts) if counts is not None else (job.thresholds.many,
-                                                                                job.thresholds.few)
-        return rescore(stored, record, many, few)
+        """A stored job's metrics re-scored from its record with the job's thresholds (`read_run`)."""
+        return read_run(self.folder(job), job.thresholds)
 
     def runs(self) -> list[StoredRun]:
         """Every run folder of the store, in key order."""
@@ -158,3 +149,21 @@ def readable_metrics(folder: Path) -> dict | None:
         return None
     return data if isinstance(data, dict) else None
 
+
+def read_run(folder: Path, thresholds: Thresholds | None = None) -> dict:
+    """A finished run read back from its folder: metrics.json with its test predictions (from its
+    record; older runs kept them in metrics.json itself). Without `thresholds`: the numbers as training
+    wrote them, predictions as a list (what `run_job` returns); with them: re-scored from the record with
+    today's metric code and those thresholds (`records.rescore`; a run without a record keeps its stored
+    numbers, marked `rescored: false`)."""
+    folder = Path(folder)
+    stored = readable_metrics(folder)
+    if stored is None:
+        raise RunFolderError(f"{folder / 'metrics.json'} is missing or unreadable; remove {folder} to train the "
+                             "job again")
+    record = read_predictions(folder)
+    if thresholds is None:
+        return stored if record is None else {**stored, "predictions": predictions_of(record).tolist()}
+    counts = record["train_counts"] if record is not None else stored.get("train_counts")
+    many, few = thresholds.effective(counts) if counts is not None else (thresholds.many, thresholds.few)
+    return rescore(stored, record, many, few)

@@ -17,6 +17,8 @@ from synaug.engine.launchers import LaunchSettings, Task, launch
 from synaug.engine.store import RunStore, readable_metrics
 from synaug.engine.tuning import candidate_jobs
 from synaug.engine.workspace import Workspace
+from synaug.errors import SynaugError
+from synaug.train.methods import get_method
 from synaug.train.models import build_model
 from synaug.train.pipeline import check_before_training
 
@@ -82,9 +84,29 @@ def threads_per_worker(settings: LaunchSettings) -> int:
 
 
 # ----------------------------------------------------------------------------- --dry-run
+# A stage-2 step trains the last layer on frozen features: it costs a forward pass, and a training step's
+# forward and backward cost about three forwards (the backward about two: Kaplan et al. 2020, 6N vs 2N FLOPs
+# per example), so a stage-2 step costs a third of a stage-1 step per image, at stage 2's own batch size.
+STAGE2_STEP_COST = 1 / 3
+
+
+def stage1_steps(method: str, train: dict) -> float:
+    """A run's training cost in stage-1 steps: its stage-1 steps, plus its stage-2 steps (for a method
+    with a stage 2 only) each at `STAGE2_STEP_COST` of a stage-1 step scaled by the ratio of the batch
+    sizes. `train` is the run's training options (a stamp's "train")."""
+    try:
+        has_stage2 = get_method(method).stage2 is not None
+    except SynaugError:  # a stored run of a method this synaug no longer has: counted without a stage 2
+        has_stage2 = False
+    batch, batch2 = train.get("batch_size") or 1, train.get("stage2_batch_size") or train.get("batch_size") or 1
+    stage2 = int(train.get("stage2_steps") or 0) * STAGE2_STEP_COST * batch2 / batch if has_stage2 else 0.0
+    return int(train.get("steps") or 0) + stage2
+
+
 def measured_seconds_per_step(store: RunStore, job: Job) -> float | None:
-    """The median training seconds per step of the store's finished runs on the same data and model
-    (stage 1 and stage 2 steps counted alike): this machine's measured throughput."""
+    """The median training seconds per stage-1 step of the store's finished runs on the same data and
+    model (their stage-2 steps counted at their own cost, `stage1_steps`): this machine's measured
+    throughput."""
     rates = []
     for run in store.runs():
         s = run.stamp or {}
@@ -94,7 +116,7 @@ def measured_seconds_per_step(store: RunStore, job: Job) -> float | None:
         if train.get("model") != job.train.model or train.get("batch_size") != job.train.batch_size:
             continue
         seconds = (readable_metrics(run.folder) or {}).get("train_seconds")
-        steps = int(train.get("steps") or 0) + int(train.get("stage2_steps") or 0)
+        steps = stage1_steps(s.get("method", ""), train)
         if isinstance(seconds, (int, float)) and seconds > 0 and steps:
             rates.append(seconds / steps)
     return statistics.median(rates) if rates else None
@@ -135,7 +157,7 @@ def estimate(jobs: list[Job], store: RunStore, ws: Workspace, workers: int = 1) 
                 calibrated_seconds_per_step(job, ws), "calibrated: a few training steps timed here")
         rate, source = rates[group]
         how.add(source)
-        seconds += rate * (job.train.steps + job.train.stage2_steps) * (1 + len(candidate_jobs(job)))
+        seconds += rate * stage1_steps(job.method, job.train.to_dict()) * (1 + len(candidate_jobs(job)))
     return {"listed": len(jobs), "distinct": len(unique), "stored": len(unique) - len(pending),
             "to_train": len(pending), "eta_seconds": seconds / max(1, workers), "workers": workers,
             "throughput": sorted(how), "pending": [(j.name, j.seed, j.key()) for j in pending]}

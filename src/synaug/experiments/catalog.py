@@ -56,6 +56,10 @@ class ExperimentResult:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (PNG file name inside ctx.out, caption)
     findings: list[Finding] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # rows or parts not run here, each with why
+    rows: dict = field(default_factory=dict)          # a table's row label -> its runs (`spec.row_details`)
+    chance: dict | None = None                        # the test set's chance level (`synaug.eval.chance`)
+    at_chance: list[str] = field(default_factory=list)  # rows whose mean accuracy is at or near chance
+    sections: dict = field(default_factory=dict)      # a run's own report sections: data, synthetic, setup, audit
 
 
 class Results(dict):
@@ -256,13 +260,23 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
     if results.failed and collect_only and not experiment.partial:
         ctx.log(f"{name}: not collected: {len(results.failed)} of its runs are not in the run store {ctx.store.root}")
         return None
+    return finish(experiment, ctx, jobs, results, t0, seeds_rule=seeds_rule)
+
+
+def finish(experiment: Experiment, ctx: ExperimentContext, jobs: list[Job], results: Results, t0: float,
+           config: dict | None = None, seeds_rule: dict | None = None) -> dict:
+    """The collector's end, for experiments and for `synaug run` / `demo` alike: the output folder's
+    reference and links into the run store, the experiment's collect, and its results.json, PNGs and
+    report.html (`experiment_report.write_result`); `config` is the config to record (default: the raw one)."""
+    cfg = ctx.config
     cfg.out.mkdir(parents=True, exist_ok=True)
     ctx.store.reference(cfg.out, jobs)
     ctx.store.link(cfg.out / "runs", [j for j in jobs if j in results])
     result = experiment.collect(ctx, results)
     runs = [{"name": j.name, "seed": j.seed, "key": j.key()} for j in jobs]
     trained = sum(m.get("train_seconds") or 0.0 for m in results.values())
-    return write_result(experiment, cfg.raw, cfg.out, result, time.time() - t0, index=in_default_root(cfg.out),
+    return write_result(experiment, config or cfg.raw, cfg.out, result, time.time() - t0,
+                        index=in_default_root(cfg.out),
                         thresholds=thresholds_of(ctx) if TASKS[experiment.task].shot_groups else None,
                         jobs={**results.counts, "store": str(ctx.store.root), "runs": runs, "train_seconds": trained},
                         seeds_rule=seeds_rule)

@@ -1,4 +1,8 @@
-"""A self-contained HTML report (plots inlined as PNG) that a reader can follow without the code."""
+"""A run's own sections of the one report (`experiment_report.section_html` writes every results.json,
+an experiment's or a run's): the data, the training setup, the chance level, the metric definitions,
+each synthetic set (counts real vs synthetic, the real | synthetic grid), the audit verdicts and the
+accuracy per class or cell. Every section reads the plain results dict; only the grid, drawn from the
+images, is made by the collector (`save_grid_png`) and inlined from its file."""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ import numpy as np
 from synaug.audit.verdict import NOT_RECOGNISED, RECOGNISED, RULE as VERDICT_RULE
 from synaug.data.imageset import ImageSet
 from synaug.eval.chance import chance_note
-from synaug.eval.metrics import imbalance_factor, split_text
+from synaug.eval.metrics import split_text
 from synaug.eval.specs import definitions_html
-from synaug.pages import table_html, write_page
+from synaug.pages import figure_html
 from synaug.experiments.tasks import TASKS
 from synaug.generators.base import generator_note
 from synaug.plots import png_uri, pyplot
@@ -76,8 +80,8 @@ def _missing_label(name: str, undrawable) -> str:
     return NOT_DRAWN if name in undrawable else "none needed"
 
 
-def save_gridpng_uri(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
-                  undrawable=()) -> Path:
+def save_grid_png(real: ImageSet, synthetic: ImageSet | None, path: Path, zoom: int = 3,
+              undrawable=()) -> Path:
     """The real | synthetic grid as a plain PNG for a quick look outside the report: a header,
     the cell name left of each row and, where a cell has no synthetic image, "not drawn" (the
     generator cannot draw it: `undrawable`) or "none needed" (the plan added none)."""
@@ -111,21 +115,6 @@ def save_gridpng_uri(real: ImageSet, synthetic: ImageSet | None, path: Path, zoo
     return Path(path)
 
 
-def grid_figure(real: ImageSet, synthetic: ImageSet | None, undrawable=()) -> str:
-    plt = pyplot()
-    grid, names, missing = sample_grid(real, synthetic, with_missing=True)
-    H, W = real.image_shape[:2]
-    fig, ax = plt.subplots(figsize=(grid.shape[1] / H * 0.55, grid.shape[0] / H * 0.55))
-    ax.imshow(grid[:, :, 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=255)
-    ax.set_yticks(np.arange(len(names)) * H + H / 2, names)
-    ax.set_xticks([])
-    for r in missing if synthetic is not None else []:
-        ax.text(grid.shape[1] - 3 * W, r * H + H / 2, _missing_label(names[r], undrawable), color="#e39b3c",
-                ha="center", va="center")
-    ax.set_title("Real (left) vs synthetic (right) samples")
-    return png_uri(fig)
-
-
 def accuracy_figure(names, per_method: dict, title: str) -> str:
     plt = pyplot()
     x = np.arange(len(names))
@@ -146,30 +135,58 @@ SYNAUG_TEXT = ("<li><b>SYNAuG</b>: every cell (class, or class x group) filled w
                "linear layer fine-tuned on a real subset with the same number of images per cell.</li>")
 
 
-def write_report(results: dict, splits, synthetic: dict, path: Path) -> Path:
-    """report.html (and the real | synthetic grids beside it) for the results of `run_experiment`."""
-    task = TASKS[results["task"]]
-    th = results["thresholds"]
-    body = _header(results, splits, task)
-    descriptions = {m: r["description"] for m, r in results["methods"].items()}
-    flagged = {m: "at chance" for m in results.get("at_chance") or []}
-    body.append(table_html(results["tables"][0], descriptions, "what it is", flagged))
-    body.append(chance_html(results))
-    body.append("<ul class=note>" + definitions_html(task.metrics, th["many"], th["few"]) + SYNAUG_TEXT + "</ul>")
-    if task.shot_groups:
+def run_header_html(results: dict) -> str:
+    """A run's data (the factor it really has, an embedded stand-in's caveat, its training set) and how
+    its rows were trained; '' for an experiment, which records no data section."""
+    info, cfg = results.get("data"), results["config"]
+    if not info:
+        return ""
+    shot_groups = TASKS[cfg["task"]].shot_groups
+    # the factor the data really has: the configured one only where synaug built the long tail
+    factor = info["imbalance"] if "imbalance" in info else info["imbalance_factor"]
+    body = []
+    if shot_groups and factor is not None and "imbalance" not in info:  # a built long tail's factor heads the section
+        body.append(f"<p>This dataset keeps its own class counts: measured imbalance factor {factor:.1f} (largest / "
+                    "smallest class).</p>")
+    if info.get("stand_in_for"):
+        body.append(f"<p><b>Embedded stand-in</b> for {html.escape(info['stand_in_for'])}: real images with a "
+                    "group attribute applied by synaug, so the effect of the imbalance is known. Not the real "
+                    "dataset; do not compare its numbers with the paper's.</p>")
+    cells = info["train_cells"]
+    body.append(f"<p>Training set: {info['train_images']} real images in {len(cells)} {info['cells']} "
+                f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest); test set: "
+                f"{info['test_images']} images.</p>")
+    body.append(setup_html(results.get("setup") or {}))
+    return "\n".join(body)
+
+
+def run_notes_html(results: dict) -> str:
+    """Under a run's table: what each metric means and, for a long tail, which classes are Many / Medium / Few."""
+    if not results.get("data"):
+        return ""
+    th, keys = results.get("thresholds"), results["tables"][0]["columns"]
+    body = ["<ul class=note>" + (definitions_html(keys, th["many"], th["few"]) if th else definitions_html(keys))
+            + SYNAUG_TEXT + "</ul>"]
+    if th:
         body.append(f"<p class=note>{html.escape(split_text(th))}: "
                     + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in th["classes"].items()) + ".</p>")
-    for use_groups, syn in synthetic.items():
-        body += _uniformization(results, splits.train, use_groups == "True", syn, Path(path).parent)
+    return "\n".join(body)
+
+
+def run_sets_html(results: dict, out: Path) -> str:
+    """Each synthetic set (counts and grid), the generators' notes, the audits and the accuracy per
+    class or cell: a run's sections after its table ('' for an experiment)."""
+    if not results.get("data"):
+        return ""
+    body = []
+    for syn in (results.get("synthetic") or {}).values():
+        body += uniformization_html(results, syn, out)
     generators = (results.get("setup") or {}).get("generator") or [results["config"]["generate"]["generator"]]
-    notes = [generator_note(g) for g in generators] if synthetic else []
+    notes = [generator_note(g) for g in generators] if results.get("synthetic") else []
     body += [f"<p class=note>{n}</p>" for n in notes if n]
-    for key, summary in (results.get("audit") or {}).items():
-        body.append(audit_section(summary))
-    body.append(_accuracy(results, splits.train))
-    body.append(f"<p class=note>Run time {results['seconds']:.0f} s. Configuration: <code>config.yaml</code>; "
-                "per-run metrics, checkpoints and versions under <code>runs/</code>.</p>")
-    return write_page(path, "synaug report", "\n".join(body))
+    body += [audit_section(summary) for summary in (results.get("audit") or {}).values()]
+    body.append(accuracy_html(results))
+    return "\n".join(body)
 
 
 def _bar(v: float | None, color: str = "#3b6ea8") -> str:
@@ -248,79 +265,54 @@ def chance_html(results: dict) -> str:
             f"<span class=warn>at chance</span> when its mean accuracy is below {chance['near']:.2f} % "
             f"({html.escape(chance['rule'])}).</p>")
     for name in results.get("at_chance") or []:
-        acc = results["methods"][name]["accuracy_mean"]
+        acc = results["rows"][name]["accuracy_mean"]
         text += f"<p class=warn>{html.escape(chance_note('row ' + name, acc, chance))}</p>"
     return text
 
 
-def _header(results: dict, splits, task) -> list[str]:
-    cfg, train = results["config"], splits.train
-    info = results.get("data", {})
-    # the factor the data really has: the configured one only where synaug built the long tail
-    factor = info["imbalance"] if "imbalance" in info else imbalance_factor(train.class_counts())
-    factor_text = ("" if not task.shot_groups or factor is None else
-                   f", imbalance factor {factor:g}" if "imbalance" in info else
-                   f", measured imbalance factor {factor:.1f}")
-    body = [f"<h1>synaug {html.escape(task.name)}: {html.escape(cfg['dataset'])}{factor_text}</h1>"]
-    if info.get("stand_in_for"):
-        body.append(f"<p><b>Embedded stand-in</b> for {html.escape(info['stand_in_for'])}: real images with a "
-                    "group attribute applied by synaug, so the effect of the imbalance is known. Not the real "
-                    "dataset; do not compare its numbers with the paper's.</p>")
-    cells = results["train_cells"]
-    body.append(
-        f"<p>Training set: {len(train)} real images in {len(cells)} {'cells' if train.has_groups else 'classes'} "
-        f"({max(cells.values())} in the largest, {min(cells.values())} in the smallest"
-        + (f": imbalance factor {factor:.1f}, largest / smallest class" if "imbalance" not in info and factor else "")
-        + "); test set: "
-        f"{len(splits.test)} images. Seeds: {', '.join(map(str, cfg['seeds']))}. Numbers are "
-        + ("mean ± sample standard deviation over seeds" if len(cfg["seeds"]) > 1 else
-           "from one training seed (n = 1: no spread; pass more seeds for mean ± std)")
-        + ", measured at the <b>last training step</b>: nothing is selected on the test set.</p>")
-    body.append(setup_html(results.get("setup") or {}))
-    return body
-
-
-def _uniformization(results: dict, train, use_groups: bool, syn, folder: Path) -> list[str]:
+def uniformization_html(results: dict, syn: dict, out: Path) -> list[str]:
     """Counts figure and real | synthetic grid of one synthetic set (over cells, or over classes)."""
-    by_cell = train.has_groups and use_groups
+    info, by_cell = results["data"], syn["by_cell"]
     label = "class x group cells" if by_cell else "classes"
-    syn_folder = (results.get("synthetic_folders") or {}).get(str(use_groups), "")
-    body = [f"<h2>Uniformization over {label}</h2><p>{len(syn)} synthetic images from the "
+    body = [f"<h2>Uniformization over {label}</h2><p>{syn['images']} synthetic images from the "
             f"<code>{html.escape(', '.join((results.get('setup') or {}).get('generator') or ['?']))}</code> generator "
-            f"(<code>{html.escape(syn_folder)}</code>; class folders are slugs of the class names, e.g. "
+            f"(<code>{html.escape(syn['folder'])}</code>; class folders are slugs of the class names, e.g. "
             "<code>brick_wall/</code> for <i>brick wall</i>; metadata.csv keeps the names).</p>"]
-    undrawable = results["undrawable"].get(str(use_groups)) or {}
+    undrawable = syn.get("undrawable") or {}
     if undrawable:
         body.append("<p><b>Not uniformized</b> (the generator cannot draw them; these keep only real images): "
                     + "; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in undrawable.items()) + "</p>")
-    names = list(results["train_cells"]) if by_cell else list(train.class_names)
-    real_counts = list(results["train_cells"].values()) if by_cell else train.class_counts().tolist()
-    syn_by_name = results["synthetic_cells"][str(use_groups)]
-    syn_counts = [syn_by_name[n] for n in names]
+    names = list(info["train_cells"]) if by_cell else list(info["class_names"])
+    real_counts = list(info["train_cells"].values()) if by_cell else list(info["class_counts"])
+    syn_counts = [syn["cells"].get(n, 0) for n in names]
     title = f"Training images per {'cell' if by_cell else 'class'}: real and synthetic"
     if not by_cell:  # classes head to tail: largest real count first
         order = head_to_tail(real_counts)
         names, real_counts, syn_counts = ([v[i] for i in order] for v in (names, real_counts, syn_counts))
         title += "; head to tail"
     body.append(f"<img src='{counts_figure(names, real_counts, syn_counts, title)}'>")
-    real_rows = train if by_cell else train.without_groups()
-    grid_name = f"grid-{'cells' if by_cell else 'classes'}.png"
-    save_gridpng_uri(real_rows, syn, folder / grid_name, undrawable=undrawable)
-    body.append(f"<img src='{grid_figure(real_rows, syn, undrawable)}'><p class=note>Also saved as "
-                f"<code>{grid_name}</code>: real (left) | synthetic (right), one row per "
-                f"{'cell' if by_cell else 'class'}.</p>")
+    if (Path(out) / syn["grid"]).is_file():
+        body.append(figure_html(str(Path(out) / syn["grid"]), f"Also saved as <code>{html.escape(syn['grid'])}</code>: "
+                                f"real (left) | synthetic (right), one row per {'cell' if by_cell else 'class'}."))
     return body
 
 
-def _accuracy(results: dict, train) -> str:
-    """Accuracy per cell (grouped data) or per class, head to tail, for every method."""
-    if train.has_groups:
-        names = list(next(iter(results["methods"].values()))["per_cell_mean"])
-        per = {m: [r["per_cell_mean"][n] for n in names] for m, r in results["methods"].items()}
+def accuracy_html(results: dict) -> str:
+    """Accuracy per cell (grouped data) or per class, head to tail, for every row."""
+    info, rows = results["data"], results.get("rows") or {}
+    if info["cells"] == "cells":
+        per = {m: r["per_cell_mean"] for m, r in rows.items() if r.get("per_cell_mean")}
+        if not per:
+            return ""
+        names = list(next(iter(per.values())))
+        per = {m: [v[n] for n in names] for m, v in per.items()}
         return (f"<h2>Accuracy per class x group cell</h2><img src='"
                 f"{accuracy_figure(names, per, 'Test accuracy per cell (mean over seeds)')}'>")
-    order = head_to_tail(train.class_counts().tolist())
-    per = {m: [r["per_class_mean"][i] for i in order] for m, r in results["methods"].items()}
-    names = [train.class_names[i] for i in order]
+    order = head_to_tail(info["class_counts"])
+    per = {m: [np.nan if r["per_class_mean"][i] is None else r["per_class_mean"][i] for i in order]
+           for m, r in rows.items() if r.get("per_class_mean")}
+    if not per:
+        return ""
+    names = [info["class_names"][i] for i in order]
     return (f"<h2>Per-class accuracy</h2><img src='"
             f"{accuracy_figure(names, per, 'Per-class test accuracy (mean over seeds); head to tail')}'>")

@@ -1,12 +1,15 @@
-"""`synaug run --config FILE` and `synaug demo`: a task's jobs (every method x seed of the config)
-and their collector (one table of the task's metrics over seeds, results.json, report.html).
+"""`synaug run --config FILE` and `synaug demo`: an experiment whose rows are the config's methods
+(`tables.spec.run_spec`), collected by the experiments' collector (`catalog.finish`: one results.json
+schema, one report writer, one text table), with a run's own sections: the data, the synthetic sets
+(counts real vs synthetic, the real | synthetic grids), their audit, and the training setup.
 
 Synthetic images are generated once per plan and shared by every method and seed that uses the
 plan (OUT/synthetic/<dataset>-<digest>/: one folder for plans over cells, one for methods that must
-not use the group attribute). Metrics are those of the LAST training step: no step is selected on the
-test set (DFR tunes its C on the validation split, as published). Jobs go through the run store
-(`synaug.engine.sweep`, the experiments' path): a job any command already trained is reused and every
-run is re-scored from its record; OUT/runs/METHOD/seedS links to its store folder.
+not use the group attribute), and audited before any training. Metrics are those of the LAST training
+step: no step is selected on the test set (DFR tunes its C on the validation split, as published).
+Jobs go through the run store (`synaug.engine.sweep`, the experiments' path): a job any command already
+trained is reused and every run is re-scored from its record; OUT/runs/METHOD/seedS links to its store
+folder.
 """
 
 from __future__ import annotations
@@ -15,26 +18,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from synaug.audit.verdict import format_verdicts
 from synaug.engine.caching import decode_to_cache, training_side
-from synaug.engine.job import Job
 from synaug.engine.launchers import LaunchSettings, check_launcher
 from synaug.engine.store import RunStore
-from synaug.engine.sweep import run_sweep
 from synaug.engine.workspace import Workspace
-from synaug.eval.chance import chance_note, near_chance
-from synaug.eval.metrics import imbalance_factor, split_summary, split_text
-from synaug.eval.specs import metric
+from synaug.eval.metrics import imbalance_factor
+from synaug.experiments.catalog import Experiment, ExperimentContext, ExperimentResult, Results, finish, run_jobs
 from synaug.experiments.config import RunConfig
 from synaug.experiments.folders import store_dir
-from synaug.experiments.report import write_report
-from synaug.experiments.table import Table, table_text
-from synaug.experiments.tasks import TASKS
-from synaug.experiments.uncertainty import row_runs, row_stats
-from synaug.fileio import atomic_write_text, write_json
+from synaug.experiments.report import save_grid_png
+from synaug.experiments.tables.spec import TableSpec, collect_table, row_jobs, run_spec
+from synaug.fileio import atomic_write_text
 from synaug.methods import get_method
 from synaug.runtime import Dist
 from synaug.validate import check_results_folder
@@ -45,11 +42,6 @@ def workspace(cfg: RunConfig, progress: bool, log, dist: Dist) -> Workspace:
     return Workspace(shared=cfg.out / "synthetic", progress=progress, log=log, dist=dist)
 
 
-def jobs_of(cfg: RunConfig) -> list[Job]:
-    """Every method x seed of the config, methods in order."""
-    return [cfg.job(m, s) for m in cfg.methods for s in cfg.seeds]
-
-
 def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist = Dist(), store: Path | None = None,
                    launch: LaunchSettings = LaunchSettings()) -> dict | None:
     """Every job of `cfg`, after the synthetic sets are made and (`audit: true`) audited; under
@@ -58,6 +50,8 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     check_results_folder(cfg.out, "the output folder")
     check_launcher(launch)
     ws = workspace(cfg, progress, log, dist)
+    ctx = ExperimentContext(cfg, ws, ws.quiet if dist.is_main else (lambda *a, **k: None),
+                            RunStore(store_dir(cfg.out, store)), launch)
     t0 = time.time()
     splits = ws.splits(cfg.data)
     recorded = recorded_config(cfg, splits)
@@ -75,34 +69,46 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     audits = audit_sets(cfg, ws, shown, synthetic, images) if dist.world == 1 else {}
     for _, summary in audits.values():
         ws.quiet(format_verdicts(summary["cells"]))
-    runs = RunStore(store_dir(cfg.out, store))
-    done = train_jobs(cfg, ws, runs, launch)
+    spec = run_spec(cfg)
+    sections = {"audit": {k: s for k, (_, s) in audits.items()}} if audits else {}
+    experiment = Experiment("run", spec.title, "", cfg.data.dataset, jobs=lambda c: row_jobs(c, spec),
+                            collect=lambda c, r: collect_run(c, spec, r, shown, synthetic, images, sections),
+                            task=cfg.task)
+    jobs = experiment.jobs(ctx)
+    results = run_jobs(ctx, jobs)
     if not dist.is_main:
         return None
-    results = collect(cfg, ws, splits, synthetic, done)
-    results.update(config=recorded, **({"audit": {k: s for k, (_, s) in audits.items()}} if audits else {}))
-    results["seconds"] = time.time() - t0
-    write_json(cfg.out / "results.json", results)
-    atomic_write_text(cfg.out / "results.txt", results["table"] + "\n")
-    write_report(results, shown, images, cfg.out / "report.html")
-    return results
+    return finish(experiment, ctx, jobs, results, t0, config=recorded)
 
 
-def train_jobs(cfg: RunConfig, ws: Workspace, store: RunStore, launch: LaunchSettings) -> dict[Job, dict]:
-    """Every job of `cfg` through the run store (trained, or found there), one line each: the task's
-    metrics, flagged at chance."""
-    task, jobs = TASKS[cfg.task], jobs_of(cfg)
-    sweep = run_sweep(jobs, store, ws, launch, log=ws.quiet)
-    for exc in sweep.failed.values():
-        raise exc
-    if ws.dist.is_main:
-        store.reference(cfg.out, jobs)
-        store.link(cfg.out / "runs", jobs)
-    for job, m in sweep.metrics.items():
-        shown = "  ".join(f"{metric(k).label} {metric(k).format(m.get(k))}" for k in task.metrics)
-        flag = "  AT CHANCE" if m.get("at_chance") else ""
-        ws.quiet(f"  {job.method:<17} seed {job.seed}: {shown}  ({m['train_seconds']:.0f}s){flag}")
-    return sweep.metrics
+def collect_run(ctx: ExperimentContext, spec: TableSpec, results: Results, splits, synthetic: dict, images: dict,
+                sections: dict) -> ExperimentResult:
+    """The experiments' table collector over the run's rows, with the run's own sections: the data,
+    each synthetic set (its counts, folder, undrawable cells and real | synthetic grid PNG, saved
+    beside the report), the training setup and the audits."""
+    result = collect_table(ctx, spec, results)
+    train, out = splits.train, ctx.config.out
+    sets = {}
+    for key, syn in synthetic.items():
+        by_cell = train.has_groups and key == "True"
+        grid = f"grid-{'cells' if by_cell else 'classes'}.png"
+        undrawable = syn.meta.get("undrawable", {})
+        save_grid_png(train if by_cell else train.without_groups(), images[key], out / grid, undrawable=undrawable)
+        sets[key] = {"by_cell": by_cell, "images": len(images[key]), "folder": str(syn.folder),
+                     "cells": syn.images.cell_space.named(syn.images.cell_counts()), "undrawable": undrawable,
+                     "grid": grid}
+    result.sections = {"data": data_facts(splits), "synthetic": sets,
+                       "setup": training_setup(ctx.config, splits, synthetic), **sections}
+    return result
+
+
+def data_facts(splits) -> dict:
+    """What a run's report states about its data: the dataset's facts, names and counts per class and cell."""
+    train = splits.train
+    return {**splits.info, "class_names": list(train.class_names), "group_names": train.group_names,
+            "class_counts": train.class_counts().tolist(), "train_cells": train.cell_space.named(train.cell_counts()),
+            "cells": "cells" if train.has_groups else "classes", "train_images": len(train),
+            "test_images": len(splits.test), "imbalance_factor": imbalance_factor(train.class_counts())}
 
 
 def recorded_config(cfg: RunConfig, splits) -> dict:
@@ -149,56 +155,6 @@ def audit_sets(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, images: d
             for k in sorted(wanted, reverse=True)}
 
 
-def collect(cfg: RunConfig, ws: Workspace, splits, synthetic: dict, done: dict[Job, dict]) -> dict:
-    """results.json of a run: the data, the synthetic sets, one table of the task's metrics (Stats over
-    seeds with their test-sampling intervals) and, per method, its per-seed metrics (without the
-    per-image predictions, which stay in each run's metrics.json) and mean per-class / per-cell accuracy."""
-    task, train = TASKS[cfg.task], splits.train
-    table = Table(f"{cfg.task}: {cfg.data.dataset}", list(task.metrics))
-    methods = {}
-    for name in cfg.methods:
-        jobs = [(j, m) for j, m in done.items() if j.method == name]
-        table.rows[name] = row_stats(row_runs(ws, jobs), task.metrics, cfg.bootstrap)
-        runs = {str(j.seed): {k: v for k, v in m.items() if k not in ("predictions", "rescored")} for j, m in jobs}
-        methods[name] = {"description": get_method(name).description, "seeds": runs,
-                         "summary": {k: v.to_dict() for k, v in table.rows[name].items()},
-                         "per_class_mean": mean_of(runs, "per_class")}
-        if train.has_groups:
-            methods[name]["per_cell_mean"] = mean_dict(runs, "per_cell")
-    tables = [table.to_dict()]
-    many, few = cfg.thresholds.effective(train.class_counts())
-    chance, flagged = chance_flags(methods)
-    return {"config": cfg.raw, "task": cfg.task, "data": splits.info, "class_names": train.class_names,
-            "thresholds": split_summary(train.class_counts(), train.class_names, many, few),
-            "imbalance_factor": imbalance_factor(train.class_counts()),  # measured: max / min class count
-            "group_names": train.group_names, "train_cells": train.cell_space.named(train.cell_counts()),
-            "synthetic_cells": {k: s.images.cell_space.named(s.images.cell_counts()) for k, s in synthetic.items()},
-            "synthetic_folders": {k: str(s.folder) for k, s in synthetic.items()},
-            "undrawable": {k: s.meta.get("undrawable", {}) for k, s in synthetic.items()},
-            "selection": "last training step (no test-set selection)", "tables": tables, "methods": methods,
-            "chance": chance, "at_chance": flagged, "setup": training_setup(cfg, splits, synthetic),
-            "table": "\n".join([table_text(tables[0])]
-                               + ([split_text(split_summary(train.class_counts(), train.class_names, many, few))]
-                                  if task.shot_groups else [])
-                               + [chance_note(f"row {m}", methods[m]["accuracy_mean"], chance) for m in flagged])}
-
-
-def chance_flags(methods: dict) -> tuple[dict | None, list[str]]:
-    """(the test set's chance level, the rows at or near it): a row is flagged when its mean accuracy
-    over seeds is near chance (`synaug.eval.chance`); each method records its mean and the seeds at
-    chance."""
-    chance = next((m["chance"] for r in methods.values() for m in r["seeds"].values() if m.get("chance")), None)
-    flagged = []
-    for name, row in methods.items():
-        accs = [m["accuracy"] for m in row["seeds"].values() if m.get("accuracy") is not None]
-        row["accuracy_mean"] = float(np.mean(accs)) if accs else None
-        row["seeds_at_chance"] = [int(s) for s, m in row["seeds"].items() if m.get("at_chance")]
-        row["at_chance"] = bool(chance) and near_chance(row["accuracy_mean"], chance)
-        if row["at_chance"]:
-            flagged.append(name)
-    return chance, flagged
-
-
 def training_setup(cfg: RunConfig, splits, synthetic: dict) -> dict:
     """What the report states about how the rows were trained (every key: each run's config.yaml)."""
     t, side = cfg.train, training_side(splits, cfg.train)
@@ -209,15 +165,3 @@ def training_setup(cfg: RunConfig, splits, synthetic: dict) -> dict:
             "warmup_steps": t.warmup_steps, "schedule": t.schedule, "stage2_steps": t.stage2_steps,
             "stage2_lr": t.stage2_lr, "generator": sorted(set(generators.values())) or None,
             "synthetic_folders": {k: str(s.folder) for k, s in synthetic.items()}}
-
-
-
-
-def mean_of(per_seed: dict, key: str) -> list:
-    arr = np.array([[np.nan if a is None else a for a in r[key]] for r in per_seed.values()], dtype=float)
-    return np.nanmean(arr, 0).tolist()
-
-
-def mean_dict(per_seed: dict, key: str) -> dict:
-    names = list(next(iter(per_seed.values()))[key])
-    return {n: float(np.mean([r[key][n] for r in per_seed.values()])) for n in names}

@@ -14,13 +14,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import numpy as np
 import yaml
 
 from synaug.engine.specs import GeneratorSpec
 from synaug.errors import ConfigError, SynaugError, check_keys
+from synaug.eval.chance import near_chance
+from synaug.eval.specs import metric
 from synaug.experiments import paper
 from synaug.experiments.catalog import Experiment, ExperimentContext, ExperimentResult, Finding, Results
 from synaug.experiments.claims import Claim, evaluate_claims
+from synaug.experiments.config import RunConfig
 from synaug.experiments.table import Table
 from synaug.experiments.uncertainty import row_stats
 from synaug.experiments.tasks import TASKS
@@ -50,6 +54,7 @@ class TableSpec:
     source: str = ""                 # where the paper column comes from (default: the rows' table)
     note: str = ""
     paper_only: tuple = ()           # the paper's rows this table does not run ("NAME: why", or NAME)
+    describe: bool = False           # each row carries its method's description (a run's rows are methods)
 
     def __post_init__(self):
         labels = [r.label for r in self.rows]
@@ -130,12 +135,13 @@ def row_jobs(ctx: ExperimentContext, spec: TableSpec) -> list:
 
 
 def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> ExperimentResult:
-    """The table of Stats over seeds (the task's metrics), the paper column, the claims' findings."""
+    """The table of Stats over seeds (the task's metrics), the paper column, the claims' findings, and
+    per row its runs (`row_details`) with the rows at chance flagged (`chance_flags`)."""
     task = TASKS[ctx.config.task]
     table = Table(spec.title, list(task.metrics), note=spec.note, paper_source=spec.paper_source())
     skipped = [label if ": " in label else f"{label}: a paper row with no implementation in synaug"
                for label in spec.paper_only]
-    notes, runs = [], {}
+    notes, runs, details = [], {}, {}
     for row in spec.rows:
         name, note = resolve_method(row)
         why = why_not_runnable(row, ctx) or (note if name is None else results.failed.get(slug(row.label)))
@@ -144,6 +150,7 @@ def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> 
             continue
         runs[row.label] = results.row(ctx.ws, slug(row.label))
         table.rows[row.label] = row_stats(runs[row.label], task.metrics, ctx.config.bootstrap)
+        details[row.label] = row_details(name, results.runs(slug(row.label)), task.cell_metrics, spec.describe)
         notes += [f"{row.label}: {note}"] if note else []
         numbers = paper.row_numbers(row.paper, ctx.config.data.imbalance) if row.paper else {}
         if numbers:
@@ -151,11 +158,66 @@ def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> 
         if row.paper and paper.flag(row.paper):
             notes.append(f"paper row {row.label}: {paper.flag(row.paper)}")
         for seed, m in results.runs(slug(row.label)):
-            shown = "  ".join(f"{k} {m.get(k):.2f}" for k in task.metrics[:4] if m.get(k) is not None)
-            ctx.log(f"  {row.label:<34} seed {seed}: {shown}")
+            ctx.log(run_line(row.label, seed, m, task.metrics))
     table.note = " ".join([spec.note, *notes]).strip()
     findings = evaluate_claims(list(spec.claims), runs, Finding, ctx.config.bootstrap)
-    return ExperimentResult(tables=[table], findings=findings, skipped=skipped)
+    chance, flagged = chance_flags(details)
+    return ExperimentResult(tables=[table], findings=findings, skipped=skipped, rows=details, chance=chance,
+                            at_chance=flagged)
+
+
+def run_line(label: str, seed: int, m: dict, keys) -> str:
+    """One run as the log shows it: the task's metrics, its training time, flagged at chance."""
+    shown = "  ".join(f"{metric(k).label} {metric(k).format(m.get(k))}" for k in keys)
+    seconds = f"  ({m['train_seconds']:.0f}s)" if isinstance(m.get("train_seconds"), (int, float)) else ""
+    return f"  {label:<17} seed {seed}: {shown}{seconds}{'  AT CHANCE' if m.get('at_chance') else ''}"
+
+
+def row_details(method: str, runs: list[tuple[int, dict]], cells: bool, describe: bool) -> dict:
+    """A row's runs as results.json keeps them: its method, per seed its metrics (without the per-image
+    predictions, which stay in each run's record), and its mean per-class (and, on grouped data, per-cell)
+    accuracy over seeds."""
+    seeds = {str(s): {k: v for k, v in m.items() if k not in ("predictions", "rescored")} for s, m in runs}
+    out = {"method": method, **({"description": get_method(method).description} if describe else {}),
+           "seeds": seeds, "per_class_mean": mean_of(seeds, "per_class")}
+    if cells and all(isinstance(m.get("per_cell"), dict) for m in seeds.values()):
+        out["per_cell_mean"] = mean_dict(seeds, "per_cell")
+    return out
+
+
+def chance_flags(rows: dict) -> tuple[dict | None, list[str]]:
+    """(the test set's chance level, the rows at or near it): a row is flagged when its mean accuracy
+    over seeds is near chance (`synaug.eval.chance`); each row records its mean and the seeds at chance."""
+    chance = next((m["chance"] for r in rows.values() for m in r["seeds"].values() if m.get("chance")), None)
+    flagged = []
+    for name, row in rows.items():
+        accs = [m["accuracy"] for m in row["seeds"].values() if m.get("accuracy") is not None]
+        row["accuracy_mean"] = float(np.mean(accs)) if accs else None
+        row["seeds_at_chance"] = [int(s) for s, m in row["seeds"].items() if m.get("at_chance")]
+        row["at_chance"] = bool(chance) and near_chance(row["accuracy_mean"], chance)
+        if row["at_chance"]:
+            flagged.append(name)
+    return chance, flagged
+
+
+def mean_of(per_seed: dict, key: str) -> list | None:
+    """The mean over seeds of a per-class list (None where a run lacks it, e.g. a record without it)."""
+    if not per_seed or not all(isinstance(r.get(key), list) for r in per_seed.values()):
+        return None
+    arr = np.array([[np.nan if a is None else a for a in r[key]] for r in per_seed.values()], dtype=float)
+    with np.errstate(all="ignore"):
+        return [None if np.isnan(v) else float(v) for v in np.nanmean(arr, 0)]
+
+
+def mean_dict(per_seed: dict, key: str) -> dict:
+    names = list(next(iter(per_seed.values()))[key])
+    return {n: float(np.mean([r[key][n] for r in per_seed.values()])) for n in names}
+
+
+def run_spec(cfg: RunConfig) -> TableSpec:
+    """`synaug run` / `demo` as a table: one row per method of the config, named by it, no claims."""
+    return TableSpec(f"{cfg.task}: {cfg.data.dataset}", rows=tuple(Row(m, m) for m in cfg.methods), claims=(),
+                     describe=True)
 
 
 def table_experiment(name: str, title: str, paper_text: str, dataset: str, spec: TableSpec, tiny: dict,
