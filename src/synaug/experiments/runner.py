@@ -60,6 +60,8 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     ws = workspace(cfg, progress, log, dist)
     t0 = time.time()
     splits = ws.splits(cfg.data)
+    runs = RunStore(store_dir(cfg.out, store))
+    ws.check(jobs_of(cfg), runs.is_stored)  # every job it will train (device, model, data): before any folder
     recorded = recorded_config(cfg, splits)
     if dist.is_main:
         (cfg.out / "runs").mkdir(parents=True, exist_ok=True)  # first: marks the folder as synaug's
@@ -75,7 +77,6 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     audits = audit_sets(cfg, ws, shown, synthetic, images) if dist.world == 1 else {}
     for _, summary in audits.values():
         ws.quiet(format_verdicts(summary["cells"]))
-    runs = RunStore(store_dir(cfg.out, store))
     done = train_jobs(cfg, ws, runs, launch)
     if not dist.is_main:
         return None
