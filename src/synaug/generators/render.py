@@ -7,13 +7,14 @@ The prompt's modifier becomes real rendering variation (font style, stroke weigh
 scale, aspect, brightness, elastic distortion, texture); the item's seed fixes every random draw,
 so an image depends only on (class, modifier, seed, output size).
 
-`degrade` (a number from 0 to 1, default 0; declared in `option_constraints`) lowers sample quality for the sample-quality study (paper Fig. 4, where
-quality falls with fewer diffusion steps): a sampler stopped early leaves a blurry, washed-out image
-with residual noise, so the rendered image is (1) blurred with a Gaussian of sd 1.5 * degrade px
-(at 28 px, scaled with the side), (2) pulled toward its mean brightness, keeping 1 - 0.6 * degrade of
-its contrast, and (3) blended with seeded Gaussian noise (mean 0.5, sd 0.25 of the range) at weight
-0.6 * degrade. The noise comes from its own stream of the item's seed, so the undegraded draws are
-untouched and degrade=0 gives today's images byte for byte.
+`degrade` (a number from 0 to 1, default 0; declared in `option_constraints`) lowers sample quality
+for the sample-quality study (paper Fig. 4, where quality falls with fewer diffusion steps): a
+sampler stopped early leaves a blurry, washed-out image with residual noise, so the rendered image
+is (1) blurred with a Gaussian of sd 1.5 * degrade px (at 28 px, scaled with the side), (2) pulled
+toward its mean brightness, keeping 1 - 0.6 * degrade of its contrast, and (3) blended with seeded
+Gaussian noise (mean 0.5, sd 0.25 of the range) at weight 0.6 * degrade. The noise comes from its
+own stream of the item's seed, so the undegraded draws are untouched and degrade=0 gives today's
+images byte for byte.
 """
 
 from __future__ import annotations
