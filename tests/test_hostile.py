@@ -44,6 +44,16 @@ the Ctrl-C hint one run for 3 commands):
   torchvision model that cannot take 8 px or grey images; +1 test: torchrun with a batch that does
   not split; +1 test: Ctrl-C during a cache build; +1 test (3 runs): the Ctrl-C hint per command);
 - hang (runaway work) 6 -> 8 (a fit batch above its pool, zero fit steps).
+
+The rest of round 4 (issue 33, ROUND4_REST) added, by kind, cases (160 -> 173) and tests after the
+catalogue (13 -> 14 functions):
+- late error 3 -> 13 (refused only after a folder was made, now before any, and out/ checked absent:
+  an experiment's unknown option, one its experiment read only when collecting (fig5), a table given
+  options, an experiment's generator option out of range, a config file's missing device for
+  experiment / train / run, a model that cannot take the images for experiment / run, a run config's
+  degrade; round 4's two torchvision cases now also check that no run folder is left);
+- silently wrong 74 -> 77 (diffusion guidance absurd in a run config and as --generator-option, an
+  unknown img2img in a config; +1 test: the declared option checks leave job keys unchanged).
 """
 
 from __future__ import annotations
@@ -717,11 +727,11 @@ ROUND4 = [
         Case("torchvision-model-too-small-an-image", lambda t: ["train", "--dataset", _modes(t, "RGB", (9, 99, 199)),
              "--method", "ce", "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
              "model 'vit_b_16' cannot take 8 x 8 px images with 3 channel(s) (Wrong image height! Expected 224 but got "
-             "8!); choose another --model"),
+             "8!); choose another --model", _nothing_written("out/run")),
         Case("torchvision-model-takes-rgb-only", lambda t: ["train", "--dataset", folder(t), "--method", "ce",
              "--model", "vit_b_16", "--out", str(t / "out/run"), *TRAIN], ERROR,
              "model VisionTransformer takes RGB images only (its stem is not rebuilt for other channel counts); this "
-             "dataset's images have 1 channel(s)"),
+             "dataset's images have 1 channel(s)", _nothing_written("out/run")),
         Case("train-on-a-missing-device", lambda t: trained_run(t)[:-1] + ["cuda:99"], ERROR,
              "argument --device: device 'cuda:99' is not available on this machine (it has cpu",
              _nothing_written("out/run")),
@@ -745,6 +755,61 @@ ROUND4 = [
         Case("fit-zero-steps", lambda t: ["fit-generator", "--dataset", "mnist-lt", "--out", str(t / "out/G"),
              "--fit-option", "steps=0"], ERROR,
              "ddpm fit steps: must be a positive integer, got 0", _nothing_written("out/G")),
+    ]),
+]
+
+
+# ----------------------------------------------------------------------------- round 4, the rest (issue 33)
+def _experiment(t: Path, name: str, config: str, *more) -> list:
+    """`synaug experiment NAME` with a config file of `config` into out/ (which must not be made)."""
+    return ["experiment", name, "--config", bank(t, config), "--out", str(t / "out"), "--quiet", *more]
+
+
+def _run_config(t: Path, config: str, dataset: Callable = folder) -> list:
+    """`synaug run` of `dataset(t)` (the grey folder dataset) with `config` (YAML lines) into out/."""
+    return ["run", "--config", bank(t, f"dataset: '{dataset(t)}'\n{config}"), "--out", str(t / "out")]
+
+
+REFUSED = _nothing_written("out")
+ROUND4_REST = [
+    *of_kind(LATE, [  # refused only after a folder was made: now before any
+        Case("experiment-unknown-option", lambda t: _experiment(t, "fig4", "options: {bogus: 1}\n"), ERROR,
+             "experiment options: unknown key 'bogus' (known: baselines, feature_steps, levels, method, per_class, "
+             "quality_steps)", REFUSED),
+        Case("experiment-option-read-only-when-collecting", lambda t: _experiment(t, "fig5", "options: {n: 0}\n"),
+             ERROR, "experiment option n: must be an integer >= 2, got 0", REFUSED),
+        Case("experiment-table-given-options", lambda t: _experiment(t, "table1", "options: {levels: [1]}\n"), ERROR,
+             "experiment options (a table takes none: its rows are its own): unknown key 'levels'", REFUSED),
+        Case("experiment-generator-option-out-of-range", lambda t: _experiment(
+             t, "fig2", "generate: {options: {degrade: 5}}\n"), ERROR,
+             "render option degrade: must be a number from 0 to 1, got 5", REFUSED),
+        Case("experiment-config-device-missing", lambda t: _experiment(t, "fig4", "train: {device: 'cuda:99'}\n"),
+             ERROR, "training option device: device 'cuda:99' is not available on this machine (it has cpu", REFUSED),
+        Case("experiment-model-cannot-take-the-images", lambda t: _experiment(t, "fig4", "train: {model: vit_b_16}\n"),
+             ERROR, "model VisionTransformer takes RGB images only (its stem is not rebuilt for other channel counts); "
+             "this dataset's images have 1 channel(s)", REFUSED),
+        Case("train-config-device-missing", lambda t: trained_run(t)[:-2] + ["--config", bank(
+             t, "train: {device: 'cuda:99'}\n")], ERROR, "training option device: device 'cuda:99' is not available "
+             "on this machine (it has cpu", _nothing_written("out/run")),
+        Case("run-config-device-missing", lambda t: _run_config(t, "train: {device: 'cuda:99'}\n"), ERROR,
+             "training option device: device 'cuda:99' is not available on this machine (it has cpu", REFUSED),
+        Case("run-config-model-cannot-take-the-images", lambda t: _run_config(
+             t, "train: {model: alexnet}\n", lambda t: _modes(t, "RGB", (9, 99, 199))), ERROR, "model 'alexnet' cannot take 8 x 8 px images with 3 channel(s) "
+             "(Given input size: (64x1x1). Calculated output size: (64x0x0). Output size is too small)", REFUSED),
+        Case("run-config-degrade-out-of-range", lambda t: _run_config(t, "generate: {options: {degrade: -1}}\n"),
+             ERROR, "render option degrade: must be a number from 0 to 1, got -1", REFUSED),
+    ]),
+    *of_kind(SILENT, [  # accepted, and drawn with
+        Case("diffusion-guidance-absurd-in-a-config", lambda t: _run_config(
+             t, "generate: {generator: diffusion, options: {guidance: 1000000, model: x}}\n"), ERROR,
+             "diffusion option guidance: must be a guidance scale from 0 to 50, got 1000000", REFUSED),
+        Case("diffusion-guidance-absurd-as-an-option", lambda t: ["generate", "--plan", plan_file(t, ["0/a.png"]),
+             "--out", str(t / "out"), "--generator", "diffusion", "--generator-model", "x", "--generator-option",
+             "guidance=-2"], ERROR, "diffusion option guidance: must be a guidance scale from 0 to 50, got -2",
+             REFUSED),
+        Case("diffusion-img2img-unknown-in-a-config", lambda t: _run_config(
+             t, "generate: {generator: diffusion, options: {img2img: intre, model: x}}\n"), ERROR,
+             "diffusion option img2img: must be one of intra, inter or null, got 'intre'", REFUSED),
     ]),
 ]
 
@@ -955,6 +1020,7 @@ CASES = [
     ], {"every-skipped-file-named": SILENT, "non-ascii-class-names-stay-apart": SILENT}),
     *ROUND3,
     *ROUND4,
+    *ROUND4_REST,
 ]
 
 
@@ -1244,3 +1310,17 @@ def test_ctrl_c_during_a_cache_build_exits_130_cleanly(tmp_path, many_large):
     assert "interrupted: re-run the same command to resume" in err
     time.sleep(0.5)
     assert not [w for w in workers if _alive(w)], "a decoding worker outlived the interrupted build"
+
+
+def test_declared_generator_options_keep_job_keys():
+    """Render's degrade and diffusion's options checked by their declared constraints: the jobs of
+    stored runs keep their keys (pinned before the change), and a bad value never gets a key."""
+    from synaug.errors import ConfigError
+    from synaug.experiments.config import resolve_config
+    render = {"dataset": "mnist-lt", "methods": ["synaug"], "generate": {"options": {"degrade": 0.5}}}
+    diffusion = {"dataset": "mnist-lt", "methods": ["synaug"],
+                 "generate": {"generator": "diffusion", "options": {"guidance": 7.5, "model": "x"}}}
+    assert resolve_config(render).job("synaug", 0).key() == "43604c0cc46dca7f404a"
+    assert resolve_config(diffusion).job("synaug", 0).key() == "dc97a6495f0c22d89a1e"
+    with pytest.raises(ConfigError, match=r"^render option degrade: must be a number from 0 to 1, got 1.5$"):
+        resolve_config({**render, "generate": {"options": {"degrade": 1.5}}})

@@ -70,7 +70,7 @@ def test_degraded_images_depend_on_the_seed_only():
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), "0.5", True, None])
 def test_a_degrade_outside_0_1_is_a_config_error(bad):
-    with pytest.raises(ConfigError, match=r"degrade must be a number in \[0, 1\]"):
+    with pytest.raises(ConfigError, match=r"^render option degrade: must be a number from 0 to 1, got "):
         make_generator("render", degrade=bad)
 
 
@@ -81,7 +81,8 @@ def test_the_cli_passes_generator_options(tmp_path, capsys):
     fingerprint = (tmp_path / "g" / ".synaug" / "plan-fingerprint.json").read_text()
     assert '"degrade": 0.5' in fingerprint
     capsys.readouterr()
-    for option, message in (("degrade=2", "degrade must be a number"), ("degrad=0.5", "no option"),
+    for option, message in (("degrade=2", "render option degrade: must be a number from 0 to 1, got 2"),
+                            ("degrad=0.5", "no option"),
                             ("degrade", "KEY=VALUE")):
         assert main(["generate", "--plan", str(plan), "--out", str(tmp_path / "b"), "--generator-option", option]) == 2
         assert message in capsys.readouterr().err

@@ -12,6 +12,7 @@ import numpy as np
 
 from synaug.audit.recipe import audited_synthetic
 from synaug.data.imageset import DatasetSplits
+from synaug.engine.caching import training_side
 from synaug.engine.data import load_splits
 from synaug.engine.fitting import fitted_generator
 from synaug.engine.job import Job
@@ -19,6 +20,7 @@ from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec
 from synaug.engine.synthetic import SyntheticSet, folder_set, planned_set
 from synaug.plan import first_per_cell
 from synaug.train.distributed import Dist
+from synaug.train.pipeline import check_before_training
 
 
 @dataclass
@@ -42,6 +44,15 @@ class Workspace:
         if data not in self._splits:
             self._splits[data] = load_splits(data)
         return self._splits[data]
+
+    def check(self, jobs: list[Job], stored: Callable[[Job], bool] = lambda job: False) -> None:
+        """What fails on the inputs alone, for every job that is not `stored` (each once): its data, its
+        method's needs, the device and the model against the images (`check_before_training`). Read,
+        never written: a command checks every job it will train before it makes any folder."""
+        for job in {j.key(): j for j in jobs}.values():
+            if not stored(job):
+                raw = self.splits(job.data)
+                check_before_training(job.method_entry, raw, job.train, training_side(raw, job.train))
 
     def synthetic(self, job: Job, splits: DatasetSplits, side: int) -> SyntheticSet:
         """The synthetic set a job reads: its plan's (generated once into SHARED) or its folder's."""

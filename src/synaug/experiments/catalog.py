@@ -248,6 +248,9 @@ def run_named(name: str, overrides: dict | None = None, config_path=None, progre
                   collect_only=collect_only)
     cfg = ctx.config
     check_results_folder(cfg.out, "the output folder")
+    listed = experiment.jobs(replace(ctx, dry=True))  # its options and jobs, then every job it will train:
+    if not collect_only:                                # all refused before any folder is made
+        ctx.ws.check(listed, ctx.store.is_stored)
     if dist.is_main:  # first: marks the folder as synaug's, so that a re-run after a crash is accepted
         (cfg.out / "runs").mkdir(parents=True, exist_ok=True)
     t0 = time.time()

@@ -54,6 +54,9 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
                             RunStore(store_dir(cfg.out, store)), launch)
     t0 = time.time()
     splits = ws.splits(cfg.data)
+    spec = run_spec(cfg)
+    jobs = row_jobs(replace(ctx, dry=True), spec)
+    ws.check(jobs, ctx.store.is_stored)  # every job it will train (device, model, data): before any folder
     recorded = recorded_config(cfg, splits)
     if dist.is_main:
         (cfg.out / "runs").mkdir(parents=True, exist_ok=True)  # first: marks the folder as synaug's
@@ -69,7 +72,6 @@ def run_experiment(cfg: RunConfig, progress: bool = True, log=print, dist: Dist 
     audits = audit_sets(cfg, ws, shown, synthetic, images) if dist.world == 1 else {}
     for _, summary in audits.values():
         ws.quiet(format_verdicts(summary["cells"]))
-    spec = run_spec(cfg)
     sections = {"audit": {k: s for k, (_, s) in audits.items()}} if audits else {}
     experiment = Experiment("run", spec.title, "", cfg.data.dataset, jobs=lambda c: row_jobs(c, spec),
                             collect=lambda c, r: collect_run(c, spec, r, shown, synthetic, images, sections),

@@ -8,7 +8,11 @@ class and group names, the class aliases, the real training images, the unused r
 (`make_generator`) passes every fact it has; the registry hands each backend the ones it names, and
 a fact it names but the caller lacks is an error naming it. No code outside `synaug.generators` asks
 which backend it is talking to: a backend's capabilities are its declared options and its
-`quality_knob` (the option that sets sample quality, Fig. 4).
+`quality_knob` (the option that sets sample quality, Fig. 4). A backend declares the values its
+options may take as data, as imbalanced-learn's `_parameter_constraints`: `option_constraints =
+{option: allowed}` (`synaug.constraints`), checked by `check_option` in its constructor and by
+`check_generator_options` wherever options enter (a config's `generate: {options:}`, a flag), so a
+bad value is refused before any folder is made or image drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from PIL import Image
 
+from synaug.constraints import check
 from synaug.errors import ConfigError, GenerationError, unknown
 from synaug.plan import PlanItem
 from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
@@ -105,6 +110,14 @@ def check_generator_options(name: str, options: Mapping) -> None:
     extra = sorted(k for k in options if k not in takes)
     if extra and not takes_any_option(factory):
         raise UnknownOption(f"generator {name!r} has no option(s) {extra}; its options: {sorted(takes) or ['none']}")
+    for option in sorted(set(options) & set(getattr(factory, "option_constraints", {}))):
+        check_option(factory, option, options[option])
+
+
+def check_option(backend, option: str, value):
+    """`value` when backend's declared `option_constraints[option]` accept it, else the one wording
+    (`NAME option OPTION: must be ..., got VALUE`)."""
+    return check(f"{backend.name} option {option}", value, *backend.option_constraints[option])
 
 
 def quality_knob(name: str) -> Knob | None:

@@ -21,8 +21,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from synaug.constraints import GUIDANCE, NONNEG_INT, POSITIVE_INT, PROBABILITY, SIDE, Options
 from synaug.errors import GenerationError, require
-from synaug.generators.base import Generated, Knob, register_generator
+from synaug.generators.base import Generated, Knob, check_option, register_generator
 from synaug.generators.lora import activate_adapter, missing_adapter
 from synaug.generators.recorded import RecordsConfig
 from synaug.plan import PlanItem
@@ -54,14 +55,20 @@ class DiffusionGenerator(RecordsConfig):
     described = ("model", "scheduler", "steps", "guidance", "negative_prompt", "gen_size", "save_size",
                  "save_channels", "img2img", "strength", "safety_checker", "lora")
     left_out_when_unset = ("lora",)
+    # what each option may be, said once (`generators.base.check_option`: checked where options enter,
+    # before a folder is made, and here); the model, scheduler and LoRA folder are checked on loading
+    option_constraints = {"steps": (POSITIVE_INT,), "guidance": (GUIDANCE,), "gen_size": (SIDE, None),
+                          "dtype": (Options(("auto", *DTYPES)),), "max_redraws": (NONNEG_INT,),
+                          "img2img": (Options(("intra", "inter")), None), "strength": (PROBABILITY,)}
 
     def __init__(self, *, model: str | None = None, allow_download: bool = False, steps: int = 30,
                  guidance: float = 7.5, negative_prompt: str = "", scheduler: str | None = None,
                  gen_size: int | None = None, dtype: str = "auto", device: str = "auto", safety_checker: bool = True,
                  max_redraws: int = 3, compile: bool = False, img2img: str | None = None, strength: float = 0.7,
                  lora: str | None = None, pipeline=None, image_shape: Sequence[int] = (512, 512, 3), real=None):
-        if img2img not in (None, "intra", "inter"):
-            raise GenerationError(f"img2img must be 'intra' or 'inter', not {img2img!r}")
+        for option, value in dict(steps=steps, guidance=guidance, gen_size=gen_size, dtype=dtype,
+                                  max_redraws=max_redraws, img2img=img2img, strength=strength).items():
+            check_option(self, option, value)
         if img2img and real is None:
             raise GenerationError("image-to-image translation is guided by the real training images, which this "
                                   "command does not have")
@@ -134,15 +141,13 @@ class DiffusionGenerator(RecordsConfig):
 
     def _device(self):
         self._torch()  # a clear error when torch is missing
-        return device_for(self.device_name)  # auto: this rank's GPU under torchrun  # auto: this rank's GPU under torchrun
+        return device_for(self.device_name)  # auto: this rank's GPU under torchrun
 
     def _dtype(self, device):
         torch = self._torch()
         name = self.dtype_name
         if name == "auto":
             name = "fp16" if device.type == "cuda" else "fp32"
-        if name not in DTYPES:
-            raise GenerationError(f"unknown dtype {name!r}; use one of {sorted(DTYPES)} or auto")
         return getattr(torch, DTYPES[name])
 
     def _load(self):

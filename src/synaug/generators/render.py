@@ -7,13 +7,14 @@ The prompt's modifier becomes real rendering variation (font style, stroke weigh
 scale, aspect, brightness, elastic distortion, texture); the item's seed fixes every random draw,
 so an image depends only on (class, modifier, seed, output size).
 
-`degrade` (0..1, default 0) lowers sample quality for the sample-quality study (paper Fig. 4, where
-quality falls with fewer diffusion steps): a sampler stopped early leaves a blurry, washed-out image
-with residual noise, so the rendered image is (1) blurred with a Gaussian of sd 1.5 * degrade px
-(at 28 px, scaled with the side), (2) pulled toward its mean brightness, keeping 1 - 0.6 * degrade of
-its contrast, and (3) blended with seeded Gaussian noise (mean 0.5, sd 0.25 of the range) at weight
-0.6 * degrade. The noise comes from its own stream of the item's seed, so the undegraded draws are
-untouched and degrade=0 gives today's images byte for byte.
+`degrade` (a number from 0 to 1, default 0; declared in `option_constraints`) lowers sample quality
+for the sample-quality study (paper Fig. 4, where quality falls with fewer diffusion steps): a
+sampler stopped early leaves a blurry, washed-out image with residual noise, so the rendered image
+is (1) blurred with a Gaussian of sd 1.5 * degrade px (at 28 px, scaled with the side), (2) pulled
+toward its mean brightness, keeping 1 - 0.6 * degrade of its contrast, and (3) blended with seeded
+Gaussian noise (mean 0.5, sd 0.25 of the range) at weight 0.6 * degrade. The noise comes from its
+own stream of the item's seed, so the undegraded draws are untouched and degrade=0 gives today's
+images byte for byte.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from numbers import Real
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter, grey_dilation, map_coordinates
 
+from synaug.constraints import Interval
 from synaug.data.groups import TEXTURES, apply_tint, background_patches, composite, is_colour
 from synaug.errors import ConfigError
-from synaug.generators.base import Generated, Knob, register_generator
+from synaug.generators.base import Generated, Knob, check_option, register_generator
 from synaug.emoji_index import search
 from synaug.generators.recorded import RecordsConfig
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
@@ -102,12 +105,14 @@ class RenderGenerator(RecordsConfig):
     described = ("size", "channels", "unspecified_groups", "aliases", "render_words", "degrade")
     # absent when unused: folders made before these options existed keep their fingerprint
     left_out_when_unset = ("aliases", "render_words", "degrade")
+    # what each option may be, said once (`generators.base.check_option`); image_shape comes from the plan
+    option_constraints = {"degrade": (Interval(Real, 0, 1),)}
 
     def __init__(self, *, degrade: float = 0.0, image_shape: Sequence[int] = (28, 28, 1),
                  unspecified_groups: Sequence[str] = (), aliases: dict[str, str] | None = None,
                  render_words: dict[str, str] | None = None):
         H, W, C = (int(v) for v in image_shape)
-        degrade = check_degrade(degrade)
+        degrade = float(check_option(self, "degrade", degrade))
         if C not in (1, 3):
             raise ConfigError(f"the render generator draws 1- or 3-channel images, not {C}")
         self.record(size=(H, W), channels=C, degrade=degrade,
@@ -237,13 +242,6 @@ def undrawable_message(class_name: str, looked_up: str) -> str:
             f"only; the prompt keeps the class name): `synaug plan --render-word '{class_name}=WORD'`, or `render: "
             f"{{\"{class_name}\": WORD}}` in a modifier bank YAML (--modifiers) or `render_words:` under `plan:` of "
             f"a run config; an alias (--alias) changes the prompt too; or skip the class with --skip-undrawable")
-
-
-def check_degrade(value) -> float:
-    """`degrade` as a float in [0, 1], or a ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"render option degrade must be a number in [0, 1] (0 = full quality), got {value!r}")
-    return float(value)
 
 
 def degrade_pixels(pixels: np.ndarray, degrade: float, rng: np.random.Generator) -> np.ndarray:

@@ -4,6 +4,7 @@ job.json, the engine wrote): config.yaml (resolved), versions.json, normalize.js
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import yaml
 
 from synaug.audit.weighting import read_scores, weighted_by_audit
 from synaug.data.imageset import DatasetSplits, ImageSet
+from synaug.devices import check_available
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.registry import UnknownName
@@ -150,10 +152,12 @@ def train_method(method: Method, splits: DatasetSplits, cfg: TrainConfig, run_di
 
 def check_before_training(method: Method, splits: DatasetSplits, cfg: TrainConfig, side: int) -> None:
     """What depends only on the inputs, checked before a run folder is claimed or a step is taken
-    (`synaug.engine.execute.run_job` calls it first; `train_method` again): the stage-2 recipe fits the
-    method's head and has the data it needs (a validation split, with groups for DFR), the
-    `--pretrained` checkpoint fits the model (images of `side` px), an audit to weight by is there."""
+    (`synaug.engine.execute.run_job` calls it first; `train_method` again): the device is on this
+    machine, the stage-2 recipe fits the method's head and has the data it needs (a validation split,
+    with groups for DFR), the model takes the images (`side` px, their channels) and the
+    `--pretrained` checkpoint fits it, an audit to weight by is there."""
     cfg = method_config(method, cfg)
+    check_available("training option device", cfg.device)  # a config file's device: the flag's check
     recipe = STAGE2[method.stage2] if method.stage2 else None  # an unknown recipe fails here
     if method.head not in getattr(recipe, "heads", (method.head,)):  # e.g. WB's MaxNorm needs a linear layer
         raise ConfigError(f"method {method.name!r}: stage 2 {method.stage2!r} works on a {' or '.join(recipe.heads)} "
@@ -162,6 +166,7 @@ def check_before_training(method: Method, splits: DatasetSplits, cfg: TrainConfi
     if recipe is not None:
         tuning = STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
         getattr(recipe, "check_data", lambda data: None)(tuning)
+    check_model_takes(cfg.model, real.image_shape[2], real.num_classes, stem_size(cfg, side), method.head)
     if cfg.pretrained:
         with torch.device("meta"):  # keys and shapes only: no memory, no initialisation
             model = build_model(cfg.model, in_channels=real.image_shape[2], num_classes=real.num_classes,
@@ -169,6 +174,15 @@ def check_before_training(method: Method, splits: DatasetSplits, cfg: TrainConfi
         backbone_state(model, Path(cfg.pretrained))
     if cfg.synthetic_weighting == "audit" and cfg.audit:
         read_scores(cfg.audit)
+
+
+@functools.lru_cache(maxsize=64)
+def check_model_takes(model: str, in_channels: int, num_classes: int, image_size: int, head: str) -> None:
+    """A model that cannot take the images (a ViT's fixed 224 px, a stem for RGB only, pooling that
+    shrinks them to nothing) is refused here, built on the meta device (shapes only: no memory, no
+    initialisation); once per geometry, as a sweep checks every job before the first is trained."""
+    with torch.device("meta"):
+        build_model(model, in_channels=in_channels, num_classes=num_classes, image_size=image_size, head=head)
 
 
 def method_config(method: Method, cfg: TrainConfig) -> TrainConfig:

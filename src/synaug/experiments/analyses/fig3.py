@@ -83,6 +83,7 @@ def features_for_seed(ctx, splits, synthetic, seed: int):
 
 
 def jobs(ctx) -> list:
+    options(ctx, DEFAULTS, RULES)  # a bad option is refused before the experiment makes its folder
     return []  # no classifier is trained: the audit's feature network and linear probes (collect)
 
 

@@ -123,6 +123,7 @@ def fit_variant(variant: str, x, y, a, counts, opts, rng, gap: float = 1.0):
 
 
 def jobs(ctx) -> list:
+    options(ctx, DEFAULTS, RULES)  # a bad option is refused before the experiment makes its folder
     return []  # scikit-learn's logistic regression on drawn points (collect)
 
 
