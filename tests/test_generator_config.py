@@ -19,7 +19,7 @@ CASES = {  # case id: (backend, context, options)
     "render-facts": ("render", "full", {}),
     "render-degrade": ("render", "full", {"degrade": 0.5}),
     "diffusion-default": ("diffusion", "full", {}),
-    "diffusion-options": ("diffusion", "full", {"model": "m", "steps": 12.0, "guidance": 3, "scheduler": "ddim",
+    "diffusion-options": ("diffusion", "full", {"model": "m", "steps": 12, "guidance": 3, "scheduler": "ddim",
                                                 "img2img": "intra", "strength": 0.5, "lora": "L", "gen_size": 256,
                                                 "negative_prompt": "x", "max_redraws": 1, "device": "cpu"}),
     "smote-default": ("smote", "full", {}),
