@@ -94,7 +94,7 @@ def test_config_holds_every_recorded_setting_and_describe_the_described_ones():
     heldout = make_generator("heldout", context("full"), seed=4.0, when_short="skip")
     assert dict(heldout.config) == {"seed": 4, "when_short": "skip"} and isinstance(heldout.config["seed"], int)
     assert "when_short" not in heldout.describe()
-    diffusion = make_generator("diffusion", context("full"), steps=12.0, device="cpu", max_redraws=1)
+    diffusion = make_generator("diffusion", context("full"), steps=12, device="cpu", max_redraws=1)
     assert diffusion.config["steps"] == 12 and diffusion.config["device_name"] == "cpu"
     assert diffusion.config["max_redraws"] == 1 and "device_name" not in diffusion.describe()
     with pytest.raises(TypeError):
