@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from synaug.train.models import build_model
+from synaug.training.models import build_model
 
 
 def images_per_second(name: str, size: int, batch: int, steps: int, train: bool) -> float:

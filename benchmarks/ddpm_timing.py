@@ -26,7 +26,7 @@ from synaug.generators.ddpm_fit import FitSettings, fit_generator, make_schedule
 from synaug.generators.ddpm_loss import pool_tensors, step_loss, update_ema
 from synaug.generators.ddpm_sample import DdpmSampler
 from synaug.generators.denoiser import architecture, build_denoiser
-from synaug.train.loop import step_generators
+from synaug.training.loop import step_generators
 
 CANDIDATES = [  # (arch, options)
     ("fast", {"channels": [32, 64]}),

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from synaug.generators.diffusion import DiffusionGenerator
-from synaug.plan import build_plan
+from synaug.plans import build_plan
 from synaug.prompts import load_bank
 
 

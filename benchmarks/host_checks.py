@@ -20,7 +20,7 @@ import numpy as np
 
 from synaug.eval.scoring import Scoring, metrics_of
 from synaug.generators.runner import check_plan_paths
-from synaug.plan import build_plan
+from synaug.plans import build_plan
 from synaug.prompts import load_bank
 
 

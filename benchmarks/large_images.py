@@ -10,7 +10,7 @@ CPU mode (host images/s, batch `--batch` of random indices, as a sampler draws t
 
 CUDA mode (`--cuda`): ResNet-50 at 224 px, bf16 autocast, channels-last, SGD:
   ceiling: forward + backward + step on a pre-made device batch;
-  synaug:  `synaug.train.loop.fit` from the cache (prefetch thread, pinned host batches, copy
+  synaug:  `synaug.training.loop.fit` from the cache (prefetch thread, pinned host batches, copy
            without blocking, random-resized crop + flip + normalise on the GPU, CE).
 
     python benchmarks/large_images.py [--n 3000] [--dir runs/bench-large] [--cuda [--compile]] [--steps 60]
@@ -29,7 +29,7 @@ from PIL import Image
 
 from synaug.data.cache import build_cache
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages
-from synaug.train.batches import TensorData, gather_host, prefetched
+from synaug.training.batches import TensorData, gather_host, prefetched
 
 
 def make_photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
@@ -85,12 +85,12 @@ def cpu_mode(args, paths):
 
 
 def cuda_mode(args, paths):
-    from synaug.train.augment import Normalize, RandomResizedCrop
-    from synaug.train.loop import FitConfig, FitParts, Phase, fit
-    from synaug.train.losses import LOSSES
-    from synaug.train.mixing import BATCH_TRANSFORMS
-    from synaug.train.models import build_model
-    from synaug.train.samplers import SAMPLERS
+    from synaug.training.augment import Normalize, RandomResizedCrop
+    from synaug.training.loop import FitConfig, FitParts, Phase, fit
+    from synaug.training.losses import LOSSES
+    from synaug.training.mixing import BATCH_TRANSFORMS
+    from synaug.training.models import build_model
+    from synaug.training.samplers import SAMPLERS
 
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True

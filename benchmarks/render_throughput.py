@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synaug.generators import run_generation
 from synaug.generators.render import RenderGenerator
-from synaug.plan import build_plan
+from synaug.plans import build_plan
 from synaug.prompts import load_bank
 
 FASHION = ["T-shirt/top", "Trouser", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

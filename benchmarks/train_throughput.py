@@ -1,7 +1,7 @@
 """Training throughput (images/s) of synaug's loop against two references, on mnist-lt shapes:
 
 1. ceiling: the model's own forward + backward + SGD step on one pre-made tensor batch;
-2. synaug: `synaug.train.loop.fit` (batch indexing, tensor crop augmentation, normalisation,
+2. synaug: `synaug.training.loop.fit` (batch indexing, tensor crop augmentation, normalisation,
    domain Mixup, soft-target CE, lr schedule) on the uniformized mnist-lt set (4,000 images);
 3. PIL + DataLoader: the usual per-sample pipeline (PIL crop with padding, to-tensor, normalise,
    collate) feeding the same model step.
@@ -20,12 +20,12 @@ from PIL import Image, ImageOps
 
 from synaug.data import load_dataset
 from synaug.data.imageset import ImageSet
-from synaug.train.augment import Augment, Normalize
-from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, fit
-from synaug.train.losses import LOSSES
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import build_model
-from synaug.train.samplers import SAMPLERS
+from synaug.training.augment import Augment, Normalize
+from synaug.training.loop import FitConfig, FitParts, Phase, TensorData, fit
+from synaug.training.losses import LOSSES
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import build_model
+from synaug.training.samplers import SAMPLERS
 
 
 def make_model(name):

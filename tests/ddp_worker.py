@@ -12,11 +12,11 @@ import torch
 
 from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.runtime import dist_of
-from synaug.train import distributed
-from synaug.train.config import TrainConfig
-from synaug.train.methods import get_method
+from synaug.training import distributed
+from synaug.training.config import TrainConfig
+from synaug.training.methods import get_method
 from synaug.engine.inference import evaluate_model
-from synaug.train.pipeline import train_method
+from synaug.training.pipeline import train_method
 
 
 def tiny_splits(seed=0, size=12):

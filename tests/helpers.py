@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from synaug.data.imageset import DatasetSplits, ImageSet
-from synaug.train.config import TrainConfig
+from synaug.training.config import TrainConfig
 
 
 class DiesAfter:

@@ -221,7 +221,7 @@ def test_audit_cli_with_a_pretrained_backbone(tiny_audit_inputs, tmp_path):
     import torch
 
     from synaug.cli import main
-    from synaug.train.models import build_model
+    from synaug.training.models import build_model
 
     dataset, syn = tiny_audit_inputs
     torch.manual_seed(0)

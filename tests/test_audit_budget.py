@@ -5,7 +5,7 @@ import json
 import pytest
 
 from synaug.errors import PlanError
-from synaug.plan import plan_counts
+from synaug.plans import plan_counts
 
 COUNTS = {0: 100, 1: 40, 2: 10, 3: 5}
 
@@ -64,7 +64,7 @@ def test_plan_cli_writes_the_audit_budget_into_the_plan(tmp_path, capsys):
     from synaug.cli import main
     from synaug.data import load_dataset
     from synaug.cells import cell_tag as cell_key
-    from synaug.plan import read_plan
+    from synaug.plans import read_plan
 
     counts = load_dataset("mnist-lt", imbalance=10).train.cell_counts()
     scores = [None if i == 0 else (0.0 if i % 2 else 0.9) for i in range(10)]

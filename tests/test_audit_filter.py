@@ -13,7 +13,7 @@ from synaug.data.readers import read_metadata_csv
 from synaug.errors import SynaugError
 from synaug.generators.base import Generated
 from synaug.generators.runner import run_generation
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 class Flat:

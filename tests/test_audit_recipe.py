@@ -15,13 +15,13 @@ from synaug.engine.synthetic import SyntheticSet, read_synthetic
 from synaug.audit.core import AuditConfig
 from synaug.audit.recipe import RecipeConfig, audited_synthetic
 from synaug.audit.weighting import weighted_by_audit
-from synaug.train.samplers import ProbabilitySampler
+from synaug.training.samplers import ProbabilitySampler
 from synaug.data.imageset import DatasetSplits
 from synaug.errors import ConfigError
 from synaug.experiments.config import resolve_config
-from synaug.train import pipeline
-from synaug.train.methods import METHODS, get_method
-from synaug.train.samplers import SAMPLERS
+from synaug.training import pipeline
+from synaug.training.methods import METHODS, get_method
+from synaug.training.samplers import SAMPLERS
 
 from helpers import tiny_cfg, tiny_splits
 

@@ -1,4 +1,4 @@
-"""The decoded image cache (synaug.data.cache) and training from it (synaug.train.batches)."""
+"""The decoded image cache (synaug.data.cache) and training from it (synaug.training.batches)."""
 
 import json
 import os
@@ -15,7 +15,7 @@ from PIL import Image
 
 from synaug.data.cache import build_cache, cached_imageset, decode_resized
 from synaug.data.imageset import CachedImages, ImageSet, LazyImages
-from synaug.train.batches import TensorData, gather_host, prefetched
+from synaug.training.batches import TensorData, gather_host, prefetched
 
 
 def write_photos(folder, n=12, side=40, seed=0):
@@ -143,9 +143,9 @@ def test_prefetch_yields_in_order_and_raises_worker_errors():
 
 def test_training_from_the_cache_equals_training_from_memory(tmp_path):
     """The same images in memory and in a memory-mapped cache train to identical weights."""
-    from synaug.train.config import TrainConfig
-    from synaug.train.methods import get_method
-    from synaug.train.pipeline import train_method
+    from synaug.training.config import TrainConfig
+    from synaug.training.methods import get_method
+    from synaug.training.pipeline import train_method
     from synaug.data.imageset import DatasetSplits
 
     rng = np.random.default_rng(0)
@@ -188,11 +188,11 @@ class Killed(Exception):
 def test_resume_from_the_cache_with_the_imagenet_recipe_equals_uninterrupted(tmp_path, monkeypatch):
     """Killed after a stage-1 checkpoint while the prefetch thread runs ahead, then resumed: the same
     weights as a run never killed (random-resized crops and flips keep their per-step seeds)."""
-    import synaug.train.loop as loop
+    import synaug.training.loop as loop
     from synaug.data.imageset import DatasetSplits
-    from synaug.train.config import TrainConfig
-    from synaug.train.methods import get_method
-    from synaug.train.pipeline import train_method
+    from synaug.training.config import TrainConfig
+    from synaug.training.methods import get_method
+    from synaug.training.pipeline import train_method
 
     rng = np.random.default_rng(0)
     np.save(tmp_path / "x.npy", rng.integers(0, 255, (48, 20, 20, 3), dtype=np.uint8))

@@ -4,7 +4,7 @@ import numpy as np
 
 from synaug.cells import CellSpace, cell_order, cell_tag
 from synaug.data.imageset import ImageSet
-from synaug.plan import image_seed
+from synaug.plans import image_seed
 from synaug.seeds import hashed_seed
 
 

@@ -17,7 +17,7 @@ from synaug.data.readers import read_metadata_csv  # noqa: E402
 from synaug.errors import ConfigError  # noqa: E402
 from synaug.generators.base import Generated  # noqa: E402
 from synaug.generators.runner import run_generation  # noqa: E402
-from synaug.plan import PlanItem  # noqa: E402
+from synaug.plans import PlanItem  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_sd import build_tiny_clip  # noqa: E402

@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-import synaug.train.loop as loop
+import synaug.training.loop as loop
 from synaug.engine.inference import evaluate_model
-from synaug.train.cmo import cmo_paste, cmo_sample_weights
-from synaug.train.distributed import Dist, local_slice
-from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, fit
-from synaug.train.losses import Loss
-from synaug.train.methods import get_method
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import build_model
-from synaug.train.pipeline import train_method
-from synaug.train.samplers import SAMPLERS
+from synaug.training.cmo import cmo_paste, cmo_sample_weights
+from synaug.training.distributed import Dist, local_slice
+from synaug.training.loop import FitConfig, FitParts, Phase, TensorData, fit
+from synaug.training.losses import Loss
+from synaug.training.methods import get_method
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import build_model
+from synaug.training.pipeline import train_method
+from synaug.training.samplers import SAMPLERS
 
 from helpers import tiny_cfg, tiny_splits
 

@@ -12,9 +12,9 @@ from synaug.cli import main
 from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.config import resolve_config
 from synaug.experiments.runner import run_experiment
-from synaug.train.config import TrainConfig
-from synaug.train.methods import METHODS, Method, get_method
-from synaug.train.pipeline import train_method
+from synaug.training.config import TrainConfig
+from synaug.training.methods import METHODS, Method, get_method
+from synaug.training.pipeline import train_method
 
 from helpers import tiny_cfg, tiny_splits
 

@@ -17,7 +17,7 @@ from synaug.engine.specs import GeneratorSpec, Thresholds
 from synaug.errors import ConfigError
 from synaug.eval import metrics
 from synaug.generators.ddpm_settings import FitSettings
-from synaug.train.config import TrainConfig
+from synaug.training.config import TrainConfig
 
 VALUES = [-2, -1, 0, 0.5, 1, 1.5, 2, 3, 10, True, False, math.inf, math.nan, "1", None]
 

@@ -25,9 +25,9 @@ from synaug.generators.ddpm_folder import check_disjoint  # noqa: E402
 from synaug.generators.ddpm_loss import draw_batch, pool_tensors, step_loss  # noqa: E402
 from synaug.generators.ddpm import SCHEDULER_NAMES  # noqa: E402
 from synaug.generators.ddpm_sample import SCHEDULERS, DdpmSampler  # noqa: E402
-from synaug.plan import build_plan  # noqa: E402
+from synaug.plans import build_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
-from synaug.train.loop import step_generators  # noqa: E402
+from synaug.training.loop import step_generators  # noqa: E402
 
 from helpers import DiesAfter, folder_digest, tiny_splits  # noqa: E402
 

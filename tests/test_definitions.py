@@ -18,9 +18,9 @@ from synaug.eval.scoring import Scoring, metrics_of
 from synaug.experiments import paper
 from synaug.experiments.config import resolve_config
 from synaug.experiments.tables import groups
-from synaug.train import stage2
-from synaug.train.methods import get_method
-from synaug.train.samplers import SAMPLERS
+from synaug.training import stage2
+from synaug.training.methods import get_method
+from synaug.training.samplers import SAMPLERS
 
 from helpers import tiny_cfg, tiny_splits
 
@@ -96,7 +96,7 @@ def test_weight_balancings_stage2_moves_batchnorm_statistics_finetuning_does_not
         seen[phase.name] = any(not torch.equal(a, b.running_mean) for a, b in zip(before, bn))
         return out
 
-    from synaug.train.pipeline import train_method
+    from synaug.training.pipeline import train_method
     monkeypatch.setattr(stage2, "fit", spy)
     splits, syn = tiny_splits()
     train_method(get_method("wb"), splits, tiny_cfg(), tmp_path / "wb", progress=False)

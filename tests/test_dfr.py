@@ -1,8 +1,8 @@
-"""DFR's last-layer re-fit: synaug.train.dfr."""
+"""DFR's last-layer re-fit: synaug.training.dfr."""
 
 import numpy as np
 
-from synaug.train.dfr import fit_dfr, group_balanced
+from synaug.training.dfr import fit_dfr, group_balanced
 
 
 def test_dfr_group_balanced_subsets():
@@ -16,7 +16,7 @@ def test_dfr_group_balanced_subsets():
 def test_dfr_folded_layer_equals_scaler_plus_averaged_logistic_regressions():
     from sklearn.preprocessing import StandardScaler
 
-    from synaug.train.dfr import fit_linear
+    from synaug.training.dfr import fit_linear
 
     rng = np.random.default_rng(1)
     n = 400
@@ -30,7 +30,7 @@ def test_dfr_folded_layer_equals_scaler_plus_averaged_logistic_regressions():
     assert info["weight"].shape == (2, 5) and np.allclose(info["weight"][0], 0)
     # replay the same draws: StandardScaler on train embeddings, 5 refits on balanced val subsets
     rng2 = np.random.default_rng([3, 9])
-    from synaug.train.dfr import tune_c
+    from synaug.training.dfr import tune_c
     c, _ = tune_c(x, y, g, rng2)
     scaler = StandardScaler().fit(x_train)
     coefs, bs = zip(*[fit_linear(c, scaler.transform(x[s]), y[s]) for s in (group_balanced(g, rng2) for _ in range(5))])

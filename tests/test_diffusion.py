@@ -13,7 +13,7 @@ from synaug.data.imageset import ImageSet  # noqa: E402
 from synaug.errors import GenerationError, MissingDependencyError  # noqa: E402
 from synaug.generators import make_generator, run_generation  # noqa: E402
 from synaug.generators.diffusion import DiffusionGenerator, redraw_seed  # noqa: E402
-from synaug.plan import build_plan, write_plan  # noqa: E402
+from synaug.plans import build_plan, write_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))

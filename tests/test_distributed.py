@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from synaug.errors import SynaugError
-from synaug.train.distributed import Dist, local_slice
+from synaug.training.distributed import Dist, local_slice
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 

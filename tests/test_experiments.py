@@ -26,7 +26,7 @@ from synaug.experiments.tables.spec import Row, TableSpec, slug
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
 from synaug.generators.base import takes_option
-from synaug.train.methods import get_method
+from synaug.training.methods import get_method
 
 TABLES = {"table1": longtail.TABLE1.rows, "table2": longtail.TABLE2.rows, "table3a": groups.TABLE3A.rows,
           "table3b": groups.TABLE3B.rows, "table3c": groups.TABLE3C.rows, "table3d": groups.TABLE3D.rows,

@@ -54,8 +54,8 @@ TINY = ["--steps", "2", "--stage2-steps", "1", "--batch-size", "4", "--stage2-ba
 
 # ----------------------------------------------------------------------------- schedules
 def test_warmup_is_a_fraction_of_the_steps_and_a_short_run_reaches_its_lr():
-    from synaug.train.config import TrainConfig
-    from synaug.train.pipeline import stage1_phase
+    from synaug.training.config import TrainConfig
+    from synaug.training.pipeline import stage1_phase
     assert TrainConfig().warmup == 0.05 and TrainConfig(steps=800).warmup_steps == 40
     short = TrainConfig(steps=30, lr=0.05)
     phase = stage1_phase(short)
@@ -71,7 +71,7 @@ def test_warmup_is_a_fraction_of_the_steps_and_a_short_run_reaches_its_lr():
 
 
 def test_a_diverging_stage_stops_naming_the_setting():
-    from synaug.train.loop import LoopState, Phase
+    from synaug.training.loop import LoopState, Phase
     state = LoopState(Phase("stage2", 100, 8, 0.01, hint="Lower stage2_lr (--stage2-lr, now 0.01)."), None, None,
                       None, True, torch.device("cpu"))
     for step, loss in ((0, 2.0), (20, 1.5), (40, 9.0)):  # 6x its lowest: noise, not divergence
@@ -89,8 +89,8 @@ def test_a_diverging_stage_stops_naming_the_setting():
     ({"stage2_lr": 200.0, "stage2_steps": 60}, "stage2", r"Lower stage2_lr \(--stage2-lr, now 200\)")])
 def test_training_that_diverges_is_stopped(settings, phase, hint, tmp_path):
     from helpers import tiny_cfg, tiny_splits
-    from synaug.train.methods import get_method
-    from synaug.train.pipeline import train_method
+    from synaug.training.methods import get_method
+    from synaug.training.pipeline import train_method
     splits, syn = tiny_splits()
     with pytest.raises(TrainingError, match=rf"^{phase} step \d+: the loss grew .* diverged and was stopped\. {hint}"):
         train_method(get_method("synaug"), splits, tiny_cfg(**settings), tmp_path / "r", synthetic=syn, progress=False)
@@ -98,8 +98,8 @@ def test_training_that_diverges_is_stopped(settings, phase, hint, tmp_path):
 
 def test_progress_lines_show_the_current_lr_and_the_step_of_the_loss(monkeypatch, capsys, tmp_path):
     from helpers import tiny_cfg, tiny_splits
-    from synaug.train.methods import get_method
-    from synaug.train.pipeline import train_method
+    from synaug.training.methods import get_method
+    from synaug.training.pipeline import train_method
     monkeypatch.setenv("SYNAUG_PROGRESS_SECONDS", "0")
     splits, _ = tiny_splits()
     train_method(get_method("ce"), splits, tiny_cfg(steps=6, warmup=0.5, stage2_steps=0), tmp_path / "r")
@@ -113,17 +113,17 @@ def test_progress_lines_show_the_current_lr_and_the_step_of_the_loss(monkeypatch
 def test_every_training_key_is_documented_from_the_dataclass():
     from dataclasses import fields
 
-    from synaug.train.config import TrainConfig
-    from synaug.train.options_doc import field_comments, options_table, table_in
+    from synaug.training.config import TrainConfig
+    from synaug.training.options_doc import field_comments, options_table, table_in
     meaning, _ = field_comments()
     assert all(meaning.get(f.name) for f in fields(TrainConfig)), "every field needs a comment"
     doc = (ROOT / "docs" / "training-options.md").read_text()
-    assert table_in(doc) == options_table(), "run `python -m synaug.train.options_doc docs/training-options.md`"
+    assert table_in(doc) == options_table(), "run `python -m synaug.training.options_doc docs/training-options.md`"
     assert "docs/training-options.md" in (ROOT / "README.md").read_text()
 
 
 def test_flip_defaults_to_the_augmentation():
-    from synaug.train.config import TrainConfig
+    from synaug.training.config import TrainConfig
     assert TrainConfig(augment="random-resized-crop").flips is True
     assert TrainConfig().flips is False and TrainConfig(augment="none").flips is False  # digits: never mirrored
     assert TrainConfig(augment="random-resized-crop", flip=False).flips is False
@@ -323,6 +323,9 @@ def test_the_api_shows_its_signatures_and_docs():
     text = pydoc.render_doc(synaug.train, renderer=pydoc.plaintext)
     assert "`synaug train`: one method into the run folder" in text and "steps: 'int' = 800" in text
     assert callable(synaug.export) and "plain torchvision" in synaug.export.__doc__
+    # plain functions of the API: the planner and the training package live in synaug.plans / synaug.training
+    assert inspect.isfunction(synaug.train) and inspect.isfunction(synaug.plan)
+    assert synaug.train.__module__ == "synaug.api" and synaug.plan.__module__ == "synaug.api"
 
 
 def test_cache_prints_progress_lines_in_a_pipe(photos, tmp_path, capsys):

@@ -11,7 +11,7 @@ from PIL import Image
 from synaug.errors import GenerationError
 from synaug.generators import make_generator, run_generation
 from synaug.generators.render import RenderGenerator
-from synaug.plan import PlanItem, build_plan, write_plan
+from synaug.plans import PlanItem, build_plan, write_plan
 from synaug.prompts import load_bank
 
 from helpers import DiesAfter, folder_digest

@@ -1085,7 +1085,7 @@ def test_catalogue_size_and_outcomes():
 
 # ----------------------------------------------------------------------------- beyond one command
 def test_resumed_log_keeps_exactly_the_checkpointed_steps(tmp_path):
-    from synaug.train.rundir import trim_log
+    from synaug.training.rundir import trim_log
     log = tmp_path / "log.jsonl"
     lines = [{"phase": "stage1", "step": s, "loss": 1.0} for s in (0, 20, 40, 60)]
     log.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"phase": "stage1", "st')

@@ -30,22 +30,22 @@ def test_no_module_below_the_face_reads_the_environment():
 def test_generators_import_nothing_from_train_nor_the_package_root():
     """Generation and training meet only through files; the root (`synaug`) is the API's face."""
     crossing = {str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m == "synaug" or
-                                                 m.startswith("synaug.train"))
+                                                 m.startswith("synaug.training"))
                 for p in (SRC / "synaug" / "generators").rglob("*.py")}
     assert {k: v for k, v in crossing.items() if v} == {}
 
 
 def test_experiments_name_methods_and_configs_through_the_neutral_faces():
     """Experiments import `get_method` / `TrainConfig` from synaug.methods and `Dist` from synaug.runtime,
-    never a module of synaug.train (which implements them)."""
-    crossing = {str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m.startswith("synaug.train"))
+    never a module of synaug.training (which implements them)."""
+    crossing = {str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m.startswith("synaug.training"))
                 for p in (SRC / "synaug" / "experiments").rglob("*.py")}
     assert {k: v for k, v in crossing.items() if v} == {}
 
 
 def test_the_methods_face_is_the_training_packages_own_objects():
     import synaug.methods as face
-    from synaug.train import config, methods
+    from synaug.training import config, methods
     assert (face.get_method, face.METHODS, face.Method, face.TrainConfig) == \
         (methods.get_method, methods.METHODS, methods.Method, config.TrainConfig)
 
@@ -56,7 +56,7 @@ def test_ddpm_fit_learning_rate_is_the_training_loops_cosine_schedule():
     pytest.importorskip("torch")
     from synaug.generators.ddpm_fit import learning_rate
     from synaug.generators.ddpm_settings import FitSettings
-    from synaug.train.loop import Phase
+    from synaug.training.loop import Phase
     for settings in (FitSettings(), FitSettings(steps=50, warmup_steps=7, lr=3e-3), FitSettings(steps=5, warmup_steps=0)):
         phase = Phase("ddpm", settings.steps, settings.batch_size, settings.lr, warmup_steps=settings.warmup_steps)
         assert [learning_rate(settings, s) for s in range(settings.steps)] == \

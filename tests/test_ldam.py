@@ -4,8 +4,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synaug.train.losses import LDAMLoss, effective_number_weights, ldam_margins
-from synaug.train.models import NormedLinear, build_model
+from synaug.training.losses import LDAMLoss, effective_number_weights, ldam_margins
+from synaug.training.models import NormedLinear, build_model
 
 
 def reference_ldam(x, target, cls_num_list, max_m=0.5, s=30, weight=None):
@@ -72,8 +72,8 @@ def test_mixed_targets_are_the_cmo_references_two_term_loss():
 def test_last_layer_fine_tuning_of_a_cosine_head_uses_its_scale(monkeypatch):
     """Stage 2 of synaug+ldam-drw fine-tunes the cosine head with cross-entropy at LDAM's s = 30,
     the scale stage 1 trained it at (plain cross-entropy on cosines in [-1, 1] is nearly flat)."""
-    from synaug.train import stage2
-    from synaug.train.losses import CrossEntropy
+    from synaug.training import stage2
+    from synaug.training.losses import CrossEntropy
 
     x, y = torch.randn(6, 4), torch.randint(0, 4, (6,))
     assert torch.allclose(CrossEntropy(scale=30.0)(x, F.one_hot(y, 4).float()), F.cross_entropy(30 * x, y))

@@ -170,8 +170,8 @@ def test_paper_configs_name_known_things(name):
     from dataclasses import fields
 
     from synaug.experiments.tasks import TASKS
-    from synaug.train.config import TrainConfig
-    from synaug.train.methods import get_method
+    from synaug.training.config import TrainConfig
+    from synaug.training.methods import get_method
 
     cfg = yaml.safe_load((CONFIGS / name).read_text())
     TASKS[cfg["task"]]
@@ -213,7 +213,7 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path, tiny_sd):
     torchvision = pytest.importorskip("torchvision")
     from synaug.experiments.config import resolve_config
     from synaug.experiments.runner import run_experiment
-    from synaug.train.config import TrainConfig
+    from synaug.training.config import TrainConfig
 
     missing = NEW_TRAIN_OPTIONS - {f.name for f in fields(TrainConfig)}
     if missing:

@@ -18,7 +18,7 @@ from synaug.errors import ConfigError, GenerationError, MissingDependencyError  
 from synaug.generators.diffusion import DiffusionGenerator  # noqa: E402
 from synaug.generators.lora import WEIGHTS, LoraSettings, adapter_dir, fit_lora  # noqa: E402
 from synaug.generators.runner import run_generation  # noqa: E402
-from synaug.plan import build_plan  # noqa: E402
+from synaug.plans import build_plan  # noqa: E402
 from synaug.prompts import load_bank  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))

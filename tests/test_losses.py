@@ -2,7 +2,7 @@
 
 import torch
 
-from synaug.train.losses import LOSSES, effective_number_weights
+from synaug.training.losses import LOSSES, effective_number_weights
 
 
 def test_effective_number_weights_and_deferred_reweighting():

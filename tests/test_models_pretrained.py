@@ -9,9 +9,9 @@ import torchvision
 from torch import nn
 
 from synaug.errors import SynaugError
-from synaug.train.augment import RandomResizedCrop, center_crop
-from synaug.train.models import build_model
-from synaug.train.pretrained import load_backbone
+from synaug.training.augment import RandomResizedCrop, center_crop
+from synaug.training.models import build_model
+from synaug.training.pretrained import load_backbone
 
 
 def reference_resnet50():

@@ -3,7 +3,7 @@ import pytest
 from imblearn.utils import check_sampling_strategy
 
 from synaug.errors import PlanError
-from synaug.plan import build_plan, image_seed, plan_counts, read_plan, real_cuts, write_plan
+from synaug.plans import build_plan, image_seed, plan_counts, read_plan, real_cuts, write_plan
 from synaug.prompts import load_bank
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from synaug import api
-from synaug.plan import recorded_imbalance
+from synaug.plans import recorded_imbalance
 
 COUNTS = {"cat": 10, "dog": 4, "emu": 2}  # a user's long tail: measured factor 5
 

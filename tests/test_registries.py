@@ -14,13 +14,13 @@ from synaug.eval.specs import METRICS
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS, make_generator
 from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
-from synaug.train import pipeline
-from synaug.train.losses import LOSSES, Loss
-from synaug.train.methods import METHODS
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import MODELS, build_model
-from synaug.train.samplers import SAMPLERS
-from synaug.train.stage2 import STAGE2, STAGE2_DATA
+from synaug.training import pipeline
+from synaug.training.losses import LOSSES, Loss
+from synaug.training.methods import METHODS
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import MODELS, build_model
+from synaug.training.samplers import SAMPLERS
+from synaug.training.stage2 import STAGE2, STAGE2_DATA
 
 from helpers import tiny_cfg, tiny_splits
 

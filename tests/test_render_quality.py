@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 from synaug.cli import main
 from synaug.errors import ConfigError
 from synaug.generators import make_generator
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 def item(cls, label, seed, modifier="", group=None, group_name="", index=0):

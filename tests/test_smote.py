@@ -6,7 +6,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from synaug.data.imageset import ImageSet
 from synaug.generators.smote import SmoteGenerator
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 def item(label, index, seed):

@@ -3,15 +3,15 @@ import pytest
 import torch
 
 from synaug.data.imageset import DatasetSplits
-from synaug.train.augment import Augment
-from synaug.train.loop import Phase, step_generators
-from synaug.train.methods import METHODS, get_method
-from synaug.train.mixing import BATCH_TRANSFORMS, partners
-from synaug.train.models import MODELS, build_model
+from synaug.training.augment import Augment
+from synaug.training.loop import Phase, step_generators
+from synaug.training.methods import METHODS, get_method
+from synaug.training.mixing import BATCH_TRANSFORMS, partners
+from synaug.training.models import MODELS, build_model
 from synaug.engine.inference import evaluate_model
-from synaug.train.pipeline import train_method
-from synaug.train.samplers import balanced_subset
-from synaug.train.samplers import SAMPLERS
+from synaug.training.pipeline import train_method
+from synaug.training.samplers import balanced_subset
+from synaug.training.samplers import SAMPLERS
 
 from helpers import tiny_cfg, tiny_splits
 
@@ -125,7 +125,7 @@ class Killed(Exception):
 
 @pytest.mark.parametrize("kill_phase,kill_step", [("stage1.pt", 8), ("stage2.pt", 4)])
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch, kill_phase, kill_step):
-    import synaug.train.loop as loop
+    import synaug.training.loop as loop
 
     splits, syn = tiny_splits()
     method = get_method("synaug")
@@ -179,7 +179,7 @@ def test_step_generators_are_a_function_of_seed_and_step():
 
 
 def test_stage2_data_is_train_or_validation():
-    from synaug.train.stage2 import STAGE2_DATA
+    from synaug.training.stage2 import STAGE2_DATA
 
     def stage2_set(method, splits, real):
         return STAGE2_DATA[method.stage2_data](splits, real, method.name, method.use_groups)
@@ -223,8 +223,8 @@ def test_fit_calls_its_callbacks_in_order_and_refuses_a_non_finite_loss_before_a
     """Hooks: start once, a log line every LOG_EVERY steps and at the last step, step ends, end once;
     a loss that stops being finite stops training at the next log or checkpoint, before any save."""
     from synaug.errors import TrainingError
-    from synaug.train.loop import LOG_EVERY, Callback, Checkpoint, FitConfig, FitParts, TensorData, fit
-    from synaug.train.losses import LOSSES, Loss
+    from synaug.training.loop import LOG_EVERY, Callback, Checkpoint, FitConfig, FitParts, TensorData, fit
+    from synaug.training.losses import LOSSES, Loss
 
     splits, _ = tiny_splits()
     model = build_model("small-cnn", in_channels=1, num_classes=3, image_size=12)

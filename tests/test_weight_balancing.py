@@ -9,11 +9,11 @@ import torch
 import yaml
 from torch import nn
 
-import synaug.train.loop as loop
-from synaug.train import stage2
-from synaug.train.methods import get_method
-from synaug.train.pipeline import train_method
-from synaug.train.weight_balancing import MaxNorm
+import synaug.training.loop as loop
+from synaug.training import stage2
+from synaug.training.methods import get_method
+from synaug.training.pipeline import train_method
+from synaug.training.weight_balancing import MaxNorm
 
 from helpers import tiny_cfg, tiny_splits
 

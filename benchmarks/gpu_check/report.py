@@ -28,7 +28,7 @@ def generation_lines(result: dict) -> list[str]:
 
 def training_lines(result: dict) -> list[str]:
     tr = result.get("training", {})
-    lines = ["Training (synaug.train.loop.fit vs the model's own fwd+bwd+step ceiling, same run, bf16 on CUDA)",
+    lines = ["Training (synaug.training.loop.fit vs the model's own fwd+bwd+step ceiling, same run, bf16 on CUDA)",
              f"  {'workload':<48}{'batch':>6}{'ceiling/s':>11}{'loop/s':>9}{'%':>6}{'epoch s':>9}"]
     for r in tr.get("cifar_memory", []):
         label = f"ResNet-32, {r['images']:,} x 32 px in memory, Mixup"

@@ -1,4 +1,4 @@
-"""Training throughput through synaug's own loop (`synaug.train.loop.fit`) against the model's own
+"""Training throughput through synaug's own loop (`synaug.training.loop.fit`) against the model's own
 ceiling, measured in the same process: the same model, batch, dtype (bf16 autocast on CUDA) and memory
 format (channels-last), one optimiser step per batch on a fixed device batch with no data work.
 
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from synaug.data.imageset import CachedImages, ImageSet
-from synaug.train.augment import Augment, Normalize, RandomResizedCrop
-from synaug.train.loop import FitConfig, FitParts, Phase, TensorData, autocast_for, fit
-from synaug.train.losses import LOSSES
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import build_model
-from synaug.train.samplers import SAMPLERS
+from synaug.training.augment import Augment, Normalize, RandomResizedCrop
+from synaug.training.loop import FitConfig, FitParts, Phase, TensorData, autocast_for, fit
+from synaug.training.losses import LOSSES
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import build_model
+from synaug.training.samplers import SAMPLERS
 
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 5e-4
 
@@ -38,7 +38,7 @@ def sync(device: torch.device) -> None:
 def new_model(name: str, classes: int, side: int, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)  # the ceiling and the loop start from the same weights
     model = build_model(name, in_channels=3, num_classes=classes, image_size=side)
-    return model.to(device).to(memory_format=torch.channels_last)  # as synaug.train.pipeline does
+    return model.to(device).to(memory_format=torch.channels_last)  # as synaug.training.pipeline does
 
 
 def ceiling(name: str, classes: int, side: int, batch: int, device: torch.device, steps: int, warm: int,

@@ -9,10 +9,6 @@ mirrors the CLI, one function per subcommand: `synaug.plan`, `synaug.generate`, 
 
 from synaug.version import __version__  # noqa: F401
 
-import importlib
-import sys
-import types
-
 from synaug.errors import SynaugError  # noqa: F401
 
 API = ("plan", "generate", "cache", "train", "evaluate", "export", "run", "demo", "experiment", "audit", "filter",
@@ -30,32 +26,3 @@ def __getattr__(name: str):
         return _api(name)
     raise AttributeError(f"module 'synaug' has no attribute {name!r}")
 
-
-class _CallableModule(types.ModuleType):
-    """`synaug.plan` and `synaug.train` are modules (the planner, the training package) AND the API
-    functions of the same names: calling the module calls `synaug.api.<name>`, and every import of
-    the module (`import synaug.train.loop`, `from synaug.plan import ...`) keeps working. The module
-    shows the function's signature (`inspect.signature`) and its docstring first (`help()`)."""
-
-    def __call__(self, *args, **kwargs):
-        return self._function()(*args, **kwargs)
-
-    def _function(self):
-        return _api(self.__name__.rpartition(".")[2])
-
-    @property
-    def __signature__(self):
-        import inspect
-        return inspect.signature(self._function())
-
-    @property
-    def __doc__(self):
-        fn = self._function()
-        own = self.__dict__.get("__doc__") or ""
-        return (f"The API function {self.__name__}: call this module.\n\n    {self.__name__}{self.__signature__}"
-                f"\n\n{fn.__doc__}\n\nAlso the module {self.__name__}"
-                + (f": {own}" if own else " (import its parts: synaug.train.loop, synaug.train.models, ...)"))
-
-
-for _name in ("synaug.plan", "synaug.train"):
-    importlib.import_module(_name).__class__ = _CallableModule

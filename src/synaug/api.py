@@ -20,12 +20,12 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Thresholds
-from synaug.train.config import TrainConfig
+from synaug.training.config import TrainConfig
 
 
 def _dist():
     from synaug.runtime import dist_of
-    from synaug.train import distributed
+    from synaug.training import distributed
     return distributed.join_process_group(dist_of())  # joins the process group under torchrun; alone otherwise
 
 
@@ -39,7 +39,7 @@ def plan(dataset: str, out: str | Path = "plan.csv", *, imbalance: float = 100, 
     from synaug.engine.planning import fit_plan
     from synaug.engine.specs import check_int
     from synaug.engine.workspace import Workspace
-    from synaug.plan import recorded_imbalance, write_plan
+    from synaug.plans import recorded_imbalance, write_plan
     from synaug.validate import MAX_SIDE, check_out_file, check_plan_out
     data = DataSpec(dataset, imbalance, dataset_options)
     check_int("image_size", image_size, 1, MAX_SIDE, optional=True)
@@ -69,7 +69,7 @@ def generate(plan: str | Path, out: str | Path, generator: str = "render", *, op
     """`synaug generate`: the images of a plan file into `out` (resumable); under torchrun each rank
     draws its shard. Returns the GenerationReport."""
     from synaug.engine.synthetic import generate_plan_file, plan_dataset_loader
-    from synaug.plan import read_plan
+    from synaug.plans import read_plan
     from synaug.validate import check_out_dir
     spec = GeneratorSpec(generator, options, batch_size, workers, skip_undrawable)
     check_out_dir(out)

@@ -33,14 +33,14 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.data.readers import read_csv_rows, read_metadata_csv
 from synaug.data.splits import carve_validation
 from synaug.errors import ConfigError, SynaugError
-from synaug.train.augment import Normalize
-from synaug.train.config import TrainConfig
-from synaug.train.loop import TensorData, predict, resolve_device
-from synaug.train.methods import get_method
-from synaug.train.pipeline import build_classifier, fit_normalize, train_method
+from synaug.training.augment import Normalize
+from synaug.training.config import TrainConfig
+from synaug.training.loop import TensorData, predict, resolve_device
+from synaug.training.methods import get_method
+from synaug.training.pipeline import build_classifier, fit_normalize, train_method
 
 AUDIT_VERSION = 1
-FEATURE_MODEL = "audit-cnn"  # registered in synaug.train.models
+FEATURE_MODEL = "audit-cnn"  # registered in synaug.training.models
 METRICS = ("score", "transfer", "fidelity", "gap", "precision", "recall", "duplicate_rate", "copy_rate")
 
 

@@ -27,11 +27,11 @@ from scipy import linalg
 from synaug.audit import metrics as M
 from synaug.audit.core import FEATURE_MODEL, AuditConfig, feature_extractor
 from synaug.data.imageset import DatasetSplits, ImageSet
-from synaug.plan import first_per_cell
-from synaug.train.config import TrainConfig
-from synaug.train.loop import TensorData, predict
-from synaug.train.methods import get_method
-from synaug.train.pipeline import train_method
+from synaug.plans import first_per_cell
+from synaug.training.config import TrainConfig
+from synaug.training.loop import TensorData, predict
+from synaug.training.methods import get_method
+from synaug.training.pipeline import train_method
 
 
 @dataclass(frozen=True)

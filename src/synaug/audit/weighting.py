@@ -20,7 +20,7 @@ import numpy as np
 from synaug.cells import cell_tag, is_grouped_tag
 from synaug.data.imageset import ImageSet
 from synaug.errors import ConfigError
-from synaug.train.samplers import ProbabilitySampler, Sampler
+from synaug.training.samplers import ProbabilitySampler, Sampler
 
 
 def read_scores(audit: str | Path, metric: str = "score") -> tuple[dict, bool]:

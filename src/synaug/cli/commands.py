@@ -148,7 +148,7 @@ def given(args, names) -> dict:
 
 
 def cmd_train(args) -> int:
-    from synaug.train.config import TrainConfig
+    from synaug.training.config import TrainConfig
     from synaug.validate import check_batches_split, check_outside_dataset, load_yaml
     check_outside_dataset(args.out, args.dataset)
     options = {}

@@ -13,9 +13,9 @@ from synaug.constraints import FEW, MANY
 from synaug.devices import device_arg
 from synaug.experiments.tasks import TASKS
 from synaug.generators import GENERATORS
-from synaug.train.checks import NORMALIZE, RESIZE
-from synaug.train.config import TrainConfig
-from synaug.train.methods import METHODS
+from synaug.training.checks import NORMALIZE, RESIZE
+from synaug.training.config import TrainConfig
+from synaug.training.methods import METHODS
 from synaug.validate import (fraction_below_one, guidance_scale, image_side, imbalance_factor, nonneg_float,
                              nonneg_int, positive_float, positive_int, probability, worker_count, words)
 

@@ -16,7 +16,7 @@ import numpy as np
 from synaug.data.cache import cached_imageset, default_cache_dir
 from synaug.data.imageset import IN_MEMORY_MAX_SIDE, CachedImages, DatasetSplits, LazyImages
 from synaug.errors import ConfigError
-from synaug.train.config import TrainConfig
+from synaug.training.config import TrainConfig
 
 
 def training_side(splits: DatasetSplits, cfg: TrainConfig) -> int:

@@ -10,7 +10,7 @@ from synaug.data import load_dataset
 from synaug.data.imageset import DatasetSplits
 from synaug.data.splits import carve_validation
 from synaug.engine.specs import DataSpec
-from synaug.plan import first_per_cell
+from synaug.plans import first_per_cell
 
 
 def load_splits(data: DataSpec) -> DatasetSplits:

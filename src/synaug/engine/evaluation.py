@@ -15,9 +15,9 @@ from synaug.engine.workspace import Workspace
 from synaug.errors import RunFolderError, SynaugError
 from synaug.engine.inference import evaluate_model
 from synaug.fileio import write_json
-from synaug.train.config import TrainConfig
-from synaug.train.pipeline import load_trained
-from synaug.train.rundir import dataset_of_run
+from synaug.training.config import TrainConfig
+from synaug.training.pipeline import load_trained
+from synaug.training.rundir import dataset_of_run
 from synaug.validate import dataset_spec, load_yaml
 
 

@@ -2,7 +2,7 @@
 the data (loaded once per workspace), the synthetic set (planned and generated once, or the user's
 folder), the plan's cuts of the real images, the synthetic policy (audit -> filter -> budget for
 `synaug-audit`), the job's subset, the decoded cache for large images, stage 1 and stage 2
-(`synaug.train.pipeline`), the evaluation, and the files: rank 0 alone writes, every rank returns
+(`synaug.training.pipeline`), the evaluation, and the files: rank 0 alone writes, every rank returns
 the same metrics. A run folder whose stamp equals the job's is reused when done and resumed when not.
 """
 
@@ -24,9 +24,9 @@ from synaug.engine.store import read_run
 from synaug.engine.tuning import tuned
 from synaug.engine.workspace import Workspace, subset_of
 from synaug.fileio import write_json
-from synaug.train import distributed
-from synaug.train.config import TrainConfig
-from synaug.train.pipeline import check_before_training, train_method
+from synaug.training import distributed
+from synaug.training.config import TrainConfig
+from synaug.training.pipeline import check_before_training, train_method
 
 
 def training_data(job: Job, ws: Workspace) -> tuple[DatasetSplits, ImageSet | None, ImageSet, dict]:

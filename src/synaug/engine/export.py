@@ -4,10 +4,10 @@ OUT/model.pth is a plain state dict of the architecture's own library (torchvisi
 `Classifier` holds the backbone as `features` and the last layer as `classifier`, so `features.` is
 stripped and the last layer gets the library's head name (`fc.weight` for torchvision ResNets,
 `head.weight` for many timm models). OUT/preprocess.json is the run's record of how an image becomes
-the model's input (`synaug.train.preprocess`: resize mode, sizes, mean, std, class names in label
+the model's input (`synaug.training.preprocess`: resize mode, sizes, mean, std, class names in label
 order) plus the architecture and the code that builds it. synaug's own models (small-cnn, resnet32)
 have no library to load into: their state dict keeps synaug's names and the record says how to build
-them with `synaug.train.models.build_model` (with its head, e.g. LDAM's cosine one).
+them with `synaug.training.models.build_model` (with its head, e.g. LDAM's cosine one).
 
 Only a finished run is exported (its `done` marker: a killed, half-trained run is not a final model),
 only into a new or empty folder (an existing model.pth or config.yaml is never overwritten, and a
@@ -26,9 +26,9 @@ from torch import nn
 from synaug.engine.rundirs import DONE
 from synaug.errors import RunFolderError
 from synaug.fileio import atomic_open, write_json
-from synaug.train.models import HEADS, Classifier
-from synaug.train.pipeline import load_trained
-from synaug.train.preprocess import PREPROCESS
+from synaug.training.models import HEADS, Classifier
+from synaug.training.pipeline import load_trained
+from synaug.training.preprocess import PREPROCESS
 
 
 class ExportError(RunFolderError):
@@ -56,7 +56,7 @@ def architecture(model: Classifier, name: str, num_classes: int, channels: int, 
                                             f"in_chans={channels})", "changes": []}
     if not model.head_keys:  # synaug's own: built with the run's head (LDAM's cosine one) at its crop size
         head = next((k for k, cls in HEADS.items() if type(model.classifier) is cls), "linear")
-        return {"library": "synaug", "build": f"synaug.train.models.build_model({name!r}, in_channels={channels}, "
+        return {"library": "synaug", "build": f"synaug.training.models.build_model({name!r}, in_channels={channels}, "
                                               f"num_classes={num_classes}, image_size={crop_size or 'CROP_SIZE'}"
                                               + (f", head={head!r})" if head != "linear" else ")"), "changes": []}
     changes = []
@@ -136,6 +136,6 @@ def write_export(run: Path, out: Path, state: dict, record: dict) -> None:
 
 def load_lines(arch: dict) -> list[str]:
     """The Python lines that rebuild the exported model and load its weights."""
-    imports = ["import synaug.train.models"] if arch["library"] == "synaug" else []
+    imports = ["import synaug.training.models"] if arch["library"] == "synaug" else []
     return [*imports, f"model = {arch['build']}", *arch["changes"],
             "model.load_state_dict(torch.load('model.pth', weights_only=True))", "model.eval()"]

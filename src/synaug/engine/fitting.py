@@ -33,9 +33,9 @@ from synaug.engine.specs import DataSpec, GeneratorSpec, as_dict, fit_settings
 from synaug.errors import ConfigError, DatasetError
 from synaug.generators.base import fitting, make_generator
 from synaug.generators.ddpm_folder import image_hashes, pool_digest
-from synaug.train.config import TrainConfig
-from synaug.train import distributed
-from synaug.train.distributed import Dist
+from synaug.training.config import TrainConfig
+from synaug.training import distributed
+from synaug.training.distributed import Dist
 
 
 POOL_MISSING = {

@@ -9,7 +9,7 @@ import numpy as np
 from synaug.data.imageset import ImageSet
 from synaug.engine.records import scored
 from synaug.eval.scoring import Scoring
-from synaug.train.loop import TensorData, predict
+from synaug.training.loop import TensorData, predict
 
 
 def logits_of(trained, images: ImageSet, batch_size: int = 1024) -> np.ndarray:

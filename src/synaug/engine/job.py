@@ -20,8 +20,8 @@ from typing import Any
 from synaug.data.datasets import data_revision
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset, Thresholds
 from synaug.errors import ConfigError
-from synaug.train.config import TrainConfig
-from synaug.train.methods import Method, get_method
+from synaug.training.config import TrainConfig
+from synaug.training.methods import Method, get_method
 
 # training options that change no learned weight: left out of the stamp
 NOT_STAMPED = ("device", "eval_batch_size", "checkpoint_every", "cache_dir", "cache_workers", "compile")

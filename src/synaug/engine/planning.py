@@ -16,7 +16,7 @@ from synaug.engine.specs import GeneratorSpec, PlanSpec, as_dict
 from synaug.errors import PlanError, did_you_mean
 from synaug.generators.base import make_generator
 from synaug.generators.runner import check_drawable
-from synaug.plan import (KEPT_RULE, PlanItem, build_plan, cell_table, first_per_cell, kept_digest, plan_counts,
+from synaug.plans import (KEPT_RULE, PlanItem, build_plan, cell_table, first_per_cell, kept_digest, plan_counts,
                          real_cuts)
 from synaug.prompts import bank_for_dataset, load_bank
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from synaug.errors import RunFolderError
 from synaug.fileio import atomic_write_text, write_json
-from synaug.train import distributed
-from synaug.train.distributed import Dist
-from synaug.train.rundir import check_run_dir as check_folder, clear_run_dir
+from synaug.training import distributed
+from synaug.training.distributed import Dist
+from synaug.training.rundir import check_run_dir as check_folder, clear_run_dir
 
 STAMP = "job.json"
 DONE = "done"

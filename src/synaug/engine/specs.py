@@ -144,7 +144,7 @@ class PlanSpec(Spec):
                 raise ConfigError(f"plan {name}: text or null, got {getattr(self, name)!r}")
 
     def strategy_value(self, space: CellSpace):
-        """The strategy as `synaug.plan.plan_counts` takes it: {cell key: final count} for a mapping,
+        """The strategy as `synaug.plans.plan_counts` takes it: {cell key: final count} for a mapping,
         its cells named by `space` (class names or indices, "class:group"), else the name as given."""
         if not isinstance(self.strategy, tuple):
             return self.strategy

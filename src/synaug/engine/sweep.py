@@ -18,9 +18,9 @@ from synaug.engine.store import RunStore, readable_metrics
 from synaug.engine.tuning import candidate_jobs
 from synaug.engine.workspace import Workspace
 from synaug.errors import SynaugError
-from synaug.train.methods import get_method
-from synaug.train.models import build_model
-from synaug.train.pipeline import check_before_training
+from synaug.training.methods import get_method
+from synaug.training.models import build_model
+from synaug.training.pipeline import check_before_training
 
 
 def distinct(jobs: list[Job]) -> list[Job]:

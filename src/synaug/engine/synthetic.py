@@ -28,9 +28,9 @@ from synaug.errors import PlanError
 from synaug.fileio import write_json
 from synaug.generators.base import Lazy, make_generator
 from synaug.generators.runner import STATE_DIR, run_generation
-from synaug.plan import read_plan, write_plan
-from synaug.train import distributed
-from synaug.train.distributed import Dist
+from synaug.plans import read_plan, write_plan
+from synaug.training import distributed
+from synaug.training.distributed import Dist
 
 logger = logging.getLogger(__name__)
 PLAN_RECORD = "plan.json"  # beside the images in FOLDER/.synaug/: the fitted plan's settings and cuts

@@ -18,9 +18,9 @@ from synaug.engine.fitting import fitted_generator
 from synaug.engine.job import Job
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec
 from synaug.engine.synthetic import SyntheticSet, folder_set, planned_set
-from synaug.plan import first_per_cell
-from synaug.train.distributed import Dist
-from synaug.train.pipeline import check_before_training
+from synaug.plans import first_per_cell
+from synaug.training.distributed import Dist
+from synaug.training.pipeline import check_before_training
 
 
 @dataclass

@@ -24,7 +24,7 @@ from PIL import Image
 
 from synaug.constraints import check
 from synaug.errors import ConfigError, GenerationError, unknown
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 from synaug.registry import Registry, UnknownOption, named_options, takes_any_option
 
 # The facts of a dataset a backend may declare, with what each is.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 # Column types of metadata.csv for Hugging Face `datasets`: without them `label` loads as a plain

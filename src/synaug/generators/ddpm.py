@@ -37,7 +37,7 @@ from synaug.generators.ddpm_check import CHECK_STEPS, check_samples, read_check,
 from synaug.generators.ddpm_folder import CHECKPOINT, INFO, file_sha256, model_cell, read_info
 from synaug.generators.ddpm_settings import FitSettings
 from synaug.generators.recorded import RecordsConfig
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 log = logging.getLogger(__name__)
 SCHEDULER_NAMES = ("ddim", "dpm-solver")  # the keys of ddpm_sample.SCHEDULERS (kept here: no torch)

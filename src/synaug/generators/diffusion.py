@@ -26,7 +26,7 @@ from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, Knob, check_option, register_generator
 from synaug.generators.lora import activate_adapter, missing_adapter
 from synaug.generators.recorded import RecordsConfig
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 from synaug.runtime import device_for
 from synaug.seeds import hashed_seed
 

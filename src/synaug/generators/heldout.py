@@ -27,7 +27,7 @@ from synaug.errors import ConfigError, GenerationError
 from synaug.generators.base import Generated, register_generator
 from synaug.generators.recorded import RecordsConfig
 from synaug.generators.runner import cell_label
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 WHEN_SHORT = ("error", "skip")
 

@@ -36,7 +36,7 @@ from synaug.generators.base import Generated, Knob, check_option, register_gener
 from synaug.emoji_index import search
 from synaug.generators.recorded import RecordsConfig
 from synaug.generators.sources import emoji_base, emoji_styles, fonts_with, glyph_base
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 @dataclass(frozen=True)

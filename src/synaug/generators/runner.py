@@ -30,7 +30,7 @@ from synaug.errors import GenerationError, PlanError
 from synaug.fileio import atomic_open
 from synaug.generators.base import Generator
 from synaug.generators.card import dataset_card, label_names
-from synaug.plan import PlanItem, check_unique_names
+from synaug.plans import PlanItem, check_unique_names
 from synaug.progress import Progress
 from synaug.validate import check_out_dir, check_relative_name, confined
 from synaug.workers import process_pool

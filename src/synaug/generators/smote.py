@@ -21,7 +21,7 @@ from synaug.errors import GenerationError, require
 from synaug.generators.base import Generated, register_generator
 from synaug.generators.recorded import RecordsConfig
 from synaug.cells import parse_tag
-from synaug.plan import PlanItem
+from synaug.plans import PlanItem
 
 
 @register_generator("smote")

@@ -1,7 +1,7 @@
 """The workshop paper's uniformization study (its Fig. 3: accuracy vs number of synthetic samples).
 
 On the long tail (the config's dataset and imbalance), SYNAuG is trained with two families of
-synthetic budgets (plan strategies of `synaug.plan`):
+synthetic budgets (plan strategies of `synaug.plans`):
 
 - U-beta: every class ends with exactly beta images: classes above beta lose real images (a
   seeded subset of beta is kept, `plan.real_cuts`), classes below are filled with synthetic ones;

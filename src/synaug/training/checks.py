@@ -10,9 +10,9 @@ from numbers import Real
 from synaug.constraints import (BOOLEAN, FRACTION, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, SIDE, TEXT, WORKERS,
                                 Interval, ListOf, Options, check_fields, failure)
 from synaug.errors import ConfigError, unknown
-from synaug.train.augment import AUGMENTS
-from synaug.train.models import MODELS, is_model_name
-from synaug.train.schedules import OPTIMIZERS, SCHEDULES
+from synaug.training.augment import AUGMENTS
+from synaug.training.models import MODELS, is_model_name
+from synaug.training.schedules import OPTIMIZERS, SCHEDULES
 
 NORMALIZE = ("auto", "fit", "imagenet")
 RESIZE = ("shorter-side", "squash")  # how the cache makes an image square (synaug.data.cache)

@@ -1,5 +1,5 @@
 """Methods as data: each registry entry plugs a sampler, a loss, a batch transform, whether to
-add synthetic data, and a stage-2 recipe into the one training loop (`synaug.train.loop`).
+add synthetic data, and a stage-2 recipe into the one training loop (`synaug.training.loop`).
 No method is an if/else branch anywhere else: adding one is one `register_method` line here.
 
 Methods compose with `+` wherever a method name is accepted (`get_method("synaug+ldam-drw")`):
@@ -16,23 +16,23 @@ from dataclasses import dataclass, fields, replace
 
 from synaug.errors import ConfigError
 from synaug.registry import Registry
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.samplers import SAMPLERS
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.samplers import SAMPLERS
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     description: str
-    sampler: str = "shuffle"            # see synaug.train.samplers.SAMPLERS
-    loss: str = "ce"                     # see synaug.train.losses.LOSSES
-    transform: str = "none"              # see synaug.train.mixing.BATCH_TRANSFORMS
+    sampler: str = "shuffle"            # see synaug.training.samplers.SAMPLERS
+    loss: str = "ce"                     # see synaug.training.losses.LOSSES
+    transform: str = "none"              # see synaug.training.mixing.BATCH_TRANSFORMS
     pairing: str = "random"              # Mixup/CutMix partner: random or domain (real x synthetic)
     synthetic: bool = False              # train on real + synthetic (uniformized) data
-    stage2: str | None = None            # None or a recipe of synaug.train.stage2.STAGE2
-    stage2_data: str = "train"           # the real images stage 2 uses: synaug.train.stage2.STAGE2_DATA
+    stage2: str | None = None            # None or a recipe of synaug.training.stage2.STAGE2
+    stage2_data: str = "train"           # the real images stage 2 uses: synaug.training.stage2.STAGE2_DATA
     use_groups: bool = True              # plan and balance over class x group cells when data has groups
-    head: str = "linear"                 # the model's last layer: synaug.train.models.HEADS
+    head: str = "linear"                 # the model's last layer: synaug.training.models.HEADS
     train: tuple = ()                    # ((TrainConfig field, value), ...) the method sets itself (WB's
                                          # tuned weight decay); they win over the run's config
     synthetic_policy: str = "all"        # all: every uniformizing image; audited: the audit's filter and budget

@@ -27,17 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from synaug.train import distributed
-from synaug.train.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
-from synaug.train.distributed import Dist, device_for
+from synaug.training import distributed
+from synaug.training.batches import TensorData  # noqa: F401  (re-exported: the loop's data type)
+from synaug.training.distributed import Dist, device_for
 from synaug.seeds import step_generators  # noqa: F401  (re-exported: the training loop's step draws)
 from synaug.errors import TrainingError
 from synaug.fileio import atomic_open
 from synaug.progress import Progress
-from synaug.train.losses import Loss
-from synaug.train.rundir import load_checkpoint
-from synaug.train.samplers import Sampler
-from synaug.train.schedules import OPTIMIZERS, SCHEDULES
+from synaug.training.losses import Loss
+from synaug.training.rundir import load_checkpoint
+from synaug.training.samplers import Sampler
+from synaug.training.schedules import OPTIMIZERS, SCHEDULES
 
 
 def resolve_device(name: str = "auto", d: Dist | None = None) -> torch.device:
@@ -258,7 +258,7 @@ class Checkpoint(Callback):
 
 class JsonlLog(Callback):
     """One JSON line per log step (phase, step, running loss, learning rate), appended and flushed;
-    rank 0 only. A resumed run's log (`synaug.train.rundir.trim_log` keeps the lines of the
+    rank 0 only. A resumed run's log (`synaug.training.rundir.trim_log` keeps the lines of the
     checkpointed steps, the checkpoint restores the running loss) equals an uninterrupted run's."""
 
     def __init__(self, path: Path):

@@ -20,21 +20,21 @@ from synaug.devices import check_available
 from synaug.errors import ConfigError, RunFolderError
 from synaug.fileio import atomic_write_text, write_json
 from synaug.registry import UnknownName
-from synaug.train import distributed
-from synaug.train.distributed import Dist
-from synaug.train.augment import Normalize, build_augment, center_crop
-from synaug.train.config import TrainConfig
-from synaug.train.loop import (Callback, Checkpoint, FitConfig, FitParts, JsonlLog, Phase, ProgressBar, TensorData,
+from synaug.training import distributed
+from synaug.training.distributed import Dist
+from synaug.training.augment import Normalize, build_augment, center_crop
+from synaug.training.config import TrainConfig
+from synaug.training.loop import (Callback, Checkpoint, FitConfig, FitParts, JsonlLog, Phase, ProgressBar, TensorData,
                                fit, resolve_device)
-from synaug.train.losses import LOSSES
-from synaug.train.methods import Method, get_method
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import Classifier, build_model
-from synaug.train.preprocess import PREPROCESS, preprocess_record
-from synaug.train.pretrained import backbone_state, load_backbone
-from synaug.train.rundir import first_line, load_checkpoint, start_run
-from synaug.train.samplers import SAMPLERS
-from synaug.train.stage2 import STAGE2, STAGE2_DATA, Stage2
+from synaug.training.losses import LOSSES
+from synaug.training.methods import Method, get_method
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import Classifier, build_model
+from synaug.training.preprocess import PREPROCESS, preprocess_record
+from synaug.training.pretrained import backbone_state, load_backbone
+from synaug.training.rundir import first_line, load_checkpoint, start_run
+from synaug.training.samplers import SAMPLERS
+from synaug.training.stage2 import STAGE2, STAGE2_DATA, Stage2
 
 
 def package_versions() -> dict:

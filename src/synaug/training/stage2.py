@@ -10,7 +10,7 @@ recipe is one `@register_stage2` here.
 
 A recipe that works on some classifier heads only declares them as `recipe.heads`, and one that
 needs more of its data than the data source gives declares `recipe.check_data(tuning)`; both are
-checked before stage 1 (`synaug.train.pipeline.check_before_training`; WB: MaxNorm caps the rows of
+checked before stage 1 (`synaug.training.pipeline.check_before_training`; WB: MaxNorm caps the rows of
 a linear layer; DFR needs group labels).
 """
 
@@ -27,17 +27,17 @@ from synaug.data.imageset import DatasetSplits, ImageSet
 from synaug.errors import ConfigError
 from synaug.fileio import write_json
 from synaug.registry import Registry
-from synaug.train import distributed
-from synaug.train.augment import Normalize, center_crop
-from synaug.train.config import TrainConfig
-from synaug.train.dfr import apply_linear, fit_dfr
-from synaug.train.distributed import Dist
-from synaug.train.loop import Callback, FitConfig, FitParts, Phase, TensorData, fit, predict, save_checkpoint
-from synaug.train.losses import LOSSES
-from synaug.train.mixing import BATCH_TRANSFORMS
-from synaug.train.models import Classifier
-from synaug.train.samplers import SAMPLERS, balanced_subset
-from synaug.train.weight_balancing import MaxNorm
+from synaug.training import distributed
+from synaug.training.augment import Normalize, center_crop
+from synaug.training.config import TrainConfig
+from synaug.training.dfr import apply_linear, fit_dfr
+from synaug.training.distributed import Dist
+from synaug.training.loop import Callback, FitConfig, FitParts, Phase, TensorData, fit, predict, save_checkpoint
+from synaug.training.losses import LOSSES
+from synaug.training.mixing import BATCH_TRANSFORMS
+from synaug.training.models import Classifier
+from synaug.training.samplers import SAMPLERS, balanced_subset
+from synaug.training.weight_balancing import MaxNorm
 
 STAGE2 = Registry("stage-2 recipe")
 register_stage2 = STAGE2.register

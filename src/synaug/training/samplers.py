@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from synaug.registry import Registry
-from synaug.train.cmo import cmo_sample_weights
+from synaug.training.cmo import cmo_sample_weights
 
 SAMPLERS = Registry("sampler")
 register_sampler = SAMPLERS.register

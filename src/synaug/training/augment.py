@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from synaug.registry import Registry
-from synaug.train.batches import to_device
+from synaug.training.batches import to_device
 
 AUGMENTS = Registry("augmentation")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

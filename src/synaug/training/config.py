@@ -1,6 +1,6 @@
 """Training hyper-parameters: one readable block with units, saved with every run.
 
-Every field carries its meaning in the comment beside it: `synaug.train.options_doc` turns this block
+Every field carries its meaning in the comment beside it: `synaug.training.options_doc` turns this block
 into the table of docs/training-options.md (a test keeps the two equal), so the comments are the
 documentation. A comment line on its own, at field indentation, starts a section of that table.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from synaug.errors import ConfigError, check_keys
-from synaug.train.checks import check_train_config
+from synaug.training.checks import check_train_config
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from synaug.eval.metrics import worst_group_accuracy
-from synaug.train.samplers import balanced_indices
+from synaug.training.samplers import balanced_indices
 
 C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
 

@@ -12,7 +12,7 @@ same antialiased bilinear resize). Images held in memory (<= 64 px) were resized
 from __future__ import annotations
 
 from synaug.data.imageset import CachedImages, ImageSet
-from synaug.train.augment import Normalize
+from synaug.training.augment import Normalize
 
 PREPROCESS = "preprocess.json"
 

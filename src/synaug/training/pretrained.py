@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from synaug.errors import SynaugError
-from synaug.train.models import Classifier
+from synaug.training.models import Classifier
 
 WRAPPERS = ("state_dict", "model", "module")  # dict keys checkpoints nest their weights under
 PREFIXES = ("module.", "model.", "backbone.")  # added by DDP and some training scripts

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from synaug.registry import Registry
-from synaug.train.batches import to_device
-from synaug.train.cmo import cmo_paste
+from synaug.training.batches import to_device
+from synaug.training.cmo import cmo_paste
 
 BATCH_TRANSFORMS = Registry("batch transform")
 register_transform = BATCH_TRANSFORMS.register

@@ -2,7 +2,7 @@
 so stage 2 can freeze the features and fine-tune (or re-train) only the classifier.
 
 ResNet-18/50 and every other torchvision classifier are torchvision's own code (so users' ImageNet
-checkpoints load as they are, see `synaug.train.pretrained`); the CIFAR ResNet-32 (torchvision has
+checkpoints load as they are, see `synaug.training.pretrained`); the CIFAR ResNet-32 (torchvision has
 none) and the small CNN are ours; `timm:<name>` takes a timm model when timm is installed."""
 
 from __future__ import annotations
