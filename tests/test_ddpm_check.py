@@ -14,9 +14,11 @@ from PIL import Image
 pytest.importorskip("diffusers")
 
 from synaug.cli import main  # noqa: E402
+from synaug.data.datasets import load_dataset  # noqa: E402
 from synaug.engine import fitting  # noqa: E402
 from synaug.engine.fitting import fit_cost, step_seconds  # noqa: E402
 from synaug.generators.ddpm_check import floor  # noqa: E402
+from synaug.generators.ddpm_settings import FitSettings  # noqa: E402
 
 CLI_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # synaug.cli.run_command's logging format
 ONE_STEP = ["--steps", "1", "--batch-size", "8", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
@@ -92,10 +94,12 @@ def test_a_non_square_folder_is_named_by_the_shorter_side_it_fits_at(tmp_path, c
     assert err.startswith("error: the ddpm generator fits at 64 px at most and these images are 96 px on their "
                           "shorter side (96 x 128 px): ")
     assert f"images at 96 px would take {fit_cost(96, 1, 8)}" in err and not (tmp_path / "big").exists()
-    tall = f"imagefolder:{photo_folder(tmp_path / 'tall', 80, width=40)}"  # on disk (80 > 64), fits at 40 px
-    gen = tmp_path / "GEN"
-    assert main(["fit-generator", "--dataset", tall, "--out", str(gen), *ONE_STEP]) == 0
-    assert json.loads((gen / "generator.json").read_text())["image_shape"] == [40, 40, 3]
+    # a tall folder on disk (80 > 64 px high) fits at its 40 px width: the pool the fit learns from
+    # (the CLI fit itself is test_a_photo_folder_fits_at_image_size_or_is_refused_before_work's)
+    splits = load_dataset(f"imagefolder:{photo_folder(tmp_path / 'tall', 80, width=40)}")
+    assert fitting.fit_side(splits, None) == 40 and fitting.fit_side(splits, 24) == 24
+    pool, test = fitting.fit_pool(splits, "train", False, None, FitSettings(), progress=False)
+    assert pool.images.shape[1:] == (40, 40, 3) and test.images.shape[1:] == (40, 40, 3) and len(pool) == 18
 
 
 def test_the_fit_cost_follows_the_measured_seconds_per_step(monkeypatch):
