@@ -46,7 +46,8 @@ def test_bad_input_is_a_clear_error_with_exit_2(argv, message, capsys, tmp_path,
 
 @pytest.mark.slow
 def test_short_end_to_end_run(tmp_path):
-    cfg = resolve_config({"out": str(tmp_path / "demo"), "train": {"steps": 40, "stage2_steps": 40}})
+    # audit: false: the audit changes no number (test_demo_report_shows_the_audit_and_the_audit_changes_no_number)
+    cfg = resolve_config({"out": str(tmp_path / "demo"), "train": {"steps": 40, "stage2_steps": 40}, "audit": False})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     saved = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert set(saved["rows"]) == set(saved["tables"][0]["rows"]) == {"ce", "ce-rs", "synaug"}
@@ -99,7 +100,7 @@ def test_short_group_task_runs(task, keys, tmp_path):
     from synaug.experiments.tasks import TASKS
 
     methods = {"fairness": ["erm", "synaug-classes"], "spurious": ["group-dro", "synaug-dfr"]}[task]
-    cfg = resolve_config({"task": task, "methods": methods, "out": str(tmp_path / task),
+    cfg = resolve_config({"task": task, "methods": methods, "out": str(tmp_path / task), "audit": False,  # tested apart
                           "train": {"steps": 20, "stage2_steps": 10, "dfr_refits": 2}})
     results = run_experiment(cfg, progress=False, log=lambda *a: None)
     assert cfg.data.dataset == TASKS[task].dataset
@@ -125,7 +126,7 @@ def test_run_from_one_yaml_config(tmp_path, capsys):
 
     config = tmp_path / "exp.yaml"
     config.write_text("task: longtail\ndataset: mnist-lt\nimbalance: 50\nmethods: [ce, synaug-retrain]\n"
-                      "seeds: [0, 1]\ntrain: {steps: 15, stage2_steps: 5}\nplan: {strategy: U-100}\n"
+                      "seeds: [0, 1]\ntrain: {steps: 15, stage2_steps: 5}\nplan: {strategy: U-100}\naudit: false\n"
                       f"out: {tmp_path / 'exp'}\n")
     assert main(["run", "--config", str(config)]) == 0
     results = json.loads((tmp_path / "exp" / "results.json").read_text())

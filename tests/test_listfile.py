@@ -233,6 +233,7 @@ def test_paper_config_runs_on_its_fixture(name, tmp_path, tiny_sd):
         "generate": {"options": {**cfg["generate"]["options"], "model": str(tiny_sd),
                                  "steps": 2, "gen_size": 32, "dtype": "fp32", "device": "cpu"}},
         "train": train, "bootstrap": 100,  # test-image resamples: 100 show the path; 1,000 only narrow the interval
+        "audit": False,  # the run's default audit trains its own feature network; tested in test_first_day / test_cli_e2e
     }
     if cfg["plan"].get("modifiers"):
         overrides["plan"] = {"modifiers": str(CONFIGS.parent / cfg["plan"]["modifiers"])}
