@@ -82,6 +82,26 @@ def test_the_main_table_fits_a_1280_px_page_with_few_in_view(tmp_path):
     assert layout["page_width"] <= layout["width"]  # nothing runs off the page's right edge
 
 
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="headless Chromium is not installed (scripts/install-system-deps.sh installs it)")
+def test_the_audit_table_fits_the_page_with_its_longest_verdicts(tmp_path):
+    """The audit's table (verdict second, `used` last) fits 1,280 px when every verdict is the longest one
+    (the first-day walk's photo report ran its `used` column off the right edge)."""
+    from synaug.audit.verdict import TOO_FEW
+    from synaug.experiments.report import audit_section
+
+    long_name = "a rather long class name"
+    cells = [{"name": f"{long_name} {i}", "verdict": f"{TOO_FEW}: transfer 0 % of 4 validation images, false alarms "
+              "0 % of 150", "real": 200, "real_val": 40, "score": 0.5, "fidelity": 0.8, "gap": 1.0, "uniform": 1179,
+              "passed_filter": 1142, "budget": 1000, "used": 1000, "synthetic": 1179} for i in range(8)]
+    summary = {"cells": cells, "dropped_by_filter": 998, "budget": "audit-proportional", "synthetic_used": 8000,
+               "synthetic_uniform": 9432, "audit_seconds": 66.0, "audit": str(tmp_path / "audit")}
+    body = table_html(results_table(), WHAT, "what it is", {}) + audit_section(summary)
+    layout = measured_layout(tmp_path, page("synaug report", body))
+    assert TOO_FEW in body and layout["width"] == 1280
+    assert layout["page_width"] <= layout["width"]  # the `used` column is on the page
+
+
 def test_one_writer_gives_a_run_its_own_sections_and_one_text_table(tmp_path):
     """`write_result` writes an experiment's and a run's results alike; the run's data, synthetic set,
     setup and chance sections come from the results dict, and results.txt is the printed table."""

@@ -204,8 +204,8 @@ def _verdict_cell(verdict: str | None) -> str:
     # the headline only ("not recognised as its class"); the consequence heads the section and the details
     # (transfer, images, gap) are the row's other columns, the whole verdict its tooltip
     short = verdict.partition(":")[0].partition(" (")[0]
-    return (f"<td style='text-align:left' title='{html.escape(verdict)}'><span class={kind}>{html.escape(short)}"
-            "</span></td>")
+    # class text: the verdict wraps inside a bounded width, so the table (its `used` column last) fits 1,280 px
+    return f"<td class=text title='{html.escape(verdict)}'><span class={kind}>{html.escape(short)}</span></td>"
 
 
 def audit_section(summary: dict) -> str:
@@ -236,8 +236,8 @@ def audit_section(summary: dict) -> str:
             f"round(transfer x fill)) kept {summary['synthetic_used']} of {summary['synthetic_uniform']}, the "
             f"first ones in plan order: the set the method <code>synaug-audit</code> trains on (the other "
             f"methods train on the whole uniform set). Audit time {summary['audit_seconds']:.0f} s; details in "
-            f"<code>{html.escape(Path(summary['audit']).name)}/audit.html</code>.</p><table>"
-            + "".join(rows) + "</table>")
+            f"<code>{html.escape(Path(summary['audit']).name)}/audit.html</code>.</p><div class=scroll><table>"
+            + "".join(rows) + "</table></div>")
 
 
 def setup_html(setup: dict) -> str:
