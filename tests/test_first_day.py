@@ -352,3 +352,31 @@ def test_decoding_in_process_leaves_torch_its_threads(photos, tmp_path):
     before = torch.get_num_threads()
     build_cache(sorted(photos.rglob("*.jpg")), 40, 3, tmp_path / "c", workers=1, progress=False)
     assert torch.get_num_threads() == before
+
+
+def test_the_walks_photo_folder_is_built_long_tailed_non_square_and_all_or_nothing(tmp_path, capsys):
+    """docs/first_day_photos.py (the folder docs/first-day.md walks): the training counts follow
+    round(head x (1/IF)^(k/7)), photos are 96 px on their shorter side and not square, and the folder
+    synaug reads back has the measured imbalance; an existing folder and bad sizes are refused."""
+    import importlib.util
+
+    from synaug.data.datasets import load_dataset
+    from synaug.eval.metrics import imbalance_factor
+
+    spec = importlib.util.spec_from_file_location("first_day_photos", ROOT / "docs" / "first_day_photos.py")
+    photos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(photos)
+    root = tmp_path / "photos"
+    assert photos.main([str(root), "--head", "20", "--imbalance", "10", "--test", "2"]) == 0
+    counts = {d.name: len(list(d.iterdir())) for d in (root / "train").iterdir()}
+    assert sorted(counts.values(), reverse=True) == [round(20 * 0.1 ** (k / 7)) for k in range(8)]
+    assert all(len(list(d.iterdir())) == 2 for d in (root / "test").iterdir()) and len(counts) == 8
+    sizes = {Image.open(p).size for p in root.rglob("*.jpg")}
+    assert all(min(s) == 96 and max(s) == 128 for s in sizes)  # 96 x 128 or 128 x 96: photos, not squares
+    assert not (tmp_path / "photos.partial").exists()
+    splits = load_dataset(f"imagefolder:{root}")
+    assert imbalance_factor(list(splits.train.cell_counts().values())) == pytest.approx(10.0)
+    capsys.readouterr()
+    assert photos.main([str(root)]) == 2 and "exists" in capsys.readouterr().err  # never over a folder
+    assert photos.main([str(tmp_path / "other"), "--head", "5", "--imbalance", "20"]) == 2
+    assert not (tmp_path / "other").exists()
