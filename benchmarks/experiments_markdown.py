@@ -38,8 +38,21 @@ def section(name: str, results: dict) -> str:
     varied = ", ".join(cfg.get("vary") or ())
     head = (f"### `{name}`: {results['title']}\n\n{results['paper']}\n\n"
             f"`{command}` on `{cfg['dataset']}`, {generator}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
-            f"{steps} stage-1 steps; {results['seconds'] / 60:.1f} min on the 2-core machine, other work running\n")
+            f"{steps} stage-1 steps; {cost(results)}\n")
     return head + "\n```\n" + format_result_text(results) + "\n```\n"
+
+
+def cost(results: dict) -> str:
+    """What the section cost: its training time (the runs' own train_seconds) and, when the runs came
+    from the run store, that this collection trained nothing (its wall time is then collection only)."""
+    jobs = results.get("jobs") or {}
+    train = sum(m.get("train_seconds") or 0 for row in results.get("rows", {}).values()
+                for m in row.get("seeds", {}).values())
+    spent = f"{train / 60:.0f} min of training on the 2-core machine, other work running" if train else ""
+    if jobs and jobs.get("trained") == 0 and jobs.get("stored"):
+        return (f"{jobs['stored']} runs read from the run store (results/store) and re-scored, none trained in this "
+                f"collection" + (f"; they took {spent}" if spent else ""))
+    return f"{results['seconds'] / 60:.1f} min on the 2-core machine, other work running"
 
 
 def sections_in(block: str) -> dict[str, str]:
