@@ -22,7 +22,7 @@ from synaug.experiments.catalog import TINY_FIT, run_named  # noqa: E402
 from synaug.experiments.library import listing  # noqa: E402,F401  (registers the experiments)
 
 TINY_FLAGS = ["--steps", "4", "--batch-size", "16", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
-              "--fit-option", "log_every=2", "--quiet"]
+              "--fit-option", "log_every=2", "--quiet", "--quality-samples", "0"]  # quality: test_pretrain
 
 
 def test_fit_generator_cli_fits_resumes_and_refuses(tmp_path, capsys):

@@ -548,7 +548,7 @@ ROUND3 = [
 
 # ----------------------------------------------------------------------------- round 4 (issue 33)
 TINY_FIT = ["--steps", "2", "--batch-size", "4", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
-            "--fit-option", "train_timesteps=20", "--quiet"]
+            "--fit-option", "train_timesteps=20", "--quiet", "--quality-samples", "0"]  # quality: test_pretrain
 
 
 def fitted(t: Path, *more) -> list:

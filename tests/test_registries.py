@@ -193,7 +193,8 @@ def tiny_gen(tmp_path_factory):
     from synaug import api
     out = tmp_path_factory.mktemp("ddpm") / "GEN"
     api.fit_generator("mnist-lt", out, imbalance=10, steps=4, batch_size=16, log_every=2, warmup_steps=1,
-                      arch_options={"channels": [8, 16], "emb_dim": 32}, progress=False)
+                      arch_options={"channels": [8, 16], "emb_dim": 32}, progress=False,
+                      quality_samples=0)  # measured in test_pretrain
     return str(out)
 
 
