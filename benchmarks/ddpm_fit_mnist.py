@@ -1,7 +1,7 @@
 """One default `ddpm` fit on real data, timed, and a grid of its samples to look at (docs/ddpm.md).
 
     PYTHONPATH=src python benchmarks/ddpm_fit_mnist.py --out OUT/ddpm-mnist [--dataset mnist-lt]
-        [--pool unused] [--steps 4000] [--guidance 2] [--sample-steps 50] [--scheduler ddim]
+        [--pool unused] [--steps 2000] [--guidance 2] [--sample-steps 50] [--scheduler ddim]
 
 Fits `FitSettings()` (only --steps changed when given) on the dataset's unused pool (or its training
 split) into OUT/GEN, checked against the test split first; prints the wall time, the loss every 500

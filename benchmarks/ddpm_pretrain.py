@@ -5,7 +5,7 @@ on a dataset's pretrain split, and its sampling speed at 10 DDIM steps (28 px fo
         [--sample-steps 10] [--guidance 2] [--batch 256] [--threads 2] [--out DIR] [--json FILE]
 
 Fit: `synaug.generators.ddpm_fit.fit_generator` on `DatasetSplits.pretrain` with `FitSettings()` (the
-defaults: 4000 steps of 128 images; `--steps` shortens it for a check), timed end to end (network
+defaults: 2000 steps of 128 images; `--steps` shortens it for a check), timed end to end (network
 building, every step, checkpoints), on `--threads` CPU threads, into `--out` (default a temporary folder;
 give one to keep the model). Sampling: `--images` images spread over the cells, drawn by
 `DdpmSampler.sample` in batches of `--batch` at `--sample-steps` DDIM steps with guidance `--guidance`
@@ -71,7 +71,7 @@ def measured_quality(args, out: Path) -> tuple[dict | None, float | None]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist-lt")
-    p.add_argument("--steps", type=int, default=None, help="fit steps (default: FitSettings' 4000)")
+    p.add_argument("--steps", type=int, default=None, help="fit steps (default: FitSettings' 2000)")
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--sample-steps", type=int, default=10)
     p.add_argument("--guidance", type=float, default=2.0)

@@ -28,10 +28,13 @@ def section(name: str, results: dict) -> str:
     cfg = results["config"]
     seeds = ",".join(str(s) for s in cfg["seeds"])
     steps = cfg["train"].get("steps")
-    command = f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
-    if name != results["experiment"]:
-        command += f" --config CONFIG (generate: {json.dumps(cfg.get('generate'))})"
+    imbalance = (cfg.get("data") or {}).get("imbalance", cfg.get("imbalance"))
+    command = (f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
+               + (f" --imbalance {imbalance:g}" if imbalance not in (None, 100) else ""))
     gen = cfg.get("generate") or {}
+    if name != results["experiment"] and gen.get("fit"):  # the keys a variant sets, not every resolved default
+        given = {k: v for k, v in gen.items() if k in ("generator", "fit") or (k == "options" and v)}
+        command += f" --config CONFIG (generate: {json.dumps(given)})"
     fit = f", fitted on the {gen['fit'].get('pool')} pool" if gen.get("fit") else ""
     options = ", ".join(f"{k} {v}" for k, v in (gen.get("options") or {}).items() if k != "model")
     generator = f"`{gen.get('generator')}` images{fit}" + (f" ({options})" if options else "") if gen else "no images"
@@ -52,6 +55,9 @@ def cost(results: dict) -> str:
     if jobs and jobs.get("trained") == 0 and jobs.get("stored"):
         return (f"{jobs['stored']} runs read from the run store (results/store) and re-scored, none trained in this "
                 f"collection" + (f"; they took {spent}" if spent else ""))
+    if jobs and jobs.get("stored") and spent:  # a campaign resumed: part stored by an earlier call, part trained now
+        return (f"{jobs['stored']} runs from the run store and {jobs.get('trained')} trained in the last call, all "
+                f"re-scored from their records; they took {spent}")
     return f"{results['seconds'] / 60:.1f} min on the 2-core machine, other work running"
 
 

@@ -168,6 +168,14 @@ def test_fig4_render_variant_end_to_end(tmp_path):
     quality = result.tables[1]  # each level's images measured: CAS, real-trained score, Fréchet distance
     assert set(quality.rows) == {"synaug (degrade 0)", "synaug (degrade 1)"} and quality.columns[0] == "CAS"
     assert all(0 <= r["CAS"] <= 100 and r["FD"] >= 0 for r in quality.rows.values())
+    # a collection from the stored runs with the synthetic sets gone draws nothing: the accuracy table comes from
+    # the records, the grid and quality table are skipped with why; with the sets there, it reads them again
+    empty = replace(ctx, ws=Workspace(shared=tmp_path / "gone", progress=False, log=ctx.log), collect_only=True)
+    again = fig4.collect(empty, run_jobs(empty, fig4.jobs(empty)))
+    assert again.tables[0].rows == result.tables[0].rows and len(again.tables) == 1
+    assert any("--collect-only" in s for s in again.skipped) and not (tmp_path / "gone").exists()
+    kept = replace(ctx, collect_only=True)
+    assert len(fig4.collect(kept, run_jobs(kept, fig4.jobs(kept))).tables) == 2
 
 
 def test_fig4_a_generator_without_a_quality_knob_is_skipped(tmp_path):

@@ -43,21 +43,28 @@ def test_only_names_entries_of_the_campaign(tmp_path, capsys):
 def fake_results(experiment: str, generator: str) -> dict:
     return {"experiment": experiment, "title": "Long-tailed recognition", "paper": "Table 1.", "seconds": 60.0,
             "config": {"seeds": [0, 1], "train": {"steps": 30}, "dataset": "mnist-lt", "vary": ["training"],
-                       "generate": {"generator": generator, "fit": {"pool": "pretrain"} if generator == "ddpm" else {}}}}
+                       "generate": {"generator": generator, "fit": {"pool": "pretrain"} if generator == "ddpm" else {},
+                                    "batch_size": 256, "workers": 1, "options": {}, "folder": None}}}
 
 
 def test_each_folder_has_its_section_and_sections_not_rerun_are_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments_markdown, "format_result_text", lambda r: f"TABLE of {r['config']['generate']['generator']}")
-    for folder, generator in (("table1", "render"), ("table1@ddpm", "ddpm")):
+    for folder, generator in (("table1", "render"), ("table1@ddpm", "ddpm"), ("table1@if50", "render")):
         (tmp_path / "out" / folder).mkdir(parents=True)
-        (tmp_path / "out" / folder / "results.json").write_text(json.dumps(fake_results("table1", generator)))
+        results = fake_results("table1", generator)
+        results["config"]["imbalance"] = 50 if folder.endswith("if50") else 100
+        (tmp_path / "out" / folder / "results.json").write_text(json.dumps(results))
     doc = tmp_path / "results.md"
     doc.write_text(f"# Results\n\n{experiments_markdown.BEGIN}\n### `fig5`: kept\n\nold text\n{experiments_markdown.END}\n")
     experiments_markdown.main(str(tmp_path / "out"), str(doc))
     text = doc.read_text()
     sections = experiments_markdown.sections_in(text[text.index(experiments_markdown.BEGIN):])
-    assert sorted(sections) == ["fig5", "table1", "table1@ddpm"]
+    assert sorted(sections) == ["fig5", "table1", "table1@ddpm", "table1@if50"]
+    assert "--imbalance 50" in sections["table1@if50"] and "--config" not in sections["table1@if50"]
+    assert "--imbalance" not in sections["table1"]
     assert "TABLE of ddpm" in sections["table1@ddpm"] and "fitted on the pretrain pool" in sections["table1@ddpm"]
+    # the variant's header names the keys it sets, not the generate block's resolved defaults
+    assert '--config CONFIG (generate: {"generator": "ddpm", "fit": {"pool": "pretrain"}})' in sections["table1@ddpm"]
     assert "TABLE of render" in sections["table1"] and "--config CONFIG" not in sections["table1"]
     assert "old text" in sections["fig5"]
 

@@ -271,3 +271,23 @@ def test_shape_rules_need_five_seeds_and_a_sign_test():
     (f,) = alone.findings(Finding)
     assert f.status == "consistent" and f.test["tests"][0]["p_holm"] == pytest.approx(p)
     assert sign_test_p(4, 6) == pytest.approx(stats.binomtest(4, 6, 0.5, alternative="greater").pvalue)
+
+
+def test_a_difference_without_spread_is_judged_by_the_sign_test():
+    """Every seed giving the same difference (fig3's share of class pairs: 0.0 on every seed, against
+    0.5) leaves the t-test and its power undefined; the exact two-sided sign test decides instead, and
+    the seeds it needs are those that clear the family's level all one way (never "0 detectable")."""
+    def one(n, family_size=1):
+        fs = FindingSet()
+        for k in range(family_size):
+            fs.paired(f"share above one half ({k})", {s: 0.0 for s in range(n)}, {s: 0.5 for s in range(n)},
+                      delta=0.05, reason="a twentieth of the share")
+        return fs.findings(Finding)[0]
+    five = one(5, family_size=2)
+    t = five.test["tests"][0]
+    assert t["sign_test"] and t["p"] == pytest.approx(stats.binomtest(5, 5, 0.5).pvalue) == 0.0625
+    assert t["detectable"] is None and t["seeds_needed"] == 7  # 2 x 0.5**7 < 0.05 / 2 members
+    assert five.status == "underpowered" and "exact two-sided sign test" in five.evidence
+    assert "detectable at 80 % power" not in five.evidence
+    eight = one(8)
+    assert eight.status == "contradicted" and eight.test["tests"][0]["p"] == pytest.approx(2 * 0.5 ** 8)

@@ -16,9 +16,11 @@ pytest.importorskip("diffusers")
 
 from synaug.cli import main  # noqa: E402
 from synaug.engine.data import load_splits  # noqa: E402
-from synaug.engine.specs import DataSpec, GeneratorSpec  # noqa: E402
+from synaug.engine.specs import DataSpec, GeneratorSpec, fit_settings  # noqa: E402
 from synaug.errors import ConfigError  # noqa: E402
 from synaug.experiments.catalog import TINY_FIT, run_named  # noqa: E402
+from synaug.experiments.config import BASE_CONFIG  # noqa: E402
+from synaug.generators.ddpm_settings import FitSettings  # noqa: E402
 from synaug.experiments.library import listing  # noqa: E402,F401  (registers the experiments)
 
 TINY_FLAGS = ["--steps", "4", "--batch-size", "16", "--fit-option", "arch_options={channels: [8, 16], emb_dim: 32}",
@@ -89,3 +91,11 @@ def test_fig4_with_ddpm_sweeps_sampling_steps_from_one_fit_per_seed(tmp_path):
             steps_seen.setdefault(rows[0]["model"], set()).update(int(r["steps"]) for r in rows)
     assert sorted(steps_seen) == [str(m) for m in models]
     assert all(s == {1, 50} for s in steps_seen.values())
+
+
+def test_the_default_fit_is_the_experiments_fit():
+    """`synaug fit-generator`'s defaults (FitSettings) and the experiments' `fit:` block give the same
+    settings, so a model a user fits with the defaults is the one every experiment fits (docs/ddpm.md:
+    2000 steps, settled by CAS per CPU-minute)."""
+    _, settings = fit_settings("ddpm", {"pool": "pretrain", **BASE_CONFIG["fit"]})
+    assert settings.recorded() == FitSettings().recorded() and FitSettings().steps == 2000

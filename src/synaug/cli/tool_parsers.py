@@ -97,8 +97,8 @@ def fit_generator_parser(sub) -> None:
     p.add_argument("--generator", default="ddpm", choices=["ddpm"], help="the backend to fit")
     p.add_argument("--image-size", type=image_side, default=None, help="the side it fits at, 8 to 64 px (images resized "
                    "as the cache does; default: the images' own, refused above 64 px with the cost it would have)")
-    p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (default 4000: ~15 min on 2 CPU "
-                   "cores at 28 px, hours at 32-64 px: docs/ddpm.md)")
+    p.add_argument("--steps", type=positive_int, default=None, help="optimiser steps (default 2000: ~5 min on 2 CPU "
+                   "cores at 28 px, ~13 min at 32 px, ~45 min at 64 px: docs/ddpm.md)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per step (default 128)")
     p.add_argument("--lr", type=positive_float, default=None, help="AdamW peak learning rate (default 2e-3)")
     p.add_argument("--arch", default=None, choices=["fast", "unet"], help="denoiser: fast (CPU conv U-Net, default) "

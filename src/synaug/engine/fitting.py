@@ -180,6 +180,14 @@ def fit_key(data: DataSpec, generator: GeneratorSpec, images: ImageSet, use_grou
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def fit_folder(generator: GeneratorSpec, data: DataSpec, splits: DatasetSplits, shared: Path,
+               use_groups: bool = True) -> Path:
+    """SHARED/<dataset>-<generator>-<fit_key>/: where `fitted_generator` fits (or finds) the model."""
+    pool, _ = fit_settings(generator.name, as_dict(generator.fit))
+    images = pool_images(splits, pool, use_groups)
+    return Path(shared) / f"{data.name}-{generator.name}-{fit_key(data, generator, images, use_groups)}"
+
+
 def fitted_generator(generator: GeneratorSpec, data: DataSpec, splits: DatasetSplits, shared: Path,
                      use_groups: bool = True, *, dist: Dist = Dist(), progress: bool = True,
                      log=print) -> GeneratorSpec:
@@ -191,7 +199,7 @@ def fitted_generator(generator: GeneratorSpec, data: DataSpec, splits: DatasetSp
     images = pool_images(splits, pool, use_groups)
     if pool == "pretrain":
         check_pretrain_pool(splits)
-    out = Path(shared) / f"{data.name}-{generator.name}-{fit_key(data, generator, images, use_groups)}"
+    out = fit_folder(generator, data, splits, shared, use_groups)
     if dist.is_main:
         log(f"{generator.name} generator: fitting on the {pool} pool ({len(images)} real images, "
             f"{settings.steps} steps) in {out}")

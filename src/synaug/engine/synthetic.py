@@ -55,11 +55,17 @@ def plan_key(data: DataSpec, train: ImageSet, plan: PlanSpec, generator: Generat
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def planned_folder(splits: DatasetSplits, data: DataSpec, plan: PlanSpec, generator: GeneratorSpec, shared: Path,
+                   side: int) -> Path:
+    """SHARED/<dataset>-<plan_key>/: the folder of a plan's synthetic set (its images in images/)."""
+    return Path(shared) / f"{data.name}-{plan_key(data, splits.train, plan, generator, side)}"
+
+
 def planned_set(splits: DatasetSplits, data: DataSpec, plan: PlanSpec, generator: GeneratorSpec, shared: Path,
                 side: int, *, dist: Dist = Dist(), progress: bool = True, log=print) -> SyntheticSet:
     """Plan, generate (once: a re-run reuses the images; each torchrun rank draws its shard) and read
     back the synthetic set of `plan` for `splits.train`, in SHARED/<dataset>-<digest>/."""
-    folder = Path(shared) / f"{data.name}-{plan_key(data, splits.train, plan, generator, side)}"
+    folder = planned_folder(splits, data, plan, generator, shared, side)
     fitted = fit_plan(splits.train, plan, generator, data.dataset, splits.unused, side)
     if dist.is_main:
         write_plan(fitted.items, folder / "plan.csv", fitted.meta)

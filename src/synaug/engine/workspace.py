@@ -14,10 +14,11 @@ from synaug.audit.recipe import audited_synthetic
 from synaug.data.imageset import DatasetSplits
 from synaug.engine.caching import training_side
 from synaug.engine.data import load_splits
-from synaug.engine.fitting import fitted_generator
+from synaug.engine.fitting import fit_folder, fitted_generator
 from synaug.engine.job import Job
 from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec
-from synaug.engine.synthetic import SyntheticSet, folder_set, planned_set
+from synaug.engine.synthetic import SyntheticSet, folder_set, planned_folder, planned_set
+from synaug.generators.runner import METADATA
 from synaug.plans import first_per_cell
 from synaug.training.distributed import Dist
 from synaug.training.pipeline import check_before_training
@@ -74,6 +75,15 @@ class Workspace:
             self._synthetic[key] = planned_set(splits, data, plan, drawing, self.shared, side, dist=self.dist,
                                                progress=self.progress, log=self.quiet)
         return self._synthetic[key]
+
+    def drawn(self, data: DataSpec, plan: PlanSpec, generator: GeneratorSpec, side: int) -> bool:
+        """Whether `planned` would only read: the plan's images are all written in SHARED (metadata.csv is
+        written last, so a set drawn from a fitted model also means the fit finished). Fits and draws
+        nothing: a collection from stored runs asks before it reads images it would otherwise make."""
+        splits = self.splits(data)
+        drawing = (generator.with_options(model=str(fit_folder(generator, data, splits, self.shared, plan.use_groups)))
+                   if generator.fit else generator)
+        return (planned_folder(splits, data, plan, drawing, self.shared, side) / "images" / METADATA).is_file()
 
     def audited(self, synthetic: SyntheticSet, splits: DatasetSplits, dataset: str) -> tuple:
         """The audited subset of a synthetic set and the recipe's summary (`synaug.audit.recipe`:

@@ -107,6 +107,7 @@ class Comparison:
     detectable: float | None = None  # difference detectable with 80 % power at `level` over n seeds
     seeds_needed: int | None = None  # seeds that would detect delta at `level` (None: more than 10)
     test_split: str = ""            # "fixed" (one test set for every seed) or "per seed"
+    sign_test: bool = False         # every seed gave the same non-zero difference: p from the exact sign test
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -133,6 +134,8 @@ def compare(a: dict, b: dict, sign: float, key: str, rival: str, delta: float, r
         x, y = (np.array([sign * v[s] for s in seeds], float) for v in (a, b))
         t.std = float(np.std(x - y, ddof=1))
         t.tost_p = tost_p(x, y, delta)
+        if p is None and diff:  # no spread: the t-test is undefined, the signs are not (n of n one way)
+            t.sign_test, t.p = True, sign_test_p(len(seeds), len(seeds), alternative="two-sided")
     return t, seeds
 
 
@@ -200,8 +203,11 @@ def correct_family(hypotheses: list[Hypothesis]) -> None:
     for t, q in zip(with_tost, holm_adjust([t.tost_p for t in with_tost])):
         t.tost_p_holm = q
     for t in tests:
-        t.detectable = detectable(t.std, t.n, t.level)
-        t.seeds_needed = seeds_needed(t.std, t.delta, t.level) if t.delta else None
+        if t.sign_test:  # a t-test's power is undefined without spread: the seeds the sign test needs
+            t.detectable, t.seeds_needed = None, sign_test_seeds(t.level / 2)
+        else:
+            t.detectable = detectable(t.std, t.n, t.level)
+            t.seeds_needed = seeds_needed(t.std, t.delta, t.level) if t.delta else None
         t.verdict = test_verdict(t)
 
 
@@ -243,6 +249,10 @@ def power_text(t: Comparison, fmt: str = "{:.4g}") -> str:
         needed = f"{t.seeds_needed} seeds" if t.seeds_needed else "more than 10 seeds"
         parts.append(f"detectable at 80 % power {fmt.format(t.detectable)} (level {t.level:.3g}); "
                      f"{needed} would detect delta")
+    elif t.sign_test:
+        parts.append(f"no spread: every one of the {t.n} seeds gave the same difference, so the t-test and its power "
+                     f"are undefined and p is the exact two-sided sign test's (scipy binomtest); {t.seeds_needed} seeds "
+                     f"all one way would clear level {t.level:.3g}")
     elif t.diff is not None and t.n < 2:
         parts.append("one seed: no spread to test against")
     return ", ".join(p for p in parts if p)

@@ -81,12 +81,12 @@ def seeds_needed(std: float, delta: float, alpha: float, power: float = POWER, c
     return None if cap is not None and hi > cap else hi
 
 
-def sign_test_p(holds: int, n: int) -> float | None:
-    """One-sided sign-test p that a rule holding on `holds` of `n` seeds holds more often than not
-    (H0: each seed a fair coin); None without a decided seed."""
+def sign_test_p(holds: int, n: int, alternative: str = "greater") -> float | None:
+    """Sign-test p that a rule holding on `holds` of `n` seeds holds more often than not (H0: each seed a
+    fair coin; one-sided, or "two-sided" for a difference of either sign); None without a decided seed."""
     if n < 1:
         return None
-    return float(stats.binomtest(holds, n, 0.5, alternative="greater").pvalue)
+    return float(stats.binomtest(holds, n, 0.5, alternative=alternative).pvalue)
 
 
 def sign_test_seeds(alpha: float, cap: int | None = None) -> int | None:

@@ -1,6 +1,6 @@
 """`fit_generator`: train the `ddpm` generator's class-conditional denoiser on a pool of real images.
 
-    fit_generator(images, out, FitSettings(steps=4000, cbdm_weight=0.0), test=splits.test)
+    fit_generator(images, out, FitSettings(steps=2000, cbdm_weight=0.0), test=splits.test)
 
 trains with diffusers' `DDPMScheduler` (epsilon prediction, MSE), label dropout for classifier-free
 guidance and optional CBDM (`synaug.generators.ddpm_loss`), AdamW with warm-up and cosine decay,

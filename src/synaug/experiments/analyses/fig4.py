@@ -91,14 +91,19 @@ def collect(ctx, results) -> ExperimentResult:
     data = ctx.data(per_class=opts["per_class"])
     rows = {b: stats_of(ctx, results, b, SHOTS) for b in opts["baselines"]}
     points, samples, level_rows = [], {}, {}
+    side = training_side(ctx.splits(data), ctx.config.train)
+    draw_images = not ctx.collect_only or all(ctx.ws.drawn(data, ctx.config.plan, gen, side) for _, gen in accepted)
+    if not draw_images:  # a collection from stored runs fits and draws nothing: the tables come from the records
+        result.skipped.append(f"the sample grid and the quality table: the levels' synthetic sets are not all in "
+                              f"{ctx.ws.shared}, and a collection (--collect-only) draws none; run fig4 without it")
     for value, gen in accepted:
         q = knob.quality(value)
         label = f"{opts['method']} ({knob.option} {value:g})"
         level_rows[q] = label
         rows[label] = st = stats_of(ctx, results, level_name(opts, knob, value), SHOTS)
         points.append((q, st))
-        side = training_side(ctx.splits(data), ctx.config.train)
-        samples[q] = ctx.ws.planned(data, ctx.config.plan, gen, side).images
+        if draw_images:
+            samples[q] = ctx.ws.planned(data, ctx.config.plan, gen, side).images
     points.sort(key=lambda p: p[0])
     result.tables.append(Table(f"Long-tail accuracy (%) vs synthetic sample quality ({knob.label})", list(SHOTS), rows))
     xs = [q for q, _ in points]
@@ -110,8 +115,9 @@ def collect(ctx, results) -> ExperimentResult:
         result.figures.append((save_figure(ctx, draw(result.curves[opts["method"]], baselines, opts, knob),
                                            "fig4_quality.png"),
                                f"Many / Medium / Few / All vs {knob.label}; dashed: baselines on real data"))
-        result.figures.append((save_figure(ctx, draw_samples(samples, knob), "fig4_samples.png"),
-                               "One synthetic image per class (columns) at each quality level (rows)"))
+        if samples:
+            result.figures.append((save_figure(ctx, draw_samples(samples, knob), "fig4_samples.png"),
+                                   "One synthetic image per class (columns) at each quality level (rows)"))
     runs = {label: results.row(ctx.ws, level_name(opts, knob, value)) for (value, _), label in
             zip(accepted, [f"{opts['method']} ({knob.option} {v:g})" for v, _ in accepted])}
     runs.update({b: results.row(ctx.ws, b) for b in opts["baselines"]})
