@@ -80,6 +80,9 @@ def main(argv=None) -> int:
     try:
         if args.workers < 1:
             raise SynaugError(f"--workers {args.workers}: give 1 or more")
+        if not args.dry_run and not Path(args.markdown).is_file():  # refused before anything trains
+            raise SynaugError(f"--markdown {args.markdown}: no such file (the document whose experiments block "
+                              "the campaign rebuilds)")
         campaign = read_campaign(Path(args.campaign))
         collected = run(campaign, selected(campaign, args.only), args)
         if not args.dry_run and collected:

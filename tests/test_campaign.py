@@ -78,3 +78,11 @@ def test_a_malformed_campaign_is_refused(tmp_path, capsys, text, message):
     path.write_text(text)
     assert campaign.main(["--campaign", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_missing_markdown_document_is_refused_before_anything_runs(tmp_path, capsys):
+    path = tmp_path / "campaign.yaml"
+    path.write_text(f"store: {tmp_path / 's'}\nout: {tmp_path / 'o'}\nshared: {tmp_path / 'h'}\n"
+                    "experiments: {table1: {seeds: [0]}}\n")
+    assert campaign.main(["--campaign", str(path), "--markdown", str(tmp_path / "missing.md")]) == 2
+    assert "--markdown" in capsys.readouterr().err and not any(tmp_path.glob("[soh]"))
