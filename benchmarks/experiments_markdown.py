@@ -28,7 +28,7 @@ def section(name: str, results: dict) -> str:
     cfg = results["config"]
     seeds = ",".join(str(s) for s in cfg["seeds"])
     steps = cfg["train"].get("steps")
-    imbalance = (cfg.get("data") or {}).get("imbalance", cfg.get("imbalance"))
+    imbalance = cfg.get("imbalance")  # the resolved config keeps it at the top level (default 100)
     command = (f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
                + (f" --imbalance {imbalance:g}" if imbalance not in (None, 100) else ""))
     gen = cfg.get("generate") or {}
