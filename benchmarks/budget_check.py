@@ -1,13 +1,15 @@
 """Do the claimed differences survive more training? Each experiment of each family (the long-tail
 tables, the long-tail analyses, the fairness tables, the spurious table) is run at its budget (1x:
 the experiment's default steps, or --steps) and at twice as many stage-1 steps (2x; uniformization's
-equal-epoch schedule also at twice the epochs), over the same seeds, through `synaug experiment`.
-Every claim's paired difference is then compared across the two (`synaug.experiments.budget`): a
+equal-epoch schedule also at twice the epochs), over the same seeds, through `synaug experiment` and
+the campaign's run store (results/store): the 1x runs are the campaign's own records (nothing trains
+twice), the 2x runs are stored beside them. Every claim's paired difference is then compared across the two (`synaug.experiments.budget`): a
 claim whose 2x difference falls outside its 1x 95 % interval is `budget-sensitive`. The marked 1x
 findings are written beside the runs (OUT/NAME-budget.json) for the tables to be rebuilt with.
 
     python benchmarks/budget_check.py [--seeds 0,1,2] [--steps 300] [--only table2,table4] [--out runs/budget]
-                                      [--markdown docs/budget.md]
+                                      [--store results/store] [--shared results/shared] [--workers 2]
+                                      [--markdown docs/budget.md] [--dry-run]
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from synaug import api
 from synaug.errors import SynaugError
 from synaug.experiments.analyses import uniformization
 from synaug.experiments.budget import mark_results
 from synaug.experiments.catalog import experiment_config
-from synaug.experiments.library import EXPERIMENTS, run_named
+from synaug.experiments.library import EXPERIMENTS
 from synaug.fileio import atomic_write_text, write_json
 
 FAMILIES = [("long-tail tables", ("table1", "table2", "table3b-lt", "table5")),
@@ -50,17 +53,22 @@ def positive_steps(text: str) -> int:
     return value
 
 
-def run_pair(name: str, seeds: list[int], steps: int | None, out: Path) -> tuple[int, list[dict]]:
-    """The experiment at 1x and 2x steps; returns the 1x steps and its findings marked by the 2x run."""
-    base = steps or experiment_config(EXPERIMENTS[name], {}).train.steps
+def run_pair(name: str, args: argparse.Namespace) -> tuple[int, list[dict] | None]:
+    """The experiment at 1x and 2x steps through the run store; returns the 1x steps and its findings
+    marked by the 2x run (None on --dry-run, which prints what each budget would train instead)."""
+    base = args.steps or experiment_config(EXPERIMENTS[name], {}).train.steps
     for factor in (1, 2):
-        overrides = {"seeds": seeds, "out": str(out / f"{name}-{factor}x"), "train": {"steps": base * factor}}
-        if factor == 2:
-            overrides.update(TWICE.get(name, {}))
-        run_named(name, overrides, progress=False, log=lambda *a, **k: None)
-    marked = mark_results(out / f"{name}-1x" / "results.json", out / f"{name}-2x" / "results.json")
-    write_json(out / f"{name}-budget.json", {"experiment": name, "steps_1x": base, "steps_2x": 2 * base,
-                                             "seeds": seeds, "findings": marked})
+        r = api.experiment(name, seeds=args.seeds, steps=base * factor, out=args.out / f"{name}-{factor}x",
+                           overrides=TWICE.get(name, {}) if factor == 2 else None, store=args.store,
+                           shared=args.shared, progress=False, workers=args.workers, dry_run=args.dry_run)
+        if args.dry_run:
+            print(f"{name} at {factor}x ({base * factor} steps): {r['distinct']} distinct jobs, {r['stored']} stored, "
+                  f"{r['to_train']} to train, ~{r['eta_seconds'] / 60:.0f} min", flush=True)
+    if args.dry_run:
+        return base, None
+    marked = mark_results(args.out / f"{name}-1x" / "results.json", args.out / f"{name}-2x" / "results.json")
+    write_json(args.out / f"{name}-budget.json", {"experiment": name, "steps_1x": base, "steps_2x": 2 * base,
+                                                  "seeds": args.seeds, "findings": marked})
     return base, marked
 
 
@@ -86,6 +94,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                     help="the 1x budget (default: each experiment's own; give the --steps the results were run with)")
     ap.add_argument("--only", default=None, help="comma-separated experiments to check (default: every family's: "
                     + ",".join(n for _, names in FAMILIES for n in names) + ")")
+    ap.add_argument("--store", type=Path, default=Path("results/store"),
+                    help="the run store (default: the campaign's, so the 1x runs are its records)")
+    ap.add_argument("--shared", type=Path, default=Path("results/shared"), help="synthetic sets and fitted generators")
+    ap.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    ap.add_argument("--dry-run", action="store_true", help="print what each budget would train, train nothing")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
     args = ap.parse_args(argv)
     every = [n for _, names in FAMILIES for n in names]
@@ -93,8 +106,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [n for n in args.only if n not in every]
     if unknown:
         ap.error(f"--only: {unknown} are not budget-checked experiments (choose from {every})")
-    if args.out.exists() and not args.out.is_dir():
-        ap.error(f"--out {args.out} is a file, not a folder")
+    for flag, path in (("--out", args.out), ("--store", args.store), ("--shared", args.shared)):
+        if path.exists() and not path.is_dir():
+            ap.error(f"{flag} {path} is a file, not a folder")
+    if args.workers < 1:
+        ap.error(f"--workers takes an integer >= 1, got {args.workers}")
     if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
         ap.error(f"--markdown {args.markdown}: " + ("is a folder; give a file name" if args.markdown.is_dir()
                                                     else f"its folder {args.markdown.parent} does not exist"))
@@ -107,12 +123,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for family, names in FAMILIES:
             for name in (n for n in names if n in args.only):
-                steps, marked = run_pair(name, args.seeds, args.steps, args.out)
-                rows += [(family, name, steps, f) for f in marked if f.get("test", {}).get("tests")]
-                print(f"{family}: {name} done ({steps} and {2 * steps} steps)", flush=True)
+                steps, marked = run_pair(name, args)
+                if marked is not None:
+                    rows += [(family, name, steps, f) for f in marked if f.get("test", {}).get("tests")]
+                    print(f"{family}: {name} done ({steps} and {2 * steps} steps)", flush=True)
     except SynaugError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    if args.dry_run:
+        return
     table = markdown(rows)
     print(table)
     if args.markdown:

@@ -1,5 +1,6 @@
 """The paper campaign (results/campaign.yaml): every experiment with its settings over one run store
-whose records are kept in git (results/store), then docs/results.md rebuilt from them.
+whose records are kept in git (results/store), then docs/results.md rebuilt from them, with every
+claim in one table (marked by benchmarks/budget_check.py's findings in the campaign's `budget` folder).
 
     python benchmarks/campaign.py [--only table2,table1] [--launcher local --workers 2]
     python benchmarks/campaign.py --collect-only     # docs/results.md from the stored records alone
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
         campaign = read_campaign(Path(args.campaign))
         collected = run(campaign, selected(campaign, args.only), args)
         if not args.dry_run and collected:
-            write_markdown(campaign["out"], args.markdown)
+            write_markdown(campaign["out"], args.markdown, campaign.get("budget"))
     except SynaugError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

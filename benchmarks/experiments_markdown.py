@@ -6,7 +6,13 @@ paper's numbers after '|'), one line per claim with its family (paper or explora
 variant's folder (table1@ddpm: the experiment on the learned stand-in) has its own section. The
 block's sections of experiments not under ROOT (run earlier, elsewhere) are kept as they are.
 
-Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md]
+Every claim of every experiment is also one table (between `<!-- claims:begin -->` and `<!-- claims:end
+-->`, before the sections): its family, margin delta, seeds, paired difference with its interval, p and
+Holm p, TOST p, the difference detectable at 80 % power, the seeds that would detect delta, the verdict
+and, when BUDGET (benchmarks/budget_check.py's --out) holds the experiment's NAME-budget.json, whether the
+difference moved outside its interval at twice the steps. Rows of experiments not under ROOT are kept.
+
+Usage: python benchmarks/experiments_markdown.py ROOT [docs/results.md] [BUDGET]
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from synaug.experiments.experiment_report import format_result_text
 from synaug.fileio import atomic_write_text
 
 BEGIN, END = "<!-- experiments:begin -->", "<!-- experiments:end -->"
+CLAIMS_BEGIN, CLAIMS_END = "<!-- claims:begin -->", "<!-- claims:end -->"
+CLAIMS_HEAD = ("| experiment | family | claim | test | delta | seeds | difference [95 % CI] | p (Holm) | TOST p (Holm) "
+               "| detectable at 80 % | seeds for delta | verdict | at 2x steps |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+BUDGET_WORD = {True: "**budget-sensitive**", False: "stable", None: "undecided"}
 
 
 def section(name: str, results: dict) -> str:
@@ -61,18 +72,73 @@ def cost(results: dict) -> str:
     return f"{results['seconds'] / 60:.1f} min on the 2-core machine, other work running"
 
 
+def number(value, fmt: str = ".3g") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def seeds_for_delta(test: dict) -> str:
+    """The seeds that would detect delta; None on a run test means more than the cap (10) would."""
+    if test.get("seeds_needed"):
+        return str(test["seeds_needed"])
+    return "> 10" if test.get("n") and test.get("p") is not None else "-"
+
+
+def claim_rows(name: str, results: dict, budget: dict | None = None) -> list[str]:
+    """One table row per test of each of the experiment's claims (a claim over several metrics or rivals
+    has several; its verdict is the claim's). `budget`: NAME-budget.json's marked findings, if any."""
+    marks = {(f["claim"], t.get("metric"), t.get("rival")): t.get("budget")
+             for f in (budget or {}).get("findings", []) for t in (f.get("test") or {}).get("tests", [])}
+    rows = []
+    for finding in results.get("findings", []):
+        for t in (finding.get("test") or {}).get("tests", []):
+            ci = t.get("ci95")
+            diff = number(t.get("diff"), "+.3g") + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
+            p = "sign test " if t.get("metric") == "rule" or t.get("sign_test") else ""
+            mark = marks.get((finding["claim"], t.get("metric"), t.get("rival")), "absent")
+            moved = "not checked" if mark == "absent" else BUDGET_WORD[(mark or {}).get("sensitive")]
+            test = "shape, per seed" if t.get("metric") == "rule" else f"{t.get('metric')} vs {t.get('rival')}"
+            rows.append(f"| `{name}` | {t.get('family') or (finding.get('test') or {}).get('family')} | "
+                        f"{finding['claim']} | {test} | {number(t.get('delta'))} | {t.get('n')} | {diff} | "
+                        f"{p}{number(t.get('p'))} ({number(t.get('p_holm'))}) | {number(t.get('tost_p'))} "
+                        f"({number(t.get('tost_p_holm'))}) | {number(t.get('detectable'))} | "
+                        f"{seeds_for_delta(t)} | "
+                        f"{finding['status']} | {moved} |")
+    return rows
+
+
+def claims_table(doc: str, found: dict[str, dict], budget: Path | None) -> str:
+    """The claims table of `found` experiments, with the rows of the others kept from `doc`'s table."""
+    kept = []
+    if CLAIMS_BEGIN in doc and CLAIMS_END in doc:
+        old = doc[doc.index(CLAIMS_BEGIN) + len(CLAIMS_BEGIN):doc.index(CLAIMS_END)]
+        kept = [line for line in old.splitlines() if re.match(r"\| `([^`]+)` \|", line)
+                and re.match(r"\| `([^`]+)` \|", line).group(1) not in found]
+    rows = list(kept)
+    for name, results in found.items():
+        path = None if budget is None else Path(budget) / f"{name}-budget.json"
+        rows += claim_rows(name, results, json.loads(path.read_text()) if path and path.is_file() else None)
+    rows.sort(key=lambda line: re.match(r"\| `([^`]+)` \|", line).group(1))
+    return "\n".join([CLAIMS_BEGIN, CLAIMS_HEAD, *rows, CLAIMS_END])
+
+
 def sections_in(block: str) -> dict[str, str]:
     """{experiment name: its section} of a block this script wrote (each section starts '### `NAME`')."""
     parts = re.split(r"(?m)^(?=### `)", block)
     return {re.match(r"### `([^`]+)`", p).group(1): p.rstrip("\n") + "\n" for p in parts if p.startswith("### `")}
 
 
-def main(root: str, target: str = "docs/results.md") -> None:
+def main(root: str, target: str = "docs/results.md", budget: str | None = None) -> None:
     """The sections of ROOT's experiments replace theirs in the block; the block's other sections
-    (experiments run earlier, whose results.json are not under ROOT) are kept, all in name order."""
-    found = {p.parent.name: section(p.parent.name, json.loads(p.read_text()))
-             for p in sorted(Path(root).glob("*/results.json"))}
+    (experiments run earlier, whose results.json are not under ROOT) are kept, all in name order. The
+    claims table is rebuilt the same way, before the block."""
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(Path(root).glob("*/results.json"))}
+    found = {name: section(name, r) for name, r in results.items()}
     doc = Path(target).read_text()
+    table = claims_table(doc, results, None if budget is None else Path(budget))
+    if CLAIMS_BEGIN in doc and CLAIMS_END in doc:
+        doc = doc[:doc.index(CLAIMS_BEGIN)] + table + doc[doc.index(CLAIMS_END) + len(CLAIMS_END):]
+    elif BEGIN in doc:
+        doc = doc[:doc.index(BEGIN)] + "### Every claim in one table\n\n" + table + "\n\n" + doc[doc.index(BEGIN):]
     kept = sections_in(doc[doc.index(BEGIN) + len(BEGIN):doc.index(END)]) if BEGIN in doc and END in doc else {}
     merged = {**kept, **found}
     block = "\n".join([BEGIN, *(merged[k] for k in sorted(merged)), END])

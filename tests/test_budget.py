@@ -49,6 +49,9 @@ def budget_check():
     (["--steps", "-5"], "--steps takes an integer >= 1"),
     (["--only", "table9"], "not budget-checked experiments"),
     (["--out", "FILE"], "is a file, not a folder"),
+    (["--store", "FILE"], "--store"),
+    (["--shared", "FILE"], "--shared"),
+    (["--workers", "0"], "--workers takes an integer >= 1"),
     (["--markdown", "DIR"], "is a folder; give a file name"),
     (["--markdown", "DIR/missing/x.md"], "does not exist"),
 ])

@@ -69,6 +69,46 @@ def test_each_folder_has_its_section_and_sections_not_rerun_are_kept(tmp_path, m
     assert "old text" in sections["fig5"]
 
 
+def a_test(metric, rival, diff, ci, verdict="consistent", **more):
+    return {"metric": metric, "rival": rival, "n": 5, "diff": diff, "ci95": ci, "p": 0.004, "p_holm": 0.012,
+            "family": "paper", "delta": 1.0, "tost_p": 0.9, "tost_p_holm": 1.0, "detectable": 4.2,
+            "seeds_needed": None, "verdict": verdict, **more}
+
+
+def test_every_claim_is_one_row_of_one_table_with_its_budget_mark(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments_markdown, "format_result_text", lambda r: "TABLE")
+    results = fake_results("table2", "render")
+    results["findings"] = [
+        {"claim": "SYNAuG beats CE", "status": "consistent", "evidence": "e",
+         "test": {"family": "paper", "tests": [a_test("All", "ce", 28.6, [26.3, 31.0]),
+                                               a_test("Few", "ce", 70.1, [60.0, 80.2])]}},
+        {"claim": "Accuracy rises", "status": "underpowered", "evidence": "e",
+         "test": {"family": "exploratory", "tests": [a_test("rule", "", 3.0, None, "underpowered", seeds_needed=6,
+                                                            family="exploratory")]}}]
+    (tmp_path / "out" / "table2").mkdir(parents=True)
+    (tmp_path / "out" / "table2" / "results.json").write_text(json.dumps(results))
+    budget = {"findings": [{"claim": "SYNAuG beats CE", "test": {"tests": [
+        {"metric": "All", "rival": "ce", "budget": {"sensitive": True}},
+        {"metric": "Few", "rival": "ce", "budget": {"sensitive": False}}]}}]}
+    (tmp_path / "budget").mkdir()
+    (tmp_path / "budget" / "table2-budget.json").write_text(json.dumps(budget))
+    kept_row = "| `fig5` | paper | kept claim | x vs y | 1 | 5 | +1 | 0.1 (0.2) | 0.5 (0.5) | 3 | 7 | underpowered | - |"
+    stale_row = "| `table2` | paper | an old claim | x vs y | 1 | 3 | +1 | 0.1 (0.2) | 0.5 (0.5) | 3 | 7 | underpowered | - |"
+    doc = tmp_path / "results.md"
+    doc.write_text(f"# Results\n\n{experiments_markdown.CLAIMS_BEGIN}\n{kept_row}\n{stale_row}\n"
+                   f"{experiments_markdown.CLAIMS_END}\n\n{experiments_markdown.BEGIN}\n{experiments_markdown.END}\n")
+    experiments_markdown.main(str(tmp_path / "out"), str(doc), str(tmp_path / "budget"))
+    text = doc.read_text()
+    table = text[text.index(experiments_markdown.CLAIMS_BEGIN):text.index(experiments_markdown.CLAIMS_END)]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert rows[0] == kept_row and stale_row not in rows and len(rows) == 4  # fig5 kept, table2's 3 tests anew
+    assert rows[1].startswith("| `table2` | paper | SYNAuG beats CE | All vs ce | 1 | 5 | +28.6 [26.3, 31] | 0.004 (0.012)")
+    assert rows[1].endswith("| > 10 | consistent | **budget-sensitive** |") and rows[2].endswith("| stable |")
+    assert "| shape, per seed |" in rows[3] and "sign test 0.004" in rows[3]
+    assert rows[3].endswith("| 6 | underpowered | not checked |")
+    assert text.index(experiments_markdown.CLAIMS_END) < text.index(experiments_markdown.BEGIN)
+
+
 @pytest.mark.parametrize("text, message", [
     ("store: s\n", "expected store, out, shared and experiments"),
     ("experiments: [table1]\n", "expected store, out, shared and experiments"),
