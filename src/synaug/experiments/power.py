@@ -44,13 +44,16 @@ def detectable(std: float, n: int, alpha: float, power: float = POWER) -> float 
 
 
 def power_of(effect: float, n: int, alpha: float) -> float:
-    """statsmodels' power of a two-sided one-sample (paired) t-test; where scipy's noncentral t returns
-    NaN for the far tail (it does for some large effects), its one-sided power at alpha / 2, which differs
-    from the two-sided only by that negligible far tail."""
-    analysis = TTestPower()
-    p = analysis.power(effect_size=effect, nobs=n, alpha=alpha, alternative="two-sided")
+    """statsmodels' power of a two-sided one-sample (paired) t-test. Where it returns NaN (it does for
+    some large effects: its far tail, scipy's noncentral t cdf at -crit, comes back NaN), the same power
+    from scipy's noncentral t directly: the upper tail at the critical value plus the far tail, which is
+    taken as 0 where scipy cannot evaluate it (it is below 1e-100 there)."""
+    p = TTestPower().power(effect_size=effect, nobs=n, alpha=alpha, alternative="two-sided")
     if not math.isfinite(p):
-        p = analysis.power(effect_size=effect, nobs=n, alpha=alpha / 2, alternative="larger")
+        df, nc = n - 1, effect * math.sqrt(n)
+        crit = stats.t.isf(alpha / 2, df)
+        far = stats.nct.cdf(-crit, df, nc)
+        p = stats.nct.sf(crit, df, nc) + (far if math.isfinite(far) else 0.0)
     return float(p)
 
 
