@@ -328,6 +328,19 @@ def test_table5_labels_its_web_stand_in_as_what_it_is():
                                                                          "inter-class image translation"}
 
 
+def test_table1_without_modifiers_is_not_runnable_on_a_generator_that_ignores_the_prompt():
+    """With the class-conditional ddpm, (a) would draw the very images of (b): listed as not runnable, so
+    its claim is `not runnable here`, not a zero difference called underpowered."""
+    from types import SimpleNamespace
+    from synaug.experiments.tables.spec import why_not_runnable
+    row_a = next(r for r in longtail.TABLE1.rows if r.plan == "no-modifiers")
+    ctx = lambda name: SimpleNamespace(config=SimpleNamespace(generator=SimpleNamespace(name=name)))  # noqa: E731
+    assert why_not_runnable(row_a, ctx("render")) is None
+    assert "not runnable here: the 'ddpm' generator draws from the class" in why_not_runnable(row_a, ctx("ddpm"))
+    row_b = next(r for r in longtail.TABLE1.rows if r.label == "(b) + modifiers")
+    assert why_not_runnable(row_b, ctx("ddpm")) is None
+
+
 def test_paper_numbers_are_looked_up_by_imbalance_and_thresholds_scale():
     assert paper.row_numbers("icml-table2/synaug", 50) == {"accuracy": 61.36}
     assert paper.row_numbers("icml-table2/synaug", 10) == {"accuracy": 69.01}

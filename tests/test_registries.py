@@ -219,6 +219,32 @@ def test_every_generator_draws_a_plan_through_the_cli(name, tmp_path, request):
     assert json.loads((tmp_path / "s" / ".synaug" / "plan.json").read_text())["dataset"] == "mnist-lt"
 
 
+GENERATOR_OPTIONS = {"diffusion": {"model": "{tiny_sd}", "steps": 2, "gen_size": 32, "dtype": "fp32", "device": "cpu",
+                                   "safety_checker": False},
+                     "ddpm": {"model": "{tiny_gen}", "steps": 2}}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_every_generator_declares_truly_whether_it_reads_the_prompt(name, request):
+    """`reads_prompt` decides whether Table 1 (a), prompts without modifiers, is a run or `not runnable
+    here`: two items alike but for their modifier give other images exactly when a backend says it reads
+    the prompt (render's styles, diffusion's text) and the same ones when it draws from the cell alone."""
+    from synaug.engine.planning import generator_context
+    from synaug.generators.base import reads_prompt
+    from synaug.plans import PlanItem
+    splits = load_dataset("mnist-lt", imbalance=10)
+    context = generator_context(splits.train, False, unused=splits.unused)
+    options = {k: request.getfixturevalue(v[1:-1]) if isinstance(v, str) and v.startswith("{") else v
+               for k, v in GENERATOR_OPTIONS.get(name, {}).items()}
+    generator = make_generator(name, context, **options)
+    label, cls = 9, splits.train.class_names[9]
+    a, b = (PlanItem(f"{cls}/0.png", str(label), label, cls, None, "", 0, modifier, f"a photo of {modifier} {cls}", 7)
+            for modifier in ("bold italic", "thin upright small"))
+    (first,), (second,) = generator.generate([a]), generator.generate([b])
+    same = np.array_equal(np.asarray(first.image), np.asarray(second.image))
+    assert same is not reads_prompt(name), f"{name}: reads_prompt={reads_prompt(name)} but same images: {same}"
+
+
 def test_models_registry_builds_every_entry():
     for name in MODELS:
         model = build_model(name, in_channels=1, num_classes=3, image_size=28)

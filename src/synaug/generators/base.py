@@ -66,6 +66,7 @@ class Knob:
 class Generator(Protocol):
     name: str
     parallel_safe: bool  # whether the runner may render batches in several processes (--workers)
+    reads_prompt: bool   # whether an image depends on the prompt's words (modifiers), not only its class / group
 
     def cannot_draw(self, item: PlanItem) -> str | None:
         """Why this item cannot be drawn, or None when it can."""
@@ -136,6 +137,12 @@ def fitting(name: str) -> tuple | None:
 def generator_note(name: str) -> str:
     """What a report should say about a backend's images (e.g. that `render` is a stand-in), or ''."""
     return getattr(generator_factory(name), "report_note", "") if name in GENERATORS else ""
+
+
+def reads_prompt(name: str) -> bool:
+    """Whether backend `name` draws from the prompt's words (a text-to-image model, the renderer's
+    modifier styles) rather than from the class and group labels alone (a class-conditional model)."""
+    return bool(getattr(generator_factory(name), "reads_prompt", True))
 
 
 def takes_option(name: str, option: str) -> bool:

@@ -66,6 +66,7 @@ def check_sampling_steps(model: Path, steps: int) -> dict:
 class DdpmGenerator(RecordsConfig):
     name = "ddpm"
     parallel_safe = False  # one network per process: shard across processes instead
+    reads_prompt = False   # class- (or cell-) conditional: the prompt's modifiers change nothing
     quality_knob = Knob("steps", 50, (1, 2, 5, 10, 25, 50), "ddpm sampling steps")  # Fig. 4's real knob
     fit_settings = FitSettings  # fitted by the engine when a config says `fit: {pool: ...}` (or fit-generator)
     fitter = "synaug.generators.ddpm_fit:fit_generator"

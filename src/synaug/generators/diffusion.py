@@ -49,6 +49,7 @@ def is_oom(exc: BaseException) -> bool:
 class DiffusionGenerator(RecordsConfig):
     name = "diffusion"
     parallel_safe = False  # one pipeline per process: shard across processes / GPUs instead
+    reads_prompt = True    # a text-to-image model: the prompt is its condition
     quality_knob = Knob("steps", 30, (3, 10, 50, 100, 300), "diffusion inference steps")
     # allow_download, dtype, device, max_redraws and compile are recorded but, as they always were, not described:
     # stored folders' fingerprints were made without them

@@ -36,6 +36,7 @@ WHEN_SHORT = ("error", "skip")
 class HeldoutGenerator(RecordsConfig):
     name = "heldout"
     parallel_safe = True  # CPU, picklable (the pool travels with it to --workers processes)
+    reads_prompt = False  # real images of the cell, whatever the prompt says
     # when_short is recorded, not described: it changes which images are recorded as dropped, never an
     # image, so a run stopped by the error resumes in the same folder with `when_short: skip`
     described = ("seed", "pool_images", "pool_digest")

@@ -97,6 +97,7 @@ def glyph_chars(class_name: str) -> list[str] | None:
 class RenderGenerator(RecordsConfig):
     name = "render"
     parallel_safe = True  # pure CPU and picklable: `--workers N` renders batches in N processes
+    reads_prompt = True   # the modifier sets the style (font, stroke, slant, shade)
     quality_knob = Knob("degrade", 0.0, (1.0, 0.75, 0.5, 0.25, 0.0), "render quality (1 - degrade)")
     report_note = ("The offline <code>render</code> generator stands in for a text-to-image model: it draws from "
                    "fonts, emoji and textures that ship in Debian and scikit-image. Its domain gap differs from "

@@ -28,6 +28,7 @@ from synaug.plans import PlanItem
 class SmoteGenerator(RecordsConfig):
     name = "smote"
     parallel_safe = True  # CPU, picklable (the real images travel with it to --workers processes)
+    reads_prompt = False  # interpolates the cell's real images, whatever the prompt says
     described = ("k_neighbors", "real_images", "real_digest")
 
     def __init__(self, *, k_neighbors: int = 5, real: ImageSet):

@@ -29,7 +29,7 @@ from synaug.experiments.table import Table
 from synaug.experiments.uncertainty import row_stats
 from synaug.experiments.tasks import TASKS
 from synaug.fileio import atomic_write_text
-from synaug.generators.base import GENERATORS, takes_option
+from synaug.generators.base import GENERATORS, reads_prompt, takes_option
 from synaug.prompts import bank_for_dataset, load_bank
 from synaug.methods import get_method
 
@@ -95,6 +95,10 @@ def why_not_runnable(row: Row, ctx: ExperimentContext) -> str | None:
                 "config with generate: {generator: diffusion, options: {model: ...}})")
     if row.generator and row.generator not in GENERATORS:
         return f"generator {row.generator!r} is not registered in this synaug"
+    if row.plan == "no-modifiers" and not reads_prompt(ctx.config.generator.name):
+        return (f"not runnable here: the {ctx.config.generator.name!r} generator draws from the class (and group) "
+                "alone, not from the prompt's words, so prompts with and without modifiers give the same images "
+                "(the modifiers need a generator that reads them: render, diffusion)")
     return None
 
 
