@@ -81,7 +81,8 @@ def markdown(rows: list) -> str:
             ci = "" if not b["ci95_1x"] else f" [{b['ci95_1x'][0]:.3g}, {b['ci95_1x'][1]:.3g}]"
             fmt = lambda v: "-" if v is None else f"{v:+.3g}"  # noqa: E731
             word = {True: "budget-sensitive", False: "stable", None: "undecided (no interval)"}[b["sensitive"]]
-            test = "shape, per seed" if t.get("metric") == "rule" else f"{t.get('metric')} vs {t.get('rival')}"
+            test = ("shape, per seed" if t.get("metric") == "rule"
+                    else f"{t.get('metric')} vs {t.get('rival')}" if t.get("rival") else str(t.get("metric")))
             lines.append(f"| {family} | {name} ({steps}) | {finding['claim']} | {test} | "
                          f"{fmt(b['diff_1x'])}{ci} | {fmt(b['diff_2x'])} | {fmt(b['change'])} | {word} |")
     return "\n".join(lines)

@@ -96,7 +96,8 @@ def claim_rows(name: str, results: dict, budget: dict | None = None) -> list[str
             p = "sign test " if t.get("metric") == "rule" or t.get("sign_test") else ""
             mark = marks.get((finding["claim"], t.get("metric"), t.get("rival")), "absent")
             moved = "not checked" if mark == "absent" else BUDGET_WORD[(mark or {}).get("sensitive")]
-            test = "shape, per seed" if t.get("metric") == "rule" else f"{t.get('metric')} vs {t.get('rival')}"
+            test = ("shape, per seed" if t.get("metric") == "rule"
+                    else f"{t.get('metric')} vs {t.get('rival')}" if t.get("rival") else str(t.get("metric")))
             rows.append(f"| `{name}` | {t.get('family') or (finding.get('test') or {}).get('family')} | "
                         f"{finding['claim']} | {test} | {number(t.get('delta'))} | {t.get('n')} | {diff} | "
                         f"{p}{number(t.get('p'))} ({number(t.get('p_holm'))}) | {number(t.get('tost_p'))} "
