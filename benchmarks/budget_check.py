@@ -26,6 +26,9 @@ from synaug.experiments.catalog import experiment_config
 from synaug.experiments.library import EXPERIMENTS
 from synaug.fileio import atomic_write_text, write_json
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from experiments_markdown import comparison_label  # noqa: E402  (the claims table's name for a test's comparison)
+
 FAMILIES = [("long-tail tables", ("table1", "table2", "table3b-lt", "table5")),
             ("long-tail analyses", ("fig2", "fig3", "fig4", "uniformization")),
             ("fairness tables", ("table3a", "table3b", "table3c", "table3d")),
@@ -81,9 +84,7 @@ def markdown(rows: list) -> str:
             ci = "" if not b["ci95_1x"] else f" [{b['ci95_1x'][0]:.3g}, {b['ci95_1x'][1]:.3g}]"
             fmt = lambda v: "-" if v is None else f"{v:+.3g}"  # noqa: E731
             word = {True: "budget-sensitive", False: "stable", None: "undecided (no interval)"}[b["sensitive"]]
-            test = ("shape, per seed" if t.get("metric") == "rule"
-                    else f"{t.get('metric')} vs {t.get('rival')}" if t.get("rival") else str(t.get("metric")))
-            lines.append(f"| {family} | {name} ({steps}) | {finding['claim']} | {test} | "
+            lines.append(f"| {family} | {name} ({steps}) | {finding['claim']} | {comparison_label(t)} | "
                          f"{fmt(b['diff_1x'])}{ci} | {fmt(b['diff_2x'])} | {fmt(b['change'])} | {word} |")
     return "\n".join(lines)
 

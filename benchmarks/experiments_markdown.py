@@ -83,6 +83,19 @@ def seeds_for_delta(test: dict) -> str:
     return "> 10" if test.get("n") and test.get("p") is not None else "-"
 
 
+def comparison_label(test: dict) -> str:
+    """What a claim's test compares: "shape, per seed" for a rule, else the metric against its rival."""
+    if test.get("metric") == "rule":
+        return "shape, per seed"
+    return f"{test.get('metric')} vs {test.get('rival')}" if test.get("rival") else str(test.get("metric"))
+
+
+def row_experiment(line: str) -> str | None:
+    """The experiment a row of the claims table belongs to (its first cell, `NAME`), None for other lines."""
+    match = re.match(r"\| `([^`]+)` \|", line)
+    return match.group(1) if match else None
+
+
 def claim_rows(name: str, results: dict, budget: dict | None = None) -> list[str]:
     """One table row per test of each of the experiment's claims (a claim over several metrics or rivals
     has several; its verdict is the claim's). `budget`: NAME-budget.json's marked findings, if any."""
@@ -96,10 +109,8 @@ def claim_rows(name: str, results: dict, budget: dict | None = None) -> list[str
             p = "sign test " if t.get("metric") == "rule" or t.get("sign_test") else ""
             mark = marks.get((finding["claim"], t.get("metric"), t.get("rival")), "absent")
             moved = "not checked" if mark == "absent" else BUDGET_WORD[(mark or {}).get("sensitive")]
-            test = ("shape, per seed" if t.get("metric") == "rule"
-                    else f"{t.get('metric')} vs {t.get('rival')}" if t.get("rival") else str(t.get("metric")))
             rows.append(f"| `{name}` | {t.get('family') or (finding.get('test') or {}).get('family')} | "
-                        f"{finding['claim']} | {test} | {number(t.get('delta'))} | {t.get('n')} | {diff} | "
+                        f"{finding['claim']} | {comparison_label(t)} | {number(t.get('delta'))} | {t.get('n')} | {diff} | "
                         f"{p}{number(t.get('p'))} ({number(t.get('p_holm'))}) | {number(t.get('tost_p'))} "
                         f"({number(t.get('tost_p_holm'))}) | {number(t.get('detectable'))} | "
                         f"{seeds_for_delta(t)} | "
@@ -112,13 +123,12 @@ def claims_table(doc: str, found: dict[str, dict], budget: Path | None) -> str:
     kept = []
     if CLAIMS_BEGIN in doc and CLAIMS_END in doc:
         old = doc[doc.index(CLAIMS_BEGIN) + len(CLAIMS_BEGIN):doc.index(CLAIMS_END)]
-        kept = [line for line in old.splitlines() if re.match(r"\| `([^`]+)` \|", line)
-                and re.match(r"\| `([^`]+)` \|", line).group(1) not in found]
+        kept = [line for line in old.splitlines() if row_experiment(line) not in (None, *found)]
     rows = list(kept)
     for name, results in found.items():
         path = None if budget is None else Path(budget) / f"{name}-budget.json"
         rows += claim_rows(name, results, json.loads(path.read_text()) if path and path.is_file() else None)
-    rows.sort(key=lambda line: re.match(r"\| `([^`]+)` \|", line).group(1))
+    rows.sort(key=row_experiment)
     return "\n".join([CLAIMS_BEGIN, CLAIMS_HEAD, *rows, CLAIMS_END])
 
 
