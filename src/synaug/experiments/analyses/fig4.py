@@ -36,6 +36,7 @@ from synaug.experiments.analyses.common import (SHOTS, by_seed, curve, fmt, list
                                                 plot_shots, save_figure, stats_of)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
 from synaug.experiments.claims import Claim, FindingSet
+from synaug.experiments.config import LONG_TAIL_SPLIT
 from synaug.experiments.table import Table
 from synaug.generators.base import Knob, quality_knob
 from synaug.plots import pyplot
@@ -236,7 +237,7 @@ TINY_TRAIN = {"steps": 3, "batch_size": 16, "stage2_steps": 1}
 register_experiment(Experiment(
     name="fig4", title="Sample quality: long-tail accuracy vs the pretrained ddpm stand-in's sampling steps",
     paper=PAPER, dataset="mnist-lt", jobs=jobs, collect=collect,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN,
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN, "thresholds": LONG_TAIL_SPLIT,
               "generate": {"generator": "ddpm", "fit": {"pool": "pretrain"}}},
     tiny={"seeds": [0], "bootstrap": 100, "train": TINY_TRAIN,
           "options": {"per_class": 12, "levels": [1, 50], "baselines": ["ce"], "quality_steps": 2,
@@ -246,7 +247,7 @@ register_experiment(Experiment(
     name="fig4-render", title="Sample quality (variant): long-tail accuracy vs the renderer's blur / noise knob",
     paper=PAPER + " (here the offline renderer's degrade knob stands in for the number of steps)",
     dataset="mnist-lt", jobs=jobs, collect=collect,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN,
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "train": TRAIN, "thresholds": LONG_TAIL_SPLIT,
               "generate": {"generator": "render"}},
     tiny={"seeds": [0], "bootstrap": 100, "train": TINY_TRAIN,
           "options": {"per_class": 12, "levels": [1.0, 0.0], "baselines": ["ce"], "quality_steps": 2,

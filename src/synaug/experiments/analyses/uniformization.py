@@ -31,6 +31,7 @@ from synaug.experiments.analyses.common import (SHOTS, by_seed, class_pool, curv
                                                 options, plot_shots, save_figure, stats_of, synthetic_for)
 from synaug.experiments.catalog import Experiment, ExperimentResult, Finding, register_experiment
 from synaug.experiments.claims import FindingSet
+from synaug.experiments.config import LONG_TAIL_SPLIT
 from synaug.experiments.table import Table
 from synaug.plots import pyplot
 
@@ -174,7 +175,7 @@ register_experiment(Experiment(
     paper="Workshop paper Fig. 3: accuracy vs number of synthetic samples on CIFAR100-LT (IF 100) for U-beta "
           "(every class capped and filled to beta) and LT+alpha (alpha synthetic images added to every class)",
     dataset="mnist-lt", jobs=jobs, collect=collect,
-    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2],
+    defaults={"dataset": "mnist-lt", "imbalance": 100, "seeds": [0, 1, 2], "thresholds": LONG_TAIL_SPLIT,
               "train": {"steps": 300, "batch_size": 64, "stage2_steps": 100}},
     tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 3, "batch_size": 16, "stage2_steps": 1},
           "options": {"betas": [4, 8], "alphas": [0, 3], "per_class": 10, "epochs": 1}}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from synaug.experiments.catalog import register_experiment
 from synaug.experiments.claims import Claim
+from synaug.experiments.config import LONG_TAIL_SPLIT
 from synaug.experiments.tables.spec import TINY_LT, Row, TableSpec, table_experiment
 
 ALL = ("accuracy",)
@@ -126,11 +127,8 @@ TABLE5 = TableSpec(
                 "fit-lora --dataset D --generator-model SD --out DIR` and run this experiment with a config whose generator is "
                 "diffusion with options {lora: DIR}: the SYNAuG row is then this baseline",))
 
-# Many / Medium / Few: LDAM-DRW's 100 / 20 images were set for CIFAR100-LT, whose largest class has 500; scaled by
-# the data's largest class / 500 (mnist-lt: 400, so > 80 / 16-80 / < 16), the classes split in CIFAR100-LT's shares
-# (35 / 35 / 30 % at IF 100). At IF 10 no class is Few, as in CIFAR100-LT (its smallest class has 50 images): the
-# paper reports Many / Medium / Few at IF 100 only. Each results.json states the split it used.
-LT_DEFAULTS = {"thresholds": {"scale_to": 500}}
+# Many / Medium / Few: the one long-tail split of every experiment (synaug.experiments.config.LONG_TAIL_SPLIT)
+LT_DEFAULTS = {"thresholds": LONG_TAIL_SPLIT}
 
 for _e in [
     table_experiment("table1", "SYNAuG component ablation", "ICML Table 1 / workshop Table 2: uniformize, modifiers, "
