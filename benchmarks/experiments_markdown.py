@@ -22,7 +22,9 @@ import re
 import sys
 from pathlib import Path
 
+from synaug.data import DATASETS
 from synaug.experiments.experiment_report import format_result_text
+from synaug.experiments.library import EXPERIMENTS
 from synaug.fileio import atomic_write_text
 
 BEGIN, END = "<!-- experiments:begin -->", "<!-- experiments:end -->"
@@ -50,8 +52,11 @@ def section(name: str, results: dict) -> str:
     options = ", ".join(f"{k} {v}" for k, v in (gen.get("options") or {}).items() if k != "model")
     generator = f"`{gen.get('generator')}` images{fit}" + (f" ({options})" if options else "") if gen else "no images"
     varied = ", ".join(cfg.get("vary") or ())
+    own = EXPERIMENTS.get(results["experiment"])
+    # an experiment on data of its own (fig5's 2-D Gaussians) uses neither the config's dataset nor its generator
+    data = (f"`{cfg['dataset']}`, {generator}" if own is None or own.dataset in DATASETS else own.dataset)
     head = (f"### `{name}`: {results['title']}\n\n{results['paper']}\n\n"
-            f"`{command}` on `{cfg['dataset']}`, {generator}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
+            f"`{command}` on {data}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
             f"{steps} stage-1 steps; {cost(results)}\n")
     return head + "\n```\n" + format_result_text(results) + "\n```\n"
 

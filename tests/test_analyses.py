@@ -19,7 +19,8 @@ from synaug.engine.workspace import Workspace
 from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
 from synaug.experiments.analyses.common import options
-from synaug.experiments.catalog import EXPERIMENTS, ExperimentContext, experiment_config, run_jobs
+from synaug.experiments.catalog import (EXPERIMENTS, ExperimentContext, experiment_config, reports_shot_groups,
+                                       run_jobs)
 from synaug.experiments.experiment_report import STATUSES, write_result
 from synaug.generators.base import quality_knob
 from synaug.plots import pyplot
@@ -106,6 +107,7 @@ def test_fig2_mixture_counts_are_exact(fraction):
 
 def test_fig2_end_to_end(tmp_path):
     ctx, result = run_tiny("fig2", tmp_path)
+    assert not reports_shot_groups(EXPERIMENTS["fig2"], result)  # balanced data: no Many / Medium / Few to state
     fractions = ctx.config.options["fractions"]
     for setting in fig2.SETTINGS:
         assert result.curves[setting]["x"] == [100 * f for f in sorted(fractions)]
@@ -158,6 +160,7 @@ def test_fig4_level_options_leave_the_default_out(tmp_path):
 
 def test_fig4_render_variant_end_to_end(tmp_path):
     ctx, result = run_tiny("fig4-render", tmp_path)
+    assert reports_shot_groups(EXPERIMENTS["fig4-render"], result)
     levels = ctx.config.options["levels"]
     ran = result.curves["synaug"]["x"]
     assert len(ran) + len(result.skipped) == len(levels)  # every level ran or says why not

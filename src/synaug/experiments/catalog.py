@@ -280,7 +280,7 @@ def finish(experiment: Experiment, ctx: ExperimentContext, jobs: list[Job], resu
     trained = sum(m.get("train_seconds") or 0.0 for m in results.values())
     return write_result(experiment, config or cfg.raw, cfg.out, result, time.time() - t0,
                         index=in_default_root(cfg.out),
-                        thresholds=thresholds_of(ctx) if TASKS[experiment.task].shot_groups else None,
+                        thresholds=thresholds_of(ctx) if reports_shot_groups(experiment, result) else None,
                         jobs={**results.counts, "store": str(ctx.store.root), "runs": runs, "train_seconds": trained},
                         seeds_rule=seeds_rule)
 
@@ -347,6 +347,13 @@ def dry_run(name: str, overrides: dict, config_path=None, progress: bool = True,
     workers = launch.workers if launch.name == "local" else 1
     return {"experiments": [n for n, *_ in named], "store": str(first.root),
             **estimate(jobs, first, ws, workers)}
+
+
+def reports_shot_groups(experiment: Experiment, result: ExperimentResult) -> bool:
+    """Whether the results have Many / Medium / Few columns, whose split is then stated: a long-tail task's
+    experiment on balanced data (fig2, fig3) or on no dataset at all (fig5's 2-D toy) has none to state."""
+    return TASKS[experiment.task].shot_groups and any(
+        {"many", "medium", "few"} & set(table.columns) for table in result.tables)
 
 
 def thresholds_of(ctx: ExperimentContext) -> dict | None:
