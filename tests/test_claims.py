@@ -158,7 +158,18 @@ def test_one_seed_is_underpowered_and_a_missing_row_not_runnable():
     (f, g) = evaluate_claims([claim("a beats b", "a", "b"), claim("a beats c", "a", "c")],
                              {**rows, "c": RowRuns()}, Finding)
     assert f.status == "underpowered" and g.status == "not runnable here"
-    assert "one seed" in f.evidence
+    assert "one seed" in f.evidence and "c not run" in g.evidence
+
+
+def test_a_metric_undefined_on_every_seed_is_not_runnable_and_says_why():
+    """Both rows ran but the metric has no value (at IF 10 no class is Few): not a row that did not run."""
+    rows = {name: row({s: 90.0 + s for s in range(3)}) for name in ("a", "b")}
+    for r in rows.values():
+        for s in r.metrics:
+            r.metrics[s]["few"] = None
+    (f,) = evaluate_claims([claim("a beats b on Few", "a", "b", metrics=("few",))], rows, Finding)
+    assert f.status == "not runnable here"
+    assert "no seed where both a and b have a value" in f.evidence and "not run" not in f.evidence
 
 
 def test_families_are_never_mixed_in_holm():

@@ -258,9 +258,20 @@ def power_text(t: Comparison, fmt: str = "{:.4g}") -> str:
     return ", ".join(p for p in parts if p)
 
 
+def missing_text(claim: Claim, t: Comparison, rows: dict) -> str:
+    """Why a test has no difference: a row that did not run, or a metric with no value on any paired seed."""
+    label = metric(t.metric).label
+    absent = [r for r in (claim.better, t.rival) if r not in rows or not rows[r].seeds]
+    if absent:
+        return f"{label}: {absent[0]} not run"
+    # both rows ran: the metric is undefined for them (at IF 10 no class has fewer than 10 images: Few is empty)
+    return (f"{label}: no seed where both {claim.better} and {t.rival} have a value (for Many / Medium / Few: no "
+            "class falls in that group at this imbalance factor and these thresholds)")
+
+
 def describe(claim: Claim, t: Comparison, rows: dict, shared: bool = False) -> str:
     if t.diff is None:
-        return f"{metric(t.metric).label}: {claim.better if claim.better not in rows else t.rival} not run or undefined"
+        return missing_text(claim, t, rows)
     m = metric(t.metric)
     mean = lambda r: np.mean([v for v in rows[r].values(t.metric).values() if v is not None])  # noqa: E731
     ci = "" if t.ci95 is None else f", 95% CI [{m.fmt.format(t.ci95[0])}, {m.fmt.format(t.ci95[1])}]"
