@@ -42,7 +42,6 @@ BASE_CONFIG = {
 BLOCKS = ("plan", "generate", "thresholds", "dataset_options", "options", "fit")
 
 
-
 # Many / Medium / Few on the embedded long tails: LDAM-DRW's 100 / 20 images were set for CIFAR100-LT, whose largest
 # class has 500; scaled by the data's largest class / 500 (mnist-lt: 250, so > 50 / 10-50 / < 10), the classes split
 # in CIFAR100-LT's shares. Every experiment that reports Many / Medium / Few on a long tail uses this one split (the
