@@ -22,7 +22,6 @@ import re
 import sys
 from pathlib import Path
 
-from synaug.data import DATASETS
 from synaug.experiments.experiment_report import format_result_text
 from synaug.experiments.library import EXPERIMENTS
 from synaug.fileio import atomic_write_text
@@ -54,7 +53,7 @@ def section(name: str, results: dict) -> str:
     varied = ", ".join(cfg.get("vary") or ())
     own = EXPERIMENTS.get(results["experiment"])
     # an experiment on data of its own (fig5's 2-D Gaussians) uses neither the config's dataset nor its generator
-    data = (f"`{cfg['dataset']}`, {generator}" if own is None or own.dataset in DATASETS else own.dataset)
+    data = own.dataset if own is not None and own.draws_own_data else f"`{cfg['dataset']}`, {generator}"
     head = (f"### `{name}`: {results['title']}\n\n{results['paper']}\n\n"
             f"`{command}` on {data}; {len(cfg['seeds'])} seed(s) varying {varied or 'nothing'}, "
             f"{steps} stage-1 steps; {cost(results)}\n")

@@ -69,7 +69,7 @@ def test_each_folder_has_its_section_and_sections_not_rerun_are_kept(tmp_path, m
     assert "old text" in sections["fig5"]
     # an experiment on data of its own says so, not the config's default dataset and generator
     fig5 = experiments_markdown.section("fig5", fake_results("fig5", "render")).split("```")[0]
-    assert "on none (2-D Gaussians);" in fig5 and "mnist-lt" not in fig5 and "render" not in fig5
+    assert "on four 2-D Gaussians;" in fig5 and "mnist-lt" not in fig5 and "render" not in fig5
 
 
 def a_test(metric, rival, diff, ci, verdict="consistent", **more):

@@ -484,7 +484,7 @@ ROUND3 = [
              lambda t, o, e: (t / "out/run/metrics.json").read_bytes() == (t / "metrics.before.json").read_bytes()
              or pytest.fail("metrics.json rewritten with other thresholds")),
         Case("experiment-own-data-takes-no-dataset", lambda t: ["experiment", "fig5", "--dataset", "fashion-lt",
-             "--out", str(t / "out")], ERROR, "experiment fig5 draws its own data (none (2-D Gaussians)) and trains "
+             "--out", str(t / "out")], ERROR, "experiment fig5 draws its own data (four 2-D Gaussians) and trains "
              "no network: dataset would be ignored"),
         Case("experiment-own-data-takes-no-steps", lambda t: ["experiment", "fig5", "--steps", "5", "--out",
              str(t / "out")], ERROR, "train would be ignored"),

@@ -125,6 +125,11 @@ class Experiment:
     task: str = "longtail"  # the task (synaug.experiments.tasks) whose metrics and defaults it uses
     partial: bool = False   # its collect shows what ran when some jobs did not (a table: those rows are skipped)
 
+    @property
+    def draws_own_data(self) -> bool:
+        """A toy that draws its own points (fig5): its `dataset` then says what they are, not a registered name."""
+        return self.dataset.partition(":")[0] not in DATASETS
+
 
 EXPERIMENTS = Registry("experiment")
 # every tiny run: generators fitted on the data (ddpm) train a few steps of a small network
@@ -142,15 +147,14 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
     and defaults, then with `tiny` the overrides that make it run in seconds (tests), then the user's
     YAML file, then explicit overrides (--dataset, --seeds, --steps, --out): what the user states wins.
     The task is the experiment's: its tables' columns are that task's metrics; its rows are its own."""
-    own_data = experiment.dataset.partition(":")[0] in DATASETS  # not so for a toy that draws its own points
-    layers = [{"task": experiment.task, "dataset": experiment.dataset if own_data else None, "seeds": [0, 1, 2],
+    layers = [{"task": experiment.task, "dataset": None if experiment.draws_own_data else experiment.dataset, "seeds": [0, 1, 2],
                "out": f"runs/experiments/{experiment.name}"}, copy.deepcopy(experiment.defaults),
               copy.deepcopy({"fit": TINY_FIT, **experiment.tiny}) if tiny else {}]
     if config_path:
         resolve_config(None, config_path)  # a bad key or name in the file: an error that names the file
         layers.append(check_layer(load_yaml(config_path, "--config"), str(config_path)))
     layers.append(check_layer(dict(overrides or {}), "config"))
-    if not own_data:
+    if experiment.draws_own_data:
         check_own_data(experiment, layers[3:])
     merged = merge(layers)
     if merged["task"] != experiment.task:
@@ -297,7 +301,7 @@ def each_named(name: str, overrides: dict, config_path, shared: Path | None,
     root = overrides.get("out")
     out = []
     for n in sorted(EXPERIMENTS):
-        own_data = EXPERIMENTS[n].dataset.partition(":")[0] not in DATASETS
+        own_data = EXPERIMENTS[n].draws_own_data
         given = {k: v for k, v in overrides.items() if not (own_data and k in DATA_KEYS)}
         out.append((n, {**given, "out": None if root is None else str(Path(root) / n)}, None if own_data else config_path,
                     {"shared": shared or (None if root is None else Path(root) / "shared"),

@@ -237,6 +237,6 @@ register_experiment(Experiment(
     name="fig5", title="Class vs group imbalance on a 2-D Gaussian toy",
     paper="ICML Fig. 5: four 2-D Gaussians (class x latent group), four imbalance settings; the linear "
           "classifiers learned on each (more vertical = fairer)",
-    dataset="none (2-D Gaussians)", jobs=jobs, collect=collect,
+    dataset="four 2-D Gaussians", jobs=jobs, collect=collect,
     defaults={"seeds": list(range(10))},  # seconds per seed: enough seeds for the sign test of its rules
     tiny={"seeds": [0], "bootstrap": 100, "train": {"steps": 1}, "options": {"n": 200, "test_per_cell": 300}}))
