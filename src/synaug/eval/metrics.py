@@ -33,15 +33,15 @@ def imbalance_factor(counts) -> float | None:
     return max(counts) / min(counts) if counts and min(counts) > 0 else None
 
 
+SHOT_GROUPS = ("many", "medium", "few")  # the long tail's splits, as metric keys (many_medium_few's)
+
+
 def many_medium_few(train_counts, many: int = MANY, few: int = FEW) -> dict[str, np.ndarray]:
     """Class indices per split: Many (> many), Medium (few..many), Few (< few) training images
     (docs/definitions.md#many-medium-few)."""
     counts = np.asarray(train_counts)
-    return {
-        "many": np.where(counts > many)[0],
-        "medium": np.where((counts <= many) & (counts >= few))[0],
-        "few": np.where(counts < few)[0],
-    }
+    return dict(zip(SHOT_GROUPS, (np.where(counts > many)[0], np.where((counts <= many) & (counts >= few))[0],
+                                  np.where(counts < few)[0])))
 
 
 def longtail_metrics(y_true, y_pred, train_counts, many: int = MANY, few: int = FEW) -> dict:

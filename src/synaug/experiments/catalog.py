@@ -26,7 +26,7 @@ from synaug.engine.specs import DataSpec
 from synaug.engine.store import RunStore
 from synaug.engine.sweep import NotStored, estimate, run_sweep
 from synaug.engine.workspace import Workspace
-from synaug.eval.metrics import split_summary
+from synaug.eval.metrics import SHOT_GROUPS, split_summary
 from synaug.errors import ConfigError, GenerationError
 from synaug.experiments.config import RunConfig, check_layer, merge, build, resolve_config
 from synaug.experiments.experiment_report import write_result
@@ -357,7 +357,7 @@ def reports_shot_groups(experiment: Experiment, result: ExperimentResult) -> boo
     """Whether the results have Many / Medium / Few columns, whose split is then stated: a long-tail task's
     experiment on balanced data (fig2, fig3) or on no dataset at all (fig5's 2-D toy) has none to state."""
     return TASKS[experiment.task].shot_groups and any(
-        {"many", "medium", "few"} & set(table.columns) for table in result.tables)
+        set(SHOT_GROUPS) & set(table.columns) for table in result.tables)
 
 
 def thresholds_of(ctx: ExperimentContext) -> dict | None:

@@ -19,6 +19,7 @@ from synaug.engine.caching import training_side
 from synaug.engine.specs import DataSpec, GeneratorSpec
 from synaug.engine.synthetic import SyntheticSet
 from synaug.errors import check_keys
+from synaug.eval.metrics import SHOT_GROUPS
 from synaug.eval.specs import metric
 from synaug.experiments.catalog import ExperimentContext
 from synaug.experiments.stats import Stat
@@ -26,7 +27,7 @@ from synaug.experiments.uncertainty import row_stats
 from synaug.plots import save_png
 from synaug.methods import get_method
 
-SHOTS = ("many", "medium", "few", "accuracy")
+SHOTS = (*SHOT_GROUPS, "accuracy")
 
 
 def options(ctx: ExperimentContext, defaults: dict, rules: dict) -> dict:
