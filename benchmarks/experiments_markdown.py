@@ -44,9 +44,13 @@ def section(name: str, results: dict) -> str:
     command = (f"synaug experiment {results['experiment']} --seeds {seeds}" + (f" --steps {steps}" if steps else "")
                + (f" --imbalance {imbalance:g}" if imbalance not in (None, 100) else ""))
     gen = cfg.get("generate") or {}
-    if name != results["experiment"] and gen.get("fit"):  # the keys a variant sets, not every resolved default
-        given = {k: v for k, v in gen.items() if k in ("generator", "fit") or (k == "options" and v)}
-        command += f" --config CONFIG (generate: {json.dumps(given)})"
+    given = []  # the keys a variant sets, not every resolved default
+    if name != results["experiment"] and gen.get("fit"):
+        given.append("generate: " + json.dumps({k: v for k, v in gen.items()
+                                                if k in ("generator", "fit") or (k == "options" and v)}))
+    if name != results["experiment"] and cfg.get("options"):
+        given.append("options: " + json.dumps(cfg["options"]))
+    command += f" --config CONFIG ({'; '.join(given)})" if given else ""
     fit = f", fitted on the {gen['fit'].get('pool')} pool" if gen.get("fit") else ""
     options = ", ".join(f"{k} {v}" for k, v in (gen.get("options") or {}).items() if k != "model")
     generator = f"`{gen.get('generator')}` images{fit}" + (f" ({options})" if options else "") if gen else "no images"

@@ -70,6 +70,11 @@ def test_each_folder_has_its_section_and_sections_not_rerun_are_kept(tmp_path, m
     # an experiment on data of its own says so, not the config's default dataset and generator
     fig5 = experiments_markdown.section("fig5", fake_results("fig5", "render")).split("```")[0]
     assert "on four 2-D Gaussians;" in fig5 and "mnist-lt" not in fig5 and "render" not in fig5
+    # a variant that leaves rows out says so in its command
+    skipping = fake_results("table1", "render")
+    skipping["config"]["options"] = {"skip_rows": ["ce"]}
+    assert ('--config CONFIG (options: {"skip_rows": ["ce"]})' in experiments_markdown.section("table1@if50", skipping)
+            and "--config" not in experiments_markdown.section("table1", skipping))
 
 
 def a_test(metric, rival, diff, ci, verdict="consistent", **more):

@@ -253,7 +253,9 @@ def test_a_finished_run_is_reused_only_for_the_same_job_and_data(tmp_path, monke
 
 @pytest.mark.parametrize("layer,match", [({"seeds": [0, 0]}, "distinct"), ({"seeds": [0, "a"]}, "distinct"),
                                          ({"thresholds": {"many": 5, "few": 50}}, "few <= many"),
-                                         ({"options": {"levels": [1]}}, "a table takes none")])
+                                         ({"options": {"levels": [1]}}, "it takes skip_rows"),
+                                         ({"options": {"skip_rows": ["ce", "nope"]}}, "'nope' is not a row of this table"),
+                                         ({"options": {"skip_rows": "ce"}}, "expected a list of row labels")])
 def test_config_values_that_would_give_wrong_numbers_are_refused(layer, match, tmp_path):
     """A repeated seed would count one run twice in mean ± std; few > many puts a class in Many and Few;
     options a table does not take would be ignored silently."""
@@ -327,6 +329,39 @@ def test_table5_labels_its_web_stand_in_as_what_it_is():
     every = next(c for c in longtail.TABLE5.claims if c.text.startswith("Every generation variant"))
     assert every.better == "ce" and every.lower and set(every.rivals) == {"intra-class image translation",
                                                                          "inter-class image translation"}
+
+
+def test_a_config_can_leave_a_tables_costly_rows_out_and_every_claim_on_them_says_so(tmp_path):
+    """`options: {skip_rows: [...]}` (table5's learned-generator rows refit a ddpm per seed and pool): those
+    rows list no job, are skipped with the reason, and their claims are `not runnable here` naming the row
+    not run, while the other rows and claims are as without the option."""
+    from synaug.engine.workspace import Workspace
+    from synaug.experiments.catalog import ExperimentContext, Results
+
+    learned = [longtail.LEARNED_TRAIN, longtail.LEARNED_UNUSED]
+    table5 = EXPERIMENTS["table5"]
+
+    def context(layer):
+        cfg = experiment_config(table5, {"out": str(tmp_path), "seeds": [0, 1, 2], **layer}, tiny=True)
+        return ExperimentContext(cfg, Workspace(shared=tmp_path / "shared", progress=False, log=lambda *a, **k: None),
+                                 log=lambda *a, **k: None, dry=True)
+    ctx = context({"options": {"skip_rows": learned}})
+    full, kept = table5.jobs(context({})), table5.jobs(ctx)
+    assert {j.name for j in full} - {j.name for j in kept} == {slug(label) for label in learned}
+    assert [j.key() for j in kept] == [j.key() for j in full if j.name not in {slug(label) for label in learned}]
+    results = Results()
+    for job in kept:  # SYNAuG 5 to 6 points above every other row on every seed
+        gain = 5.0 + 0.5 * job.seed if job.name == slug(longtail.SYNAUG5) else 0.0
+        results[job] = {**{k: 50.0 + job.seed + gain for k in TASKS["longtail"].metrics}, "per_class": [50.0] * 10}
+    found = table5.collect(ctx, results)
+    assert [s for s in found.skipped if "skip_rows" in s] == [f"{label}: left out by this config (options: skip_rows)"
+                                                              for label in learned]
+    status = {f.claim.split(" [")[0]: f for f in found.findings}
+    on_learned = [c.text for c in longtail.TABLE5.claims if {c.better, c.worse} & set(learned)]
+    assert len(on_learned) == 4
+    for text in on_learned:
+        assert status[text].status == "not runnable here" and " not run" in status[text].evidence
+    assert status["SYNAuG beats CE on All"].status == "consistent"  # +5.5 ± 0.5 over 3 seeds
 
 
 def test_table1_without_modifiers_is_not_runnable_on_a_generator_that_ignores_the_prompt():

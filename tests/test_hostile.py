@@ -779,7 +779,10 @@ ROUND4_REST = [
         Case("experiment-option-read-only-when-collecting", lambda t: _experiment(t, "fig5", "options: {n: 0}\n"),
              ERROR, "experiment option n: must be an integer >= 2, got 0", REFUSED),
         Case("experiment-table-given-options", lambda t: _experiment(t, "table1", "options: {levels: [1]}\n"), ERROR,
-             "experiment options (a table takes none: its rows are its own): unknown key 'levels'", REFUSED),
+             "experiment options (a table's rows are its own; it takes skip_rows: [row label, ...]): unknown key "
+             "'levels' (known: skip_rows)", REFUSED),
+        Case("experiment-table-skips-a-row-it-lacks", lambda t: _experiment(t, "table5", "options: {skip_rows: [SMOTE]}\n"),
+             ERROR, "options: skip_rows: 'SMOTE' is not a row of this table (its rows: 'ce', 'mixup', 'cutmix'", REFUSED),
         Case("experiment-generator-option-out-of-range", lambda t: _experiment(
              t, "fig2", "generate: {options: {degrade: 5}}\n"), ERROR,
              "render option degrade: must be a number from 0 to 1, got 5", REFUSED),

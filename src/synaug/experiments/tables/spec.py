@@ -88,7 +88,25 @@ def resolve_method(row: Row) -> tuple[str | None, str]:
                   + (f" (nor {', '.join(row.fallback)})" if row.fallback else ""))
 
 
-def why_not_runnable(row: Row, ctx: ExperimentContext) -> str | None:
+def skipped_rows(ctx: ExperimentContext, spec: TableSpec) -> set[str]:
+    """The rows the config leaves out (`options: {skip_rows: [LABEL, ...]}`, e.g. rows too costly for this
+    machine): a table's one option. Each label must be one of the table's rows."""
+    check_keys(ctx.config.options, ("skip_rows",), "experiment options (a table's rows are its own; it takes "
+                                                   "skip_rows: [row label, ...])")
+    given = ctx.config.options.get("skip_rows") or []
+    labels = [r.label for r in spec.rows]
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        raise ConfigError(f"options: skip_rows: expected a list of row labels, got {given!r}")
+    unknown = [g for g in given if g not in labels]
+    if unknown:
+        raise ConfigError(f"options: skip_rows: {', '.join(map(repr, unknown))} is not a row of this table "
+                          f"(its rows: {', '.join(map(repr, labels))})")
+    return set(given)
+
+
+def why_not_runnable(row: Row, ctx: ExperimentContext, skipped: set[str] = frozenset()) -> str | None:
+    if row.label in skipped:
+        return "left out by this config (options: skip_rows)"
     if row.img2img and not takes_option(ctx.config.generator.name, "img2img"):
         return (f"not runnable here: image translation needs a generator that takes real guidance images "
                 f"(img2img), such as diffusion; this config's generator is {ctx.config.generator.name!r} (a "
@@ -126,11 +144,11 @@ def row_generator(ctx: ExperimentContext, row: Row) -> GeneratorSpec:
 
 def row_jobs(ctx: ExperimentContext, spec: TableSpec) -> list:
     """One job per runnable row and seed (run folder runs/<row slug>/seedS)."""
-    check_keys(ctx.config.options, (), "experiment options (a table takes none: its rows are its own)")
+    skipped = skipped_rows(ctx, spec)
     jobs = []
     for row in spec.rows:
         name, _ = resolve_method(row)
-        if name is None or why_not_runnable(row, ctx):
+        if name is None or why_not_runnable(row, ctx, skipped):
             continue
         plan = replace(ctx.config.plan, modifiers=no_modifier_bank(ctx)) if row.plan == "no-modifiers" else None
         jobs += [ctx.config.job(name, seed, slug(row.label), plan=plan, generator=row_generator(ctx, row))
@@ -145,10 +163,10 @@ def collect_table(ctx: ExperimentContext, spec: TableSpec, results: Results) -> 
     table = Table(spec.title, list(task.metrics), note=spec.note, paper_source=spec.paper_source())
     skipped = [label if ": " in label else f"{label}: a paper row with no implementation in synaug"
                for label in spec.paper_only]
-    notes, runs, details = [], {}, {}
+    notes, runs, details, left_out = [], {}, {}, skipped_rows(ctx, spec)
     for row in spec.rows:
         name, note = resolve_method(row)
-        why = why_not_runnable(row, ctx) or (note if name is None else results.failed.get(slug(row.label)))
+        why = why_not_runnable(row, ctx, left_out) or (note if name is None else results.failed.get(slug(row.label)))
         if why:
             skipped.append(f"{row.label}: {why}")
             continue
