@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from synaug import api
+from synaug.engine.sweep import to_make_note
 from synaug.errors import SynaugError
 from synaug.experiments.analyses import uniformization
 from synaug.experiments.budget import mark_results
@@ -66,7 +67,7 @@ def run_pair(name: str, args: argparse.Namespace) -> tuple[int, list[dict] | Non
                            shared=args.shared, progress=False, workers=args.workers, dry_run=args.dry_run)
         if args.dry_run:
             print(f"{name} at {factor}x ({base * factor} steps): {r['distinct']} distinct jobs, {r['stored']} stored, "
-                  f"{r['to_train']} to train, ~{r['eta_seconds'] / 60:.0f} min", flush=True)
+                  f"{r['to_train']} to train, ~{r['eta_seconds'] / 60:.0f} min" + to_make_note(r), flush=True)
     if args.dry_run:
         return base, None
     marked = mark_results(args.out / f"{name}-1x" / "results.json", args.out / f"{name}-2x" / "results.json")

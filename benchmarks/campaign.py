@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from synaug import api
+from synaug.engine.sweep import to_make_note
 from synaug.errors import SynaugError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,7 +62,7 @@ def run(campaign: dict, names: dict, args) -> list[str]:
                                  workers=args.workers, dry_run=args.dry_run, collect_only=args.collect_only)
         if args.dry_run:
             print(f"{name}: {results['distinct']} distinct jobs, {results['stored']} stored, "
-                  f"{results['to_train']} to train, ~{results['eta_seconds'] / 60:.0f} min")
+                  f"{results['to_train']} to train, ~{results['eta_seconds'] / 60:.0f} min" + to_make_note(results))
         elif results is not None:
             collected.append(name)
     return collected

@@ -122,6 +122,12 @@ def test_dry_run_counts_distinct_jobs_stored_and_an_eta(tmp_path, capsys, monkey
     out = capsys.readouterr().out
     assert re.search(rf"jobs: +{plan['listed']} listed, {plan['distinct']} distinct after de-duplication, 2 stored", out)
     assert "min of training on 1 worker(s)" in out
+    # what trains on images not drawn yet is counted, not timed: table5's learned-generator rows fit a ddpm on
+    # seed 0's training split and on its unused pool first (each a fit the store does not hold)
+    fits = [f for f in plan["fits_to_make"] if f.startswith("mnist-lt-ddpm-")]
+    assert plan["sets_to_draw"] >= len(fits) >= 2 and all(f.endswith(" steps)") for f in fits)
+    assert f"{plan['sets_to_draw']} synthetic set(s) to draw and {len(plan['fits_to_make'])} generator fit(s)" in out
+    assert all(f"  fit {f}" in out for f in plan["fits_to_make"]) and not (tmp_path / "shared" / fits[0].split()[0]).exists()
     # the CLI (default folders, runs/experiments/NAME): nothing stored in a new store
     monkeypatch.chdir(tmp_path)
     assert main(["experiment", "table3a", "--dry-run", "--store", str(tmp_path / "other"), "--seeds", "0",

@@ -295,7 +295,9 @@ def print_dry_run(r: dict) -> None:
           f"jobs:        {r['listed']} listed, {r['distinct']} distinct after de-duplication, {r['stored']} stored, "
           f"{r['to_train']} to train\n"
           f"estimate:    {eta / 60:.1f} min of training on {r['workers']} worker(s) "
-          f"({'; '.join(r['throughput']) or 'nothing to train'}; synthetic images not yet drawn add their own time)")
+          f"({'; '.join(r['throughput']) or 'nothing to train'})\n"
+          f"first:       {r['sets_to_draw']} synthetic set(s) to draw and {len(r['fits_to_make'])} generator fit(s) "
+          f"to make, not in the estimate" + "".join(f"\n  fit {f}" for f in r["fits_to_make"]))
 
 
 def print_experiment(results: dict, brief: bool = False) -> None:

@@ -1,8 +1,9 @@
 """A sweep: the jobs a command lists -> the run store -> their metrics, re-scored from the records.
 Jobs are de-duplicated by key (a job listed by two rows, or by five tables, trains once), looked up in
 the store, and only the missing ones are launched (`synaug.engine.launchers`). `estimate` answers
-`--dry-run`: how many distinct jobs, how many already stored, and the time the rest would take at the
-training throughput measured on this machine."""
+`--dry-run`: how many distinct jobs, how many already stored, the time the rest would take at the
+training throughput measured on this machine, and what they need made first (synthetic sets, generator
+fits), counted but not timed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from synaug.engine.caching import training_side
 from synaug.engine.execute import run_job, synthetic_policy, training_data
 from synaug.engine.job import Job
 from synaug.engine.launchers import LaunchSettings, Task, launch
+from synaug.engine.specs import as_dict, fit_settings
 from synaug.engine.store import RunStore, readable_metrics
 from synaug.engine.tuning import candidate_jobs
 from synaug.engine.workspace import Workspace
@@ -158,6 +160,35 @@ def estimate(jobs: list[Job], store: RunStore, ws: Workspace, workers: int = 1) 
         rate, source = rates[group]
         how.add(source)
         seconds += rate * stage1_steps(job.method, job.train.to_dict()) * (1 + len(candidate_jobs(job)))
+    sets, fits = to_make(pending, ws)
     return {"listed": len(jobs), "distinct": len(unique), "stored": len(unique) - len(pending),
             "to_train": len(pending), "eta_seconds": seconds / max(1, workers), "workers": workers,
-            "throughput": sorted(how), "pending": [(j.name, j.seed, j.key()) for j in pending]}
+            "throughput": sorted(how), "pending": [(j.name, j.seed, j.key()) for j in pending],
+            "sets_to_draw": sets, "fits_to_make": fits}
+
+
+def to_make(pending: list[Job], ws: Workspace) -> tuple[int, list[str]]:
+    """What the pending jobs need made before they train, which the estimate does not time: the distinct
+    synthetic sets not yet drawn in the shared folder, and the generator fits (ddpm) not yet started there
+    ("FOLDER (GENERATOR, N steps)"). Fits live in the shared folder, not the run store: a fresh shared
+    folder fits them again, and a fit can take longer than the training it feeds."""
+    sets, fits = set(), {}
+    for job in pending:
+        if job.plan is None or not job.uses_plan_images:
+            continue
+        side = training_side(ws.splits(job.data), job.train)
+        if ws.drawn(job.data, job.plan, job.generator, side):
+            continue
+        sets.add((job.data, job.plan, job.generator, side))
+        folder = ws.fit_to_make(job.data, job.plan, job.generator)
+        if folder is not None:
+            steps = fit_settings(job.generator.name, as_dict(job.generator.fit))[1].steps
+            fits[folder.name] = f"{folder.name} ({job.generator.name}, {steps} steps)"
+    return len(sets), sorted(fits.values())
+
+
+def to_make_note(estimated: dict) -> str:
+    """`estimate`'s untimed part in a few words ("" when nothing is to be made first)."""
+    sets, fits = estimated.get("sets_to_draw", 0), estimated.get("fits_to_make", [])
+    return (f"; first {sets} synthetic set(s) to draw and {len(fits)} generator fit(s) to make, not in the estimate"
+            if sets or fits else "")

@@ -85,6 +85,14 @@ class Workspace:
                    if generator.fit else generator)
         return (planned_folder(splits, data, plan, drawing, self.shared, side) / "images" / METADATA).is_file()
 
+    def fit_to_make(self, data: DataSpec, plan: PlanSpec, generator: GeneratorSpec) -> Path | None:
+        """The folder of the generator fit `planned` would make before it draws (None: the generator fits
+        nothing, or a fit was started there already, which a stopped fit resumes). Fits nothing."""
+        if not generator.fit:
+            return None
+        folder = fit_folder(generator, data, self.splits(data), self.shared, plan.use_groups)
+        return None if folder.is_dir() else folder
+
     def audited(self, synthetic: SyntheticSet, splits: DatasetSplits, dataset: str) -> tuple:
         """The audited subset of a synthetic set and the recipe's summary (`synaug.audit.recipe`:
         audit -> filter -> budget against `splits`, the real images after the plan's cuts), made once,
