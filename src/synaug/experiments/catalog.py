@@ -147,7 +147,8 @@ def experiment_config(experiment: Experiment, overrides: dict | None = None, con
     and defaults, then with `tiny` the overrides that make it run in seconds (tests), then the user's
     YAML file, then explicit overrides (--dataset, --seeds, --steps, --out): what the user states wins.
     The task is the experiment's: its tables' columns are that task's metrics; its rows are its own."""
-    layers = [{"task": experiment.task, "dataset": None if experiment.draws_own_data else experiment.dataset, "seeds": [0, 1, 2],
+    dataset = None if experiment.draws_own_data else experiment.dataset
+    layers = [{"task": experiment.task, "dataset": dataset, "seeds": [0, 1, 2],
                "out": f"runs/experiments/{experiment.name}"}, copy.deepcopy(experiment.defaults),
               copy.deepcopy({"fit": TINY_FIT, **experiment.tiny}) if tiny else {}]
     if config_path:

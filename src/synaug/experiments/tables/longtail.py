@@ -56,8 +56,8 @@ TABLE2 = TableSpec(
           Row("synaug", "synaug", paper="icml-table2/synaug")),
     claims=(Claim("SYNAuG beats CE on All", "synaug", "ce", ALL, **PT),
             Claim("SYNAuG beats CE on Few", "synaug", "ce", ("few",), **PT),
-            Claim("SYNAuG beats CE on Many and Medium too (the paper at IF 100: 74.06 / 56.63 vs 68.31 / 36.88)", "synaug",
-                  "ce", ("many", "medium"), **PT),
+            Claim("SYNAuG beats CE on Many and Medium too (the paper at IF 100: 74.06 / 56.63 vs 68.31 / 36.88)",
+                  "synaug", "ce", ("many", "medium"), **PT),
             # its SYNAuG-vs-CE test is the first claim's, shared (counted once in Holm)
             Claim("SYNAuG has the best All of the methods run", "synaug", None, ALL, **PT)),
     source="ICML Table 2 (CIFAR100-LT, ResNet32, top-1 accuracy %; All at IF 100 / 50 / 10, Many / Medium / Few at "
@@ -97,8 +97,8 @@ TABLE5 = TableSpec(
     claims=(Claim("SYNAuG beats CE on All", SYNAUG5, "ce", ALL, **PT),
             Claim("SYNAuG beats Mixup on All", SYNAUG5, "mixup", ALL, **PT),
             Claim("SYNAuG beats CutMix on All", SYNAUG5, "cutmix", ALL, **PT),
-            Claim("Mixup alone hurts imbalanced data: CE beats Mixup on the real long tail on All (the paper at IF 100: 37.96 vs "
-                  "36.21)", "ce", "mixup", ALL, **PT),
+            Claim("Mixup alone hurts imbalanced data: CE beats Mixup on the real long tail on All (the paper at IF 100: "
+                  "37.96 vs 36.21)", "ce", "mixup", ALL, **PT),
             Claim("Every generation variant run here beats CE on All (image translation, intra- and inter-class; "
                   "Class Distribution Fitting is not runnable here; SYNAuG's own is the first claim)", "ce", None, ALL,
                   lower=True, rivals=(INTRA, INTER), **PT),
