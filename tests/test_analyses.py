@@ -18,6 +18,7 @@ from synaug.engine.specs import DataSpec, GeneratorSpec, PlanSpec, Subset
 from synaug.engine.workspace import Workspace
 from synaug.errors import ConfigError, SynaugError
 from synaug.experiments.analyses import fig2, fig3, fig4, fig5, uniformization
+from synaug.validate import check_results_folder
 from synaug.experiments.analyses.common import options
 from synaug.experiments.catalog import (EXPERIMENTS, ExperimentContext, experiment_config, reports_shot_groups,
                                        run_jobs)
@@ -140,7 +141,11 @@ def test_fig3_centroid_closeness_counts_pairs():
 
 
 def test_fig3_end_to_end(tmp_path):
-    _, result = run_tiny("fig3", tmp_path)
+    ctx, result = run_tiny("fig3", tmp_path)
+    # its feature networks train outside the run store (runs/feature-net/seedS, no job.json): the folder is
+    # still synaug's, so the same command runs again there
+    assert any((ctx.out / "runs" / "feature-net").glob("seed*/versions.json"))
+    assert check_results_folder(ctx.out) == ctx.out
     rows = result.tables[0].rows
     assert set(rows) == {"real vs synthetic", "control: real vs real"}
     for row in rows.values():

@@ -649,6 +649,11 @@ ROUND4 = [
              (t / "out/runs").mkdir(parents=True), (t / "out/runs/mine.txt").write_text("mine"),
              (t / "out/config.yaml").write_text("mine"), ["demo", "--out", str(t / "out"), "--seeds", "0", "--quiet"])[-1],
              ERROR, "holds runs that synaug did not write (no run's job.json", _kept("out/config.yaml", "mine")),
+        Case("experiment-into-a-folder-with-a-users-training-folder", lambda t: (
+             (t / "out/runs/net/seed0").mkdir(parents=True), (t / "out/runs/net/seed0/versions.json").write_text(
+                 '{"python": "3.11"}'), (t / "out/config.yaml").write_text("mine"),
+             ["experiment", "fig5", "--out", str(t / "out"), "--quiet"])[-1],
+             ERROR, "holds runs that synaug did not write (no run's job.json", _kept("out/config.yaml", "mine")),
         Case("experiment-into-a-folder-with-a-users-results-json", lambda t: (
              (t / "out").mkdir(), (t / "out/results.json").write_text('{"mine": 1}'),
              (t / "out/report.html").write_text("mine"), ["experiment", "fig5", "--out", str(t / "out"), "--quiet"])[-1],

@@ -285,22 +285,29 @@ def inside(path: Path, folder: Path) -> bool:
 RESULT_MARKERS = ("runs", "results.json", "synthetic")  # what run / demo / experiment write into their folder
 
 
+def _json_record(path: Path) -> dict:
+    """A JSON object file's content ({} when unreadable or not an object)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def _written_by_synaug(entry: Path) -> bool:
-    """Whether a marker entry of a results folder is synaug's own: runs/ holding run folders (job.json),
-    synthetic/ holding generation folders (.synaug/), results.json holding a run's record; an empty
-    folder (a run stopped before its first job) has nothing to lose."""
+    """Whether a marker entry of a results folder is synaug's own: runs/ holding run folders (job.json, or
+    the versions.json, naming synaug, of a network an experiment trains outside the run store: fig3's
+    feature network), synthetic/ holding generation folders (.synaug/), results.json holding a run's
+    record; an empty folder (a run stopped before its first job) has nothing to lose."""
     if entry.is_symlink():
         return False
     if entry.name == "results.json":
-        try:
-            record = json.loads(entry.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return False
-        return isinstance(record, dict) and "config" in record
+        return "config" in _json_record(entry)
     if not entry.is_dir():
         return False
     if entry.name == "runs":
-        return not any(entry.iterdir()) or any(entry.glob("*/job.json")) or any(entry.glob("*/*/job.json"))
+        return (not any(entry.iterdir()) or any(entry.glob("*/job.json")) or any(entry.glob("*/*/job.json"))
+                or any("synaug" in _json_record(v) for v in entry.glob("*/*/versions.json")))
     return not any(entry.iterdir()) or any(entry.glob("*/.synaug")) or (entry / ".synaug").is_dir()
 
 
