@@ -73,3 +73,21 @@ def test_budget_check_script_exits_2_without_a_traceback(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "budget_check.py"), "--seeds", "x", "--out",
                         str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "error: argument --seeds" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_budget_check_leaves_table5s_learned_rows_out_at_both_budgets_and_doubles_only_what_counts(tmp_path, capsys):
+    """table5's learned-generator rows would refit a ddpm per seed and pool at each budget: left out at 1x and
+    2x alike (the dry run lists no generator fit), while uniformization's epochs double at 2x only."""
+    from synaug.experiments.tables import longtail
+    module = budget_check()
+    assert module.options_at("table5", 1) == module.options_at("table5", 2) == {
+        "options": {"skip_rows": [longtail.LEARNED_TRAIN, longtail.LEARNED_UNUSED]}}
+    assert module.options_at("uniformization", 1) is None
+    assert module.options_at("uniformization", 2)["options"]["epochs"] == 2 * module.uniformization.DEFAULTS["epochs"]
+    assert module.options_at("table2", 2) is None
+    module.main(["--only", "table5", "--seeds", "0", "--steps", "2", "--dry-run", "--out", str(tmp_path / "out"),
+                 "--store", str(tmp_path / "store"), "--shared", str(tmp_path / "shared")])
+    out = capsys.readouterr().out
+    for factor, steps in ((1, 2), (2, 4)):
+        line = next(line for line in out.splitlines() if line.startswith(f"table5 at {factor}x ({steps} steps)"))
+        assert "7 distinct jobs" in line and "0 generator fit(s)" in line, line  # 7 rows run here, 1 seed
