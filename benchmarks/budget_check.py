@@ -29,7 +29,7 @@ from synaug.experiments.tables import longtail
 from synaug.fileio import atomic_write_text, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from experiments_markdown import comparison_label  # noqa: E402  (the claims table's name for a test's comparison)
+from experiments_markdown import budget_word, comparison_label  # noqa: E402  (the claims table's words)
 
 FAMILIES = [("long-tail tables", ("table1", "table2", "table3b-lt", "table5")),
             ("long-tail analyses", ("fig2", "fig3", "fig4", "uniformization")),
@@ -94,9 +94,8 @@ def markdown(rows: list) -> str:
             b = t["budget"]
             ci = "" if not b["ci95_1x"] else f" [{b['ci95_1x'][0]:.3g}, {b['ci95_1x'][1]:.3g}]"
             fmt = lambda v: "-" if v is None else f"{v:+.3g}"  # noqa: E731
-            word = {True: "budget-sensitive", False: "stable", None: "undecided (no interval)"}[b["sensitive"]]
             lines.append(f"| {family} | {name} ({steps}) | {finding['claim']} | {comparison_label(t)} | "
-                         f"{fmt(b['diff_1x'])}{ci} | {fmt(b['diff_2x'])} | {fmt(b['change'])} | {word} |")
+                         f"{fmt(b['diff_1x'])}{ci} | {fmt(b['diff_2x'])} | {fmt(b['change'])} | {budget_word(b)} |")
     return "\n".join(lines)
 
 

@@ -31,7 +31,18 @@ CLAIMS_BEGIN, CLAIMS_END = "<!-- claims:begin -->", "<!-- claims:end -->"
 CLAIMS_HEAD = ("| experiment | family | claim | test | delta | seeds | difference [95 % CI] | p (Holm) | TOST p (Holm) "
                "| detectable at 80 % | seeds for delta | verdict | at 2x steps |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-BUDGET_WORD = {True: "**budget-sensitive**", False: "stable", None: "undecided"}
+BUDGET_WORD = {True: "budget-sensitive", False: "stable", None: "undecided (no interval)"}
+
+
+def budget_word(mark: dict | None, bold: bool = False) -> str:
+    """How a test's difference moved at 2x steps (`synaug.experiments.budget`): "not checked" without a 2x
+    run, "-" without a 1x difference (a row not run, a metric undefined), else its BUDGET_WORD."""
+    if mark is None:
+        return "not checked"
+    if mark.get("diff_1x") is None:
+        return "-"
+    word = BUDGET_WORD[mark.get("sensitive")]
+    return f"**{word}**" if bold and mark.get("sensitive") else word
 
 
 def section(name: str, results: dict) -> str:
@@ -115,8 +126,7 @@ def claim_rows(name: str, results: dict, budget: dict | None = None) -> list[str
             ci = t.get("ci95")
             diff = number(t.get("diff"), "+.3g") + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
             p = "sign test " if t.get("metric") == "rule" or t.get("sign_test") else ""
-            mark = marks.get((finding["claim"], t.get("metric"), t.get("rival")), "absent")
-            moved = "not checked" if mark == "absent" else BUDGET_WORD[(mark or {}).get("sensitive")]
+            moved = budget_word(marks.get((finding["claim"], t.get("metric"), t.get("rival"))), bold=True)
             rows.append(f"| `{name}` | {t.get('family') or (finding.get('test') or {}).get('family')} | "
                         f"{finding['claim']} | {comparison_label(t)} | {number(t.get('delta'))} | {t.get('n')} | {diff} | "
                         f"{p}{number(t.get('p'))} ({number(t.get('p_holm'))}) | {number(t.get('tost_p'))} "

@@ -96,8 +96,10 @@ def test_every_claim_is_one_row_of_one_table_with_its_budget_mark(tmp_path, monk
     (tmp_path / "out" / "table2").mkdir(parents=True)
     (tmp_path / "out" / "table2" / "results.json").write_text(json.dumps(results))
     budget = {"findings": [{"claim": "SYNAuG beats CE", "test": {"tests": [
-        {"metric": "All", "rival": "ce", "budget": {"sensitive": True}},
-        {"metric": "Few", "rival": "ce", "budget": {"sensitive": False}}]}}]}
+        {"metric": "All", "rival": "ce", "budget": {"diff_1x": 28.6, "sensitive": True}},
+        {"metric": "Few", "rival": "ce", "budget": {"diff_1x": 70.1, "sensitive": False}}]}},
+        {"claim": "Accuracy rises", "test": {"tests": [  # checked at 2x, but no difference at 1x (a row not run)
+            {"metric": "rule", "rival": "", "budget": {"diff_1x": None, "sensitive": None}}]}}]}
     (tmp_path / "budget").mkdir()
     (tmp_path / "budget" / "table2-budget.json").write_text(json.dumps(budget))
     kept_row = "| `fig5` | paper | kept claim | x vs y | 1 | 5 | +1 | 0.1 (0.2) | 0.5 (0.5) | 3 | 7 | underpowered | - |"
@@ -113,7 +115,9 @@ def test_every_claim_is_one_row_of_one_table_with_its_budget_mark(tmp_path, monk
     assert rows[1].startswith("| `table2` | paper | SYNAuG beats CE | All vs ce | 1 | 5 | +28.6 [26.3, 31] | 0.004 (0.012)")
     assert rows[1].endswith("| > 10 | consistent | **budget-sensitive** |") and rows[2].endswith("| stable |")
     assert "| shape, per seed |" in rows[3] and "sign test 0.004" in rows[3]
-    assert rows[3].endswith("| 6 | underpowered | not checked |")
+    assert rows[3].endswith("| 6 | underpowered | - |")
+    assert experiments_markdown.budget_word(None) == "not checked"  # no 2x run of its experiment
+    assert experiments_markdown.budget_word({"diff_1x": 0.5, "sensitive": None}) == "undecided (no interval)"
     assert text.index(experiments_markdown.CLAIMS_END) < text.index(experiments_markdown.BEGIN)
 
 
