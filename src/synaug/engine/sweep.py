@@ -172,18 +172,16 @@ def to_make(pending: list[Job], ws: Workspace) -> tuple[int, list[str]]:
     synthetic sets not yet drawn in the shared folder, and the generator fits (ddpm) not yet started there
     ("FOLDER (GENERATOR, N steps)"). Fits live in the shared folder, not the run store: a fresh shared
     folder fits them again, and a fit can take longer than the training it feeds."""
-    sets, fits = set(), {}
-    for job in pending:
-        if job.plan is None or not job.uses_plan_images:
-            continue
-        side = training_side(ws.splits(job.data), job.train)
-        if ws.drawn(job.data, job.plan, job.generator, side):
-            continue
-        sets.add((job.data, job.plan, job.generator, side))
-        folder = ws.fit_to_make(job.data, job.plan, job.generator)
+    planned = {(j.data, j.plan, j.generator, training_side(ws.splits(j.data), j.train))
+               for j in pending if j.plan is not None and j.uses_plan_images}
+    sets = [(data, plan, generator) for data, plan, generator, side in planned
+            if not ws.drawn(data, plan, generator, side)]
+    fits = {}
+    for data, plan, generator in sets:
+        folder = ws.fit_to_make(data, plan, generator)
         if folder is not None:
-            steps = fit_settings(job.generator.name, as_dict(job.generator.fit))[1].steps
-            fits[folder.name] = f"{folder.name} ({job.generator.name}, {steps} steps)"
+            steps = fit_settings(generator.name, as_dict(generator.fit))[1].steps
+            fits[folder.name] = f"{folder.name} ({generator.name}, {steps} steps)"
     return len(sets), sorted(fits.values())
 
 
