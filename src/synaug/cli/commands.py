@@ -290,14 +290,14 @@ def key_values(pairs: list[str], flag: str) -> dict:
 
 
 def print_dry_run(r: dict) -> None:
+    from synaug.engine.sweep import to_make_text
     eta = r["eta_seconds"]
     print(f"experiments: {', '.join(r['experiments'])}\nrun store:   {r['store']}\n"
           f"jobs:        {r['listed']} listed, {r['distinct']} distinct after de-duplication, {r['stored']} stored, "
           f"{r['to_train']} to train\n"
           f"estimate:    {eta / 60:.1f} min of training on {r['workers']} worker(s) "
           f"({'; '.join(r['throughput']) or 'nothing to train'})\n"
-          f"first:       {r['sets_to_draw']} synthetic set(s) to draw and {len(r['fits_to_make'])} generator fit(s) "
-          f"to make, not in the estimate" + "".join(f"\n  fit {f}" for f in r["fits_to_make"]))
+          f"first:       {to_make_text(r)}" + "".join(f"\n  fit {f}" for f in r["fits_to_make"]))
 
 
 def print_experiment(results: dict, brief: bool = False) -> None:

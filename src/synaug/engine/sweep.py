@@ -185,8 +185,13 @@ def to_make(pending: list[Job], ws: Workspace) -> tuple[int, list[str]]:
     return len(sets), sorted(fits.values())
 
 
+def to_make_text(estimated: dict) -> str:
+    """`estimate`'s untimed part in words."""
+    return (f"{estimated.get('sets_to_draw', 0)} synthetic set(s) to draw and "
+            f"{len(estimated.get('fits_to_make', []))} generator fit(s) to make, not in the estimate")
+
+
 def to_make_note(estimated: dict) -> str:
-    """`estimate`'s untimed part in a few words ("" when nothing is to be made first)."""
-    sets, fits = estimated.get("sets_to_draw", 0), estimated.get("fits_to_make", [])
-    return (f"; first {sets} synthetic set(s) to draw and {len(fits)} generator fit(s) to make, not in the estimate"
-            if sets or fits else "")
+    """`to_make_text` as a clause to append to a one-line summary ("" when nothing is to be made first)."""
+    nothing = not (estimated.get("sets_to_draw") or estimated.get("fits_to_make"))
+    return "" if nothing else f"; first {to_make_text(estimated)}"
